@@ -1,0 +1,111 @@
+"""Array backends: which array module (NumPy or CuPy) and which kernel family.
+
+Everything in ``minilstm.core`` takes its array module from
+``get_array_module(*arrays)``, so the same functions run on NumPy and CuPy
+arrays. Choosing a device happens once, at construction of a layer or model;
+nothing below ``forecast`` looks at device strings.
+
+Kernel families (``kernels=`` argument of ``LSTM``):
+
+- ``"numpy"``: the reference implementation in ``minilstm.core`` (any device).
+- ``"numba"``: fused CPU kernels in ``minilstm.kernels.numba_cpu``.
+- ``"cuda"``:  fused CUDA kernels in ``minilstm.kernels.cuda`` (CuPy).
+- ``"auto"``:  ``"cuda"`` on the GPU, ``"numba"`` on the CPU when Numba imports,
+  else ``"numpy"``.
+"""
+import numpy as np
+
+from .errors import ConfigError, DeviceError
+
+try:  # CuPy is optional: the `cuda` extra.
+    import cupy as _cupy
+
+    try:
+        cupy_available = _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # driver missing, no device, ...
+        cupy_available = False
+except Exception:  # ImportError, or a broken CUDA install
+    _cupy = None
+    cupy_available = False
+
+try:
+    import numba as _numba  # noqa: F401
+
+    numba_available = True
+except Exception:
+    numba_available = False
+
+DEVICES = ("cpu", "cuda", "auto")
+KERNELS = ("auto", "numpy", "numba", "cuda")
+
+CUDA_HELP = (
+    "device='cuda' needs CuPy and an NVIDIA GPU. Install the extra with "
+    "`pip install 'minilstm[cuda]'` (CuPy for CUDA 12), check `nvidia-smi`, "
+    "or use device='cpu'."
+)
+
+
+def resolve_device(device="auto"):
+    """Return ``'cpu'`` or ``'cuda'`` for a device request.
+
+    ``'auto'`` picks ``'cuda'`` when CuPy sees a GPU, else ``'cpu'``.
+    ``'cuda'`` without CuPy or a GPU raises ``DeviceError`` saying what is missing.
+    """
+    if not isinstance(device, str) or device.lower() not in DEVICES:
+        raise ConfigError(f"device must be one of {DEVICES}, got {device!r}.")
+    device = device.lower()
+    if device == "auto":
+        return "cuda" if cupy_available else "cpu"
+    if device == "cuda" and not cupy_available:
+        what = "CuPy is not installed" if _cupy is None else "CuPy found no CUDA GPU"
+        raise DeviceError(f"{what}. {CUDA_HELP}")
+    return device
+
+
+def resolve_kernels(kernels, device):
+    """Return the kernel family (``'numpy'``, ``'numba'`` or ``'cuda'``) for a resolved device."""
+    if not isinstance(kernels, str) or kernels.lower() not in KERNELS:
+        raise ConfigError(f"kernels must be one of {KERNELS}, got {kernels!r}.")
+    kernels = kernels.lower()
+    if kernels == "auto":
+        if device == "cuda":
+            return "cuda"
+        return "numba" if numba_available else "numpy"
+    if kernels == "numba":
+        if device != "cpu":
+            raise ConfigError("kernels='numba' runs on the CPU only; use device='cpu' or kernels='cuda'.")
+        if not numba_available:
+            raise DeviceError("kernels='numba' needs Numba: `pip install numba`, or use kernels='numpy'.")
+    if kernels == "cuda" and device != "cuda":
+        raise ConfigError("kernels='cuda' needs device='cuda'.")
+    return kernels
+
+
+def xp_for(device):
+    """The array module for a resolved device: ``numpy`` or ``cupy``."""
+    if device == "cuda":
+        if not cupy_available:
+            raise DeviceError(CUDA_HELP)
+        return _cupy
+    return np
+
+
+def get_array_module(*arrays):
+    """``cupy`` if any argument is a CuPy array, else ``numpy`` (like ``cupy.get_array_module``)."""
+    if _cupy is not None:
+        return _cupy.get_array_module(*arrays)
+    return np
+
+
+def to_numpy(a):
+    """A NumPy copy-or-view of ``a`` (CuPy arrays come back to the host)."""
+    if _cupy is not None and isinstance(a, _cupy.ndarray):
+        return _cupy.asnumpy(a)
+    return np.asarray(a)
+
+
+def to_device(a, device, dtype=None):
+    """Move a host array to ``device`` (``'cpu'`` or ``'cuda'``), optionally casting."""
+    xp = xp_for(device)
+    a = xp.asarray(a)
+    return a.astype(dtype, copy=False) if dtype is not None else a
