@@ -6,3 +6,5 @@ from .backend import get_array_module, to_numpy  # noqa: F401
 from .core import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward  # noqa: F401
 from .errors import MiniLSTMError  # noqa: F401
 from .nn import LSTM, Linear  # noqa: F401
+from .forecast import DataNormalizer, LSTMModel  # noqa: F401,E402
+from . import datasets  # noqa: F401,E402

@@ -1,0 +1,6 @@
+"""Forecasting on top of the engine: LSTMModel, DataNormalizer, metrics, baselines, the model file."""
+from .config import DEFAULTS  # noqa: F401
+from .metrics import regression_metrics  # noqa: F401
+from .model import LSTMModel  # noqa: F401
+from .normalizer import DataNormalizer  # noqa: F401
+from .windows import n_labeled, n_windows, sliding_windows, window_targets  # noqa: F401

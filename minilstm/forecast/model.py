@@ -1,0 +1,533 @@
+"""LSTMModel: the forecasting API (fit / predict / forecast / evaluate / save / load).
+
+One path through ``fit``: validate -> split windows in time order -> fit normalizers on
+the training rows only -> per batch: LSTM forward -> linear head on the last hidden
+state -> loss -> backward -> clip -> Adam(W) step -> per epoch: validation loss,
+history row, early stopping -> best weights restored. ``predict`` and
+``evaluate`` cut windows by the same contract (``minilstm.forecast.windows``).
+"""
+import math
+import time
+
+import numpy as np
+
+from .. import __version__
+from ..backend import resolve_device, resolve_kernels, to_numpy, xp_for
+from ..errors import (DataError, InputTypeError, ModelFileError, NotFittedError, ShapeError, ConfigError,
+                      TrainingDivergedError)
+from ..functional import LOSSES
+from ..nn import LSTM, Linear
+from ..optim import Adam, AdamW, clip_grad_norm
+from . import io as model_io
+from .config import validate_config
+from .metrics import (LinearAR, format_table, infer_season, naive_scale, persistence_forecast,
+                      regression_metrics, seasonal_naive_forecast)
+from .normalizer import DataNormalizer
+from .windows import n_labeled, n_windows, sliding_windows, window_targets
+
+
+def _as_2d(a, name):
+    """NumPy (or pandas) input -> float64 2-D array, with clear errors. Returns (array, was_1d, columns)."""
+    columns = None
+    if hasattr(a, "to_numpy") and hasattr(a, "ndim"):  # pandas
+        columns = list(a.columns) if hasattr(a, "columns") else None
+        if hasattr(a, "dtypes") and hasattr(a.dtypes, "__iter__"):
+            bad = [str(c) for c, t in zip(a.columns, a.dtypes) if not np.issubdtype(np.dtype(t), np.number)
+                   and not np.issubdtype(np.dtype(t), np.bool_)] if columns else []
+            if bad:
+                raise DataError(f"{name} has non-numeric columns {bad}; encode them as numbers or drop them.")
+        a = a.to_numpy()
+    if a is None:
+        raise InputTypeError(f"{name} is None; pass an array of shape (samples,) or (samples, columns).")
+    if isinstance(a, (str, bytes, dict)):
+        raise InputTypeError(f"{name} must be an array-like of numbers, got {type(a).__name__}.")
+    try:
+        arr = np.asarray(a)
+    except Exception as e:  # ragged lists etc.
+        raise DataError(f"{name} could not be read as an array ({e}).") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{name} holds non-numeric values (dtype {arr.dtype}); convert or drop those columns."
+                            ) from None
+    if np.iscomplexobj(arr):
+        raise DataError(f"{name} is complex; pass real numbers.")
+    arr = arr.astype(np.float64)
+    if arr.ndim not in (1, 2):
+        raise ShapeError(f"{name} must be 1-D (samples,) or 2-D (samples, columns), got shape {arr.shape}.")
+    was_1d = arr.ndim == 1
+    arr = arr.reshape(len(arr), -1)
+    if arr.shape[1] == 0:
+        raise ShapeError(f"{name} has no columns.")
+    if not np.isfinite(arr).all():
+        r, c = np.argwhere(~np.isfinite(arr))[0]
+        raise DataError(f"{name} contains NaN or Inf (first at row {r}, column {c}); fill, interpolate or drop "
+                        "those rows first.")
+    return arr, was_1d, columns
+
+
+class LSTMModel:
+    """An LSTM forecaster. ``LSTMModel(config)``; see ``minilstm.forecast.config.DEFAULTS`` for every key.
+
+    >>> model = LSTMModel({'hidden_size': 32, 'epochs': 5})
+    >>> model.fit(X, y)                 # X (samples, features) or (samples,), y (samples,) or (samples, targets)
+    >>> model.predict(X)                # one prediction per window
+    >>> model.evaluate(X_test, y_test)  # metrics in y's units, beside persistence, seasonal naive, linear AR
+    """
+
+    def __init__(self, config=None):
+        self.config = validate_config(config)
+        self.train_history = []
+        self.is_fitted = False
+        self.lstm = self.head = None
+        self.x_normalizer = self.y_normalizer = None
+        self.ar = None
+        self.info = {}
+
+    # ---- construction -----------------------------------------------------------------
+    def _build(self, n_features, n_targets):
+        c = self.config
+        self.device = resolve_device(c["device"])
+        kernels = resolve_kernels(c["kernels"], self.device)
+        self.xp = xp_for(self.device)
+        dtype = np.dtype(c["dtype"])
+        self.lstm = LSTM(n_features, c["hidden_size"], c["num_layers"], dropout=c["dropout"], dtype=dtype,
+                         seed=c["seed"], device=self.device, kernels=kernels, forget_bias=1.0)
+        self.head = Linear(c["hidden_size"], n_targets * c["output_steps"], dtype=dtype, seed=c["seed"] + 1,
+                           device=self.device)
+        self.n_features, self.n_targets = n_features, n_targets
+
+    @property
+    def params(self):
+        """All trainable arrays: ``lstm.*`` and ``head.*`` (views of the layers' own dicts' arrays)."""
+        p = {f"lstm.{k}": v for k, v in self.lstm.params.items()}
+        p.update({f"head.{k}": v for k, v in self.head.params.items()})
+        return p
+
+    def _set_params(self, params):
+        for k, v in params.items():
+            layer, name = k.split(".", 1)
+            getattr(self, layer).params[name][...] = self.xp.asarray(v)
+
+    def _snapshot(self):
+        return {k: v.copy() for k, v in self.params.items()}
+
+    # ---- input checking ---------------------------------------------------------------
+    def _check_X(self, X, name="X"):
+        Xa, _, _ = _as_2d(X, name)
+        if self.is_fitted and Xa.shape[1] != self.n_features:
+            raise ShapeError(f"{name} has {Xa.shape[1]} feature column(s) but the model was fitted on "
+                             f"{self.n_features}; pass the same columns in the same order.")
+        return Xa
+
+    def _require_fitted(self, what):
+        if not self.is_fitted:
+            raise NotFittedError(f"{what} needs a fitted model: call fit(X, y) first, or load a saved model.")
+
+    def _xy(self, X, y):
+        c = self.config
+        Xa, _, self._x_columns = _as_2d(X, "X")
+        if y is None:
+            if c["target_columns"] is None:
+                raise InputTypeError("y is None: pass targets, or set config['target_columns'] to forecast columns "
+                                     "of X.")
+            if max(c["target_columns"]) >= Xa.shape[1]:
+                raise ConfigError(f"config['target_columns'] = {c['target_columns']} but X has only "
+                                  f"{Xa.shape[1]} column(s).")
+            ya, y1d = Xa[:, c["target_columns"]], len(c["target_columns"]) == 1
+        else:
+            ya, y1d, _ = _as_2d(y, "y")
+        if len(Xa) != len(ya):
+            raise ShapeError(f"X has {len(Xa)} rows but y has {len(ya)}; they must be aligned row by row.")
+        if c["input_size"] is not None and c["input_size"] != Xa.shape[1]:
+            raise ShapeError(f"config['input_size'] = {c['input_size']} but X has {Xa.shape[1]} feature column(s); "
+                             "fix the config or leave input_size out (it is inferred).")
+        if c["output_size"] is not None and c["output_size"] != ya.shape[1]:
+            raise ShapeError(f"config['output_size'] = {c['output_size']} but y has {ya.shape[1]} column(s); "
+                             "fix the config or leave output_size out (it is inferred).")
+        if c["target_columns"] is not None:
+            if max(c["target_columns"]) >= Xa.shape[1]:
+                raise ConfigError(f"config['target_columns'] = {c['target_columns']} but X has only "
+                                  f"{Xa.shape[1]} column(s).")
+            if len(c["target_columns"]) != ya.shape[1]:
+                raise ShapeError(f"config['target_columns'] names {len(c['target_columns'])} column(s) but y has "
+                                 f"{ya.shape[1]}.")
+        return Xa, ya, y1d
+
+    def _make_normalizer(self):
+        n = self.config["normalize"]
+        if n in (None, False):
+            return None
+        return DataNormalizer(n if isinstance(n, dict) else ("zscore" if n is True else n))
+
+    def _nx(self, X):
+        return X if self.x_normalizer is None else self.x_normalizer.transform(X)
+
+    def _nx_windows(self, Xw):
+        """Normalize (n, L, F) windows given in original units."""
+        n, L, F = Xw.shape
+        return self._nx(Xw.reshape(n * L, F)).reshape(n, L, F)
+
+    def _ny(self, y):
+        return y if self.y_normalizer is None else self.y_normalizer.transform(y)
+
+    def _inv_y(self, y):
+        """y in normalized units (..., T) -> original units."""
+        if self.y_normalizer is None:
+            return y
+        shape = y.shape
+        return self.y_normalizer.inverse_transform(y.reshape(-1, shape[-1])).reshape(shape)
+
+    # ---- the network --------------------------------------------------------------------
+    def _forward(self, xb):
+        """xb (B, L, F) on the device -> predictions (B, k * T) in normalized units."""
+        out, _ = self.lstm.forward(xb)
+        return self.head.forward(out[:, -1, :])
+
+    def _backward(self, dpred):
+        dh_last = self.head.backward(dpred)
+        dh_n = self.xp.zeros((self.lstm.num_layers,) + dh_last.shape, dtype=dh_last.dtype)
+        dh_n[-1] = dh_last  # the top layer's last output is h_T of the top layer (no dropout after it)
+        self.lstm.backward(None, dh_n=dh_n)
+        g = {f"lstm.{k}": v for k, v in self.lstm.grads.items()}
+        g.update({f"head.{k}": v for k, v in self.head.grads.items()})
+        return g
+
+    def _predict_windows(self, Xw, batch=4096):
+        """Xw (n, L, F) host windows in normalized units -> (n, k*T) host predictions, eval mode."""
+        self.lstm.eval()
+        outs = []
+        for s in range(0, len(Xw), batch):
+            xb = self.xp.asarray(np.ascontiguousarray(Xw[s:s + batch]), dtype=self.lstm.dtype)
+            outs.append(to_numpy(self._forward(xb)))
+        self.lstm.train()
+        return np.concatenate(outs) if outs else np.zeros((0, self.n_targets * self.config["output_steps"]))
+
+    # ---- fit ------------------------------------------------------------------------------
+    def fit(self, X, y=None, validation_split=0.1, verbose=True):
+        """Train on X (samples, features) or (samples,) and y (samples,) or (samples, targets).
+
+        Windows follow the contract of ``minilstm.forecast.windows``: rows [j, j+L) predict
+        y[j+L-1+horizon] (and the next output_steps-1 rows). The last ``validation_split``
+        fraction of windows, in time order, is held out (never shuffled; their targets never
+        overlap a training target). Normalizers are fitted on the training rows only.
+        Returns self; ``train_history`` holds one dict per epoch.
+        """
+        c = self.config
+        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or \
+                not 0.0 <= validation_split < 1.0:
+            raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}.")
+        Xa, ya, self._y_1d = self._xy(X, y)
+        self._univariate = Xa.shape[1] == 1 and ya.shape[1] == 1 and np.array_equal(Xa[:, 0], ya[:, 0])
+        L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
+        n = n_labeled(len(Xa), L, h, k)
+        if n < 1:
+            raise DataError(f"X has {len(Xa)} rows, too few for sequence_length={L}, horizon={h}, output_steps={k}: "
+                            f"at least {L + h + k - 1} rows are needed (more for a validation split). Use a shorter "
+                            "sequence_length or more data.")
+        n_val = int(round(n * validation_split)) if validation_split > 0 else 0
+        if validation_split > 0:
+            n_val = max(n_val, 1)
+        n_train = n - n_val - (k - 1 if n_val else 0)     # a gap of k-1 windows keeps val targets off train targets
+        if n_train < 1:
+            raise DataError(f"validation_split={validation_split} leaves no training window ({n} labeled windows); "
+                            "lower validation_split or pass more rows.")
+        last_train_row = n_train - 1 + L - 1 + h + k - 1  # last row that a training target touches
+        self.x_normalizer, self.y_normalizer = self._make_normalizer(), self._make_normalizer()
+        if self.x_normalizer is not None:
+            self.x_normalizer.fit(Xa[:last_train_row + 1])
+            self.y_normalizer.fit(ya[:last_train_row + 1])
+        Xn, yn = self._nx(Xa), self._ny(ya)
+        Xw_all = sliding_windows(Xn, L)
+        Y = window_targets(yn, L, h, k).reshape(n, -1)                   # (n, k*T)
+        tr, va = np.arange(n_train), np.arange(n - n_val, n)
+        self._build(Xa.shape[1], ya.shape[1])
+        self.ar = LinearAR().fit(Xw_all[tr], Y[tr])                      # baseline, same windows, same units
+        self.info = {"n_rows": len(Xa), "n_train_windows": int(n_train), "n_val_windows": int(n_val),
+                     "mase_scale": naive_scale(ya[:last_train_row + 1]).tolist(), "y_1d": bool(self._y_1d),
+                     "season": c["season"] or infer_season(ya[:last_train_row + 1], max_lag=min(400, 4 * L + 48))}
+        self.is_fitted = True
+        self.train_history = []
+        self._train(Xw_all, Y, tr, va, verbose)
+        return self
+
+    def _train(self, Xw_all, Y, tr, va, verbose):
+        c, xp = self.config, self.xp
+        dt = self.lstm.dtype
+        # data go to the device once; batches are gathered there
+        Xtr = xp.asarray(np.ascontiguousarray(Xw_all[tr]), dtype=dt)
+        Ytr = xp.asarray(Y[tr], dtype=dt)
+        Xva = xp.asarray(np.ascontiguousarray(Xw_all[va]), dtype=dt) if len(va) else None
+        Yva = xp.asarray(Y[va], dtype=dt) if len(va) else None
+        params = self.params
+        opt = (AdamW(params, lr=c["learning_rate"], weight_decay=c["weight_decay"]) if c["weight_decay"] > 0
+               else Adam(params, lr=c["learning_rate"]))
+        loss_fn = LOSSES[c["loss"]]
+        rng = np.random.default_rng(c["seed"])
+        E, B, lr0 = c["epochs"], c["batch_size"], c["learning_rate"]
+        best, best_epoch, best_params, bad_epochs, flat = math.inf, 0, self._snapshot(), 0, 0
+        t0 = time.perf_counter()
+        try:
+            for epoch in range(1, E + 1):
+                te = time.perf_counter()
+                order = rng.permutation(len(tr)) if c["shuffle"] else np.arange(len(tr))
+                tot, count, gsum, nb = 0.0, 0, 0.0, 0
+                for b, s in enumerate(range(0, len(order), B), start=1):
+                    idx = xp.asarray(order[s:s + B])
+                    pred = self._forward(Xtr[idx])
+                    loss, dpred = loss_fn(pred, Ytr[idx])
+                    if not math.isfinite(loss):
+                        self._diverged(epoch, b, loss, best_params, best_epoch)
+                    grads, gnorm = clip_grad_norm(self._backward(dpred), c["clip_norm"])
+                    if not math.isfinite(gnorm):
+                        self._diverged(epoch, b, gnorm, best_params, best_epoch, what="gradient norm")
+                    opt.step(grads)
+                    tot += loss * len(order[s:s + B])
+                    count += len(order[s:s + B])
+                    gsum += gnorm
+                    nb += 1
+                train_loss = tot / count
+                val_loss = self._val_loss(Xva, Yva, loss_fn) if Xva is not None else None
+                watch = val_loss if val_loss is not None else train_loss
+                if not math.isfinite(watch):
+                    self._diverged(epoch, nb, watch, best_params, best_epoch, what="validation loss")
+                if watch < best - c["min_delta"]:
+                    best, best_epoch, best_params, bad_epochs, flat = watch, epoch, self._snapshot(), 0, 0
+                else:
+                    bad_epochs += 1
+                    flat += 1
+                self.train_history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                                           "grad_norm": gsum / max(nb, 1), "lr": opt.lr,
+                                           "seconds": time.perf_counter() - te})
+                if verbose:
+                    el = time.perf_counter() - t0
+                    print(f"epoch {epoch:>3}/{E}  train {train_loss:.5f}" +
+                          (f"  val {val_loss:.5f}" if val_loss is not None else "") +
+                          f"  |g| {gsum / max(nb, 1):.3f}  lr {opt.lr:.2e}  {el:.1f}s elapsed, "
+                          f"~{el / epoch * (E - epoch):.0f}s left", flush=True)
+                if c["patience"] is not None and bad_epochs >= c["patience"]:
+                    if verbose:
+                        print(f"early stopping: no improvement for {bad_epochs} epochs; best epoch {best_epoch}")
+                    break
+                opt.lr = self._next_lr(lr0, opt.lr, epoch, E, flat)
+                if c["lr_schedule"] == "plateau" and flat >= 3:
+                    flat = 0
+        except KeyboardInterrupt:
+            if verbose:
+                print(f"\ninterrupted: keeping the best weights (epoch {best_epoch}) and the history so far")
+        self._set_params(best_params)
+        self.info["best_epoch"] = best_epoch
+        self.lstm.train()
+
+    def _next_lr(self, lr0, lr, epoch, E, flat):
+        s = self.config["lr_schedule"]
+        if s == "cosine":
+            return lr0 * 0.5 * (1 + math.cos(math.pi * epoch / E))
+        if s == "step":
+            return lr0 * 0.5 ** (epoch // max(1, E // 4))
+        if s == "plateau" and flat >= 3:
+            return lr * 0.5
+        return lr
+
+    def _val_loss(self, Xva, Yva, loss_fn, batch=4096):
+        self.lstm.eval()
+        tot = 0.0
+        for s in range(0, len(Xva), batch):
+            loss, _ = loss_fn(self._forward(Xva[s:s + batch]), Yva[s:s + batch])
+            tot += loss * len(Xva[s:s + batch])
+        self.lstm.train()
+        return tot / len(Xva)
+
+    def _diverged(self, epoch, batch, value, best_params, best_epoch, what="loss"):
+        self._set_params(best_params)
+        self.info["best_epoch"] = best_epoch
+        self.lstm.train()
+        if best_epoch == 0:
+            self.is_fitted = False
+        raise TrainingDivergedError(
+            f"training stopped: the {what} became {value} at epoch {epoch}, batch {batch}. "
+            f"The best weights so far (epoch {best_epoch}) were kept" +
+            (" and the model is usable." if best_epoch else "; no epoch had finished, so the model is not fitted.") +
+            " Likely causes: a learning rate too high (try 10x lower), unscaled inputs or targets (set "
+            "config['normalize']='zscore'), extreme values or outliers in the data, or no gradient clipping (set "
+            "config['clip_norm']=1.0).")
+
+    # ---- predict / forecast ---------------------------------------------------------------
+    def _shape_out(self, P, steps):
+        """P (n, steps, T) -> (n, T) or (n,) for steps == 1; (n, steps) when y was 1-D."""
+        if steps == 1:
+            P = P[:, 0, :]
+            return P[:, 0] if self._y_1d else P
+        return P[:, :, 0] if self._y_1d else P
+
+    def predict(self, X, steps=1):
+        """One prediction per window of X (N - L + 1 windows; the last forecasts past the end of X).
+
+        steps = 1: shape (n_windows,) when y was 1-D in fit, else (n_windows, n_targets).
+        steps = k > 1: (n_windows, k) or (n_windows, k, n_targets). A model trained with
+        output_steps >= k predicts all k at once (direct); one trained with output_steps = 1 feeds
+        its predictions back (recursive), which needs every input column to be a target
+        (a univariate series, or config['target_columns'] covering all columns) and horizon = 1.
+        Values are in y's original units.
+        """
+        self._require_fitted("predict")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ConfigError(f"steps must be an integer >= 1, got {steps!r}.")
+        Xa = self._check_X(X)
+        c = self.config
+        L, k, T = c["sequence_length"], c["output_steps"], self.n_targets
+        if n_windows(len(Xa), L) < 1:
+            raise DataError(f"X has {len(Xa)} rows; predict needs at least sequence_length = {L}.")
+        if steps <= k:
+            P = self._predict_windows(sliding_windows(self._nx(Xa), L)).reshape(-1, k, T)[:, :steps]
+            return self._shape_out(self._inv_y(P), steps)
+        if k > 1:
+            raise ConfigError(f"the model predicts {k} steps at once (output_steps={k}); steps={steps} exceeds it. "
+                              f"Retrain with output_steps={steps}, or use steps <= {k}.")
+        return self._shape_out(self._recursive(Xa, steps), steps)
+
+    def _recursive_columns(self):
+        tc = self.config["target_columns"]
+        if tc is None and self.n_features == 1 and self.n_targets == 1 and self._univariate:
+            tc = [0]
+        if tc is None or sorted(tc) != list(range(self.n_features)) or self.config["horizon"] != 1:
+            raise ConfigError(
+                "recursive multi-step prediction feeds each prediction back as the next input row, so every input "
+                "column must be a target (a univariate series fitted as fit(x, x) or config['target_columns'] "
+                "covering all columns) and horizon must be 1. Otherwise train with config['output_steps'] = steps "
+                "(direct multi-step).")
+        return tc
+
+    def _recursive(self, Xa, steps):
+        tc = self._recursive_columns()
+        L = self.config["sequence_length"]
+        Xw = np.array(sliding_windows(Xa, L))                     # (n, L, F) original units
+        out = np.empty((len(Xw), steps, self.n_targets))
+        for s in range(steps):
+            nxt = self._inv_y(self._predict_windows(self._nx_windows(Xw)).reshape(-1, 1, self.n_targets))
+            out[:, s] = nxt[:, 0]
+            row = np.empty((len(Xw), 1, self.n_features))
+            row[:, 0, tc] = nxt[:, 0]
+            Xw = np.concatenate([Xw[:, 1:], row], axis=1)
+        return out
+
+    def forecast(self, X_history, steps=1):
+        """The next ``steps`` values after the end of X_history: (steps,) or (steps, n_targets)."""
+        self._require_fitted("forecast")
+        Xa = self._check_X(X_history, "X_history")
+        L = self.config["sequence_length"]
+        if len(Xa) < L:
+            raise DataError(f"X_history has {len(Xa)} rows; forecast needs at least sequence_length = {L}.")
+        P = self.predict(Xa[-L:], steps=steps)
+        return P[-1] if steps > 1 else P[-1:].reshape(-1) if self._y_1d else P[-1:]
+
+    # ---- evaluate ---------------------------------------------------------------------------
+    def evaluate(self, X, y=None, season=None, verbose=True):
+        """Score the model on every labeled window of (X, y), in y's original units.
+
+        Returns a dict: mse, rmse, mae, mape (%; zero targets excluded, count in mape_excluded),
+        smape (%), r2 (per target, then averaged), mase (scaled by the in-sample one-step
+        persistence MAE of the training targets), n_scored, and ``baselines`` with the same
+        metrics for persistence, seasonal naive (season given, configured or inferred) and the
+        linear autoregression fitted on the training windows, all on exactly the same target rows.
+        """
+        self._require_fitted("evaluate")
+        if y is None and self.config["target_columns"] is None:
+            raise InputTypeError("evaluate needs y (or a model with config['target_columns']).")
+        Xa = self._check_X(X)
+        ya = Xa[:, self.config["target_columns"]] if y is None else _as_2d(y, "y")[0]
+        if len(ya) != len(Xa):
+            raise ShapeError(f"X has {len(Xa)} rows but y has {len(ya)}; they must be aligned row by row.")
+        if ya.shape[1] != self.n_targets:
+            raise ShapeError(f"y has {ya.shape[1]} column(s) but the model predicts {self.n_targets}.")
+        c = self.config
+        L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
+        n = n_labeled(len(Xa), L, h, k)
+        if n < 1:
+            raise DataError(f"evaluate needs at least sequence_length + horizon + output_steps - 1 = {L + h + k - 1} "
+                            f"rows, got {len(Xa)}.")
+        truth = window_targets(ya, L, h, k)                                       # (n, k, T)
+        Xw = sliding_windows(self._nx(Xa), L)[:n]
+        pred = self._inv_y(self._predict_windows(Xw).reshape(n, k, -1))
+        season = season or self.info.get("season") or 1
+        scale = np.asarray(self.info["mase_scale"])
+        ar = self._inv_y(self.ar.predict(Xw).reshape(n, k, -1))
+        res = regression_metrics(truth, pred, scale)
+        res["baselines"] = {
+            "persistence": regression_metrics(truth, persistence_forecast(ya, n, L, h, k), scale),
+            "seasonal_naive": regression_metrics(truth, seasonal_naive_forecast(ya, n, L, h, int(season), k), scale),
+            "linear_ar": regression_metrics(truth, ar, scale),
+        }
+        res["n_scored"] = int(n * k * ya.shape[1])
+        res["season"] = int(season)
+        if verbose:
+            rows = {"LSTM (minilstm)": res, **{f"{b} baseline": m for b, m in res["baselines"].items()}}
+            print(format_table(rows))
+            if res["mape_excluded"]:
+                print(f"(MAPE excludes {res['mape_excluded']} zero target(s))")
+        return res
+
+    # ---- save / load --------------------------------------------------------------------------
+    def save(self, path):
+        """Write the model to one file (zip of JSON + .npy; no pickle), atomically. Any file name works."""
+        self._require_fitted("save")
+        arrays = {k: to_numpy(v) for k, v in self.params.items()}
+        arrays.update(self.ar.to_arrays())
+        meta = {"library_version": __version__, "config": self.config, "train_history": self.train_history,
+                "n_features": self.n_features, "n_targets": self.n_targets, "info": self.info,
+                "univariate": bool(getattr(self, "_univariate", False)),
+                "x_normalizer": self.x_normalizer.to_dict() if self.x_normalizer else None,
+                "y_normalizer": self.y_normalizer.to_dict() if self.y_normalizer else None}
+        model_io.write_model_file(path, meta, arrays)
+        return path
+
+    def load(self, path, device=None):
+        """Load a saved model into this object and return it (``LSTMModel().load(path)``).
+
+        ``device`` overrides the saved device ('cpu' by default when the saved one is not available,
+        so a model trained on CUDA loads on a CPU-only machine).
+        """
+        meta, arrays = model_io.read_model_file(path)
+        try:
+            cfg = dict(meta["config"])
+            if device is not None:
+                cfg["device"] = device
+            elif cfg.get("device") == "cuda":
+                from ..backend import cupy_available
+                cfg["device"] = "cuda" if cupy_available else "cpu"
+                if cfg.get("kernels") == "cuda" and not cupy_available:
+                    cfg["kernels"] = "auto"
+            self.config = validate_config(cfg)
+            self._build(int(meta["n_features"]), int(meta["n_targets"]))
+            missing = [k for k in self.params if k not in arrays]
+            if missing:
+                raise ModelFileError(f"{path!r} lacks weight arrays {missing}: truncated or foreign file.")
+            for k, v in self.params.items():
+                if arrays[k].shape != v.shape:
+                    raise ModelFileError(f"{path!r}: array {k} has shape {arrays[k].shape}, expected {v.shape}.")
+            self._set_params({k: arrays[k] for k in self.params})
+            self.ar = LinearAR.from_arrays(arrays)
+            self.x_normalizer = DataNormalizer.from_dict(meta["x_normalizer"]) if meta["x_normalizer"] else None
+            self.y_normalizer = DataNormalizer.from_dict(meta["y_normalizer"]) if meta["y_normalizer"] else None
+            self.train_history = list(meta.get("train_history", []))
+            self.info = dict(meta.get("info", {}))
+            self._y_1d = bool(self.info.get("y_1d", False))
+            self._univariate = bool(meta.get("univariate", False))
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, ModelFileError):
+                raise
+            raise ModelFileError(f"{path!r} has incomplete or invalid metadata ({type(e).__name__}: {e}).") from None
+        self.is_fitted = True
+        return self
+
+    @classmethod
+    def from_file(cls, path, device=None):
+        """``LSTMModel.from_file(path)``: the classmethod form of ``load``."""
+        return cls().load(path, device=device)
+
+    def __repr__(self):
+        c = self.config
+        return (f"LSTMModel(hidden_size={c['hidden_size']}, num_layers={c['num_layers']}, "
+                f"sequence_length={c['sequence_length']}, fitted={self.is_fitted})")
+

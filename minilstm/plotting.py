@@ -1,0 +1,94 @@
+"""matplotlib figures: training history, forecast against truth and baseline, gate activations.
+
+Each function returns the Figure (and saves it when ``path`` is given). The Agg
+backend is used automatically where there is no display.
+"""
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline") and \
+            not _has_display():
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _has_display():
+    import os
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _finish(fig, path):
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_history(history, path=None, title="Training history"):
+    """history: ``model.train_history`` (list of dicts). Loss curves (log scale) and the learning rate."""
+    plt = _plt()
+    ep = [r["epoch"] for r in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    a.plot(ep, [r["train_loss"] for r in history], label="train")
+    if any(r["val_loss"] is not None for r in history):
+        a.plot(ep, [r["val_loss"] for r in history], label="validation")
+    a.set_yscale("log")
+    a.set_xlabel("epoch")
+    a.set_ylabel("loss (normalized units)")
+    a.set_title(title)
+    a.legend()
+    b.plot(ep, [r["grad_norm"] for r in history], color="C2", label="mean |grad| (before clipping)")
+    b.set_xlabel("epoch")
+    b.set_ylabel("gradient norm")
+    b2 = b.twinx()
+    b2.plot(ep, [r["lr"] for r in history], color="C3", ls="--", label="learning rate")
+    b2.set_ylabel("learning rate")
+    b.set_title("gradient norm and learning rate")
+    return _finish(fig, path)
+
+
+def plot_forecast(truth, prediction, baseline=None, baseline_name="baseline", index=None, units="",
+                  path=None, title="Forecast against truth", last=None):
+    """truth, prediction (and an optional baseline): 1-D arrays in original units; ``last`` keeps the last n points."""
+    plt = _plt()
+    truth, prediction = np.asarray(truth).ravel(), np.asarray(prediction).ravel()
+    x = np.arange(len(truth)) if index is None else np.asarray(index)
+    sl = slice(-last, None) if last else slice(None)
+    fig, ax = plt.subplots(figsize=(11, 3.8))
+    ax.plot(x[sl], truth[sl], color="black", lw=1.2, label="truth")
+    ax.plot(x[sl], prediction[sl], color="C0", lw=1.0, label="minilstm")
+    if baseline is not None:
+        ax.plot(x[sl], np.asarray(baseline).ravel()[sl], color="C1", lw=0.9, ls="--", label=baseline_name)
+    ax.set_ylabel(units)
+    ax.set_title(title)
+    ax.legend(loc="upper right")
+    fig.autofmt_xdate()
+    return _finish(fig, path)
+
+
+def plot_gates(acts, sample=0, units=None, path=None, title="Gate activations over time"):
+    """acts: dict from ``LSTM.gate_activations()`` (f, i, c_tilde, o, C, h, each (B, T, H)).
+
+    One heatmap per quantity (time on x, hidden unit on y) for one sample of the batch.
+    """
+    plt = _plt()
+    names = [("f", "forget gate f_t"), ("i", "input gate i_t"), ("c_tilde", "candidate c~_t"),
+             ("o", "output gate o_t"), ("C", "cell state C_t"), ("h", "hidden state h_t")]
+    fig, axes = plt.subplots(2, 3, figsize=(12, 5.5), sharex=True)
+    for ax, (k, label) in zip(axes.ravel(), names):
+        a = np.asarray(acts[k])[sample]
+        if units is not None:
+            a = a[:, :units]
+        lim = (0, 1) if k in ("f", "i", "o") else (-max(1e-9, np.abs(a).max()), max(1e-9, np.abs(a).max()))
+        im = ax.imshow(a.T, aspect="auto", origin="lower", vmin=lim[0], vmax=lim[1],
+                       cmap="viridis" if k in ("f", "i", "o") else "coolwarm", interpolation="nearest")
+        ax.set_title(label)
+        ax.set_ylabel("unit")
+        fig.colorbar(im, ax=ax)
+    for ax in axes[-1]:
+        ax.set_xlabel("time step t")
+    fig.suptitle(title)
+    return _finish(fig, path)

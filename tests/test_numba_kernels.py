@@ -1,0 +1,92 @@
+"""The Numba kernels against the NumPy reference (norm-wise), several shapes, both dtypes."""
+import numpy as np
+import pytest
+
+import minilstm
+from minilstm import core
+from minilstm.backend import numba_available
+from minilstm.gradcheck import directional_check
+from conftest import random_params, rel_norm
+
+pytestmark = pytest.mark.skipif(not numba_available, reason="Numba is not installed")
+SHAPES = [(1, 1, 3, 4), (1, 20, 10, 64), (5, 7, 3, 5), (32, 20, 10, 64), (3, 1, 1, 17), (8, 12, 9, 33)]
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("B,T,D,H", SHAPES)
+@pytest.mark.parametrize("with_dh_seq", [True, False])
+def test_numba_equals_reference(dtype, tol, B, T, D, H, with_dh_seq):
+    from minilstm.kernels import numba_cpu
+    rng = np.random.default_rng(B * 1000 + T * 10 + H)
+    p = random_params(rng, D, H, scale=0.4)
+    x, h0, c0 = rng.standard_normal((B, T, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    G, GhT, GcT = rng.standard_normal((B, T, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    ref = core.lstm_forward(x, h0, c0, p)                            # float64 reference
+    cast = lambda a: a.astype(dtype)  # noqa: E731
+    out = numba_cpu.lstm_forward(cast(x), cast(h0), cast(c0), {k: cast(v) for k, v in p.items()})
+    assert out[0].dtype == dtype
+    for a, b in ((out[0], ref[0]), (out[1][0], ref[1][0]), (out[1][1], ref[1][1])):
+        assert rel_norm(a, b) < tol
+    for k in ("hs", "cs", "gates", "tanh_c"):
+        assert rel_norm(out[2][k], ref[2][k]) < tol, k
+    rb = core.lstm_backward(G if with_dh_seq else None, GhT, GcT, ref[2])
+    nb = numba_cpu.lstm_backward(cast(G) if with_dh_seq else None, cast(GhT), cast(GcT), out[2])
+    for a, b in zip(nb[:3], rb[:3]):
+        assert rel_norm(a, b) < tol
+    for k in p:
+        assert rel_norm(nb[3][k], rb[3][k]) < tol, k
+    np.testing.assert_array_equal(GhT, GhT.copy())
+
+
+def test_numba_layer_directional_gradcheck_and_stack():
+    rng = np.random.default_rng(0)
+    lstm = minilstm.LSTM(4, 16, num_layers=3, kernels="numba", seed=2)
+    ref = minilstm.LSTM(4, 16, num_layers=3, kernels="numpy", seed=2)
+    x = rng.standard_normal((6, 9, 4))
+    G = rng.standard_normal((6, 9, 16))
+    out, _ = lstm.forward(x)
+    lstm.backward(G)
+    rout, _ = ref.forward(x)
+    ref.backward(G)
+    assert rel_norm(out, rout) < 1e-12
+    for k in lstm.grads:
+        assert rel_norm(lstm.grads[k], ref.grads[k]) < 1e-12
+
+    def loss(params):
+        saved = lstm.params
+        lstm.params = params
+        o, _ = lstm.forward(x)
+        lstm.params = saved
+        return float((o * G).sum())
+
+    for seed in range(3):
+        assert directional_check(loss, lstm.params, lstm.grads, seed=seed) < 1e-7
+
+
+def test_float32_kernel_tanh_accuracy():
+    from minilstm.kernels import numba_cpu
+    import numba
+
+    @numba.njit
+    def t32(x, out):
+        for j in range(x.shape[0]):
+            out[j] = numba_cpu.tanh(x[j])
+
+    x = np.linspace(-30, 30, 200001).astype(np.float32)
+    out = np.empty_like(x)
+    t32(x, out)
+    assert np.max(np.abs(out - np.tanh(x.astype(np.float64)))) < 5e-7   # a few float32 ulps near +-1
+    assert np.all(np.abs(out) <= 1.0)
+
+
+def test_seeded_training_is_bitwise_reproducible():
+    from minilstm import LSTMModel
+    rng = np.random.default_rng(0)
+    series = np.sin(np.arange(300) / 7.0) + 0.1 * rng.standard_normal(300)
+    preds = []
+    for _ in range(2):
+        m = LSTMModel({"hidden_size": 8, "num_layers": 2, "epochs": 2, "sequence_length": 10, "device": "cpu",
+                       "kernels": "numba", "seed": 3})
+        m.fit(series, series, verbose=False)
+        preds.append(m.predict(series))
+    np.testing.assert_array_equal(preds[0], preds[1])
