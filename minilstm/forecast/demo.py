@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-DEMO_CONFIG = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "learning_rate": 0.002, "epochs": 12,
-               "batch_size": 64, "sequence_length": 24, "patience": 4, "lr_schedule": "cosine", "seed": 0,
+DEMO_CONFIG = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "learning_rate": 0.002, "epochs": 30,
+               "batch_size": 64, "sequence_length": 24, "patience": 6, "lr_schedule": "cosine", "seed": 0,
                "season": 24}
 
 

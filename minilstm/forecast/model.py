@@ -31,9 +31,8 @@ def _as_2d(a, name):
     columns = None
     if hasattr(a, "to_numpy") and hasattr(a, "ndim"):  # pandas
         columns = list(a.columns) if hasattr(a, "columns") else None
-        if hasattr(a, "dtypes") and hasattr(a.dtypes, "__iter__"):
-            bad = [str(c) for c, t in zip(a.columns, a.dtypes) if not np.issubdtype(np.dtype(t), np.number)
-                   and not np.issubdtype(np.dtype(t), np.bool_)] if columns else []
+        if columns is not None:
+            bad = [str(c) for c, t in zip(a.columns, a.dtypes) if getattr(t, "kind", "O") not in "biuf"]
             if bad:
                 raise DataError(f"{name} has non-numeric columns {bad}; encode them as numbers or drop them.")
         a = a.to_numpy()

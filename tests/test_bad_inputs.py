@@ -1,0 +1,108 @@
+"""Bad input: each case raises a minilstm error (keeping ValueError/TypeError semantics) whose
+message names what was wrong and how to fix it. Nothing escapes as AttributeError or IndexError."""
+import numpy as np
+import pytest
+
+from minilstm import DataNormalizer, LSTMModel
+from minilstm.backend import cupy_available
+from minilstm.errors import MiniLSTMError
+
+CFG = {"hidden_size": 4, "num_layers": 1, "epochs": 1, "sequence_length": 5, "device": "cpu"}
+s = np.sin(np.arange(60) / 3.0)
+X2 = np.column_stack([s, np.cos(np.arange(60))])
+
+
+def fitted():
+    return LSTMModel(CFG).fit(X2, s, verbose=False)
+
+
+def with_nan(a, i=3):
+    a = np.array(a, dtype=float)
+    a.flat[i] = np.nan
+    return a
+
+
+CASES = [
+    # (name, action, exception type, words the message must contain)
+    ("X 3-D", lambda: LSTMModel(CFG).fit(np.zeros((10, 2, 2)), np.zeros(10)), ValueError, ["1-D", "2-D"]),
+    ("y 3-D", lambda: LSTMModel(CFG).fit(X2, np.zeros((60, 1, 1))), ValueError, ["y must be"]),
+    ("X scalar", lambda: LSTMModel(CFG).fit(np.float64(3.0), np.zeros(1)), ValueError, ["1-D"]),
+    ("lengths differ", lambda: LSTMModel(CFG).fit(X2, s[:-1]), ValueError, ["60 rows", "59"]),
+    ("too few rows", lambda: LSTMModel(CFG).fit(s[:5], s[:5]), ValueError, ["too few", "sequence_length"]),
+    ("NaN in X", lambda: LSTMModel(CFG).fit(with_nan(X2), s), ValueError, ["NaN", "row"]),
+    ("Inf in y", lambda: LSTMModel(CFG).fit(X2, np.where(np.arange(60) == 7, np.inf, s)), ValueError, ["Inf", "row 7"]),
+    ("strings in X", lambda: LSTMModel(CFG).fit(np.array([["a", "b"]] * 60), s), ValueError, ["non-numeric"]),
+    ("complex X", lambda: LSTMModel(CFG).fit(X2 + 1j, s), ValueError, ["complex"]),
+    ("X is a dict", lambda: LSTMModel(CFG).fit({"a": 1}, s), TypeError, ["array"]),
+    ("X is None", lambda: LSTMModel(CFG).fit(None, s), TypeError, ["None"]),
+    ("y missing without target_columns", lambda: LSTMModel(CFG).fit(X2), TypeError, ["target_columns"]),
+    ("ragged X", lambda: LSTMModel(CFG).fit([[1, 2], [3]], [1, 2]), ValueError, ["array"]),
+    ("empty columns", lambda: LSTMModel(CFG).fit(np.zeros((60, 0)), s), ValueError, ["no columns"]),
+    ("predict before fit", lambda: LSTMModel(CFG).predict(X2), RuntimeError, ["fit"]),
+    ("evaluate before fit", lambda: LSTMModel(CFG).evaluate(X2, s), RuntimeError, ["fit"]),
+    ("save before fit", lambda: LSTMModel(CFG).save("/tmp/never.minilstm"), RuntimeError, ["fit"]),
+    ("forecast before fit", lambda: LSTMModel(CFG).forecast(X2, 3), RuntimeError, ["fit"]),
+    ("different number of features", lambda: fitted().predict(s), ValueError, ["1 feature", "fitted on 2"]),
+    ("predict on too few rows", lambda: fitted().predict(X2[:3]), ValueError, ["sequence_length"]),
+    ("evaluate y length", lambda: fitted().evaluate(X2, s[:10]), ValueError, ["rows"]),
+    ("evaluate y columns", lambda: fitted().evaluate(X2, X2), ValueError, ["column"]),
+    ("steps < 1", lambda: fitted().predict(X2, steps=0), ValueError, ["steps", ">= 1"]),
+    ("steps not int", lambda: fitted().predict(X2, steps=1.5), ValueError, ["steps"]),
+    ("recursive with covariates", lambda: fitted().predict(X2, steps=3), ValueError, ["output_steps"]),
+    ("unknown key (typo)", lambda: LSTMModel({"hiden_size": 3}), ValueError, ["hiden_size", "hidden_size", "Valid"]),
+    ("negative hidden_size", lambda: LSTMModel({"hidden_size": -3}), ValueError, ["hidden_size", ">= 1"]),
+    ("zero layers", lambda: LSTMModel({"num_layers": 0}), ValueError, ["num_layers"]),
+    ("float epochs", lambda: LSTMModel({"epochs": 2.5}), ValueError, ["epochs", "integer"]),
+    ("dropout 1.0", lambda: LSTMModel({"dropout": 1.0}), ValueError, ["dropout", "[0.0, 1.0)"]),
+    ("negative dropout", lambda: LSTMModel({"dropout": -0.1}), ValueError, ["dropout"]),
+    ("learning rate 0", lambda: LSTMModel({"learning_rate": 0}), ValueError, ["learning_rate"]),
+    ("learning rate NaN", lambda: LSTMModel({"learning_rate": float("nan")}), ValueError, ["learning_rate"]),
+    ("bool batch_size", lambda: LSTMModel({"batch_size": True}), ValueError, ["batch_size"]),
+    ("bad device", lambda: LSTMModel({"device": "tpu"}), ValueError, ["device", "cpu"]),
+    ("bad dtype", lambda: LSTMModel({"dtype": "float16"}), ValueError, ["dtype", "float32"]),
+    ("bad schedule", lambda: LSTMModel({"lr_schedule": "linear"}), ValueError, ["lr_schedule", "cosine"]),
+    ("bad normalize", lambda: LSTMModel({"normalize": "scale"}), ValueError, ["normalize", "zscore"]),
+    ("diff normalize in model", lambda: LSTMModel({"normalize": "diff"}), ValueError, ["diff", "DataNormalizer"]),
+    ("config not a dict", lambda: LSTMModel(["hidden_size"]), ValueError, ["dict"]),
+    ("bad target_columns", lambda: LSTMModel({"target_columns": "a"}), ValueError, ["target_columns"]),
+    ("target column out of range", lambda: LSTMModel({**CFG, "target_columns": [5]}).fit(X2), ValueError,
+     ["target_columns", "2 column"]),
+    ("input_size disagrees", lambda: LSTMModel({**CFG, "input_size": 3}).fit(X2, s), ValueError,
+     ["input_size", "2 feature"]),
+    ("output_size disagrees", lambda: LSTMModel({**CFG, "output_size": 2}).fit(X2, s), ValueError,
+     ["output_size", "1 column"]),
+    ("validation_split leaves nothing", lambda: LSTMModel(CFG).fit(s[:8], s[:8], validation_split=0.9), ValueError,
+     ["validation_split", "no training window"]),
+    ("validation_split out of range", lambda: LSTMModel(CFG).fit(X2, s, validation_split=1.0), ValueError,
+     ["validation_split", "[0, 1)"]),
+    ("load a missing file", lambda: LSTMModel().load("/nonexistent/m.minilstm"), ValueError, ["no model file"]),
+    ("normalizer NaN", lambda: DataNormalizer().fit(with_nan(X2)), ValueError, ["NaN", "fill"]),
+    ("normalizer unknown key", lambda: DataNormalizer({"mthod": "zscore"}), ValueError, ["mthod", "method"]),
+    ("normalizer bad range", lambda: DataNormalizer({"method": "minmax", "feature_range": (1, 0)}), ValueError,
+     ["feature_range"]),
+]
+if not cupy_available:
+    CASES.append(("cuda without GPU", lambda: LSTMModel({**CFG, "device": "cuda"}).fit(X2, s), RuntimeError,
+                  ["CuPy", "pip install", "device='cpu'"]))
+
+
+@pytest.mark.parametrize("name,action,exc,words", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_reported_clearly(name, action, exc, words):
+    with pytest.raises(exc) as e:
+        action()
+    assert isinstance(e.value, MiniLSTMError), f"{name}: {type(e.value).__name__} is not a MiniLSTMError"
+    assert not isinstance(e.value, (AttributeError, IndexError))
+    for w in words:
+        assert w in str(e.value), f"{name}: {w!r} not in {str(e.value)!r}"
+
+
+def test_there_are_at_least_30_cases():
+    assert len(CASES) >= 30
+
+
+def test_a_failed_load_does_not_touch_the_file(tmp_path):
+    p = tmp_path / "garbage.pkl"
+    p.write_bytes(b"not a model at all")
+    with pytest.raises(MiniLSTMError):
+        LSTMModel().load(p)
+    assert p.read_bytes() == b"not a model at all"
