@@ -271,9 +271,10 @@ class LSTMModel:
             for epoch in range(1, E + 1):
                 te = time.perf_counter()
                 order = rng.permutation(len(tr)) if c["shuffle"] else np.arange(len(tr))
+                order_dev = xp.asarray(order)                 # one transfer per epoch, not per batch
                 tot, count, gsum, nb = 0.0, 0, 0.0, 0
                 for b, s in enumerate(range(0, len(order), B), start=1):
-                    idx = xp.asarray(order[s:s + B])
+                    idx = order_dev[s:s + B]
                     pred = self._forward(Xtr[idx])
                     loss, dpred = loss_fn(pred, Ytr[idx])
                     if not math.isfinite(loss):

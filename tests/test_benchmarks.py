@@ -1,0 +1,41 @@
+"""The benchmark scripts' CPU-side logic (no timing assertions: timings belong in the benchmarks)."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "benchmarks")
+sys.path.insert(0, HERE)
+
+
+def test_flop_count_and_gpu_table_formatting():
+    from common import matmul_flops
+    import bench_gpu
+    assert matmul_flops(1, 1, 1, 1, 1, False) == 2 * 4 * 2
+    assert matmul_flops(2, 3, 4, 5, 2, True) == 3 * (2 * 2 * 3 * 20 * 9 + 2 * 2 * 3 * 20 * 10)
+    rows = [{"config": "seed", "shape": [32, 20, 10, 64, 2], "torch_fwd_ms": 0.2, "minilstm_fwd_ms": 0.3,
+             "torch_train_ms": 1.0, "minilstm_train_ms": 0.5}]
+    table = bench_gpu.format_table(rows, "Test GPU")
+    assert "Test GPU" in table and "**1.50x**" in table and "**0.50x**" in table
+    args = bench_gpu.parse_args(["--repeats", "31", "--configs", "seed", "huge"])
+    assert args.repeats == 31 and args.configs == ["seed", "huge"]
+    with pytest.raises(SystemExit):
+        bench_gpu.parse_args(["--repeats", "0"])
+
+
+def test_gpu_benchmark_exits_cleanly_without_a_gpu():
+    from minilstm.backend import cupy_available
+    if cupy_available:
+        pytest.skip("a GPU is present")
+    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_gpu.py"), "--configs", "seed"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "NOTICE" in r.stdout
+
+
+def test_minilstm_step_closure_runs():
+    from common import make_minilstm_step
+    train, infer = make_minilstm_step(2, 3, 4, 5, 2, "numpy")
+    grads = train()
+    assert set(grads) == {f"l{k}.{n}" for k in range(2) for n in ("W_x", "W_h", "b")}
+    assert infer().shape == (2, 1)
