@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (CONFIGS, machine_description, make_minilstm_step, markdown_table, matmul_flops,  # noqa: E402
-                    median_ms, write_results)
+                    matmul_floor, median_ms, write_results)
 
 MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31)}
 THREADS = 2
@@ -108,7 +108,8 @@ def bench_configs(torch, names, repeats):
         B, T, D, H, L = CONFIGS[name]
         r = {"config": name, "shape": [B, T, D, H, L]}
         sides = {"numpy": make_minilstm_step(B, T, D, H, L, "numpy"),
-                 "numba": make_minilstm_step(B, T, D, H, L, "numba")}
+                 "numba": make_minilstm_step(B, T, D, H, L, "numba"),
+                 "floor": (matmul_floor(B, T, D, H, L, True), matmul_floor(B, T, D, H, L, False))}
         if torch is not None:
             sides["torch"] = torch_step(torch, B, T, D, H, L)
         for mode, i in (("train", 0), ("infer", 1)):
@@ -124,8 +125,9 @@ def bench_configs(torch, names, repeats):
                 ms = median_ms(times[s])
                 r[f"{s}_{mode}_ms"] = ms
                 r[f"{s}_{mode}_gflops"] = flops / (ms * 1e-3) / 1e9
+            r[f"numba_{mode}_over_floor"] = r[f"numba_{mode}_ms"] / r[f"floor_{mode}_ms"]
             if torch is not None:
-                for s in ("numpy", "numba"):
+                for s in ("numpy", "numba", "floor"):
                     r[f"{s}_{mode}_ratio"] = r[f"{s}_{mode}_ms"] / r[f"torch_{mode}_ms"]
         rows.append(r)
         print(f"  {name:<7} {B},{T},{D},{H},{L}: " + "  ".join(
@@ -250,22 +252,27 @@ def main():
     rows = bench_configs(torch, names, repeats)
     results = {"machine": machine, "blas": blas_kernel(), "torch": tver, "threads": THREADS, "repeats": repeats, "malloc": MALLOC,
                "configs": rows}
-    if not args.quick:
+    full = not args.quick and args.configs is None
+    if full:
         print("  fit epoch on the demo data ...", flush=True)
         results["fit_epoch"] = bench_fit_epoch(torch)
         print("  Numba JIT cost ...", flush=True)
         results["jit"] = bench_jit()
     hdr = ["config (B,T,D,H,L)", "train numpy ms", "train numba ms", "train torch ms", "numba/torch train",
-           "numba GFLOP/s", "infer numpy ms", "infer numba ms", "infer torch ms", "numba/torch infer"]
+           "numba GFLOP/s", "products alone ms (numba/floor)", "infer numpy ms", "infer numba ms", "infer torch ms",
+           "numba/torch infer"]
     tab = []
     for r in rows:
         f = lambda k, fmt="{:.2f}": fmt.format(r[k]) if k in r else "n/a"  # noqa: E731
         tab.append([f"{r['config']} ({','.join(map(str, r['shape']))})", f("numpy_train_ms"), f("numba_train_ms"),
                     f("torch_train_ms"), f("numba_train_ratio", "**{:.2f}x**"), f("numba_train_gflops", "{:.0f}"),
+                    f"{r['floor_train_ms']:.2f} ({r['numba_train_over_floor']:.2f}x)",
                     f("numpy_infer_ms"), f("numba_infer_ms"), f("torch_infer_ms"), f("numba_infer_ratio", "**{:.2f}x**")])
     md = [f"Measured on {machine} (NumPy BLAS: {results['blas']}); PyTorch {tver} (CPU build); {THREADS} threads each; float32; "
           f"median of {repeats} interleaved repeats; malloc thresholds set for both sides.", "",
-          markdown_table(hdr, tab)]
+          markdown_table(hdr, tab), "",
+          "\"products alone\": the same sequence of matrix products that minilstm's design issues, timed alone "
+          "(the floor of the design); numba/floor is how far the whole step is above it."]
     if "fit_epoch" in results:
         fe = results["fit_epoch"]
         md += ["", f"One training epoch on the demo data ({fe['windows']} windows, 2x64 LSTM, batch 64): "
@@ -276,7 +283,7 @@ def main():
                f"{j['cold_cache_s']:.2f} s, warm cache {j['warm_cache_s']:.2f} s (NumPy path, import and first call: "
                f"{j['import_and_first_call_numpy_s']:.2f} s)."]
     text = "\n".join(md)
-    out = write_results(results, "cpu" if not args.quick else "cpu_quick", text, lambda p: chart(rows, p))
+    out = write_results(results, "cpu" if full else "cpu_partial", text, lambda p: chart(rows, p))
     print("\n" + text + f"\n\nwritten to {out}/")
 
 

@@ -34,6 +34,34 @@ def matmul_flops(B, T, D, H, L, train):
     return 3 * fwd if train else fwd
 
 
+def matmul_floor(B, T, D, H, L, train, dtype=np.float32, seed=0):
+    """A closure issuing exactly the matrix products minilstm's CPU design issues, nothing else:
+    per layer the input projection of all steps, one h_{t-1} @ W_h per step, and for training one
+    da_t @ W_h^T per step plus dW_x, dW_h and dx as single products over all steps."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for l in range(L):
+        Dl = D if l == 0 else H
+        layers.append({k: rng.standard_normal(s).astype(dtype) for k, s in (
+            ("x", (T * B, Dl)), ("W_x", (Dl, 4 * H)), ("W_h", (H, 4 * H)), ("W_hT", (4 * H, H)), ("h", (B, H)),
+            ("xw", (T * B, 4 * H)), ("a", (B, 4 * H)), ("da", (T * B, 4 * H)), ("dh", (B, H)),
+            ("dWx", (Dl, 4 * H)), ("dWh", (H, 4 * H)), ("dx", (T * B, Dl)), ("hs", (T * B, H)))})
+
+    def run():
+        for p in layers:
+            np.matmul(p["x"], p["W_x"], out=p["xw"])
+            for _ in range(T):
+                np.matmul(p["h"], p["W_h"], out=p["a"])
+        if train:
+            for p in reversed(layers):
+                for t in range(T):
+                    np.matmul(p["da"][t * B:(t + 1) * B], p["W_hT"], out=p["dh"])
+                np.matmul(p["x"].T, p["da"], out=p["dWx"])
+                np.matmul(p["hs"].T, p["da"], out=p["dWh"])
+                np.matmul(p["da"], p["W_x"].T, out=p["dx"])
+    return run
+
+
 def median_ms(times):
     return statistics.median(times) * 1e3
 

@@ -136,6 +136,46 @@ def gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, o
         _gates_backward_row(dh[b], dc_next[b], gates_t[b], c_prev[b], tanh_c_t[b], da_t[b], dc_prev[b], one)
 
 
+@numba.njit(**_JIT)
+def forward_loop_b1(xw, W_h, hs, cs, gates, tanh_c, a):
+    """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h as a
+    hand-written vector-matrix product (vectorized by LLVM; no BLAS call, no Python per step).
+    Shapes as in ``lstm_forward`` with B = 1; a: (1, 4H) workspace."""
+    T = xw.shape[0]
+    H = W_h.shape[0]
+    for t in range(T):
+        a_r = a[0]
+        a_r[:] = 0
+        h_prev = hs[t, 0]
+        for k in range(H):                             # a = h_{t-1} @ W_h, one row of W_h at a time
+            hk = h_prev[k]
+            w = W_h[k]
+            for m in range(4 * H):
+                a_r[m] += hk * w[m]
+        _gates_forward_row(a_r, xw[t, 0], cs[t, 0], gates[t, 0], cs[t + 1, 0], hs[t + 1, 0], tanh_c[t, 0])
+
+
+@numba.njit(**_JIT)
+def backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, one):
+    """Batch-1 BPTT in one compiled call; dh_{t-1} = da_t @ W_h.T by hand, as a sum of rows of
+    W_hT (4H, H) scaled by da_t (no horizontal reduction, so LLVM vectorizes it)."""
+    T = gates.shape[0]
+    H = W_hT.shape[1]
+    for t in range(T - 1, -1, -1):
+        for j in range(H):
+            dh[0, j] = dh_next[0, j] + dh_tm[t, 0, j] if has_seq else dh_next[0, j]
+        _gates_backward_row(dh[0], dc_next[0], gates[t, 0], cs[t, 0], tanh_c[t, 0], da[t, 0], dc_prev[0], one)
+        for j in range(H):
+            dc_next[0, j] = dc_prev[0, j]
+        d, out = da[t, 0], dh_next[0]
+        out[:] = 0
+        for m in range(4 * H):
+            dm = d[m]
+            w = W_hT[m]
+            for k in range(H):
+                out[k] += dm * w[k]
+
+
 def lstm_forward(x, h0, c0, params):
     """Same contract as ``minilstm.core.lstm_forward``: x (B, T, D), h0, c0 (B, H) ->
     (h_seq (B, T, H), (h_T, c_T), cache)."""
@@ -151,9 +191,12 @@ def lstm_forward(x, h0, c0, params):
     tanh_c = np.empty((T, B, H), dtype=dt)
     hs[0], cs[0] = h0, c0
     a = np.empty((B, 4 * H), dtype=dt)                                # workspace, reused every step
-    for t in range(T):
-        np.matmul(hs[t], W_h, out=a)                                  # h_{t-1} @ W_h
-        gates_forward_step(a, xw[t], cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
+    if B == 1:
+        forward_loop_b1(xw, np.ascontiguousarray(W_h), hs, cs, gates, tanh_c, a)
+    else:
+        for t in range(T):
+            np.matmul(hs[t], W_h, out=a)                              # h_{t-1} @ W_h
+            gates_forward_step(a, xw[t], cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
     cache = {"x_tm": x_tm, "hs": hs, "cs": cs, "gates": gates, "tanh_c": tanh_c, "params": params}
     return hs[1:].transpose(1, 0, 2).copy(), (hs[T].copy(), cs[T].copy()), cache
 
@@ -173,7 +216,10 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     dh = np.empty((B, H), dtype=dt)                                    # workspaces, reused every step
     dc_prev = np.empty((B, H), dtype=dt)
     one = dt.type(1)
-    for t in range(T - 1, -1, -1):
+    if B == 1:
+        seq = np.ascontiguousarray(dh_tm, dtype=dt) if dh_tm is not None else np.zeros((1, 1, 1), dt)
+        backward_loop_b1(seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, one)
+    for t in range(T - 1, -1, -1) if B > 1 else ():
         if dh_tm is None:
             dh, dh_next = dh_next, dh
         else:
