@@ -1,0 +1,15 @@
+"""Gradient-check exercises with checkers that name the mistake.
+
+The learner writes ``lstm_step_forward``, ``lstm_step_backward``, ``lstm_backward`` and
+``clip_grad_norm`` (stubs in ``minilstm.exercises.stubs``). Each checker runs a gradient
+check or a comparison with the reference, and when something is wrong compares the answer
+with what each typical mistake would produce, to answer with a specific hint::
+
+    from minilstm.exercises import check_step_backward
+    print(check_step_backward(my_lstm_step_backward))
+
+Every checker returns a ``Feedback``: ``passed``, ``mistake`` (an id such as
+``"dc_prev_missing_forget_gate"``, or None) and ``message``.
+"""
+from .checkers import (Feedback, check_bptt, check_clip_grad_norm, check_step_backward,  # noqa: F401
+                       check_step_forward)

@@ -1,0 +1,40 @@
+"""Exercise stubs: implement these four functions, then run the checkers in
+``minilstm.exercises`` (or notebook ``tutorials/04_exercises.ipynb``).
+
+Conventions (the same as ``minilstm.core``): row vectors, ``params`` holds
+W_x (D, 4H), W_h (H, 4H), b (4H,), gate blocks in the order f, i, c~, o.
+"""
+import numpy as np  # noqa: F401  (you will need it)
+
+
+def lstm_step_forward(x_t, h_prev, c_prev, params):
+    """One LSTM step.
+
+    x_t (B, D), h_prev (B, H), c_prev (B, H); returns (h_t, c_t, cache) with h_t, c_t (B, H) and
+    cache = (x_t, h_prev, c_prev, gates, tanh_c, params), where gates (B, 4H) holds the ACTIVATED
+    gates [f, i, c~, o] side by side and tanh_c = tanh(C_t).
+    """
+    raise NotImplementedError("write lstm_step_forward")
+
+
+def lstm_step_backward(dh_t, dc_t, cache):
+    """Backward of one step: dh_t, dc_t (B, H) and the cache above ->
+    (dx_t (B, D), dh_prev (B, H), dc_prev (B, H), {"W_x": (D, 4H), "W_h": (H, 4H), "b": (4H,)})."""
+    raise NotImplementedError("write lstm_step_backward")
+
+
+def lstm_backward(dh_seq, dh_T, dc_T, cache):
+    """Full BPTT. dh_seq (B, T, H) gradient on every output; dh_T, dc_T (B, H) gradient on the final states.
+
+    cache is ``minilstm.core.lstm_forward``'s: a dict with x_tm (T, B, D), hs and cs (T+1, B, H) where
+    hs[0] = h0 and hs[t+1] = h_t (the same for cs), gates (T, B, 4H) and tanh_c (T, B, H), and params.
+    Hint: ``minilstm.core.gates_backward(dh, dc_next, gates[t], cs[t], tanh_c[t])`` gives (da_t, dc_prev).
+    Returns (dx (B, T, D), dh0 (B, H), dc0 (B, H), dparams).
+    """
+    raise NotImplementedError("write lstm_backward")
+
+
+def clip_grad_norm(grads, max_norm):
+    """Global-norm clipping: returns (clipped, total_norm). If the norm of ALL gradients together,
+    sqrt(sum of squares), exceeds max_norm, scale every array by max_norm / norm. Do not modify ``grads``."""
+    raise NotImplementedError("write clip_grad_norm")
