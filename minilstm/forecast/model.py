@@ -276,7 +276,8 @@ class LSTMModel:
                 for b, s in enumerate(range(0, len(order), B), start=1):
                     idx = order_dev[s:s + B]
                     pred = self._forward(Xtr[idx])
-                    loss, dpred = loss_fn(pred, Ytr[idx])
+                    with np.errstate(over="ignore", invalid="ignore"):   # a non-finite loss is diagnosed below
+                        loss, dpred = loss_fn(pred, Ytr[idx])
                     if not math.isfinite(loss):
                         self._diverged(epoch, b, loss, best_params, best_epoch)
                     grads, gnorm = clip_grad_norm(self._backward(dpred), c["clip_norm"])
