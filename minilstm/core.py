@@ -127,6 +127,34 @@ def lstm_step_backward(dh_t, dc_t, cache):
     return dx_t, dh_prev, dc_prev, dparams
 
 
+def input_projection(x, W_x, b):
+    """x_t @ W_x + b for every time step as ONE matrix product.
+
+    x: (B, T, D) batch-first.  Returns (x_tm (T, B, D) time-major copy, xw (T, B, 4H)).
+    """
+    xp = get_array_module(x)
+    B, T, D = x.shape
+    x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))
+    return x_tm, (x_tm.reshape(T * B, D) @ W_x + b).reshape(T, B, -1)
+
+
+def weights_backward(da, x_tm, hs, W_x):
+    """Every weight gradient, and dx, as ONE matrix product over all steps.
+
+    da: (T, B, 4H) gradients of the pre-activations; x_tm: (T, B, D); hs: (T+1, B, H) with hs[t] = h_{t-1}.
+    Returns (dx (B, T, D), {"W_x": (D, 4H), "W_h": (H, 4H), "b": (4H,)}).
+    """
+    xp = get_array_module(da)
+    T, B, D = x_tm.shape
+    H = hs.shape[-1]
+    da2 = da.reshape(T * B, 4 * H)
+    dparams = {"W_x": x_tm.reshape(T * B, D).T @ da2,        # sum_t x_t^T da_t
+               "W_h": hs[:-1].reshape(T * B, H).T @ da2,     # sum_t h_{t-1}^T da_t
+               "b": da2.sum(axis=0)}
+    dx = xp.ascontiguousarray((da2 @ W_x.T).reshape(T, B, D).transpose(1, 0, 2))
+    return dx, dparams
+
+
 def lstm_forward(x, h0, c0, params):
     """A whole sequence through one layer.
 
@@ -140,9 +168,7 @@ def lstm_forward(x, h0, c0, params):
     B, T, D = x.shape
     H = W_h.shape[0]
     F, I, G, O = gate_slices(H)
-    x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))          # (T, B, D) time-major
-    # the input projection of every step as ONE matrix product
-    xw = (x_tm.reshape(T * B, D) @ W_x + b).reshape(T, B, 4 * H)
+    x_tm, xw = input_projection(x, W_x, b)                     # (T, B, D), (T, B, 4H): one product
     hs = xp.empty((T + 1, B, H), dtype=x.dtype)                # hs[t+1] = h_t, hs[0] = h0
     cs = xp.empty((T + 1, B, H), dtype=x.dtype)                # cs[t+1] = C_t, cs[0] = c0
     gates = xp.empty((T, B, 4 * H), dtype=x.dtype)
@@ -181,15 +207,8 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         dh = dh_next if dh_tm is None else dh_tm[t] + dh_next   # from above + from step t+1
         da[t], dc_next = gates_backward(dh, dc_next, gates[t], cs[t], tanh_c[t])
         dh_next = da[t] @ W_h.T
-    # every weight gradient as ONE matrix product over all steps
-    da2 = da.reshape(T * B, 4 * H)
-    dparams = {
-        "W_x": x_tm.reshape(T * B, D).T @ da2,
-        "W_h": hs[:-1].reshape(T * B, H).T @ da2,
-        "b": da2.sum(axis=0),
-    }
-    dx = (da2 @ W_x.T).reshape(T, B, D).transpose(1, 0, 2)
-    return xp.ascontiguousarray(dx), dh_next, dc_next, dparams
+    dx, dparams = weights_backward(da, x_tm, hs, W_x)         # all steps at once
+    return dx, dh_next, dc_next, dparams
 
 
 def gate_activations(cache):

@@ -1,6 +1,5 @@
 """save/load: one zip of JSON + .npy, no pickle, atomic writes, clear errors on bad files."""
 import json
-import os
 import zipfile
 
 import numpy as np
@@ -125,3 +124,22 @@ def test_object_arrays_are_refused(trained, tmp_path):
 def test_save_into_missing_folder_is_a_clear_error(trained, tmp_path):
     with pytest.raises(ModelFileError, match="does not exist"):
         trained[0].save(tmp_path / "no" / "such" / "m.minilstm")
+
+
+def test_a_file_saved_on_cuda_loads_on_a_cpu_only_machine(trained, tmp_path):
+    """Rewrite a file's config as a CUDA-trained model would have it; loading falls back to the CPU."""
+    from minilstm.backend import cupy_available
+    if cupy_available:
+        pytest.skip("this machine has a GPU")
+    m, X, _ = trained
+    path = tmp_path / "cpu.minilstm"
+    m.save(path)
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    meta = json.loads(files["metadata.json"])
+    meta["config"].update(device="cuda", kernels="cuda")
+    files["metadata.json"] = json.dumps(meta)
+    _write_zip(tmp_path / "gpu.minilstm", files)
+    loaded = LSTMModel().load(tmp_path / "gpu.minilstm")
+    assert loaded.device == "cpu"
+    np.testing.assert_array_equal(loaded.predict(X), m.predict(X))

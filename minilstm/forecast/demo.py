@@ -7,7 +7,6 @@ and a linear autoregression (all in MW), then writes the model file and PNG plot
 import os
 import time
 
-import numpy as np
 
 DEMO_CONFIG = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "learning_rate": 0.002, "epochs": 30,
                "batch_size": 64, "sequence_length": 24, "patience": 6, "lr_schedule": "cosine", "seed": 0,

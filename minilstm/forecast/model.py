@@ -126,15 +126,15 @@ class LSTMModel:
 
     def _xy(self, X, y):
         c = self.config
-        Xa, _, self._x_columns = _as_2d(X, "X")
+        Xa, _, _ = _as_2d(X, "X")
+        tc = c["target_columns"]
+        if tc is not None and max(tc) >= Xa.shape[1]:
+            raise ConfigError(f"config['target_columns'] = {tc} but X has only {Xa.shape[1]} column(s).")
         if y is None:
-            if c["target_columns"] is None:
+            if tc is None:
                 raise InputTypeError("y is None: pass targets, or set config['target_columns'] to forecast columns "
                                      "of X.")
-            if max(c["target_columns"]) >= Xa.shape[1]:
-                raise ConfigError(f"config['target_columns'] = {c['target_columns']} but X has only "
-                                  f"{Xa.shape[1]} column(s).")
-            ya, y1d = Xa[:, c["target_columns"]], len(c["target_columns"]) == 1
+            ya, y1d = Xa[:, tc], len(tc) == 1
         else:
             ya, y1d, _ = _as_2d(y, "y")
         if len(Xa) != len(ya):
@@ -145,13 +145,8 @@ class LSTMModel:
         if c["output_size"] is not None and c["output_size"] != ya.shape[1]:
             raise ShapeError(f"config['output_size'] = {c['output_size']} but y has {ya.shape[1]} column(s); "
                              "fix the config or leave output_size out (it is inferred).")
-        if c["target_columns"] is not None:
-            if max(c["target_columns"]) >= Xa.shape[1]:
-                raise ConfigError(f"config['target_columns'] = {c['target_columns']} but X has only "
-                                  f"{Xa.shape[1]} column(s).")
-            if len(c["target_columns"]) != ya.shape[1]:
-                raise ShapeError(f"config['target_columns'] names {len(c['target_columns'])} column(s) but y has "
-                                 f"{ya.shape[1]}.")
+        if tc is not None and len(tc) != ya.shape[1]:
+            raise ShapeError(f"config['target_columns'] names {len(tc)} column(s) but y has {ya.shape[1]}.")
         return Xa, ya, y1d
 
     def _make_normalizer(self):

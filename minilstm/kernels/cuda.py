@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from ..core import input_projection, weights_backward
+
 try:
     import cupy as cp
 except ImportError:  # importable without CuPy so that the source can be compiled and inspected
@@ -270,8 +272,7 @@ def lstm_forward(x, h0, c0, params):
     H = W_h.shape[0]
     dt = x.dtype
     tname = _TYPES[np.dtype(dt)]
-    x_tm = cp.ascontiguousarray(x.transpose(1, 0, 2))
-    xw = (x_tm.reshape(T * B, D) @ W_x + b).reshape(T, B, 4 * H)      # one product for all steps
+    x_tm, xw = input_projection(x, W_x, b)                             # one product for all steps
     hs = cp.empty((T + 1, B, H), dtype=dt)
     cs = cp.empty((T + 1, B, H), dtype=dt)
     gates = cp.empty((T, B, 4 * H), dtype=dt)
@@ -327,8 +328,5 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
             step(grid, block, (dh, dc_next, gates[t], cs[t], tanh_c[t], da[t], dc_prev, np.int32(B), np.int32(H)))
             dc_next, dc_prev = dc_prev, dc_next
             cp.matmul(da[t], W_hT, out=dh_next)                             # dh_{t-1} = da_t @ W_h.T
-    da2 = da.reshape(T * B, 4 * H)
-    dparams = {"W_x": x_tm.reshape(T * B, D).T @ da2, "W_h": hs[:-1].reshape(T * B, H).T @ da2,
-               "b": da2.sum(axis=0)}
-    dx = cp.ascontiguousarray((da2 @ W_x.T).reshape(T, B, D).transpose(1, 0, 2))
+    dx, dparams = weights_backward(da, x_tm, hs, W_x)                  # all steps at once, as in core
     return dx, dh_next, dc_next, dparams

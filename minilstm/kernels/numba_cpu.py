@@ -30,6 +30,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
+from ..core import input_projection, weights_backward
+
 _JIT = dict(cache=True, error_model="numpy", nogil=True, fastmath=False)
 
 
@@ -183,8 +185,7 @@ def lstm_forward(x, h0, c0, params):
     B, T, D = x.shape
     H = W_h.shape[0]
     dt = x.dtype
-    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))
-    xw = (x_tm.reshape(T * B, D) @ W_x + b).reshape(T, B, 4 * H)     # one product for all steps
+    x_tm, xw = input_projection(x, W_x, b)                             # one product for all steps
     hs = np.empty((T + 1, B, H), dtype=dt)
     cs = np.empty((T + 1, B, H), dtype=dt)
     gates = np.empty((T, B, 4 * H), dtype=dt)
@@ -227,8 +228,5 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         gates_backward_step(dh, dc_next, gates[t], cs[t], tanh_c[t], da[t], dc_prev, one)
         dc_next, dc_prev = dc_prev, dc_next
         np.matmul(da[t], W_hT, out=dh_next)                            # dh_{t-1} = da_t @ W_h.T
-    da2 = da.reshape(T * B, 4 * H)
-    dparams = {"W_x": x_tm.reshape(T * B, D).T @ da2, "W_h": hs[:-1].reshape(T * B, H).T @ da2,
-               "b": da2.sum(axis=0)}
-    dx = np.ascontiguousarray((da2 @ W_x.T).reshape(T, B, D).transpose(1, 0, 2))
+    dx, dparams = weights_backward(da, x_tm, hs, W_x)                  # all steps at once, as in core
     return dx, dh_next, dc_next, dparams
