@@ -138,6 +138,34 @@ def input_projection(x, W_x, b):
     return x_tm, (x_tm.reshape(T * B, D) @ W_x + b).reshape(T, B, -1)
 
 
+CACHE_KEYS = ("x_tm", "hs", "cs", "gates", "tanh_c", "params")
+
+
+def sequence_buffers(h0, c0, T, dtype):
+    """Storage for one layer's forward over T steps, shared by the reference and the kernels.
+
+    h0, c0: (B, H); dtype: that of x. Returns hs, cs (T+1, B, H) with hs[0] = h0, cs[0] = c0 (hs[t+1] will be h_t),
+    gates (T, B, 4H) for the activated gates, tanh_c (T, B, H) for tanh(C_t).
+    """
+    xp = get_array_module(h0)
+    B, H = h0.shape
+    hs, cs = xp.empty((T + 1, B, H), dtype=dtype), xp.empty((T + 1, B, H), dtype=dtype)
+    hs[0], cs[0] = h0, c0
+    return hs, cs, xp.empty((T, B, 4 * H), dtype=dtype), xp.empty((T, B, H), dtype=dtype)
+
+
+def sequence_outputs(x_tm, hs, cs, gates, tanh_c, params):
+    """(h_seq (B, T, H) batch-first copy, (h_T, c_T), cache) from a filled forward."""
+    cache = dict(zip(CACHE_KEYS, (x_tm, hs, cs, gates, tanh_c, params)))
+    return hs[1:].transpose(1, 0, 2).copy(), (hs[-1].copy(), cs[-1].copy()), cache
+
+
+def carried_gradients(dh_T, dc_T, like):
+    """The carried dh and dc that start BPTT at the last step: copies of dh_T, dc_T, or zeros. like: (B, H)."""
+    xp = get_array_module(like)
+    return tuple(xp.zeros_like(like) if g is None else xp.array(g, dtype=like.dtype) for g in (dh_T, dc_T))
+
+
 def weights_backward(da, x_tm, hs, W_x):
     """Every weight gradient, and dx, as ONE matrix product over all steps.
 
@@ -165,24 +193,17 @@ def lstm_forward(x, h0, c0, params):
     """
     xp = get_array_module(x, h0)
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
-    B, T, D = x.shape
-    H = W_h.shape[0]
-    F, I, G, O = gate_slices(H)
+    T = x.shape[1]
+    F, I, G, O = gate_slices(W_h.shape[0])
     x_tm, xw = input_projection(x, W_x, b)                     # (T, B, D), (T, B, 4H): one product
-    hs = xp.empty((T + 1, B, H), dtype=x.dtype)                # hs[t+1] = h_t, hs[0] = h0
-    cs = xp.empty((T + 1, B, H), dtype=x.dtype)                # cs[t+1] = C_t, cs[0] = c0
-    gates = xp.empty((T, B, 4 * H), dtype=x.dtype)
-    tanh_c = xp.empty((T, B, H), dtype=x.dtype)
-    hs[0], cs[0] = h0, c0
+    hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, x.dtype)     # hs[t+1] = h_t, hs[0] = h0; same for cs
     for t in range(T):
         gates[t] = activate_gates(xw[t] + hs[t] @ W_h)
         f_t, i_t, c_tilde, o_t = gates[t, :, F], gates[t, :, I], gates[t, :, G], gates[t, :, O]
         cs[t + 1] = f_t * cs[t] + i_t * c_tilde               # C_t = f_t * C_{t-1} + i_t * c~_t
         tanh_c[t] = xp.tanh(cs[t + 1])
         hs[t + 1] = o_t * tanh_c[t]                           # h_t = o_t * tanh(C_t)
-    h_seq = hs[1:].transpose(1, 0, 2).copy()
-    cache = {"x_tm": x_tm, "hs": hs, "cs": cs, "gates": gates, "tanh_c": tanh_c, "params": params}
-    return h_seq, (hs[T].copy(), cs[T].copy()), cache
+    return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
 
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
@@ -193,16 +214,13 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     Returns (dx, dh0, dc0, dparams): dx (B, T, D), dh0 and dc0 (B, H), and
     dparams with W_x (D, 4H), W_h (H, 4H), b (4H,).
     """
-    x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in ("x_tm", "hs", "cs", "gates", "tanh_c", "params"))
+    x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
     xp = get_array_module(x_tm)
     W_x, W_h = params["W_x"], params["W_h"]
-    T, B, D = x_tm.shape
-    H = W_h.shape[0]
-    zeros = xp.zeros((B, H), dtype=x_tm.dtype)
-    dh_next = zeros.copy() if dh_T is None else xp.array(dh_T, dtype=x_tm.dtype)  # carried dh
-    dc_next = zeros.copy() if dc_T is None else xp.array(dc_T, dtype=x_tm.dtype)  # carried dc
+    T = x_tm.shape[0]
+    dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])     # carried dh and dc
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
-    da = xp.empty((T, B, 4 * H), dtype=x_tm.dtype)
+    da = xp.empty_like(gates)
     for t in reversed(range(T)):
         dh = dh_next if dh_tm is None else dh_tm[t] + dh_next   # from above + from step t+1
         da[t], dc_next = gates_backward(dh, dc_next, gates[t], cs[t], tanh_c[t])

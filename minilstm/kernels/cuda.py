@@ -24,7 +24,8 @@ import math
 
 import numpy as np
 
-from ..core import input_projection, weights_backward
+from ..core import (CACHE_KEYS, carried_gradients, input_projection, sequence_buffers, sequence_outputs,
+                    weights_backward)
 
 try:
     import cupy as cp
@@ -273,11 +274,7 @@ def lstm_forward(x, h0, c0, params):
     dt = x.dtype
     tname = _TYPES[np.dtype(dt)]
     x_tm, xw = input_projection(x, W_x, b)                             # one product for all steps
-    hs = cp.empty((T + 1, B, H), dtype=dt)
-    cs = cp.empty((T + 1, B, H), dtype=dt)
-    gates = cp.empty((T, B, 4 * H), dtype=dt)
-    tanh_c = cp.empty((T, B, H), dtype=dt)
-    hs[0], cs[0] = h0, c0
+    hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
     W_h = cp.ascontiguousarray(W_h)
     path, R = choose_path(B, H, dt.itemsize)
     if path == "persistent":
@@ -291,20 +288,18 @@ def lstm_forward(x, h0, c0, params):
         for t in range(T):
             cp.matmul(hs[t], W_h, out=a)                                  # h_{t-1} @ W_h (cuBLAS)
             step(grid, block, (a, xw[t], cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t], np.int32(B), np.int32(H)))
-    cache = {"x_tm": x_tm, "hs": hs, "cs": cs, "gates": gates, "tanh_c": tanh_c, "params": params}
-    return hs[1:].transpose(1, 0, 2).copy(), (hs[T].copy(), cs[T].copy()), cache
+    return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
 
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
     """Same contract as ``minilstm.core.lstm_backward`` on CuPy arrays."""
-    x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in ("x_tm", "hs", "cs", "gates", "tanh_c", "params"))
+    x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
     W_x, W_h = params["W_x"], params["W_h"]
     T, B, D = x_tm.shape
     H = W_h.shape[0]
     dt = x_tm.dtype
     tname = _TYPES[np.dtype(dt)]
-    dh_next = cp.zeros((B, H), dt) if dh_T is None else cp.array(dh_T, dtype=dt)
-    dc_next = cp.zeros((B, H), dt) if dc_T is None else cp.array(dc_T, dtype=dt)
+    dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else cp.ascontiguousarray(dh_seq.transpose(1, 0, 2), dtype=dt)
     W_hT = cp.ascontiguousarray(W_h.T)
     da = cp.empty((T, B, 4 * H), dtype=dt)

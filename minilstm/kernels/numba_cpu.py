@@ -30,7 +30,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ..core import input_projection, weights_backward
+from ..core import (CACHE_KEYS, carried_gradients, input_projection, sequence_buffers, sequence_outputs,
+                    weights_backward)
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True, fastmath=False)
 
@@ -186,11 +187,7 @@ def lstm_forward(x, h0, c0, params):
     H = W_h.shape[0]
     dt = x.dtype
     x_tm, xw = input_projection(x, W_x, b)                             # one product for all steps
-    hs = np.empty((T + 1, B, H), dtype=dt)
-    cs = np.empty((T + 1, B, H), dtype=dt)
-    gates = np.empty((T, B, 4 * H), dtype=dt)
-    tanh_c = np.empty((T, B, H), dtype=dt)
-    hs[0], cs[0] = h0, c0
+    hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
     a = np.empty((B, 4 * H), dtype=dt)                                # workspace, reused every step
     if B == 1:
         forward_loop_b1(xw, np.ascontiguousarray(W_h), hs, cs, gates, tanh_c, a)
@@ -198,19 +195,17 @@ def lstm_forward(x, h0, c0, params):
         for t in range(T):
             np.matmul(hs[t], W_h, out=a)                              # h_{t-1} @ W_h
             gates_forward_step(a, xw[t], cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
-    cache = {"x_tm": x_tm, "hs": hs, "cs": cs, "gates": gates, "tanh_c": tanh_c, "params": params}
-    return hs[1:].transpose(1, 0, 2).copy(), (hs[T].copy(), cs[T].copy()), cache
+    return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
 
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
     """Same contract as ``minilstm.core.lstm_backward``: returns (dx, dh0, dc0, dparams)."""
-    x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in ("x_tm", "hs", "cs", "gates", "tanh_c", "params"))
+    x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
     W_x, W_h = params["W_x"], params["W_h"]
     T, B, D = x_tm.shape
     H = W_h.shape[0]
     dt = x_tm.dtype
-    dh_next = np.zeros((B, H), dt) if dh_T is None else np.array(dh_T, dtype=dt)
-    dc_next = np.zeros((B, H), dt) if dc_T is None else np.array(dc_T, dtype=dt)
+    dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
     W_hT = np.ascontiguousarray(W_h.T)
     da = np.empty((T, B, 4 * H), dtype=dt)
