@@ -127,15 +127,20 @@ def lstm_step_backward(dh_t, dc_t, cache):
     return dx_t, dh_prev, dc_prev, dparams
 
 
-def input_projection(x, W_x, b):
-    """x_t @ W_x + b for every time step as ONE matrix product.
+def input_projection(x, W_x, b=None):
+    """x_t @ W_x (+ b) for every time step as ONE matrix product.
 
     x: (B, T, D) batch-first.  Returns (x_tm (T, B, D) time-major copy, xw (T, B, 4H)).
+    The fused kernels pass b=None and add the bias inside their gate pass, which saves a
+    full read and write of xw.
     """
     xp = get_array_module(x)
     B, T, D = x.shape
     x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))
-    return x_tm, (x_tm.reshape(T * B, D) @ W_x + b).reshape(T, B, -1)
+    xw = x_tm.reshape(T * B, D) @ W_x
+    if b is not None:
+        xw += b
+    return x_tm, xw.reshape(T, B, -1)
 
 
 CACHE_KEYS = ("x_tm", "hs", "cs", "gates", "tanh_c", "params")
@@ -166,10 +171,11 @@ def carried_gradients(dh_T, dc_T, like):
     return tuple(xp.zeros_like(like) if g is None else xp.array(g, dtype=like.dtype) for g in (dh_T, dc_T))
 
 
-def weights_backward(da, x_tm, hs, W_x):
+def weights_backward(da, x_tm, hs, W_x, db=None):
     """Every weight gradient, and dx, as ONE matrix product over all steps.
 
     da: (T, B, 4H) gradients of the pre-activations; x_tm: (T, B, D); hs: (T+1, B, H) with hs[t] = h_{t-1}.
+    db: (4H,) when a kernel already summed da over time and batch, else None.
     Returns (dx (B, T, D), {"W_x": (D, 4H), "W_h": (H, 4H), "b": (4H,)}).
     """
     xp = get_array_module(da)
@@ -178,7 +184,7 @@ def weights_backward(da, x_tm, hs, W_x):
     da2 = da.reshape(T * B, 4 * H)
     dparams = {"W_x": x_tm.reshape(T * B, D).T @ da2,        # sum_t x_t^T da_t
                "W_h": hs[:-1].reshape(T * B, H).T @ da2,     # sum_t h_{t-1}^T da_t
-               "b": da2.sum(axis=0)}
+               "b": da2.sum(axis=0) if db is None else db}
     dx = xp.ascontiguousarray((da2 @ W_x.T).reshape(T, B, D).transpose(1, 0, 2))
     return dx, dparams
 

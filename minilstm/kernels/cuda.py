@@ -40,11 +40,11 @@ template <typename T> __device__ __forceinline__ T sigm(T x) {
 }
 
 // ---- cuBLAS path: one fused elementwise kernel per step --------------------------------
-// a = h_{t-1} @ W_h (B, 4H); xw = x_t @ W_x + b (B, 4H); c_prev (B, H)
+// a = h_{t-1} @ W_h (B, 4H); xw = x_t @ W_x (B, 4H); bias b (4H,); c_prev (B, H)
 // out: gates (B, 4H) = [f, i, c~, o]; c_t, h_t, tanh_c (B, H)
 template <typename T>
 __global__ void gates_forward_step(const T* __restrict__ a, const T* __restrict__ xw,
-                                   const T* __restrict__ c_prev, T* __restrict__ gates,
+                                   const T* __restrict__ bias, const T* __restrict__ c_prev, T* __restrict__ gates,
                                    T* __restrict__ c_t, T* __restrict__ h_t, T* __restrict__ tanh_c,
                                    int B, int H) {
     int idx = blockIdx.x * blockDim.x + threadIdx.x;
@@ -53,10 +53,10 @@ __global__ void gates_forward_step(const T* __restrict__ a, const T* __restrict_
     const T* ab = a + (size_t)b * 4 * H;
     const T* xb = xw + (size_t)b * 4 * H;
     T* g = gates + (size_t)b * 4 * H;
-    T f_t = sigm(ab[j] + xb[j]);                       // forget gate
-    T i_t = sigm(ab[H + j] + xb[H + j]);               // input gate
-    T c_tilde = tanh(ab[2 * H + j] + xb[2 * H + j]);   // candidate cell state
-    T o_t = sigm(ab[3 * H + j] + xb[3 * H + j]);       // output gate
+    T f_t = sigm(ab[j] + xb[j] + bias[j]);                           // forget gate
+    T i_t = sigm(ab[H + j] + xb[H + j] + bias[H + j]);               // input gate
+    T c_tilde = tanh(ab[2 * H + j] + xb[2 * H + j] + bias[2 * H + j]);  // candidate cell state
+    T o_t = sigm(ab[3 * H + j] + xb[3 * H + j] + bias[3 * H + j]);   // output gate
     T C = f_t * c_prev[idx] + i_t * c_tilde;           // C_t = f_t * C_{t-1} + i_t * c~_t
     T th = tanh(C);
     g[j] = f_t; g[H + j] = i_t; g[2 * H + j] = c_tilde; g[3 * H + j] = o_t;
@@ -88,15 +88,16 @@ __global__ void gates_backward_step(const T* __restrict__ dh, const T* __restric
 
 // ---- persistent path: one launch per layer loops over time -------------------------------
 // grid: ceil(B / R) blocks, block: H threads (thread j = hidden unit j), shared: R * H values.
-// xw (T, B, 4H); W_h (H, 4H); hs, cs (T+1, B, H) with hs[0], cs[0] = h0, c0 on entry;
+// xw (T, B, 4H) = x_t @ W_x; W_h (H, 4H); bias (4H,); hs, cs (T+1, B, H) with hs[0], cs[0] = h0, c0 on entry;
 // out: hs[1..T], cs[1..T], gates (T, B, 4H), tanh_c (T, B, H)
 template <typename T, int R>
 __global__ void lstm_forward_persistent(const T* __restrict__ xw, const T* __restrict__ W_h,
-                                        T* __restrict__ hs, T* __restrict__ cs, T* __restrict__ gates,
+                                        const T* __restrict__ bias, T* __restrict__ hs, T* __restrict__ cs, T* __restrict__ gates,
                                         T* __restrict__ tanh_c, int Tn, int B, int H) {
     extern __shared__ unsigned char smem_raw[];
     T* h_sh = reinterpret_cast<T*>(smem_raw);          // h_{t-1} of the block's R rows
     const int j = threadIdx.x, b0 = blockIdx.x * R, H4 = 4 * H;
+    const T b_f = bias[j], b_i = bias[H + j], b_g = bias[2 * H + j], b_o = bias[3 * H + j];
     T c[R];
     #pragma unroll
     for (int r = 0; r < R; ++r) {
@@ -125,10 +126,10 @@ __global__ void lstm_forward_persistent(const T* __restrict__ xw, const T* __res
             if (b >= B) continue;
             size_t gbase = ((size_t)t * B + b) * H4, sbase = ((size_t)t * B + b) * H;
             const T* xb = xw + gbase;
-            T f_t = sigm(acc[r][0] + xb[j]);
-            T i_t = sigm(acc[r][1] + xb[H + j]);
-            T c_tilde = tanh(acc[r][2] + xb[2 * H + j]);
-            T o_t = sigm(acc[r][3] + xb[3 * H + j]);
+            T f_t = sigm(acc[r][0] + xb[j] + b_f);
+            T i_t = sigm(acc[r][1] + xb[H + j] + b_i);
+            T c_tilde = tanh(acc[r][2] + xb[2 * H + j] + b_g);
+            T o_t = sigm(acc[r][3] + xb[3 * H + j] + b_o);
             T C = f_t * c[r] + i_t * c_tilde;          // C_t = f_t * C_{t-1} + i_t * c~_t
             T th = tanh(C);
             T h = o_t * th;                            // h_t = o_t * tanh(C_t)
@@ -225,11 +226,12 @@ def explicit_instantiations():
     out = []
     for t in _TYPES.values():
         p = f"const {t}*"
-        out.append(f"template __global__ void gates_forward_step<{t}>({p}, {p}, {p}, {t}*, {t}*, {t}*, {t}*, int, int);")
+        out.append(f"template __global__ void gates_forward_step<{t}>({p}, {p}, {p}, {p}, {t}*, {t}*, {t}*, {t}*, int, "
+                   "int);")
         out.append(f"template __global__ void gates_backward_step<{t}>({p}, {p}, {p}, {p}, {p}, {t}*, {t}*, int, int);")
         for r in ROWS:
-            out.append(f"template __global__ void lstm_forward_persistent<{t},{r}>({p}, {p}, {t}*, {t}*, {t}*, {t}*, "
-                       "int, int, int);")
+            out.append(f"template __global__ void lstm_forward_persistent<{t},{r}>({p}, {p}, {p}, {t}*, {t}*, {t}*, "
+                       f"{t}*, int, int, int);")
             out.append(f"template __global__ void lstm_backward_persistent<{t},{r}>({p}, int, {t}*, {t}*, {p}, {p}, "
                        f"{p}, {p}, {t}*, int, int, int);")
     return "\n".join(out)
@@ -273,13 +275,14 @@ def lstm_forward(x, h0, c0, params):
     H = W_h.shape[0]
     dt = x.dtype
     tname = _TYPES[np.dtype(dt)]
-    x_tm, xw = input_projection(x, W_x, b)                             # one product for all steps
+    x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
+    b = cp.ascontiguousarray(b)
     hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
     W_h = cp.ascontiguousarray(W_h)
     path, R = choose_path(B, H, dt.itemsize)
     if path == "persistent":
         _fn(f"lstm_forward_persistent<{tname},{R}>")(
-            ((B + R - 1) // R,), (H,), (xw, W_h, hs, cs, gates, tanh_c, np.int32(T), np.int32(B), np.int32(H)),
+            ((B + R - 1) // R,), (H,), (xw, W_h, b, hs, cs, gates, tanh_c, np.int32(T), np.int32(B), np.int32(H)),
             shared_mem=R * H * dt.itemsize)
     else:
         step = _fn(f"gates_forward_step<{tname}>")
@@ -287,7 +290,8 @@ def lstm_forward(x, h0, c0, params):
         grid, block = _grid(B * H)
         for t in range(T):
             cp.matmul(hs[t], W_h, out=a)                                  # h_{t-1} @ W_h (cuBLAS)
-            step(grid, block, (a, xw[t], cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t], np.int32(B), np.int32(H)))
+            step(grid, block, (a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t], np.int32(B),
+                               np.int32(H)))
     return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
 
 

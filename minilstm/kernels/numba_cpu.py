@@ -83,14 +83,14 @@ def _sigmoid_overload(x):
 
 
 @numba.njit(**_JIT)
-def _gates_forward_row(a, xw, c_prev, g, c_t, h_t, tanh_c):
-    """One batch row: a, xw (4H,) -> g (4H,) activated gates; c_t, h_t, tanh_c (H,). No array is read and written."""
+def _gates_forward_row(a, xw, b, c_prev, g, c_t, h_t, tanh_c):
+    """One batch row: a, xw, b (4H,) -> g (4H,) activated gates; c_t, h_t, tanh_c (H,). No array is read and written."""
     H = c_t.shape[0]
     for j in range(H):
-        f_t = sigmoid(a[j] + xw[j])                          # forget gate
-        i_t = sigmoid(a[H + j] + xw[H + j])                  # input gate
-        c_tilde = tanh(a[2 * H + j] + xw[2 * H + j])         # candidate cell state
-        o_t = sigmoid(a[3 * H + j] + xw[3 * H + j])          # output gate
+        f_t = sigmoid(a[j] + xw[j] + b[j])                               # forget gate
+        i_t = sigmoid(a[H + j] + xw[H + j] + b[H + j])                   # input gate
+        c_tilde = tanh(a[2 * H + j] + xw[2 * H + j] + b[2 * H + j])      # candidate cell state
+        o_t = sigmoid(a[3 * H + j] + xw[3 * H + j] + b[3 * H + j])       # output gate
         C = f_t * c_prev[j] + i_t * c_tilde                  # C_t = f_t * C_{t-1} + i_t * c~_t
         th = tanh(C)
         g[j] = f_t
@@ -103,19 +103,19 @@ def _gates_forward_row(a, xw, c_prev, g, c_t, h_t, tanh_c):
 
 
 @numba.njit(**_JIT)
-def gates_forward_step(a, xw_t, c_prev, gates_t, c_t, h_t, tanh_c_t):
+def gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t):
     """One step's pointwise part.
 
-    a: (B, 4H) h_{t-1} @ W_h;  xw_t: (B, 4H) x_t @ W_x + b;  c_prev: (B, H) C_{t-1}
+    a: (B, 4H) h_{t-1} @ W_h;  xw_t: (B, 4H) x_t @ W_x;  bias: (4H,) b;  c_prev: (B, H) C_{t-1}
     Out: gates_t (B, 4H) activated gates [f, i, c~, o]; c_t, h_t, tanh_c_t (B, H).
     """
-    for b in range(a.shape[0]):
-        _gates_forward_row(a[b], xw_t[b], c_prev[b], gates_t[b], c_t[b], h_t[b], tanh_c_t[b])
+    for r in range(a.shape[0]):
+        _gates_forward_row(a[r], xw_t[r], bias, c_prev[r], gates_t[r], c_t[r], h_t[r], tanh_c_t[r])
 
 
 @numba.njit(**_JIT)
-def _gates_backward_row(dh, dc_next, g, c_prev, tanh_c, d, dc_prev, one):
-    """One batch row: dh, dc_next (H,) in; d (4H,) and dc_prev (H,) out."""
+def _gates_backward_row(dh, dc_next, g, c_prev, tanh_c, d, dc_prev, db, one):
+    """One batch row: dh, dc_next (H,) in; d (4H,) and dc_prev (H,) out; d is also added into db (4H,)."""
     H = dh.shape[0]
     for j in range(H):
         f_t, i_t, c_tilde, o_t, th = g[j], g[H + j], g[2 * H + j], g[3 * H + j], tanh_c[j]
@@ -125,22 +125,25 @@ def _gates_backward_row(dh, dc_next, g, c_prev, tanh_c, d, dc_prev, one):
         d[2 * H + j] = dC * i_t * (one - c_tilde * c_tilde)  # da_c~
         d[3 * H + j] = dh[j] * th * o_t * (one - o_t)        # da_o
         dc_prev[j] = dC * f_t                                # dC_{t-1}
+    for m in range(4 * H):                                   # db = sum over steps and rows of da
+        db[m] += d[m]
 
 
 @numba.njit(**_JIT)
-def gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, one):
+def gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, db, one):
     """One step's pointwise backward.
 
     dh: (B, H) total gradient on h_t (from above + carried); dc_next: (B, H) carried dC_t;
     gates_t: (B, 4H) activated gates; c_prev: (B, H) C_{t-1}; tanh_c_t: (B, H).
-    Out: da_t (B, 4H) gradient of the pre-activations; dc_prev (B, H). ``one`` carries the dtype.
+    Out: da_t (B, 4H) gradient of the pre-activations; dc_prev (B, H); da_t summed into db (4H,).
+    ``one`` carries the dtype.
     """
-    for b in range(dh.shape[0]):
-        _gates_backward_row(dh[b], dc_next[b], gates_t[b], c_prev[b], tanh_c_t[b], da_t[b], dc_prev[b], one)
+    for r in range(dh.shape[0]):
+        _gates_backward_row(dh[r], dc_next[r], gates_t[r], c_prev[r], tanh_c_t[r], da_t[r], dc_prev[r], db, one)
 
 
 @numba.njit(**_JIT)
-def forward_loop_b1(xw, W_h, hs, cs, gates, tanh_c, a):
+def forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a):
     """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h as a
     hand-written vector-matrix product (vectorized by LLVM; no BLAS call, no Python per step).
     Shapes as in ``lstm_forward`` with B = 1; a: (1, 4H) workspace."""
@@ -155,11 +158,11 @@ def forward_loop_b1(xw, W_h, hs, cs, gates, tanh_c, a):
             w = W_h[k]
             for m in range(4 * H):
                 a_r[m] += hk * w[m]
-        _gates_forward_row(a_r, xw[t, 0], cs[t, 0], gates[t, 0], cs[t + 1, 0], hs[t + 1, 0], tanh_c[t, 0])
+        _gates_forward_row(a_r, xw[t, 0], bias, cs[t, 0], gates[t, 0], cs[t + 1, 0], hs[t + 1, 0], tanh_c[t, 0])
 
 
 @numba.njit(**_JIT)
-def backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, one):
+def backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db, one):
     """Batch-1 BPTT in one compiled call; dh_{t-1} = da_t @ W_h.T by hand, as a sum of rows of
     W_hT (4H, H) scaled by da_t (no horizontal reduction, so LLVM vectorizes it)."""
     T = gates.shape[0]
@@ -167,7 +170,7 @@ def backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, 
     for t in range(T - 1, -1, -1):
         for j in range(H):
             dh[0, j] = dh_next[0, j] + dh_tm[t, 0, j] if has_seq else dh_next[0, j]
-        _gates_backward_row(dh[0], dc_next[0], gates[t, 0], cs[t, 0], tanh_c[t, 0], da[t, 0], dc_prev[0], one)
+        _gates_backward_row(dh[0], dc_next[0], gates[t, 0], cs[t, 0], tanh_c[t, 0], da[t, 0], dc_prev[0], db, one)
         for j in range(H):
             dc_next[0, j] = dc_prev[0, j]
         d, out = da[t, 0], dh_next[0]
@@ -186,15 +189,16 @@ def lstm_forward(x, h0, c0, params):
     B, T, D = x.shape
     H = W_h.shape[0]
     dt = x.dtype
-    x_tm, xw = input_projection(x, W_x, b)                             # one product for all steps
+    x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
+    b = np.ascontiguousarray(b)
     hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
     a = np.empty((B, 4 * H), dtype=dt)                                # workspace, reused every step
     if B == 1:
-        forward_loop_b1(xw, np.ascontiguousarray(W_h), hs, cs, gates, tanh_c, a)
+        forward_loop_b1(xw, np.ascontiguousarray(W_h), b, hs, cs, gates, tanh_c, a)
     else:
         for t in range(T):
             np.matmul(hs[t], W_h, out=a)                              # h_{t-1} @ W_h
-            gates_forward_step(a, xw[t], cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
+            gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
     return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
 
 
@@ -212,16 +216,19 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     dh = np.empty((B, H), dtype=dt)                                    # workspaces, reused every step
     dc_prev = np.empty((B, H), dtype=dt)
     one = dt.type(1)
+    db = np.zeros(4 * H, dtype=dt)                                     # filled by the gate pass
     if B == 1:
         seq = np.ascontiguousarray(dh_tm, dtype=dt) if dh_tm is not None else np.zeros((1, 1, 1), dt)
-        backward_loop_b1(seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, one)
-    for t in range(T - 1, -1, -1) if B > 1 else ():
-        if dh_tm is None:
-            dh, dh_next = dh_next, dh
-        else:
-            np.add(dh_tm[t], dh_next, out=dh)                          # from above + carried from t+1
-        gates_backward_step(dh, dc_next, gates[t], cs[t], tanh_c[t], da[t], dc_prev, one)
-        dc_next, dc_prev = dc_prev, dc_next
-        np.matmul(da[t], W_hT, out=dh_next)                            # dh_{t-1} = da_t @ W_h.T
-    dx, dparams = weights_backward(da, x_tm, hs, W_x)                  # all steps at once, as in core
+        backward_loop_b1(seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db,
+                         one)
+    else:
+        for t in range(T - 1, -1, -1):
+            if dh_tm is None:
+                dh, dh_next = dh_next, dh
+            else:
+                np.add(dh_tm[t], dh_next, out=dh)                      # from above + carried from t+1
+            gates_backward_step(dh, dc_next, gates[t], cs[t], tanh_c[t], da[t], dc_prev, db, one)
+            dc_next, dc_prev = dc_prev, dc_next
+            np.matmul(da[t], W_hT, out=dh_next)                        # dh_{t-1} = da_t @ W_h.T
+    dx, dparams = weights_backward(da, x_tm, hs, W_x, db=db)           # all steps at once, as in core
     return dx, dh_next, dc_next, dparams
