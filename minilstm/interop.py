@@ -41,6 +41,9 @@ def from_torch_state_dict(state_dict, dtype=np.float64, device="cpu", dropout=0.
     from .nn import LSTM
 
     sd = {k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v) for k, v in state_dict.items()}
+    if any(k.endswith("_reverse") or k.startswith("weight_hr_l") for k in sd):
+        raise ValueError("this state_dict is from a bidirectional or projected (proj_size) torch.nn.LSTM; "
+                         "minilstm.LSTM is unidirectional without projection.")
     num_layers = len([k for k in sd if k.startswith("weight_ih_l")])
     if num_layers == 0 or any(f"weight_ih_l{k}" not in sd for k in range(num_layers)):
         raise ValueError("state_dict has no weight_ih_l0..: is it from a torch.nn.LSTM (not bidirectional)?")

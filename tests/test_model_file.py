@@ -121,9 +121,13 @@ def test_object_arrays_are_refused(trained, tmp_path):
         LSTMModel().load(tmp_path / "obj.zip")
 
 
-def test_save_into_missing_folder_is_a_clear_error(trained, tmp_path):
+def test_save_into_missing_folder_or_onto_a_folder_is_a_clear_error(trained, tmp_path):
     with pytest.raises(ModelFileError, match="does not exist"):
         trained[0].save(tmp_path / "no" / "such" / "m.minilstm")
+    with pytest.raises(ModelFileError, match="is a folder"):
+        trained[0].save(tmp_path)
+    with pytest.raises(ModelFileError, match="not a minilstm model file"):
+        LSTMModel().load(tmp_path)
 
 
 def test_a_file_saved_on_cuda_loads_on_a_cpu_only_machine(trained, tmp_path):

@@ -65,3 +65,10 @@ def test_from_torch_module_weights_sum_biases():
     out, _ = ours.forward(x)
     tout, _ = ref(torch.from_numpy(x))
     assert rel(out, tout.detach().numpy()) < 1e-12
+
+
+def test_bidirectional_or_projected_state_dicts_are_refused():
+    for kw in ({"bidirectional": True}, {"proj_size": 2}):
+        ref = torch.nn.LSTM(3, 4, batch_first=True, **kw)
+        with pytest.raises(ValueError, match="bidirectional or projected"):
+            from_torch_state_dict(ref.state_dict())

@@ -26,6 +26,8 @@ def write_model_file(path, meta, arrays):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ModelFileError(f"cannot save to {path!r}: folder {folder!r} does not exist. Create it first.")
+    if os.path.isdir(path):
+        raise ModelFileError(f"cannot save to {path!r}: it is a folder; give a file name inside it.")
     meta = {"magic": MAGIC, "format_version": FORMAT_VERSION, **meta}
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".minilstm-", suffix=".tmp")
     try:
