@@ -5,6 +5,8 @@ backend is used automatically where there is no display.
 """
 import numpy as np
 
+from .backend import to_numpy
+
 
 def _plt():
     import matplotlib
@@ -79,7 +81,7 @@ def plot_gates(acts, sample=0, units=None, path=None, title="Gate activations ov
              ("o", "output gate o_t"), ("C", "cell state C_t"), ("h", "hidden state h_t")]
     fig, axes = plt.subplots(2, 3, figsize=(12, 5.5), sharex=True)
     for ax, (k, label) in zip(axes.ravel(), names):
-        a = np.asarray(acts[k])[sample]
+        a = to_numpy(acts[k])[sample]                     # CuPy arrays come back to the host
         if units is not None:
             a = a[:, :units]
         lim = (0, 1) if k in ("f", "i", "o") else (-max(1e-9, np.abs(a).max()), max(1e-9, np.abs(a).max()))
