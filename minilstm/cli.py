@@ -1,4 +1,6 @@
-"""Command line: ``python -m minilstm demo | gradcheck | bench`` (also the ``minilstm`` console script)."""
+"""Command line: ``python -m minilstm demo | gradcheck`` (also the ``minilstm`` console script).
+
+The benchmarks live outside the package, in ``benchmarks/`` (see the README)."""
 import argparse
 import sys
 
@@ -64,7 +66,7 @@ def main(argv=None):
 
 
 def _extra_commands():
-    """Sub-commands that live with the layers they drive (demo in forecast, bench in benchmarks)."""
+    """Sub-commands that live with the layer they drive (the demo, in forecast)."""
     from .forecast.demo import register as demo
     return [demo]
 
