@@ -146,6 +146,13 @@ def input_projection(x, W_x, b=None):
 CACHE_KEYS = ("x_tm", "hs", "cs", "gates", "tanh_c", "params")
 
 
+def initial_states(x, params, h0, c0):
+    """h0 and c0, with None meaning zeros of shape (B, H)."""
+    xp = get_array_module(x)
+    B, H = x.shape[0], params["W_h"].shape[0]
+    return tuple(xp.zeros((B, H), dtype=x.dtype) if s is None else s for s in (h0, c0))
+
+
 def sequence_buffers(h0, c0, T, dtype):
     """Storage for one layer's forward over T steps, shared by the reference and the kernels.
 
@@ -192,12 +199,13 @@ def weights_backward(da, x_tm, hs, W_x, db=None):
 def lstm_forward(x, h0, c0, params):
     """A whole sequence through one layer.
 
-    x: (B, T, D) batch-first input;  h0, c0: (B, H) initial states
+    x: (B, T, D) batch-first input;  h0, c0: (B, H) initial states (None: zeros)
     params: dict with W_x (D, 4H), W_h (H, 4H), b (4H,)
     Returns (h_seq, (h_T, c_T), cache): h_seq (B, T, H) all hidden states,
     h_T, c_T (B, H) the final states; ``gate_activations(cache)`` gives f, i, c~, o, C, h.
     """
-    xp = get_array_module(x, h0)
+    xp = get_array_module(x)
+    h0, c0 = initial_states(x, params, h0, c0)
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
     T = x.shape[1]
     F, I, G, O = gate_slices(W_h.shape[0])

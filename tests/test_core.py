@@ -190,3 +190,13 @@ def test_layer_input_errors():
         minilstm.LSTM(3, 0)
     with pytest.raises(TypeError):
         lstm.forward([[1, 2, 3]])
+
+
+def test_none_initial_states_mean_zeros(rng):
+    from minilstm.kernels import numba_cpu
+    p = random_params(rng, 3, 4)
+    x = rng.standard_normal((2, 5, 3))
+    zero = np.zeros((2, 4))
+    ref = core.lstm_forward(x, zero, zero, p)[0]
+    np.testing.assert_array_equal(core.lstm_forward(x, None, None, p)[0], ref)
+    np.testing.assert_allclose(numba_cpu.lstm_forward(x, None, None, p)[0], ref, rtol=1e-13, atol=1e-15)

@@ -24,8 +24,8 @@ import math
 
 import numpy as np
 
-from ..core import (CACHE_KEYS, carried_gradients, input_projection, sequence_buffers, sequence_outputs,
-                    weights_backward)
+from ..core import (CACHE_KEYS, carried_gradients, initial_states, input_projection, sequence_buffers,
+                    sequence_outputs, weights_backward)
 
 try:
     import cupy as cp
@@ -277,6 +277,7 @@ def lstm_forward(x, h0, c0, params):
     tname = _TYPES[np.dtype(dt)]
     x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
     b = cp.ascontiguousarray(b)
+    h0, c0 = initial_states(x, params, h0, c0)
     hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
     W_h = cp.ascontiguousarray(W_h)
     path, R = choose_path(B, H, dt.itemsize)

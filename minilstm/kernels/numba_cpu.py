@@ -30,8 +30,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ..core import (CACHE_KEYS, carried_gradients, input_projection, sequence_buffers, sequence_outputs,
-                    weights_backward)
+from ..core import (CACHE_KEYS, carried_gradients, initial_states, input_projection, sequence_buffers,
+                    sequence_outputs, weights_backward)
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True, fastmath=False)
 
@@ -191,6 +191,7 @@ def lstm_forward(x, h0, c0, params):
     dt = x.dtype
     x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
     b = np.ascontiguousarray(b)
+    h0, c0 = initial_states(x, params, h0, c0)
     hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
     a = np.empty((B, 4 * H), dtype=dt)                                # workspace, reused every step
     if B == 1:
