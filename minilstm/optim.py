@@ -5,6 +5,7 @@ An optimizer updates a dict of parameter arrays in place from a dict of
 gradients with the same keys: ``opt = Adam(model.params, lr=1e-3); opt.step(grads)``.
 """
 import math
+import numbers
 
 from .backend import get_array_module
 from .errors import ConfigError
@@ -29,7 +30,7 @@ def clip_grad_norm(grads, max_norm):
 
 class Optimizer:
     def __init__(self, params, lr):
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        if isinstance(lr, bool) or not (isinstance(lr, numbers.Real) and lr > 0 and math.isfinite(lr)):
             raise ConfigError(f"learning rate must be a positive number, got {lr!r}.")
         self.params, self.lr, self.t = params, float(lr), 0
 

@@ -147,3 +147,14 @@ def test_a_file_saved_on_cuda_loads_on_a_cpu_only_machine(trained, tmp_path):
     loaded = LSTMModel().load(tmp_path / "gpu.minilstm")
     assert loaded.device == "cpu"
     np.testing.assert_array_equal(loaded.predict(X), m.predict(X))
+
+
+def test_numpy_scalars_in_the_config_save_and_load(tmp_path):
+    s = np.arange(40.0)
+    cfg = {"epochs": np.int64(1), "learning_rate": np.float32(0.01), "hidden_size": np.int32(3),
+           "sequence_length": 3, "dropout": np.float32(0.1), "device": "cpu"}
+    m = LSTMModel(cfg).fit(s, s, verbose=False)
+    m.save(tmp_path / "np.minilstm")
+    m2 = LSTMModel().load(tmp_path / "np.minilstm")
+    assert m2.config["hidden_size"] == 3 and isinstance(m2.config["learning_rate"], float)
+    np.testing.assert_array_equal(m2.predict(s), m.predict(s))

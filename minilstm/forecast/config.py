@@ -92,6 +92,11 @@ def validate_config(config):
         raise ConfigError(f"config['device'] must be 'cpu', 'cuda' or 'auto', got {cfg['device']!r}.")
     if cfg["kernels"] not in ("auto", "numpy", "numba", "cuda"):
         raise ConfigError(f"config['kernels'] must be 'auto', 'numpy', 'numba' or 'cuda', got {cfg['kernels']!r}.")
+    for key, v in cfg.items():  # NumPy scalars -> plain Python numbers (the config is saved as JSON)
+        if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+            cfg[key] = int(v)
+        elif isinstance(v, numbers.Real) and not isinstance(v, (bool, int)):
+            cfg[key] = float(v)
     norm = cfg["normalize"]
     method = norm.get("method", "zscore") if isinstance(norm, dict) else ("zscore" if norm is True else norm)
     if norm not in (None, False) and method not in METHODS:

@@ -20,6 +20,13 @@ FORMAT_VERSION = 1
 _MAX_BYTES = 4 << 30  # refuse archives that claim more than 4 GiB uncompressed
 
 
+def _plain(o):
+    """JSON fallback for NumPy scalars and arrays (never objects)."""
+    if isinstance(o, (np.generic, np.ndarray)) and o.dtype.kind in "biuf":
+        return o.tolist()
+    raise TypeError(f"cannot store a {type(o).__name__} in a model file's metadata")
+
+
 def write_model_file(path, meta, arrays):
     """Atomically write ``meta`` (JSON-serialisable dict) and ``arrays`` (name -> np.ndarray) to ``path``."""
     path = os.fspath(path)
@@ -33,7 +40,7 @@ def write_model_file(path, meta, arrays):
     try:
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-                z.writestr("metadata.json", json.dumps(meta, indent=1, allow_nan=True))
+                z.writestr("metadata.json", json.dumps(meta, indent=1, allow_nan=True, default=_plain))
                 for name, a in arrays.items():
                     buf = io.BytesIO()
                     np.save(buf, np.asarray(a), allow_pickle=False)

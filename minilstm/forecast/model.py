@@ -55,6 +55,8 @@ def _as_2d(a, name):
     arr = arr.astype(np.float64)
     if arr.ndim not in (1, 2):
         raise ShapeError(f"{name} must be 1-D (samples,) or 2-D (samples, columns), got shape {arr.shape}.")
+    if arr.shape[0] == 0:
+        raise DataError(f"{name} is empty (shape {arr.shape}); pass at least one row.")
     was_1d = arr.ndim == 1
     arr = arr.reshape(len(arr), -1)
     if arr.shape[1] == 0:
