@@ -158,3 +158,18 @@ def test_numpy_scalars_in_the_config_save_and_load(tmp_path):
     m2 = LSTMModel().load(tmp_path / "np.minilstm")
     assert m2.config["hidden_size"] == 3 and isinstance(m2.config["learning_rate"], float)
     np.testing.assert_array_equal(m2.predict(s), m.predict(s))
+
+
+def test_metadata_that_disagrees_with_the_arrays_is_refused_before_allocating(trained, tmp_path):
+    m, _, _ = trained
+    good = tmp_path / "g.minilstm"
+    m.save(good)
+    with zipfile.ZipFile(good) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    for edit in ({"n_features": 10 ** 9}, {"config": {**m.config, "num_layers": 10 ** 7}},
+                 {"config": {**m.config, "hidden_size": 7}}, {"n_targets": "x"}):
+        meta = json.loads(files["metadata.json"])
+        meta.update(edit)
+        _write_zip(tmp_path / "edited.zip", {**files, "metadata.json": json.dumps(meta)})
+        with pytest.raises(ModelFileError):
+            LSTMModel().load(tmp_path / "edited.zip")

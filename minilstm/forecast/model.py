@@ -497,7 +497,19 @@ class LSTMModel:
                 if cfg.get("kernels") == "cuda" and not cupy_available:
                     cfg["kernels"] = "auto"
             self.config = validate_config(cfg)
-            self._build(int(meta["n_features"]), int(meta["n_targets"]))
+            n_features, n_targets = int(meta["n_features"]), int(meta["n_targets"])
+            H, k = self.config["hidden_size"], self.config["output_steps"]
+            # check the dimensions against the stored arrays BEFORE allocating anything they imply
+            expected = {"lstm.l0.W_x": (n_features, 4 * H), "head.W": (H, n_targets * k)}
+            expected.update({f"lstm.l{i}.W_h": (H, 4 * H) for i in range(min(self.config["num_layers"], len(arrays)))})
+            if self.config["num_layers"] > len(arrays):
+                raise ModelFileError(f"{path!r}: the metadata claims {self.config['num_layers']} layers but the file "
+                                     f"holds only {len(arrays)} arrays; it is truncated, edited or foreign.")
+            for name, shape in expected.items():
+                if name not in arrays or arrays[name].shape != shape:
+                    raise ModelFileError(f"{path!r}: array {name} is missing or does not match the metadata "
+                                         f"(expected shape {shape}); the file is truncated, edited or foreign.")
+            self._build(n_features, n_targets)
             missing = [k for k in self.params if k not in arrays]
             if missing:
                 raise ModelFileError(f"{path!r} lacks weight arrays {missing}: truncated or foreign file.")
