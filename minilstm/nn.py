@@ -13,7 +13,7 @@ import numpy as np
 
 from . import functional as Fn
 from .backend import resolve_device, resolve_kernels, xp_for
-from .errors import ConfigError, ShapeError, InputTypeError
+from .errors import ConfigError, InputTypeError, NotFittedError, ShapeError
 from .kernels import get_impl
 
 _DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
@@ -69,6 +69,8 @@ class Linear(Module):
         return y
 
     def backward(self, dy):
+        if self._cache is None:
+            raise NotFittedError("Linear.backward called before forward: run forward(x) first.")
         dx, self.grads = Fn.linear_backward(dy, self._cache)
         return dx
 
@@ -164,7 +166,7 @@ class LSTM(Module):
         Returns (dx (B, T, input_size), dh0, dc0 (num_layers, B, H)) and fills ``self.grads``.
         """
         if self._caches is None:
-            raise RuntimeError("backward called before forward.")
+            raise NotFittedError("LSTM.backward called before forward: run forward(x) first (it keeps the caches).")
         xp = self.xp
         dout = None if dout is None else xp.asarray(dout, dtype=self.dtype)
         dh0, dc0, grads = [None] * self.num_layers, [None] * self.num_layers, {}
@@ -183,5 +185,5 @@ class LSTM(Module):
         """Gate activations f, i, c_tilde, o, C, h (each (B, T, H)) of the last forward, for plots."""
         from .core import gate_activations
         if self._caches is None:
-            raise RuntimeError("call forward first.")
+            raise NotFittedError("gate_activations needs a forward pass first: run forward(x).")
         return gate_activations(self._caches[layer])

@@ -273,11 +273,18 @@ class DataNormalizer:
 
     @classmethod
     def from_dict(cls, d):
-        n = cls({"method": d["method"], "feature_range": tuple(d["feature_range"]),
-                 "power_method": d.get("power_method", "yeo-johnson")})
-        if d.get("state") is not None:
-            n.state = {k: (int(v) if k == "n_columns" else np.asarray(v, dtype=np.float64))
-                       for k, v in d["state"].items()}
+        """Rebuild a normalizer from ``to_dict`` output (bad input: ConfigError)."""
+        try:
+            n = cls({"method": d["method"], "feature_range": tuple(d["feature_range"]),
+                     "power_method": d.get("power_method", "yeo-johnson")})
+            if d.get("state") is not None:
+                n.state = {k: (int(v) if k == "n_columns" else np.asarray(v, dtype=np.float64))
+                           for k, v in d["state"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            if isinstance(e, ConfigError):
+                raise
+            raise ConfigError(f"not a DataNormalizer dict ({type(e).__name__}: {e}); use DataNormalizer.to_dict() "
+                              "output.") from None
         return n
 
     def __repr__(self):
