@@ -144,6 +144,11 @@ def check_layer(layer, x, h0=None, c0=None, loss_on="all", h=1e-3, tol=1e-6, see
     Dropout masks are drawn once and kept fixed, so dropout layers are checked too.
     The layer's parameters are restored afterwards.
     """
+    if np.dtype(layer.dtype) != np.float64:
+        from .errors import ConfigError
+        raise ConfigError(f"check_layer needs a float64 layer (dtype=np.float64), got {np.dtype(layer.dtype)}: float32 "
+                          "rounding swamps finite differences. Compare float32 paths with the float64 reference, or "
+                          "use directional_check.")
     rng = np.random.default_rng(seed + 1)
     L, B, H = layer.num_layers, x.shape[0], layer.hidden_size
     h0 = rng.standard_normal((L, B, H)) * 0.5 if h0 is None else to_numpy(h0)

@@ -83,6 +83,8 @@ CASES = [
     ("normalizer from a bad dict", lambda: DataNormalizer.from_dict({"mode": "z"}), ValueError, ["to_dict"]),
     ("LSTM backward before forward", lambda: __import__("minilstm").LSTM(2, 3).backward(np.zeros((1, 1, 3))),
      RuntimeError, ["forward"]),
+    ("gradient check of a float32 layer", lambda: __import__("minilstm").gradcheck.check_layer(
+        __import__("minilstm").LSTM(2, 3, dtype=np.float32), np.zeros((1, 2, 2))), ValueError, ["float64"]),
     ("normalizer unknown key", lambda: DataNormalizer({"mthod": "zscore"}), ValueError, ["mthod", "method"]),
     ("normalizer bad range", lambda: DataNormalizer({"method": "minmax", "feature_range": (1, 0)}), ValueError,
      ["feature_range"]),
