@@ -7,8 +7,6 @@ import numpy as np
 
 from .windows import target_rows
 
-METRICS = ("mse", "rmse", "mae", "mape", "smape", "r2", "mase")
-
 
 def regression_metrics(y_true, y_pred, mase_scale=None):
     """y_true, y_pred: (n, T) or (n, steps, T) in original units; mase_scale: (T,) in-sample naive MAE.

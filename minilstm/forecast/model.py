@@ -314,6 +314,10 @@ class LSTMModel:
         except KeyboardInterrupt:
             if verbose:
                 print(f"\ninterrupted: keeping the best weights (epoch {best_epoch}) and the history so far")
+        self._restore_best(best_params, best_epoch)
+
+    def _restore_best(self, best_params, best_epoch):
+        """End of training, normal or not: the best weights back in place, the layer in training mode."""
         self._set_params(best_params)
         self.info["best_epoch"] = best_epoch
         self.lstm.train()
@@ -338,9 +342,7 @@ class LSTMModel:
         return tot / len(Xva)
 
     def _diverged(self, epoch, batch, value, best_params, best_epoch, what="loss"):
-        self._set_params(best_params)
-        self.info["best_epoch"] = best_epoch
-        self.lstm.train()
+        self._restore_best(best_params, best_epoch)
         if best_epoch == 0:
             self.is_fitted = False
         raise TrainingDivergedError(

@@ -258,11 +258,6 @@ class DataNormalizer:
             X = self._power(A * st["scale"] + st["center"], st["lambdas"], inverse=True)
         return self._from_array(X)
 
-    # row-wise affine access used by the model (y in normalized units -> original units)
-    @property
-    def is_row_wise(self):
-        return self.method in ROW_WISE
-
     def to_dict(self):
         """JSON-serialisable state (lists, floats, strings)."""
         d = {"method": self.method, "feature_range": list(self.feature_range), "power_method": self.power_method,
