@@ -22,6 +22,10 @@ def _has_display():
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+GATE_NAMES = {"f": "forget gate f_t", "i": "input gate i_t", "c_tilde": "candidate c~_t",
+              "o": "output gate o_t", "C": "cell state C_t", "h": "hidden state h_t"}
+
+
 def _finish(fig, path):
     fig.tight_layout()
     if path is not None:
@@ -71,26 +75,36 @@ def plot_forecast(truth, prediction, baseline=None, baseline_name="baseline", in
     return _finish(fig, path)
 
 
-def plot_gates(acts, sample=0, units=None, path=None, title="Gate activations over time"):
-    """acts: dict from ``LSTM.gate_activations()`` (f, i, c_tilde, o, C, h, each (B, T, H)).
+def plot_gates(acts, X=None, window=-1, layer=-1, sample=0, units=None, path=None,
+               title="Gate activations over time"):
+    """One heatmap per quantity f, i, c~, o, C, h (time step on x, hidden unit on y).
 
-    One heatmap per quantity (time on x, hidden unit on y) for one sample of the batch.
+    acts: the dict of ``LSTMModel.gate_activations(X, window, layer)`` (each (T, H)), a fitted
+    ``LSTMModel`` together with ``X`` (then that method is called here), or the dict of
+    ``LSTM.gate_activations()`` (each (B, T, H); ``sample`` picks the batch row).
+    ``units`` shows only the first ``units`` hidden units; the title says how many of how many.
     """
+    if hasattr(acts, "gate_activations") and not isinstance(acts, dict):
+        if X is None:
+            from .errors import InputTypeError
+            raise InputTypeError("plot_gates(model, X): pass the input X whose window to show, or pass the dict "
+                                 "returned by model.gate_activations(X).")
+        acts = acts.gate_activations(X, window=window, layer=layer)
+    arrays = {k: to_numpy(acts[k]) for k in GATE_NAMES}     # CuPy arrays come back to the host
+    arrays = {k: (a[sample] if a.ndim == 3 else a) for k, a in arrays.items()}
+    H = arrays["h"].shape[1]
+    shown = H if units is None else max(1, min(int(units), H))
     plt = _plt()
-    names = [("f", "forget gate f_t"), ("i", "input gate i_t"), ("c_tilde", "candidate c~_t"),
-             ("o", "output gate o_t"), ("C", "cell state C_t"), ("h", "hidden state h_t")]
     fig, axes = plt.subplots(2, 3, figsize=(12, 5.5), sharex=True)
-    for ax, (k, label) in zip(axes.ravel(), names):
-        a = to_numpy(acts[k])[sample]                     # CuPy arrays come back to the host
-        if units is not None:
-            a = a[:, :units]
+    for ax, k in zip(axes.ravel(), GATE_NAMES):
+        a = arrays[k][:, :shown]
         lim = (0, 1) if k in ("f", "i", "o") else (-max(1e-9, np.abs(a).max()), max(1e-9, np.abs(a).max()))
         im = ax.imshow(a.T, aspect="auto", origin="lower", vmin=lim[0], vmax=lim[1],
                        cmap="viridis" if k in ("f", "i", "o") else "coolwarm", interpolation="nearest")
-        ax.set_title(label)
+        ax.set_title(GATE_NAMES[k])
         ax.set_ylabel("unit")
         fig.colorbar(im, ax=ax)
     for ax in axes[-1]:
         ax.set_xlabel("time step t")
-    fig.suptitle(title)
+    fig.suptitle(f"{title} ({'all ' + str(H) if shown == H else f'first {shown} of {H}'} units)")
     return _finish(fig, path)

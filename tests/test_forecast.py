@@ -228,3 +228,37 @@ def test_pandas_in_and_out():
     bad = df.assign(c=["x"] * 150)
     with pytest.raises(ValueError, match="non-numeric"):
         LSTMModel(SMALL).fit(bad, s, verbose=False)
+
+
+def test_gate_activations_are_those_of_the_window_predict_reads():
+    s = sine(120)
+    m = LSTMModel({**SMALL, "num_layers": 2, "epochs": 1}).fit(s, s, verbose=False)
+    acts = m.gate_activations(s)                       # the last window: rows [114, 120)
+    assert set(acts) == {"f", "i", "c_tilde", "o", "C", "h"}
+    assert all(isinstance(a, np.ndarray) and a.shape == (6, 8) for a in acts.values())
+    np.testing.assert_allclose(acts["h"], acts["o"] * np.tanh(acts["C"]), rtol=1e-5, atol=1e-6)
+    assert ((acts["f"] > 0) & (acts["f"] < 1)).all()
+    # the top layer's last h_t, through the head and the target normalizer, is the last prediction
+    head = m.head.params
+    pred = acts["h"][-1] @ np.asarray(head["W"], dtype=np.float64) + np.asarray(head["b"], dtype=np.float64)
+    pred = m.y_normalizer.inverse_transform(pred.reshape(1, -1))[0, 0]
+    assert pred == pytest.approx(m.predict(s)[-1], rel=1e-4)
+    # window j of X is window 0 of X[j:j+L]; the first layer differs from the top one
+    np.testing.assert_allclose(m.gate_activations(s, window=10)["C"], m.gate_activations(s[10:16], window=0)["C"],
+                               rtol=1e-6)
+    assert not np.allclose(m.gate_activations(s, layer=0)["h"], acts["h"])
+    for bad in ({"window": 115}, {"window": 1.0}, {"layer": 2}, {"layer": -3}):
+        with pytest.raises(ValueError, match="window|layer"):
+            m.gate_activations(s, **bad)
+
+
+def test_plot_gates_says_how_many_units_it_shows():
+    pytest.importorskip("matplotlib")
+    from minilstm import plotting
+    s = sine(80)
+    m = LSTMModel({**SMALL, "epochs": 1}).fit(s, s, verbose=False)
+    fig = plotting.plot_gates(m.gate_activations(s), units=3)
+    assert "first 3 of 8 units" in fig._suptitle.get_text()
+    fig = plotting.plot_gates(m, s, window=0)
+    assert "all 8 units" in fig._suptitle.get_text()
+    assert fig.axes[0].images[0].get_array().shape == (8, 6)        # units x time steps of one window

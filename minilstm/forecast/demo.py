@@ -62,10 +62,9 @@ def run_demo(args):
     plotting.plot_forecast(truth, pred, base, "persistence", index=idx, units="MW", last=24 * 14,
                            path=os.path.join(args.out, "forecast.png"),
                            title="Victoria demand, last two weeks of 2014, one hour ahead")
-    model.lstm.eval()
-    model._forward(model.xp.asarray(model._nx(Xt[-7 * 24:])[None], dtype=model.lstm.dtype))
-    plotting.plot_gates(model.lstm.gate_activations(), units=32, path=os.path.join(args.out, "gates.png"),
-                        title="Top-layer gates over the last week of 2014 (32 units)")
+    acts = model.gate_activations(Xt, window=-1)            # the last window: the final L hours of 2014
+    plotting.plot_gates(acts, units=32, path=os.path.join(args.out, "gates.png"),
+                        title=f"Top-layer gates over the last {L} hours of 2014, the window the model reads")
     print(f"wrote {path}, history.png, forecast.png, gates.png to {args.out}/ "
           f"({time.perf_counter() - t0:.1f}s in all)")
     return 0

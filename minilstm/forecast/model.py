@@ -412,6 +412,32 @@ class LSTMModel:
             Xw = np.concatenate([Xw[:, 1:], row], axis=1)
         return out
 
+    def gate_activations(self, X, window=-1, layer=-1):
+        """The gates of one window the model sees: f, i, c_tilde, o, C, h, each (sequence_length, hidden_size).
+
+        X is given as to ``predict`` (original units); window ``j`` covers rows [j, j + sequence_length)
+        of X after the model's own input normalizer (the windowing contract), ``window=-1`` the last one.
+        ``layer`` picks the stacked layer (-1: the top one). Eval mode (no dropout), NumPy arrays.
+        """
+        self._require_fitted("gate_activations")
+        Xa = self._check_X(X)
+        L, nl = self.config["sequence_length"], self.lstm.num_layers
+        n = n_windows(len(Xa), L)
+        if n < 1:
+            raise DataError(f"X has {len(Xa)} rows; gate_activations needs at least sequence_length = {L}.")
+        for name, v, size in (("window", window, n), ("layer", layer, nl)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not -size <= v < size:
+                raise ConfigError(f"{name} must be an integer in [{-size}, {size - 1}] ({size} "
+                                  f"{'windows in X' if name == 'window' else 'layers'}), got {v!r}.")
+        xw = sliding_windows(self._nx(Xa), L)[int(window)][None]                  # (1, L, F)
+        self.lstm.eval()
+        try:
+            self.lstm.forward(self.xp.asarray(np.ascontiguousarray(xw), dtype=self.lstm.dtype))
+            acts = self.lstm.gate_activations(int(layer))
+        finally:
+            self.lstm.train()
+        return {k: np.array(to_numpy(v)[0], dtype=np.float64) for k, v in acts.items()}
+
     def forecast(self, X_history, steps=1):
         """The next ``steps`` values after the end of X_history: (steps,) or (steps, n_targets)."""
         self._require_fitted("forecast")
