@@ -9,6 +9,7 @@ import numpy as np
 # (batch, time, features, hidden, layers)
 CONFIGS = {
     "seed": (32, 20, 10, 64, 2),
+    "narrow": (16, 30, 5, 96, 2),
     "small": (1, 20, 10, 64, 2),
     "medium": (64, 50, 10, 128, 2),
     "large": (128, 100, 32, 256, 2),

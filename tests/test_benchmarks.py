@@ -39,3 +39,26 @@ def test_minilstm_step_closure_runs():
     grads = train()
     assert set(grads) == {f"l{k}.{n}" for k in range(2) for n in ("W_x", "W_h", "b")}
     assert infer().shape == (2, 1)
+
+
+def test_cpu_benchmark_alternates_fresh_processes_and_takes_ratio_of_medians():
+    import bench_cpu
+    calls = []
+    res = bench_cpu.rounds_of(["a", "b", "c"], 3, lambda s: calls.append(s) or s)
+    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]        # the order rotates every round
+    assert res == {"a": ["a"] * 3, "b": ["b"] * 3, "c": ["c"] * 3}
+    s = bench_cpu.summarize([[0.001, 0.003, 0.002], [0.004, 0.004, 0.005]], ref=[[0.002] * 3, [0.002] * 3])
+    assert s["process_ms"] == [2.0, 4.0] and s["ms"] == 3.0 and s["ratio_rounds"] == [1.0, 2.0]
+    env = bench_cpu.bench_env()
+    assert "OPENBLAS_CORETYPE" not in env and env["MALLOC_MMAP_THRESHOLD_"] == str(1 << 30)
+    with pytest.raises(SystemExit):
+        bench_cpu.parse_args(["--rounds", "0"])
+
+
+def test_cpu_benchmark_worker_runs_one_side_alone():
+    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_cpu.py"), "--worker", "step", "numpy", "small",
+                        "float32", "2"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    import json
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert len(out["train_s"]) == 2 and len(out["infer_s"]) == 2 and min(out["train_s"]) > 0
