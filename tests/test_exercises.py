@@ -174,3 +174,94 @@ def clip_returns_clipped_norm(grads, max_norm):
 def test_clip_mistakes(fn, mistake):
     fb = check_clip_grad_norm(fn)
     assert not fb.passed and fb.mistake == mistake, str(fb)
+
+
+# ---- the mistakes whose hints used to name something else ----------------------------------
+
+def test_a_crash_shows_the_learners_full_traceback():
+    def crashing_forward(x_t, h_prev, c_prev, params):
+        return helper_that_fails(x_t, params)
+
+    def helper_that_fails(x_t, params):
+        return x_t @ params["W_h"]                                  # (B, D) @ (H, 4H): D != H
+
+    fb = check_step_forward(crashing_forward)
+    assert not fb.passed and fb.mistake == "error" and "ValueError" in fb.message
+    assert "Traceback (most recent call last)" in fb.details
+    assert "crashing_forward" in fb.details and "helper_that_fails" in fb.details      # every frame of theirs
+    assert 'x_t @ params["W_h"]' in fb.details and "_call" not in fb.details           # their line, not ours
+    assert fb.details in str(fb)
+
+
+def test_db_with_keepdims_is_named_as_keepdims():
+    fb = check_step_backward(lambda dh, dc, cache: (lambda r: (*r[:3], {**r[3], "b": r[3]["b"][None]}))(
+        S.lstm_step_backward(dh, dc, cache)))
+    assert not fb.passed and fb.mistake == "db_keepdims", str(fb)
+    assert "keepdims" in fb.message and "(1, 20)" in fb.message and "(20,)" in fb.message
+    assert "wrong axis" not in fb.message
+
+
+@pytest.mark.parametrize("check,solution", [(check_step_backward, S.lstm_step_backward), (check_bptt, S.lstm_backward)])
+def test_gradient_keys_named_dW_x_get_the_expected_keys(check, solution):
+    def renamed(*args):
+        *arrays, dp = solution(*args)
+        return (*arrays, {"d" + k: v for k, v in dp.items()})
+
+    fb = check(renamed)
+    assert not fb.passed and fb.mistake == "param_keys", str(fb)
+    assert "'W_x', 'W_h', 'b'" in fb.message and "'dW_x'" in fb.message and "'d' prefix" in fb.message
+    assert "shape" not in fb.message
+
+
+def test_bptt_dx_returned_time_first_is_named():
+    fb = check_bptt(lambda *a: (lambda r: (r[0].transpose(1, 0, 2), *r[1:]))(S.lstm_backward(*a)))
+    assert not fb.passed and fb.mistake == "dx_time_first" and "batch-first" in fb.message, str(fb)
+
+
+def test_pytorch_style_epsilon_in_the_clipping_factor_is_explained():
+    def clip_like_torch(grads, max_norm):
+        n = float(np.sqrt(sum((g ** 2).sum() for g in grads.values())))
+        factor = min(1.0, max_norm / (n + 1e-6))
+        return {k: g * factor for k, g in grads.items()}, n
+
+    fb = check_clip_grad_norm(clip_like_torch)
+    assert not fb.passed and fb.mistake == "epsilon_in_factor", str(fb)
+    assert "epsilon" in fb.message and "max_norm / norm" in fb.message
+    assert "should be multiplied" not in fb.message
+
+
+def test_clipping_with_another_factor_says_which_factor_was_used():
+    def clip_half(grads, max_norm):
+        n = float(np.sqrt(sum((g ** 2).sum() for g in grads.values())))
+        return {k: g * (0.5 if n > max_norm else 1.0) for k, g in grads.items()}, n
+
+    fb = check_clip_grad_norm(clip_half)
+    assert not fb.passed and fb.mistake == "unknown" and "you multiplied every array by 0.5" in fb.message, str(fb)
+
+
+def test_clipping_under_other_keys_is_named():
+    fb = check_clip_grad_norm(lambda g, m: (lambda r: ({"d" + k: v for k, v in r[0].items()}, r[1]))(
+        S.clip_grad_norm(g, m)))
+    assert not fb.passed and fb.mistake == "keys" and "same keys" in fb.message, str(fb)
+
+
+def test_tanh_output_gate_is_named_and_not_reported_as_h_or_c_differ():
+    def tanh_output_gate(x_t, h_prev, c_prev, params):
+        H = h_prev.shape[1]
+        a = x_t @ params["W_x"] + h_prev @ params["W_h"] + params["b"]
+        f, i, g, o = sig(a[:, :H]), sig(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), np.tanh(a[:, 3 * H:])
+        C = f * c_prev + i * g
+        return o * np.tanh(C), C, (x_t, h_prev, c_prev, np.concatenate([f, i, g, o], 1), np.tanh(C), params)
+
+    fb = check_step_forward(tanh_output_gate)
+    assert not fb.passed and fb.mistake == "output_gate_tanh", str(fb)
+    assert "o_t uses tanh instead of sigmoid" in fb.message
+
+
+def test_an_unlisted_output_mistake_says_that_C_t_is_right():
+    def doubled_h(x_t, h_prev, c_prev, params):
+        h, c, cache = S.lstm_step_forward(x_t, h_prev, c_prev, params)
+        return 2 * h, c, cache
+
+    fb = check_step_forward(doubled_h)
+    assert not fb.passed and fb.mistake == "unknown" and "C_t matches the reference but h_t differs" in fb.message

@@ -1,5 +1,7 @@
 """The checkers behind ``minilstm.exercises``. Each mistake is written out as the code a learner
 would write, so that the answer can be matched against it and the hint can be specific."""
+import traceback
+
 import numpy as np
 
 from .. import core
@@ -37,13 +39,23 @@ def _random_step(seed=0, B=3, D=4, H=5):
 
 
 def _call(fn, *args):
-    """Run the learner's function; turn 'not written yet' and crashes into feedback text."""
+    """Run the learner's function -> (result, None), or (None, Feedback text) when it raises.
+
+    A crash is reported with the learner's full traceback (the checker's own frame left out), so
+    that the line of their code that failed is in front of them; the notebook itself does not crash.
+    """
     try:
         return fn(*args), None
     except NotImplementedError as e:
-        return None, f"not implemented yet ({e})."
-    except Exception as e:  # the learner's bug: report it, do not crash the notebook
-        return None, f"raised {type(e).__name__}: {e}"
+        return None, (f"not implemented yet ({e}).", "")
+    except Exception as e:  # the learner's bug: report it with its traceback, do not crash the notebook
+        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__.tb_next))
+        return None, (f"raised {type(e).__name__}: {e} (the full traceback is below).", tb.rstrip())
+
+
+def _error_feedback(name, err):
+    message, details = err
+    return Feedback(name, False, message, "error", details)
 
 
 def _diagnose(name, answer_parts, variants, generic):
@@ -65,6 +77,12 @@ def _forward_variant(x, h, c, p, kind):
         f, i = i, f
     if kind == "candidate_sigmoid":
         g = sigmoid(a[:, G])
+    if kind == "output_gate_tanh":
+        o = np.tanh(a[:, O])
+    if kind == "forget_gate_tanh":
+        f = np.tanh(a[:, F])
+    if kind == "input_gate_tanh":
+        i = np.tanh(a[:, I])
     C = (c if kind == "no_forget_gate" else f * c) + i * g
     if kind == "h_missing_tanh":
         return o * C, C
@@ -81,7 +99,24 @@ FORWARD_HINTS = {
     "h_missing_tanh": "h_t = o_t * C_t is missing the tanh: h_t = o_t * tanh(C_t).",
     "h_uses_prev_cell": "h_t uses C_{t-1}; it must use the NEW cell state: h_t = o_t * tanh(C_t).",
     "missing_bias": "the bias b is missing from the pre-activations: a = x_t @ W_x + h_prev @ W_h + b.",
+    "output_gate_tanh": "o_t uses tanh instead of sigmoid: the output gate is a valve in (0, 1), "
+                        "o_t = sigmoid(a[:, 3H:]) (C_t is right, so the rest of your step is).",
+    "forget_gate_tanh": "f_t uses tanh instead of sigmoid: the forget gate is a valve in (0, 1), "
+                        "f_t = sigmoid(a[:, :H]).",
+    "input_gate_tanh": "i_t uses tanh instead of sigmoid: the input gate is a valve in (0, 1), "
+                       "i_t = sigmoid(a[:, H:2H]); only the candidate c~_t is a tanh.",
 }
+
+
+def _forward_generic(h_ok, c_ok):
+    """The hint when no known mistake matches: say which of h_t and C_t is already right."""
+    if c_ok:
+        return ("C_t matches the reference but h_t differs: check the output gate o_t = sigmoid(a[:, 3H:]) "
+                "and h_t = o_t * tanh(C_t).")
+    if h_ok:
+        return "h_t matches the reference but the returned c_t differs: return the new cell state C_t."
+    return ("h_t and C_t both differ from the reference: check the pre-activations a = x_t @ W_x + h_prev @ W_h + b "
+            "and the gate blocks f, i, c~, o = a[:, :H], a[:, H:2H], a[:, 2H:3H], a[:, 3H:] first.")
 
 
 def check_step_forward(fn, seed=0):
@@ -90,7 +125,7 @@ def check_step_forward(fn, seed=0):
     x, h, c, p, _ = _random_step(seed)
     out, err = _call(fn, x.copy(), h.copy(), c.copy(), {k: v.copy() for k, v in p.items()})
     if err:
-        return Feedback(name, False, err, "error")
+        return _error_feedback(name, err)
     if not isinstance(out, tuple) or len(out) != 3:
         return Feedback(name, False, "return a tuple (h_t, c_t, cache).", "return_value")
     h_t, c_t, cache = out
@@ -104,8 +139,8 @@ def check_step_forward(fn, seed=0):
                             "tanh_c, params) with the ACTIVATED gates [f, i, c~, o] (B, 4H).", "cache")
         return Feedback(name, True, "h_t and C_t match the reference to 1e-10.")
     variants = {k: (_forward_variant(x, h, c, p, k), hint) for k, hint in FORWARD_HINTS.items()}
-    return _diagnose(name, (h_t, c_t), variants,
-                     "h_t or C_t differ from the reference; compare your code with the six equations one by one.")
+    generic = _forward_generic(_close(h_t, ref_h, 1e-10), _close(c_t, ref_c, 1e-10))
+    return _diagnose(name, (h_t, c_t), variants, generic)
 
 
 # ---- exercise 2: lstm_step_backward -------------------------------------------------------
@@ -154,18 +189,13 @@ def check_step_backward(fn, seed=0):
     dh, dc = rng.standard_normal(h.shape), rng.standard_normal(c.shape)
     out, err = _call(fn, dh.copy(), dc.copy(), cache)
     if err:
-        return Feedback(name, False, err, "error")
+        return _error_feedback(name, err)
     if not isinstance(out, tuple) or len(out) != 4 or not isinstance(out[3], dict):
         return Feedback(name, False, "return (dx_t, dh_prev, dc_prev, dparams) with dparams a dict W_x, W_h, b.",
                         "return_value")
-    dx, dh_prev, dc_prev, dp = out
-    ref = core.lstm_step_backward(dh, dc, cache)
-    for label, a, r in (("dx_t", dx, ref[0]), ("dh_prev", dh_prev, ref[1]), ("dc_prev", dc_prev, ref[2]),
-                        *((f"d{k}", dp.get(k), ref[3][k]) for k in ("W_x", "W_h", "b"))):
-        if np.shape(a) != r.shape:
-            hint = BACKWARD_HINTS["db_wrong_axis"] if label == "db" else \
-                f"{label} must have shape {r.shape}, got {np.shape(a)} (a gradient has the shape of its variable)."
-            return Feedback(name, False, hint, "db_wrong_axis" if label == "db" else "shape")
+    bad = _structure_feedback(name, out, core.lstm_step_backward(dh, dc, cache), ("dx_t", "dh_prev", "dc_prev"))
+    if bad is not None:
+        return bad
 
     def fwd(x, h, c, W_x, W_h, b):
         return core.lstm_step_forward(x, h, c, {"W_x": W_x, "W_h": W_h, "b": b})[:2]
@@ -185,6 +215,49 @@ def check_step_backward(fn, seed=0):
     fb = _diagnose(name, _flat(out), variants, f"gradient check failed for {', '.join(report.failures)}.")
     fb.details = str(report)
     return fb
+
+
+PARAM_KEYS = ("W_x", "W_h", "b")
+
+
+def _key_hint(got):
+    """dparams has other keys than params: name the expected ones (and the usual 'dW_x' spelling)."""
+    got = sorted(map(str, got))
+    hint = (f"dparams must have exactly the keys {list(PARAM_KEYS)}, the names of the entries of params, "
+            f"got {got}")
+    if sorted(k[1:] for k in got if k.startswith("d")) == sorted(PARAM_KEYS):
+        hint += ": drop the 'd' prefix (the dict already holds gradients, keyed like the parameters)"
+    return hint + "."
+
+
+def _shape_hint(label, got, want):
+    """(hint, mistake id) for a gradient whose shape differs from its variable's."""
+    if label == "db" and got == (1,) + want:
+        return (f"db has shape {got} instead of {want}: sum(axis=0, keepdims=True) keeps the summed batch axis; "
+                f"use da.sum(axis=0), so that db has the shape (4H,) of b.", "db_keepdims")
+    if label == "db" and len(got) == 1:
+        return BACKWARD_HINTS["db_wrong_axis"], "db_wrong_axis"
+    if len(got) == len(want) + 1 and got[0] == 1 and got[1:] == want:
+        return (f"{label} has shape {got} instead of {want}: an extra axis of length 1 (keepdims=True or "
+                f"a [None] index); a gradient has the shape of its variable.", "extra_axis")
+    if label == "dx" and len(got) == 3 and got == (want[1], want[0], want[2]):
+        return (f"dx has shape {got}, time-first like the cache; return it batch-first {want} (B, T, D) like x: "
+                f"fill dx[:, t] at step t.", "dx_time_first")
+    if len(want) == 2 and got == want[::-1] and want[0] != want[1]:
+        return (f"{label} has shape {got}, the transpose of {want}: a gradient has the shape of its variable "
+                f"(e.g. dW_x = x_t.T @ da is (D, 4H)).", "transposed")
+    return f"{label} must have shape {want}, got {got} (a gradient has the shape of its variable).", "shape"
+
+
+def _structure_feedback(name, out, ref, labels):
+    """Keys of dparams, then the shape of every returned gradient, against the reference's; None if all fine."""
+    *arrays, dp = out
+    if set(dp) != set(PARAM_KEYS):
+        return Feedback(name, False, _key_hint(dp), "param_keys")
+    for label, a, r in (*zip(labels, arrays, ref[:3]), *((f"d{k}", dp[k], ref[3][k]) for k in PARAM_KEYS)):
+        if np.shape(a) != r.shape:
+            return Feedback(name, False, *_shape_hint(label, np.shape(a), r.shape))
+    return None
 
 
 def _flat(out):
@@ -239,9 +312,13 @@ def check_bptt(fn, seed=0):
     dh_seq, dh_T, dc_T = rng.standard_normal((B, T, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
     out, err = _call(fn, dh_seq.copy(), dh_T.copy(), dc_T.copy(), cache)
     if err:
-        return Feedback(name, False, err, "error")
+        return _error_feedback(name, err)
     if not isinstance(out, tuple) or len(out) != 4 or not isinstance(out[3], dict):
         return Feedback(name, False, "return (dx, dh0, dc0, dparams).", "return_value")
+    ref = core.lstm_backward(dh_seq.copy(), dh_T.copy(), dc_T.copy(), cache)
+    bad = _structure_feedback(name, out, ref, ("dx", "dh0", "dc0"))
+    if bad is not None:
+        return bad
 
     def fwd(x, h0, c0, W_x, W_h, b):
         h_seq, (hT, cT), _ = core.lstm_forward(x, h0, c0, {"W_x": W_x, "W_h": W_h, "b": b})
@@ -286,7 +363,7 @@ def check_clip_grad_norm(fn, seed=0):
         original = {k: v.copy() for k, v in grads.items()}
         out, err = _call(fn, grads, max_norm)
         if err:
-            return Feedback(name, False, err, "error")
+            return _error_feedback(name, err)
         if not isinstance(out, tuple) or len(out) != 2 or not isinstance(out[0], dict):
             return Feedback(name, False, "return (clipped_dict, total_norm).", "return_value")
         clipped, norm = out
@@ -295,6 +372,9 @@ def check_clip_grad_norm(fn, seed=0):
                 grads[k][...] = original[k]
             return Feedback(name, False, CLIP_HINTS["mutates_input"], "mutates_input")
         scale = max_norm / total if should_clip else 1.0
+        if set(clipped) != set(grads):
+            return Feedback(name, False, f"return the clipped arrays under the same keys as grads, {sorted(grads)}; "
+                            f"got {sorted(map(str, clipped))}.", "keys")
         ok = set(clipped) == set(grads) and all(_close(clipped[k], grads[k] * scale, 1e-9) for k in grads)
         if ok and not np.isclose(float(norm), total, rtol=1e-9):
             key = "clipped_norm_returned" if np.isclose(float(norm), min(total, max_norm)) else "sum_of_squares"
@@ -312,6 +392,30 @@ def check_clip_grad_norm(fn, seed=0):
             for mistake, v in variants.items():
                 if set(clipped) == set(v) and all(_close(clipped[k], v[k], 1e-9) for k in v):
                     return Feedback(name, False, CLIP_HINTS[mistake], mistake)
-            return Feedback(name, False, f"with max_norm={max_norm:.3g} the clipped gradients are wrong: every array "
-                            f"should be multiplied by {scale:.4g}.", "unknown")
+            return _clip_factor_feedback(name, clipped, grads, max_norm, total, scale)
     return Feedback(name, True, "clips by the global norm, leaves small gradients alone, returns the raw norm.")
+
+
+def _common_factor(clipped, grads):
+    """The one number s with clipped[k] == s * grads[k] for every k, or None if there is none."""
+    try:
+        num = sum(float((np.asarray(clipped[k], dtype=np.float64) * g).sum()) for k, g in grads.items())
+    except (TypeError, ValueError):
+        return None
+    s = num / sum(float((g * g).sum()) for g in grads.values())
+    return s if all(_close(clipped[k], g * s, 1e-12) for k, g in grads.items()) else None
+
+
+def _clip_factor_feedback(name, clipped, grads, max_norm, total, scale):
+    """Wrong clipped arrays that match no listed mistake: say which factor was used, if one was."""
+    s = _common_factor(clipped, grads)
+    if s is not None and scale < 1.0 and abs(s / scale - 1.0) < 1e-3:
+        return Feedback(name, False, (
+            f"you scaled every array by {s:.10g}, not by max_norm / norm = {scale:.10g}: a small epsilon in the "
+            f"denominator, as in PyTorch's clip_grad_norm_ (max_norm / (norm + 1e-6)), makes the clipped norm "
+            f"slightly less than max_norm. Clipping only happens when norm > max_norm > 0, so there is no division "
+            f"by zero to guard against: use the exact factor max_norm / norm."), "epsilon_in_factor")
+    used = (f"you multiplied every array by {s:.6g}" if s is not None
+            else "your arrays are not one common multiple of grads")
+    return Feedback(name, False, f"with max_norm={max_norm:.4g} and norm={total:.4g}, every array should be "
+                    f"multiplied by {scale:.6g}; {used}.", "unknown")
