@@ -24,12 +24,17 @@ def lstm_step_backward(dh_t, dc_t, cache):
 
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
-    """Full BPTT. dh_seq (B, T, H) gradient on every output; dh_T, dc_T (B, H) gradient on the final states.
+    """Full BPTT, the backward of ``minilstm.core.lstm_forward(x, h0, c0, params)``.
 
-    cache is ``minilstm.core.lstm_forward``'s: a dict with x_tm (T, B, D), hs and cs (T+1, B, H) where
-    hs[0] = h0 and hs[t+1] = h_t (the same for cs), gates (T, B, 4H) and tanh_c (T, B, H), and params.
+    dh_seq: (B, T, H), BATCH-first: the gradient on every output h_t (dh_seq[:, t] for step t).
+    dh_T, dc_T: (B, H): the gradient on the final states h_{T-1}, C_{T-1} from after the sequence;
+    they are the starting values of the carried dh and dc.
+    cache: ``lstm_forward``'s, a dict, TIME-first: "x_tm" (T, B, D), "hs" and "cs" (T+1, B, H) where
+    hs[0] = h0 and hs[t+1] = h_t (the same for cs), "gates" (T, B, 4H) the activated [f, i, c~, o],
+    "tanh_c" (T, B, H), and "params". Step t's cache is (x_tm[t], hs[t], cs[t], gates[t], tanh_c[t], params).
     Hint: ``minilstm.core.gates_backward(dh, dc_next, gates[t], cs[t], tanh_c[t])`` gives (da_t, dc_prev).
-    Returns (dx (B, T, D), dh0 (B, H), dc0 (B, H), dparams).
+    Returns (dx (B, T, D) batch-first like x, dh0 (B, H), dc0 (B, H),
+    dparams {"W_x": (D, 4H), "W_h": (H, 4H), "b": (4H,)} summed over the steps).
     """
     raise NotImplementedError("write lstm_backward")
 
