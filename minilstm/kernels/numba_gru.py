@@ -1,0 +1,170 @@
+"""Fused CPU kernels (Numba) for the GRU: the same ``gru_forward``/``gru_backward`` as ``minilstm.gru``.
+
+The plan is the LSTM kernels' (``minilstm.kernels.numba_cpu``): per step one BLAS product
+through NumPy (``h_{t-1} @ W_h`` into a preallocated buffer) and ONE compiled pass that adds
+both biases, applies the gate nonlinearities and writes h_t; the backward step is one pass
+for all gate derivatives (both bias gradients summed there), then one product for the part
+of dh_{t-1} that goes through W_h. The direct part dh_t * z_t is carried to the next pass,
+which adds it, so no extra elementwise pass is made. The input projection before the loop
+and the weight gradients after it are single products over all time steps, as in the reference.
+The scalar ``sigmoid``/``tanh`` are the LSTM kernels' (libm in float64, a vectorizable
+rational tanh in float32).
+
+Cache contents and results are the reference's, so the two can be mixed and compared.
+Sizes are checked at entry: a compiled loop that reads past an array is a crash, not an error.
+"""
+import numba
+import numpy as np
+
+from ..errors import InputTypeError, ShapeError
+from ..gru import GRU_CACHE_KEYS, GRU_PARAMS, gru_buffers, gru_outputs, gru_weights_backward
+from ..core import carried_gradients, initial_states, input_projection
+from .numba_cpu import _JIT, sigmoid, tanh
+
+
+@numba.njit(**_JIT)
+def _gru_forward_row(a, xw, b_x, b_h, h_prev, g, hn, h_t):
+    """One batch row: a = h_{t-1} @ W_h, xw = x_t @ W_x (3H,) -> g (3H,) [r, z, n]; hn, h_t (H,)."""
+    H = h_t.shape[0]
+    for j in range(H):
+        r_t = sigmoid(xw[j] + b_x[j] + a[j] + b_h[j])                          # reset gate
+        z_t = sigmoid(xw[H + j] + b_x[H + j] + a[H + j] + b_h[H + j])          # update gate
+        hn_j = a[2 * H + j] + b_h[2 * H + j]                                   # h_{t-1} W_hn + b_hn
+        n_t = tanh(xw[2 * H + j] + b_x[2 * H + j] + r_t * hn_j)                # candidate
+        g[j] = r_t
+        g[H + j] = z_t
+        g[2 * H + j] = n_t
+        hn[j] = hn_j
+        h_t[j] = n_t + z_t * (h_prev[j] - n_t)                                 # h_t = (1 - z) n + z h_{t-1}
+
+
+@numba.njit(**_JIT)
+def gru_forward_step(a, xw_t, b_x, b_h, h_prev, gates_t, hn_t, h_t):
+    """One step's pointwise part.
+
+    a: (B, 3H) h_{t-1} @ W_h;  xw_t: (B, 3H) x_t @ W_x;  b_x, b_h: (3H,);  h_prev: (B, H)
+    Out: gates_t (B, 3H) activated [r, z, n]; hn_t (B, H) h_{t-1} W_hn + b_hn; h_t (B, H).
+    """
+    for b in range(a.shape[0]):
+        _gru_forward_row(a[b], xw_t[b], b_x, b_h, h_prev[b], gates_t[b], hn_t[b], h_t[b])
+
+
+@numba.njit(**_JIT)
+def _gru_backward_row(dh_above, has_above, dh_mm, dh_z, g, hn, h_prev, dax, dah, db_x, db_h, one):
+    """One batch row. The gradient on h_t is dh_above (when has_above) + dh_mm (the previous step's
+    product through W_h, or dh_T) + dh_z (the previous step's direct part, overwritten here with
+    this step's dh_t * z_t). Out: dax, dah (3H,), summed into db_x, db_h."""
+    H = dh_mm.shape[0]
+    for j in range(H):
+        dh = dh_mm[j] + dh_z[j]
+        if has_above:
+            dh += dh_above[j]
+        r_t, z_t, n_t = g[j], g[H + j], g[2 * H + j]
+        da_n = dh * (one - z_t) * (one - n_t * n_t)             # through (1 - z) n, then tanh'
+        dax[j] = da_n * hn[j] * r_t * (one - r_t)               # da_r: through r * hn, then sigmoid'
+        dax[H + j] = dh * (h_prev[j] - n_t) * z_t * (one - z_t)  # da_z
+        dax[2 * H + j] = da_n
+        dah[j] = dax[j]
+        dah[H + j] = dax[H + j]
+        dah[2 * H + j] = da_n * r_t                             # hn is scaled by r
+        dh_z[j] = dh * z_t                                      # direct path to h_{t-1}
+    for m in range(3 * H):
+        db_x[m] += dax[m]
+        db_h[m] += dah[m]
+
+
+@numba.njit(**_JIT)
+def gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, da_x_t, da_h_t, db_x, db_h, one):
+    """One step's pointwise backward.
+
+    dh_above: (B, H) gradient from above on h_t (read only when has_above); dh_mm: (B, H)
+    gradient carried through W_h from step t+1; dh_z: (B, H) in: carried direct part, out: dh_t * z_t.
+    gates_t: (B, 3H); hn_t, h_prev: (B, H). Out: da_x_t, da_h_t (B, 3H), summed into db_x, db_h (3H,).
+    """
+    for b in range(dh_mm.shape[0]):
+        _gru_backward_row(dh_above[b] if has_above else dh_mm[b], has_above, dh_mm[b], dh_z[b], gates_t[b],
+                          hn_t[b], h_prev[b], da_x_t[b], da_h_t[b], db_x, db_h, one)
+
+
+def _require(arr, shape, name, dtype):
+    """ShapeError unless arr has exactly ``shape``; InputTypeError unless it has ``dtype``."""
+    if tuple(arr.shape) != tuple(shape):
+        raise ShapeError(f"{name} must have shape {tuple(shape)}, got {tuple(arr.shape)}.")
+    if arr.dtype != dtype:
+        raise InputTypeError(f"{name} must have dtype {dtype} like x, got {arr.dtype}: cast it with "
+                             f".astype(np.{dtype}).")
+
+
+def check_gru_sizes(x, h0, params):
+    """The kernels' size contract: x (B, T, D) float32/float64, W_x (D, 3H), W_h (H, 3H), b_x, b_h (3H,),
+    h0 (B, H) or None, all of x's dtype. Returns (B, T, D, H)."""
+    if getattr(x, "ndim", None) != 3:
+        raise ShapeError(f"x must be a (batch, time, features) array, got shape {getattr(x, 'shape', None)}.")
+    if x.dtype not in (np.float32, np.float64):
+        raise InputTypeError(f"x must be float32 or float64, got {x.dtype}.")
+    missing = [k for k in GRU_PARAMS if k not in params]
+    if missing:
+        raise ShapeError(f"GRU params need {GRU_PARAMS}; missing {missing}.")
+    B, T, D = x.shape
+    H = params["W_h"].shape[0]
+    if B < 1 or T < 1 or H < 1:
+        raise ShapeError(f"need at least one sample, one step and one hidden unit, got x {x.shape}, H = {H}.")
+    for name, shape in (("W_x", (D, 3 * H)), ("W_h", (H, 3 * H)), ("b_x", (3 * H,)), ("b_h", (3 * H,))):
+        _require(params[name], shape, name, x.dtype)
+    if h0 is not None:
+        _require(h0, (B, H), "h0", x.dtype)
+    return B, T, D, H
+
+
+def gru_forward(x, h0, params):
+    """Same contract as ``minilstm.gru.gru_forward``: x (B, T, D), h0 (B, H) or None ->
+    (h_seq (B, T, H), h_T (B, H), cache)."""
+    B, T, D, H = check_gru_sizes(x, h0, params)
+    W_x, W_h = params["W_x"], params["W_h"]
+    b_x, b_h = np.ascontiguousarray(params["b_x"]), np.ascontiguousarray(params["b_h"])
+    x_tm, xw = input_projection(x, W_x)                      # one product for all steps; b_x added in the gate pass
+    h0 = initial_states(x, params, h0, None)[0]
+    hs, gates, hn = gru_buffers(h0, T, x.dtype)
+    a = np.empty((B, 3 * H), dtype=x.dtype)                  # workspace, reused every step
+    for t in range(T):
+        np.matmul(hs[t], W_h, out=a)                         # h_{t-1} @ W_h
+        gru_forward_step(a, xw[t], b_x, b_h, hs[t], gates[t], hn[t], hs[t + 1])
+    return gru_outputs(x_tm, hs, gates, hn, params)
+
+
+def check_gru_cache(cache):
+    """The size contract between a cache and the arrays in it. Returns (T, B, D, H)."""
+    if not isinstance(cache, dict) or any(k not in cache for k in GRU_CACHE_KEYS):
+        raise ShapeError(f"cache must be the dict returned by gru_forward (keys {GRU_CACHE_KEYS}).")
+    x_tm, hs, gates, hn, params = (cache[k] for k in GRU_CACHE_KEYS)
+    T, B, D = x_tm.shape
+    check_gru_sizes(x_tm.transpose(1, 0, 2), hs[0], params)
+    H = params["W_h"].shape[0]
+    for name, arr, shape in (("hs", hs, (T + 1, B, H)), ("gates", gates, (T, B, 3 * H)), ("hn", hn, (T, B, H))):
+        _require(arr, shape, f"cache[{name!r}]", x_tm.dtype)
+    return T, B, D, H
+
+
+def gru_backward(dh_seq, dh_T, cache):
+    """Same contract as ``minilstm.gru.gru_backward``: returns (dx, dh0, dparams)."""
+    T, B, D, H = check_gru_cache(cache)
+    x_tm, hs, gates, hn, params = (cache[k] for k in GRU_CACHE_KEYS)
+    dt = x_tm.dtype
+    if dh_seq is not None and tuple(dh_seq.shape) != (B, T, H):
+        raise ShapeError(f"dh_seq must have shape (B, T, H) = {(B, T, H)}, got {tuple(dh_seq.shape)}.")
+    if dh_T is not None and tuple(dh_T.shape) != (B, H):
+        raise ShapeError(f"dh_T must have shape (B, H) = {(B, H)}, got {tuple(dh_T.shape)}.")
+    dh_mm = carried_gradients(dh_T, None, like=hs[0])[0]     # the carried gradient starts as dh_T
+    dh_z = np.zeros((B, H), dtype=dt)
+    has_above = dh_seq is not None
+    dh_tm = np.ascontiguousarray(dh_seq.transpose(1, 0, 2), dtype=dt) if has_above else None
+    W_hT = np.ascontiguousarray(params["W_h"].T)
+    da_x, da_h = np.empty((T, B, 3 * H), dtype=dt), np.empty((T, B, 3 * H), dtype=dt)
+    db_x, db_h = np.zeros(3 * H, dtype=dt), np.zeros(3 * H, dtype=dt)   # filled by the gate pass
+    one = dt.type(1)
+    for t in range(T - 1, -1, -1):
+        gru_backward_step(dh_tm[t] if has_above else dh_mm, has_above, dh_mm, dh_z, gates[t], hn[t], hs[t],
+                          da_x[t], da_h[t], db_x, db_h, one)
+        np.matmul(da_h[t], W_hT, out=dh_mm)                  # the part of dh_{t-1} through W_h
+    dx, dparams = gru_weights_backward(da_x, da_h, x_tm, hs, params["W_x"], db_x=db_x, db_h=db_h)
+    return dx, dh_mm + dh_z, dparams
