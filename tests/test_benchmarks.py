@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "benchmarks")
@@ -62,3 +63,19 @@ def test_cpu_benchmark_worker_runs_one_side_alone():
     import json
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert len(out["train_s"]) == 2 and len(out["infer_s"]) == 2 and min(out["train_s"]) > 0
+
+
+def test_accuracy_benchmark_quick_task_pairs_seeds_and_reports():
+    pytest.importorskip("torch")
+    import bench_accuracy as ba
+    t = ba.run_task("tiny", [0, 1], ["minilstm", "torch"], dict(ba.BASE, epochs=1))
+    m, p = t["sides"]["minilstm"], t["sides"]["torch"]
+    assert len(m["rmse"]["values"]) == 2 and len(p["rmse"]["values"]) == 2
+    ratios = [a / b for a, b in zip(m["rmse"]["values"], p["rmse"]["values"])]
+    assert m["paired_rmse_ratio"]["values"] == pytest.approx(ratios)
+    assert set(t["baselines"]) >= {"persistence", "seasonal_naive", "linear_ar"}
+    text = ba.report({"tasks": [t], "seeds": [0, 1], "base": ba.BASE, "machine": "test"})
+    assert "| tiny | minilstm |" in text and "paired RMSE ratio" in text
+    # the test rows start L + h - 1 rows before the first scored target
+    (Xtr, _), (Xte, _) = ba.split_rows(np.arange(100.0)[:, None], np.arange(100.0), 80, 10, 3)
+    assert len(Xtr) == 80 and Xte[0, 0] == 80 - 10 - 3 + 1
