@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minilstm import core, gru
-from minilstm.backend import numba_available
+from minilstm.backend import cupy_available, numba_available
 from minilstm.bidirectional import bidirectional_backward, bidirectional_forward
 from minilstm.errors import InputTypeError, ShapeError
 from minilstm.gradcheck import check_function
@@ -308,3 +308,26 @@ def test_bidirectional_wrapper_matches_torch(cell, B, T, D, H, kernels):
             if name.startswith("bias_hh") and cell == "lstm":     # torch's two LSTM biases both receive db
                 t = theirs[name.replace("bias_hh", "bias_ih")]
             assert rel(t.numpy(), named[name].grad.numpy()) < 1e-10, name
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not cupy_available, reason="needs CuPy and a CUDA GPU")
+def test_reference_and_bidirectional_run_on_cupy(rng):
+    import cupy as cp
+    B, T, D, H = 4, 6, 3, 5
+    params = (gru_params(rng, D, H), gru_params(rng, D, H))
+    x, h0 = rng.standard_normal((B, T, D)), rng.standard_normal((2, B, H))
+    G, G_n = rng.standard_normal((B, T, 2 * H)), rng.standard_normal((2, B, H))
+    dev = lambda p: {k: cp.asarray(v) for k, v in p.items()}  # noqa: E731
+    out, s, caches = bidirectional_forward(gru.gru_forward, x, ((h0[0],), (h0[1],)), params)
+    dx, ds, dp = bidirectional_backward(gru.gru_backward, G, ((G_n[0],), (G_n[1],)), caches)
+    cout, cs, ccaches = bidirectional_forward(gru.gru_forward, cp.asarray(x), ((cp.asarray(h0[0]),),
+                                              (cp.asarray(h0[1]),)), tuple(dev(p) for p in params))
+    cdx, cds, cdp = bidirectional_backward(gru.gru_backward, cp.asarray(G), ((cp.asarray(G_n[0]),),
+                                           (cp.asarray(G_n[1]),)), ccaches)
+    assert isinstance(cout, cp.ndarray) and isinstance(cdx, cp.ndarray)
+    assert rel_norm(cp.asnumpy(cout), out) < 1e-12 and rel_norm(cp.asnumpy(cdx), dx) < 1e-12
+    for d in range(2):
+        assert rel_norm(cp.asnumpy(cs[d][0]), s[d][0]) < 1e-12 and rel_norm(cp.asnumpy(cds[d][0]), ds[d][0]) < 1e-12
+        for k in gru.GRU_PARAMS:
+            assert rel_norm(cp.asnumpy(cdp[d][k]), dp[d][k]) < 1e-12, k
