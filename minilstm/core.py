@@ -27,6 +27,8 @@ All functions are pure: they never modify their arguments. They take the
 array module from their inputs, so the same code runs on NumPy and CuPy.
 """
 from .backend import get_array_module
+from .errors import InputTypeError, ShapeError
+from .validate import check_array, check_cache, check_cell_params, check_sequence_inputs, check_step_inputs
 
 GATES = ("f", "i", "c_tilde", "o")  # order of the gate blocks along the 4H axis
 
@@ -53,6 +55,7 @@ def activate_gates(a):
     a: (..., 4H) pre-activations in the order f, i, c~, o.
     Returns a new (..., 4H) array: sigmoid on f, i, o; tanh on c~.
     """
+    check_gate_axis(a, "a")
     xp = get_array_module(a)
     H = a.shape[-1] // 4
     F, I, G, O = gate_slices(H)
@@ -70,6 +73,7 @@ def gates_backward(dh, dc_next, gates, c_prev, tanh_c):
     c_prev:  (B, H) C_{t-1};   tanh_c: (B, H) tanh(C_t)
     Returns (da, dc_prev): da (B, 4H) gradient of the pre-activations, dc_prev (B, H).
     """
+    check_gates_backward_args(dh, dc_next, gates, c_prev, tanh_c)
     xp = get_array_module(gates)
     H = dh.shape[-1]
     F, I, G, O = gate_slices(H)
@@ -98,6 +102,7 @@ def lstm_step_forward(x_t, h_prev, c_prev, params):
     params: dict with W_x (D, 4H), W_h (H, 4H), b (4H,)
     Returns (h_t, c_t, cache): h_t (B, H), c_t (B, H), cache for ``lstm_step_backward``.
     """
+    check_step_inputs(x_t, {"h_prev": h_prev, "c_prev": c_prev}, params)
     xp = get_array_module(x_t, h_prev)
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
     H = W_h.shape[0]
@@ -119,6 +124,7 @@ def lstm_step_backward(dh_t, dc_t, cache):
     Returns (dx_t, dh_prev, dc_prev, dparams): (B, D), (B, H), (B, H) and a dict
     with dW_x (D, 4H), dW_h (H, 4H), db (4H,) under the keys of ``params``.
     """
+    check_step_backward_args(dh_t, dc_t, cache)
     x_t, h_prev, c_prev, gates, tanh_c, params = cache
     da, dc_prev = gates_backward(dh_t, dc_t, gates, c_prev, tanh_c)
     dx_t = da @ params["W_x"].T
@@ -204,6 +210,7 @@ def lstm_forward(x, h0, c0, params):
     Returns (h_seq, (h_T, c_T), cache): h_seq (B, T, H) all hidden states,
     h_T, c_T (B, H) the final states; ``gate_activations(cache)`` gives f, i, c~, o, C, h.
     """
+    check_forward_args(x, h0, c0, params)
     xp = get_array_module(x)
     h0, c0 = initial_states(x, params, h0, c0)
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
@@ -228,6 +235,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     Returns (dx, dh0, dc0, dparams): dx (B, T, D), dh0 and dc0 (B, H), and
     dparams with W_x (D, 4H), W_h (H, 4H), b (4H,).
     """
+    check_backward_args(dh_seq, dh_T, dc_T, cache)
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
     xp = get_array_module(x_tm)
     W_x, W_h = params["W_x"], params["W_h"]
@@ -241,6 +249,65 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         dh_next = da[t] @ W_h.T
     dx, dparams = weights_backward(da, x_tm, hs, W_x)         # all steps at once
     return dx, dh_next, dc_next, dparams
+
+
+# ---- argument checks, called at the top of the functions above (minilstm.validate does the work) ----
+
+def check_gate_axis(a, name):
+    """The last axis of ``a`` holds four gate blocks: its length is 4H with H >= 1."""
+    check_array(a, name)
+    if a.ndim < 1 or a.shape[-1] < 4 or a.shape[-1] % 4:
+        raise ShapeError(f"{name} must have a last axis of length 4H (the gates f, i, c~, o), got shape "
+                         f"{tuple(a.shape)}.")
+
+
+def check_gates_backward_args(dh, dc_next, gates, c_prev, tanh_c):
+    """gates (B, 4H); dh, dc_next, c_prev, tanh_c (B, H): shapes only (this runs once per step)."""
+    check_gate_axis(gates, "gates")
+    if gates.ndim != 2:
+        raise ShapeError(f"gates must have shape (batch, 4H), got {tuple(gates.shape)}.")
+    want = (gates.shape[0], gates.shape[1] // 4)
+    for name, a in (("dh", dh), ("dc_next", dc_next), ("c_prev", c_prev), ("tanh_c", tanh_c)):
+        if getattr(a, "shape", None) != want:
+            raise ShapeError(f"{name} must have shape (batch, H) = {want} to match gates {tuple(gates.shape)}, "
+                             f"got {getattr(a, 'shape', type(a).__name__)}.")
+
+
+def check_forward_args(x, h0, c0, params):
+    """``lstm_forward``'s arguments: x (B, T, D); h0, c0 (B, H) or None; params W_x (D, 4H), W_h (H, 4H),
+    b (4H,); one float dtype, one device. Returns (B, T, D, H)."""
+    return check_sequence_inputs(x, {"h0": h0, "c0": c0}, params, gates=4)
+
+
+def check_backward_args(dh_seq, dh_T, dc_T, cache):
+    """``lstm_backward``'s arguments against the cache of the forward they differentiate. Returns (T, B, D, H)."""
+    hint = "Run lstm_forward again and pass its third result."
+    if not isinstance(cache, dict) or not isinstance(cache.get("params"), dict):
+        raise InputTypeError(f"cache must be the dict returned by lstm_forward (keys {list(CACHE_KEYS)}), got "
+                             f"{type(cache).__name__}. {hint}")
+    x_tm = check_array(cache.get("x_tm"), "cache['x_tm']", ndim=3)
+    T, B, D = x_tm.shape
+    H = check_cell_params(cache["params"], 4, D=D, name="cache['params']")[1]
+    check_cache(cache, {"x_tm": (T, B, D), "hs": (T + 1, B, H), "cs": (T + 1, B, H), "gates": (T, B, 4 * H),
+                        "tanh_c": (T, B, H)}, hint=hint)
+    check_array(dh_seq, "dh_seq", shape=(B, T, H), dims=("batch", "time", "hidden"), allow_none=True)
+    for name, g in (("dh_T", dh_T), ("dc_T", dc_T)):
+        check_array(g, name, shape=(B, H), dims=("batch", "hidden"), allow_none=True)
+    return T, B, D, H
+
+
+def check_step_backward_args(dh_t, dc_t, cache):
+    """``lstm_step_backward``'s arguments: dh_t, dc_t (B, H) and the 6-tuple cache of ``lstm_step_forward``."""
+    if not isinstance(cache, tuple) or len(cache) != 6:
+        raise InputTypeError("cache must be the tuple (x_t, h_prev, c_prev, gates, tanh_c, params) returned by "
+                             f"lstm_step_forward, got {type(cache).__name__}"
+                             f"{f' of length {len(cache)}' if isinstance(cache, (tuple, list)) else ''}.")
+    x_t, h_prev, c_prev, gates, tanh_c, params = cache
+    B, D, H = check_step_inputs(x_t, {"h_prev": h_prev, "c_prev": c_prev}, params)
+    check_array(gates, "cache gates", shape=(B, 4 * H))
+    check_array(tanh_c, "cache tanh_c", shape=(B, H))
+    for name, g in (("dh_t", dh_t), ("dc_t", dc_t)):
+        check_array(g, name, shape=(B, H), dims=("batch", "hidden"))
 
 
 def gate_activations(cache):

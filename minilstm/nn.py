@@ -12,9 +12,10 @@ signatures (``minilstm.kernels``); this file never re-derives it.
 import numpy as np
 
 from . import functional as Fn
-from .backend import resolve_device, resolve_kernels, xp_for
+from .backend import get_array_module, resolve_device, resolve_kernels, xp_for
 from .errors import ConfigError, InputTypeError, NotFittedError, ShapeError
 from .kernels import get_impl
+from .validate import REAL, check_array, check_number
 
 _DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
 
@@ -47,12 +48,31 @@ class Module:
     def zero_grad(self):
         self.grads = {k: self.xp.zeros_like(v) for k, v in self.params.items()}
 
+    def _as_input(self, a, name, shape, dims, finite=True):
+        """Check an array handed to the layer (type, shape, real dtype, finite values), then cast it to the
+        layer's dtype and device. shape: tuple with None for any size. Returns the cast array."""
+        check_array(a, name, shape=shape, dims=dims, kind=REAL, finite=finite)
+        if self.xp is np and get_array_module(a) is not np:
+            raise InputTypeError(f"{name} is a CuPy array but this layer is on the CPU; pass cupy.asnumpy({name}) "
+                                 "or build the layer with device='cuda'.")
+        return self.xp.asarray(a, dtype=self.dtype)
+
+    def _check_cache_ready(self, name):
+        """backward needs the cache of a forward that no backward has used yet (a failed backward uses none)."""
+        if self._cache_state is None:
+            raise NotFittedError(f"{name}.backward called before forward: run forward(x) first (it keeps the caches).")
+        if self._cache_state == "used":
+            raise NotFittedError(f"{name}.backward was already called for the last forward; run forward(x) again "
+                                 "before the next backward (each forward keeps the caches for one backward).")
+
 
 class Linear(Module):
     """y = x @ W + b.  x (N, in_features) -> y (N, out_features)."""
 
     def __init__(self, in_features, out_features, dtype=np.float64, seed=0, device="cpu"):
         super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            check_number(v, name, low=1, integer=True)
         self.dtype = check_dtype(dtype)
         self.device = resolve_device(device)
         self.xp = xp_for(self.device)
@@ -62,16 +82,23 @@ class Linear(Module):
             "W": self.xp.asarray(rng.uniform(-k, k, (in_features, out_features)).astype(self.dtype)),
             "b": self.xp.asarray(rng.uniform(-k, k, out_features).astype(self.dtype)),
         }
-        self._cache = None
+        self.in_features, self.out_features = self.params["W"].shape
+        self._cache, self._cache_state = None, None
 
     def forward(self, x):
+        """x: (N, in_features) -> y (N, out_features)."""
+        x = self._as_input(x, "x", (None, self.in_features), ("batch", "in_features"))
         y, self._cache = Fn.linear_forward(x, self.params["W"], self.params["b"])
+        self._cache_state = "ready"
         return y
 
     def backward(self, dy):
-        if self._cache is None:
-            raise NotFittedError("Linear.backward called before forward: run forward(x) first.")
+        """dy: (N, out_features) gradient on y -> dx (N, in_features); fills ``self.grads``."""
+        self._check_cache_ready("Linear")
+        N = self._cache[0].shape[0]
+        dy = self._as_input(dy, "dy", (N, self.out_features), ("batch", "out_features"), finite=False)
         dx, self.grads = Fn.linear_backward(dy, self._cache)
+        self._cache_state = "used"
         return dx
 
 
@@ -89,8 +116,8 @@ class LSTM(Module):
         for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}.")
-        if not (0.0 <= float(dropout) < 1.0):
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}.")
+        check_number(dropout, "dropout", low=0.0, high=1.0, high_open=True)
+        check_number(forget_bias, "forget_bias")
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.dropout = float(dropout)
         self.dtype = check_dtype(dtype)
@@ -110,20 +137,27 @@ class LSTM(Module):
                               ("b", b)):
                 self.params[f"l{layer}.{name}"] = self.xp.asarray(arr.astype(self.dtype))
         self.masks = None
-        self._caches = None
+        self._caches, self._cache_state = None, None
 
     def layer_params(self, layer):
         """The parameter dict of one layer under the core's names W_x, W_h, b."""
         return {n: self.params[f"l{layer}.{n}"] for n in ("W_x", "W_h", "b")}
 
-    def _states(self, s, B, name):
+    def _states(self, s, B, name, finite=True):
+        """None -> zeros; else a checked (num_layers, B, hidden) array in the layer's dtype."""
         L, H = self.num_layers, self.hidden_size
         if s is None:
             return self.xp.zeros((L, B, H), dtype=self.dtype)
-        s = self.xp.asarray(s, dtype=self.dtype)
-        if s.shape != (L, B, H):
-            raise ShapeError(f"{name} must have shape (num_layers, batch, hidden) = {(L, B, H)}, got {s.shape}.")
-        return s
+        return self._as_input(s, name, (L, B, H), ("num_layers", "batch", "hidden"), finite=finite)
+
+    def _check_masks(self, masks, B, T):
+        """masks: a list of num_layers - 1 arrays (B, T, hidden), as in ``self.masks``."""
+        n, shape = self.num_layers - 1, (B, T, self.hidden_size)
+        if not isinstance(masks, (list, tuple)) or len(masks) != n:
+            raise ShapeError(f"masks must be a list of num_layers - 1 = {n} arrays of shape {shape} (e.g. lstm.masks "
+                             f"from a forward on the same batch), got {type(masks).__name__}"
+                             f"{f' of length {len(masks)}' if isinstance(masks, (list, tuple)) else ''}.")
+        return [self._as_input(m, f"masks[{k}]", shape, ("batch", "time", "hidden")) for k, m in enumerate(masks)]
 
     def forward(self, x, h0=None, c0=None, masks=None):
         """x: (B, T, input_size) -> out (B, T, H), (h_n, c_n) each (num_layers, B, H).
@@ -132,16 +166,14 @@ class LSTM(Module):
         (e.g. ``lstm.masks`` from a previous call) for a gradient check.
         """
         xp = self.xp
-        if not hasattr(x, "shape"):
-            raise InputTypeError(f"x must be an array of shape (batch, time, features), got {type(x).__name__}.")
-        x = xp.asarray(x, dtype=self.dtype)
-        if x.ndim != 3 or x.shape[2] != self.input_size:
-            raise ShapeError(f"x must have shape (batch, time, {self.input_size}), got {x.shape}.")
+        x = self._as_input(x, "x", (None, None, self.input_size), ("batch", "time", "features"))
         B, T, _ = x.shape
         if T < 1 or B < 1:
             raise ShapeError(f"x needs at least one sample and one time step, got shape {x.shape}.")
         h0, c0 = self._states(h0, B, "h0"), self._states(c0, B, "c0")
         use_dropout = self.training and self.dropout > 0 and self.num_layers > 1
+        if masks is not None and use_dropout:
+            masks = self._check_masks(masks, B, T)
         if masks is None and use_dropout:
             masks = [Fn.dropout_mask(self.rng, (B, T, self.hidden_size), self.dropout, self.dtype, xp)
                      for _ in range(self.num_layers - 1)]
@@ -157,18 +189,22 @@ class LSTM(Module):
             if layer < self.num_layers - 1 and masks is not None:
                 out = Fn.dropout_forward(out, masks[layer])
             inp = out
-        self._caches = caches
+        self._caches, self._cache_state = caches, "ready"
         return out, (xp.stack(h_n), xp.stack(c_n))
 
     def backward(self, dout, dh_n=None, dc_n=None):
         """dout: (B, T, H) gradient on out; dh_n, dc_n: (num_layers, B, H) or None.
 
         Returns (dx (B, T, input_size), dh0, dc0 (num_layers, B, H)) and fills ``self.grads``.
+        Shapes are checked against the last forward; call it once per forward.
         """
-        if self._caches is None:
-            raise NotFittedError("LSTM.backward called before forward: run forward(x) first (it keeps the caches).")
+        self._check_cache_ready("LSTM")
         xp = self.xp
-        dout = None if dout is None else xp.asarray(dout, dtype=self.dtype)
+        T, B = self._caches[0]["x_tm"].shape[:2]
+        if dout is not None:
+            dout = self._as_input(dout, "dout", (B, T, self.hidden_size), ("batch", "time", "hidden"), finite=False)
+        dh_n = None if dh_n is None else self._states(dh_n, B, "dh_n", finite=False)
+        dc_n = None if dc_n is None else self._states(dc_n, B, "dc_n", finite=False)
         dh0, dc0, grads = [None] * self.num_layers, [None] * self.num_layers, {}
         for layer in reversed(range(self.num_layers)):
             if layer < self.num_layers - 1 and self.masks is not None and dout is not None:
@@ -179,6 +215,7 @@ class LSTM(Module):
             for name, g in dp.items():
                 grads[f"l{layer}.{name}"] = g
         self.grads = {k: grads[k] for k in self.params}
+        self._cache_state = "used"
         return dout, xp.stack(dh0), xp.stack(dc0)
 
     def gate_activations(self, layer=-1):

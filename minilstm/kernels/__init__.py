@@ -3,7 +3,16 @@
 Each module exposes ``lstm_forward(x, h0, c0, params)`` and
 ``lstm_backward(dh_seq, dh_T, dc_T, cache)`` with the shapes, cache contents and
 results of the reference in ``minilstm.core``; the tests hold every one to it.
+
+Compiled code reads and writes raw memory, so every kernel entry first checks its
+arguments with ``minilstm.core``'s checks, then the size contract below (exact shapes,
+one dtype, float32 or float64): a mis-sized array is a ``ShapeError``, never a crash.
 """
+import numpy as np
+
+from ..errors import ConfigError, InputTypeError, ShapeError
+
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def get_impl(kernels):
@@ -17,4 +26,32 @@ def get_impl(kernels):
     if kernels == "cuda":
         from . import cuda
         return cuda
-    raise ValueError(f"unknown kernel family {kernels!r}")
+    raise ConfigError(f"unknown kernel family {kernels!r}; valid: 'numpy', 'numba', 'cuda'.")
+
+
+def check_kernel_dtype(dtype, family):
+    """The compiled kernels exist for float32 and float64 only."""
+    if np.dtype(dtype) not in KERNEL_DTYPES:
+        raise InputTypeError(f"the {family} kernels take float32 or float64 arrays, got {np.dtype(dtype)}; cast with "
+                             ".astype(np.float64) or use kernels='numpy'.")
+
+
+def check_contract(kernel, arrays, array_type=np.ndarray):
+    """Size contract of one compiled kernel: ``arrays`` maps a name to (array, expected shape).
+
+    Every array must be an ``array_type`` of exactly that shape, all of one kernel dtype.
+    Cheap (no pass over the data); call it before handing arrays to compiled code.
+    """
+    dtype = None
+    for name, (a, shape) in arrays.items():
+        if not isinstance(a, array_type):
+            raise InputTypeError(f"{kernel}: {name} must be a {array_type.__module__}.{array_type.__name__}, got "
+                                 f"{type(a).__name__}.")
+        if tuple(a.shape) != tuple(shape):
+            raise ShapeError(f"{kernel}: {name} must have shape {tuple(shape)}, got {tuple(a.shape)}.")
+        if dtype is None:
+            dtype = a.dtype
+            check_kernel_dtype(dtype, kernel)
+        elif a.dtype != dtype:
+            raise InputTypeError(f"{kernel}: {name} has dtype {a.dtype}, the other arrays {dtype}; use one dtype.")
+    return dtype

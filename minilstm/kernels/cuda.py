@@ -24,8 +24,11 @@ import math
 
 import numpy as np
 
-from ..core import (CACHE_KEYS, carried_gradients, initial_states, input_projection, sequence_buffers,
-                    sequence_outputs, weights_backward)
+from ..core import (CACHE_KEYS, carried_gradients, check_backward_args, check_forward_args, initial_states,
+                    input_projection, sequence_buffers, sequence_outputs, weights_backward)
+from ..errors import DeviceError, InputTypeError, ShapeError
+from ..validate import check_same_module
+from . import check_kernel_dtype
 
 try:
     import cupy as cp
@@ -264,15 +267,29 @@ def choose_path(B, H, itemsize):
     return ("persistent", R) if fits and H <= 256 and traffic <= (32 << 20) else ("cublas", 1)
 
 
+def check_device_arrays(ref, ref_name, T, B, H, **others):
+    """CuPy arrays of float32 or float64 whose sizes fit the kernels' 32-bit int arguments and indices."""
+    if cp is None:
+        raise DeviceError("the CUDA kernels need CuPy: pip install 'minilstm[cuda]', or use kernels='numba'.")
+    if not isinstance(ref, cp.ndarray):
+        raise InputTypeError(f"the CUDA kernels take CuPy arrays; {ref_name} is a {type(ref).__name__} (move it with "
+                             "cupy.asarray, or use kernels='numba' for NumPy arrays).")
+    check_kernel_dtype(ref.dtype, "cuda")
+    check_same_module(others, ref_name, ref)
+    if max(T + 1, B * 4 * H) >= 2 ** 31:
+        raise ShapeError(f"the CUDA kernels index with 32-bit ints: T + 1 = {T + 1} and 4 * B * H = {4 * B * H} must "
+                         "stay below 2**31; split the batch or the sequence.")
+
+
 def _grid(n, block=256):
     return ((n + block - 1) // block,), (block,)
 
 
 def lstm_forward(x, h0, c0, params):
     """Same contract as ``minilstm.core.lstm_forward`` on CuPy arrays."""
+    B, T, D, H = check_forward_args(x, h0, c0, params)
+    check_device_arrays(x, "x", T, B, H)
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
-    B, T, D = x.shape
-    H = W_h.shape[0]
     dt = x.dtype
     tname = _TYPES[np.dtype(dt)]
     x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
@@ -298,10 +315,11 @@ def lstm_forward(x, h0, c0, params):
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
     """Same contract as ``minilstm.core.lstm_backward`` on CuPy arrays."""
+    T, B, D, H = check_backward_args(dh_seq, dh_T, dc_T, cache)
+    check_device_arrays(cache["x_tm"], "cache['x_tm']", T, B, H, dh_seq=dh_seq, dh_T=dh_T, dc_T=dc_T)
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
+    hs, cs, gates, tanh_c = (cp.ascontiguousarray(a) for a in (hs, cs, gates, tanh_c))   # raw pointers below
     W_x, W_h = params["W_x"], params["W_h"]
-    T, B, D = x_tm.shape
-    H = W_h.shape[0]
     dt = x_tm.dtype
     tname = _TYPES[np.dtype(dt)]
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])

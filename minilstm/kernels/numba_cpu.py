@@ -30,8 +30,11 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ..core import (CACHE_KEYS, carried_gradients, initial_states, input_projection, sequence_buffers,
-                    sequence_outputs, weights_backward)
+from ..core import (CACHE_KEYS, carried_gradients, check_backward_args, check_forward_args, initial_states,
+                    input_projection, sequence_buffers, sequence_outputs, weights_backward)
+from . import check_contract, check_kernel_dtype
+from ..errors import InputTypeError, ShapeError
+from ..validate import check_same_module
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True, fastmath=False)
 
@@ -103,7 +106,7 @@ def _gates_forward_row(a, xw, b, c_prev, g, c_t, h_t, tanh_c):
 
 
 @numba.njit(**_JIT)
-def gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t):
+def _gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t):
     """One step's pointwise part.
 
     a: (B, 4H) h_{t-1} @ W_h;  xw_t: (B, 4H) x_t @ W_x;  bias: (4H,) b;  c_prev: (B, H) C_{t-1}
@@ -130,7 +133,7 @@ def _gates_backward_row(dh, dc_next, g, c_prev, tanh_c, d, dc_prev, db, one):
 
 
 @numba.njit(**_JIT)
-def gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, db, one):
+def _gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, db, one):
     """One step's pointwise backward.
 
     dh: (B, H) total gradient on h_t (from above + carried); dc_next: (B, H) carried dC_t;
@@ -143,7 +146,7 @@ def gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, d
 
 
 @numba.njit(**_JIT)
-def forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a):
+def _forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a):
     """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h as a
     hand-written vector-matrix product (vectorized by LLVM; no BLAS call, no Python per step).
     Shapes as in ``lstm_forward`` with B = 1; a: (1, 4H) workspace."""
@@ -162,7 +165,7 @@ def forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a):
 
 
 @numba.njit(**_JIT)
-def backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db, one):
+def _backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db, one):
     """Batch-1 BPTT in one compiled call; dh_{t-1} = da_t @ W_h.T by hand, as a sum of rows of
     W_hT (4H, H) scaled by da_t (no horizontal reduction, so LLVM vectorizes it)."""
     T = gates.shape[0]
@@ -185,9 +188,9 @@ def backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, 
 def lstm_forward(x, h0, c0, params):
     """Same contract as ``minilstm.core.lstm_forward``: x (B, T, D), h0, c0 (B, H) ->
     (h_seq (B, T, H), (h_T, c_T), cache)."""
+    B, T, D, H = check_forward_args(x, h0, c0, params)
+    check_host_arrays(x, "x")
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
-    B, T, D = x.shape
-    H = W_h.shape[0]
     dt = x.dtype
     x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
     b = np.ascontiguousarray(b)
@@ -195,20 +198,20 @@ def lstm_forward(x, h0, c0, params):
     hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
     a = np.empty((B, 4 * H), dtype=dt)                                # workspace, reused every step
     if B == 1:
-        forward_loop_b1(xw, np.ascontiguousarray(W_h), b, hs, cs, gates, tanh_c, a)
+        _forward_loop_b1(xw, np.ascontiguousarray(W_h), b, hs, cs, gates, tanh_c, a)
     else:
         for t in range(T):
             np.matmul(hs[t], W_h, out=a)                              # h_{t-1} @ W_h
-            gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
+            _gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
     return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
 
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
     """Same contract as ``minilstm.core.lstm_backward``: returns (dx, dh0, dc0, dparams)."""
+    T, B, D, H = check_backward_args(dh_seq, dh_T, dc_T, cache)
+    check_host_arrays(cache["x_tm"], "cache['x_tm']", dh_seq=dh_seq, dh_T=dh_T, dc_T=dc_T)
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
     W_x, W_h = params["W_x"], params["W_h"]
-    T, B, D = x_tm.shape
-    H = W_h.shape[0]
     dt = x_tm.dtype
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
@@ -220,7 +223,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     db = np.zeros(4 * H, dtype=dt)                                     # filled by the gate pass
     if B == 1:
         seq = np.ascontiguousarray(dh_tm, dtype=dt) if dh_tm is not None else np.zeros((1, 1, 1), dt)
-        backward_loop_b1(seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db,
+        _backward_loop_b1(seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db,
                          one)
     else:
         for t in range(T - 1, -1, -1):
@@ -228,8 +231,76 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
                 dh, dh_next = dh_next, dh
             else:
                 np.add(dh_tm[t], dh_next, out=dh)                      # from above + carried from t+1
-            gates_backward_step(dh, dc_next, gates[t], cs[t], tanh_c[t], da[t], dc_prev, db, one)
+            _gates_backward_step(dh, dc_next, gates[t], cs[t], tanh_c[t], da[t], dc_prev, db, one)
             dc_next, dc_prev = dc_prev, dc_next
             np.matmul(da[t], W_hT, out=dh_next)                        # dh_{t-1} = da_t @ W_h.T
     dx, dparams = weights_backward(da, x_tm, hs, W_x, db=db)           # all steps at once, as in core
     return dx, dh_next, dc_next, dparams
+
+
+# ---- entry checks: the compiled functions above trust their callers, so every public name checks first ----
+
+def check_host_arrays(ref, ref_name, **others):
+    """NumPy arrays of float32 or float64 (the compiled kernels cannot read CuPy or other dtypes)."""
+    if not isinstance(ref, np.ndarray):
+        raise InputTypeError(f"the Numba kernels take NumPy arrays; {ref_name} is a {type(ref).__name__} "
+                         "(use kernels='cuda' for CuPy arrays).")
+    check_kernel_dtype(ref.dtype, "numba")
+    check_same_module(others, ref_name, ref)
+
+
+def gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t):
+    """One step's pointwise part (checked entry to the compiled pass).
+
+    a: (B, 4H) h_{t-1} @ W_h;  xw_t: (B, 4H) x_t @ W_x;  bias: (4H,) b;  c_prev: (B, H) C_{t-1}
+    Out: gates_t (B, 4H) activated gates [f, i, c~, o]; c_t, h_t, tanh_c_t (B, H).
+    """
+    B, H = _sizes("gates_forward_step", c_prev, "c_prev")
+    check_contract("gates_forward_step", {
+        "a": (a, (B, 4 * H)), "xw_t": (xw_t, (B, 4 * H)), "bias": (bias, (4 * H,)), "c_prev": (c_prev, (B, H)),
+        "gates_t": (gates_t, (B, 4 * H)), "c_t": (c_t, (B, H)), "h_t": (h_t, (B, H)), "tanh_c_t": (tanh_c_t, (B, H))})
+    _gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t)
+
+
+def gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, db, one):
+    """One step's pointwise backward (checked entry to the compiled pass); shapes as in ``_gates_backward_step``."""
+    B, H = _sizes("gates_backward_step", dh, "dh")
+    dt = check_contract("gates_backward_step", {
+        "dh": (dh, (B, H)), "dc_next": (dc_next, (B, H)), "gates_t": (gates_t, (B, 4 * H)),
+        "c_prev": (c_prev, (B, H)), "tanh_c_t": (tanh_c_t, (B, H)), "da_t": (da_t, (B, 4 * H)),
+        "dc_prev": (dc_prev, (B, H)), "db": (db, (4 * H,))})
+    _gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, db, dt.type(one))
+
+
+def forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a):
+    """Batch-1 forward time loop (checked entry); shapes as in ``_forward_loop_b1``."""
+    T = _sizes("forward_loop_b1", xw, "xw", ndim=3)[0]
+    H = _sizes("forward_loop_b1", W_h, "W_h")[0]
+    check_contract("forward_loop_b1", {
+        "xw": (xw, (T, 1, 4 * H)), "W_h": (W_h, (H, 4 * H)), "bias": (bias, (4 * H,)), "hs": (hs, (T + 1, 1, H)),
+        "cs": (cs, (T + 1, 1, H)), "gates": (gates, (T, 1, 4 * H)), "tanh_c": (tanh_c, (T, 1, H)),
+        "a": (a, (1, 4 * H))})
+    _forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a)
+
+
+def backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db, one):
+    """Batch-1 BPTT loop (checked entry); shapes as in ``_backward_loop_b1``; dh_tm (T, 1, H) when has_seq."""
+    T = _sizes("backward_loop_b1", gates, "gates", ndim=3)[0]
+    H = _sizes("backward_loop_b1", W_hT, "W_hT")[1]
+    arrays = {"dh_next": (dh_next, (1, H)), "dc_next": (dc_next, (1, H)), "gates": (gates, (T, 1, 4 * H)),
+              "cs": (cs, (T + 1, 1, H)), "tanh_c": (tanh_c, (T, 1, H)), "W_hT": (W_hT, (4 * H, H)),
+              "da": (da, (T, 1, 4 * H)), "dh": (dh, (1, H)), "dc_prev": (dc_prev, (1, H)), "db": (db, (4 * H,))}
+    if has_seq:
+        arrays["dh_tm"] = (dh_tm, (T, 1, H))
+    dt = check_contract("backward_loop_b1", arrays)
+    if not has_seq:
+        dh_tm = np.zeros((1, 1, 1), dt)
+    _backward_loop_b1(dh_tm, bool(has_seq), dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db,
+                      dt.type(one))
+
+
+def _sizes(kernel, a, name, ndim=2):
+    if not isinstance(a, np.ndarray) or a.ndim != ndim:
+        raise ShapeError(f"{kernel}: {name} must be a {ndim}-D NumPy array, got "
+                         f"{getattr(a, 'shape', type(a).__name__)}.")
+    return a.shape
