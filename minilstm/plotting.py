@@ -1,7 +1,8 @@
 """matplotlib figures: training history, forecast against truth and baseline, gate activations.
 
 Each function returns the Figure (and saves it when ``path`` is given). The Agg
-backend is used automatically where there is no display.
+backend is used automatically where there is no display. In Jupyter the returned
+Figure displays once as a cell's last value (pyplot's copy is closed).
 """
 import numpy as np
 
@@ -27,32 +28,55 @@ GATE_NAMES = {"f": "forget gate f_t", "i": "input gate i_t", "c_tilde": "candida
 
 
 def _finish(fig, path):
+    """Lay out, save when asked, and hand the Figure back once.
+
+    Under the inline (Jupyter) and Agg backends the figure is closed before it is returned, so pyplot
+    does not show it a second time: a returned Figure as a cell's last value displays once (end the
+    line with ``;`` or assign it to hide it). Under a GUI backend it stays open for ``plt.show()``.
+    """
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)
+    import matplotlib
+    backend = matplotlib.get_backend().lower()
+    if backend == "agg" or "inline" in backend:
+        import matplotlib.pyplot as plt
+        plt.close(fig)
     return fig
 
 
 def plot_history(history, path=None, title="Training history"):
-    """history: ``model.train_history`` (list of dicts). Loss curves (log scale) and the learning rate."""
+    """history: ``model.train_history`` (list of dicts) or a fitted model. Loss curves (log scale),
+    gradient norm and learning rate per epoch; every epoch is marked, so a one-epoch history shows."""
+    if hasattr(history, "train_history"):
+        history = history.train_history
+    if not history:
+        from .errors import DataError
+        raise DataError("plot_history got an empty history: fit the model first (model.fit(X, y)), then pass "
+                        "model.train_history.")
     plt = _plt()
     ep = [r["epoch"] for r in history]
+    mk = {"marker": "o", "markersize": 4 if len(ep) <= 50 else 0}
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
-    a.plot(ep, [r["train_loss"] for r in history], label="train")
-    if any(r["val_loss"] is not None for r in history):
-        a.plot(ep, [r["val_loss"] for r in history], label="validation")
+    a.plot(ep, [r["train_loss"] for r in history], label="train", **mk)
+    if any(r.get("val_loss") is not None for r in history):
+        a.plot(ep, [np.nan if r.get("val_loss") is None else r["val_loss"] for r in history], label="validation", **mk)
     a.set_yscale("log")
     a.set_xlabel("epoch")
     a.set_ylabel("loss (normalized units)")
     a.set_title(title)
     a.legend()
-    b.plot(ep, [r["grad_norm"] for r in history], color="C2", label="mean |grad| (before clipping)")
+    lines = b.plot(ep, [r["grad_norm"] for r in history], color="C2", label="mean |grad| (before clipping)", **mk)
     b.set_xlabel("epoch")
     b.set_ylabel("gradient norm")
     b2 = b.twinx()
-    b2.plot(ep, [r["lr"] for r in history], color="C3", ls="--", label="learning rate")
+    lines += b2.plot(ep, [r["lr"] for r in history], color="C3", ls="--", label="learning rate (right axis)", **mk)
     b2.set_ylabel("learning rate")
+    b.legend(lines, [ln.get_label() for ln in lines], loc="best", fontsize="small")
     b.set_title("gradient norm and learning rate")
+    if len(ep) == 1:
+        a.set_xlim(ep[0] - 1, ep[0] + 1)
+        b.set_xlim(ep[0] - 1, ep[0] + 1)
     return _finish(fig, path)
 
 
@@ -60,6 +84,8 @@ def plot_forecast(truth, prediction, baseline=None, baseline_name="baseline", in
                   path=None, title="Forecast against truth", last=None):
     """truth, prediction (and an optional baseline): 1-D arrays in original units; ``last`` keeps the last n points."""
     plt = _plt()
+    if index is None and hasattr(truth, "index"):           # a pandas Series carries its time axis
+        index = truth.index
     truth, prediction = np.asarray(truth).ravel(), np.asarray(prediction).ravel()
     x = np.arange(len(truth)) if index is None else np.asarray(index)
     sl = slice(-last, None) if last else slice(None)

@@ -262,3 +262,61 @@ def test_plot_gates_says_how_many_units_it_shows():
     fig = plotting.plot_gates(m, s, window=0)
     assert "all 8 units" in fig._suptitle.get_text()
     assert fig.axes[0].images[0].get_array().shape == (8, 6)        # units x time steps of one window
+
+
+def test_predict_and_forecast_are_indexed_by_target_time_on_pandas():
+    pd = pytest.importorskip("pandas")
+    idx = pd.date_range("2021-03-01", periods=150, freq="h")
+    df = pd.DataFrame({"load": sine(150), "temp": np.cos(np.arange(150) / 9.0)}, index=idx)
+    m = LSTMModel({**SMALL, "epochs": 1}).fit(df, df["load"], verbose=False)
+    p = m.predict(df)
+    assert isinstance(p, pd.Series) and p.name == "load" and len(p) == 145
+    # window j covers rows [j, j+6) and predicts row j+6: the first prediction is for idx[6], the last one
+    # for the hour after the data end
+    assert p.index[0] == idx[6] and p.index[-1] == idx[-1] + pd.Timedelta(hours=1)
+    np.testing.assert_allclose(p.to_numpy(), m.predict(df.to_numpy()))          # arrays in, arrays out
+    f = m.forecast(df)
+    assert isinstance(f, pd.Series) and f.index[0] == idx[-1] + pd.Timedelta(hours=1)
+    assert f.iloc[0] == pytest.approx(p.iloc[-1])
+    # two targets, direct multi-step: (step, target) columns
+    m2 = LSTMModel({**SMALL, "epochs": 1, "output_steps": 2}).fit(df, df, verbose=False)
+    P = m2.predict(df, steps=2)
+    assert P.shape == (145, 4) and list(P.columns.get_level_values("target")[:2]) == ["load", "temp"]
+    F = m2.forecast(df, steps=2)
+    assert list(F.columns) == ["load", "temp"] and list(F.index) == [idx[-1] + pd.Timedelta(hours=h) for h in (1, 2)]
+    # fitted on NumPy: arrays even for pandas input
+    assert isinstance(LSTMModel({**SMALL, "epochs": 1}).fit(df.to_numpy(), df["load"].to_numpy(),
+                                                          verbose=False).predict(df), np.ndarray)
+
+
+def test_columns_are_matched_by_name():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": sine(120), "b": np.cos(np.arange(120) / 4.0)})
+    m = LSTMModel({**SMALL, "epochs": 1}).fit(df, df["a"], verbose=False)
+    np.testing.assert_array_equal(m.predict(df[["b", "a"]]), m.predict(df))
+    with pytest.raises(ValueError, match=r"missing \['b'\]"):
+        m.predict(df[["a"]].assign(c=1.0))
+
+
+def test_keyword_configuration_styles():
+    assert LSTMModel(hidden_size=7).config["hidden_size"] == 7
+    m = LSTMModel({"hidden_size": 7, "epochs": 3}, epochs=4)
+    assert (m.config["hidden_size"], m.config["epochs"]) == (7, 4)
+    assert LSTMModel(config={"num_layers": 3}).config["num_layers"] == 3
+
+
+def test_plots_close_pyplots_copy_mark_every_epoch_and_label_both_axes():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    from minilstm import plotting
+    s = sine(80)
+    m = LSTMModel({**SMALL, "epochs": 1}).fit(s, s, verbose=False)
+    fig = plotting.plot_history(m.train_history)
+    assert fig.number not in plt.get_fignums()                  # returned once, not shown again by pyplot
+    loss_ax, grad_ax = fig.axes[0], fig.axes[1]
+    assert all(line.get_marker() == "o" for line in loss_ax.get_lines())   # one epoch is a visible point
+    labels = [t.get_text() for t in grad_ax.get_legend().get_texts()]
+    assert any("grad" in t for t in labels) and any("learning rate" in t for t in labels)
+    assert plotting.plot_history(m) is not None                            # a fitted model works too
+    with pytest.raises(ValueError, match="empty history"):
+        plotting.plot_history([])

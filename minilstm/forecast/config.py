@@ -1,8 +1,11 @@
 """The configuration of ``LSTMModel``: defaults, documentation and validation of every key."""
+import math
 import numbers
 
+import numpy as np
+
 from ..errors import ConfigError
-from .normalizer import METHODS, ROW_WISE
+from .normalizer import METHODS, ROW_WISE, DataNormalizer
 
 DEFAULTS = {
     "input_size": None,        # features per row; inferred in fit (a given value must match the data)
@@ -33,25 +36,103 @@ DEFAULTS = {
 }
 
 
+# Limits that keep a typo from allocating terabytes or looping for days (each far above any sane use).
+MAXIMA = {"hidden_size": 16384, "num_layers": 64, "sequence_length": 1_000_000, "output_steps": 100_000,
+          "horizon": 1_000_000, "epochs": 1_000_000, "batch_size": 10_000_000, "seed": 2 ** 63 - 1}
+
+# Names other libraries (Keras, PyTorch, Darts, scikit-learn) use for minilstm's keys.
+ALIASES = {
+    "lr": "learning_rate", "learning_rate_init": "learning_rate", "eta": "learning_rate", "step_size": "learning_rate",
+    "lookback": "sequence_length", "look_back": "sequence_length", "input_chunk_length": "sequence_length",
+    "window": "sequence_length", "window_size": "sequence_length", "seq_len": "sequence_length",
+    "seq_length": "sequence_length", "timesteps": "sequence_length", "n_lags": "sequence_length",
+    "n_epochs": "epochs", "num_epochs": "epochs", "max_epochs": "epochs", "max_iter": "epochs",
+    "hidden_dim": "hidden_size", "hidden_units": "hidden_size", "units": "hidden_size", "n_hidden": "hidden_size",
+    "num_units": "hidden_size", "hidden_layer_size": "hidden_size", "d_model": "hidden_size",
+    "n_layers": "num_layers", "layers": "num_layers", "n_rnn_layers": "num_layers", "num_rnn_layers": "num_layers",
+    "early_stopping": "patience", "early_stopping_patience": "patience", "n_iter_no_change": "patience",
+    "l2": "weight_decay", "l2_reg": "weight_decay", "l2_penalty": "weight_decay", "alpha": "weight_decay",
+    "gradient_clip_val": "clip_norm", "max_norm": "clip_norm", "clipnorm": "clip_norm", "grad_clip": "clip_norm",
+    "clip_grad_norm": "clip_norm", "gradient_clipping": "clip_norm", "clipvalue": "clip_norm",
+    "batch": "batch_size", "batchsize": "batch_size", "mini_batch_size": "batch_size",
+    "tol": "min_delta", "min_improvement": "min_delta",
+    "random_state": "seed", "random_seed": "seed",
+    "dropout_rate": "dropout", "drop_rate": "dropout",
+    "input_dim": "input_size", "n_features": "input_size", "num_features": "input_size",
+    "output_dim": "output_size", "n_outputs": "output_size", "n_targets": "output_size",
+    "output_chunk_length": "output_steps", "n_steps_ahead": "output_steps", "forecast_horizon": "horizon",
+    "lr_scheduler": "lr_schedule", "scheduler": "lr_schedule", "lr_decay": "lr_schedule",
+    "scaler": "normalize", "scaling": "normalize", "normalization": "normalize", "normalise": "normalize",
+    "normalizer": "normalize", "loss_fn": "loss", "criterion": "loss", "gpu": "device", "use_gpu": "device",
+    "targets": "target_columns", "target_cols": "target_columns", "seasonality": "season", "period": "season",
+}
+FIT_ARGUMENTS = ("validation_split", "verbose", "validation_data", "X", "y")
+
+
 def _int(cfg, key, lo, allow_none=False):
     v = cfg[key]
     if v is None and allow_none:
         return
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
-        raise ConfigError(f"config[{key!r}] must be an integer >= {lo}" + (" or None" if allow_none else "") +
-                          f", got {v!r}.")
+    hi = MAXIMA.get(key)
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo or (hi is not None and v > hi):
+        raise ConfigError(f"config[{key!r}] must be an integer >= {lo}" + (f" and <= {hi:,}" if hi else "") +
+                          (" or None" if allow_none else "") + f", got {v!r}.")
 
 
 def _float(cfg, key, lo, hi=None, lo_open=False, allow_none=False):
     v = cfg[key]
     if v is None and allow_none:
         return
-    ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and v == v
+    ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
     ok = ok and (v > lo if lo_open else v >= lo) and (hi is None or v < hi)
     if not ok:
         rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'})"
-        raise ConfigError(f"config[{key!r}] must be a number in {rng}" + (" or None" if allow_none else "") +
+        raise ConfigError(f"config[{key!r}] must be a finite number in {rng}" + (" or None" if allow_none else "") +
                           f", got {v!r}.")
+
+
+def _unknown_keys_message(unknown):
+    import difflib
+    parts, fit_args = [], [k for k in unknown if k in FIT_ARGUMENTS]
+    hints = []
+    for k in (k for k in unknown if k not in FIT_ARGUMENTS):
+        key = k.lower() if isinstance(k, str) else k
+        guess = ALIASES.get(key) or (key if key in DEFAULTS else None)
+        if guess is None and isinstance(k, str):
+            close = difflib.get_close_matches(key, list(DEFAULTS) + list(ALIASES), 1)
+            guess = ALIASES.get(close[0], close[0]) if close else None
+        hints.append(f"{k!r} (did you mean {guess!r}?)" if guess else repr(k))
+    if hints:
+        parts.append(f"unknown config key(s) {', '.join(hints)}. Valid keys: {', '.join(DEFAULTS)}.")
+    if fit_args:
+        parts.append(f"{', '.join(map(repr, fit_args))} {'is not a config key' if len(fit_args) == 1 else 'are not config keys'}"
+                     ": these are fit() arguments: model.fit(X, y, validation_split=0.1, verbose=True).")
+    return " ".join(parts)
+
+
+def normalizer_spec(norm):
+    """config['normalize'] -> the argument for ``DataNormalizer`` (or None), checked by building one.
+
+    Accepts None/False (no scaling), True (zscore), a strategy name, or a DataNormalizer config dict
+    (``{'strategy': 'minmax', 'feature_range': (-1, 1)}``). Only row-wise strategies: a model of
+    independent windows cannot invert a transform that chains each row to its predecessor.
+    """
+    if norm is None or norm is False:
+        return None
+    spec = "zscore" if norm is True else norm
+    if not isinstance(spec, (str, dict)):
+        raise ConfigError(f"config['normalize'] must be None, True, one of {METHODS} or a DataNormalizer config "
+                          f"dict such as {{'strategy': 'zscore'}}, got {norm!r}.")
+    try:
+        dn = DataNormalizer(dict(spec) if isinstance(spec, dict) else spec)
+    except ConfigError as e:
+        raise ConfigError(f"config['normalize'] = {norm!r} is not a valid DataNormalizer setting: {e}") from None
+    method = getattr(dn, "strategy", None) or getattr(dn, "method", None)
+    if method not in ROW_WISE:
+        raise ConfigError(f"config['normalize'] = {method!r} changes each row by its predecessor, which a model of "
+                          f"independent windows cannot invert per prediction; use one of {ROW_WISE}, or transform "
+                          "the series with DataNormalizer yourself before fit.")
+    return spec
 
 
 def validate_config(config):
@@ -59,13 +140,11 @@ def validate_config(config):
     if config is None:
         config = {}
     if not isinstance(config, dict):
-        raise ConfigError(f"config must be a dict, got {type(config).__name__}.")
-    unknown = sorted(set(config) - set(DEFAULTS))
+        raise ConfigError(f"config must be a dict of settings, e.g. LSTMModel({{'hidden_size': 32}}) or "
+                          f"LSTMModel(hidden_size=32), got {type(config).__name__}.")
+    unknown = [k for k in config if k not in DEFAULTS]
     if unknown:
-        import difflib
-        hints = [f"{k!r} (did you mean {difflib.get_close_matches(k, DEFAULTS, 1)[0]!r}?)"
-                 if difflib.get_close_matches(k, DEFAULTS, 1) else repr(k) for k in unknown]
-        raise ConfigError(f"unknown config key(s) {', '.join(hints)}. Valid keys: {', '.join(DEFAULTS)}.")
+        raise ConfigError(_unknown_keys_message(unknown))
     cfg = {**DEFAULTS, **config}
     for key in ("hidden_size", "num_layers", "epochs", "batch_size", "sequence_length", "output_steps"):
         _int(cfg, key, 1)
@@ -82,8 +161,15 @@ def validate_config(config):
     _float(cfg, "min_delta", 0.0)
     if cfg["lr_schedule"] not in (None, "constant", "cosine", "step", "plateau"):
         raise ConfigError(f"config['lr_schedule'] must be None, 'cosine', 'step' or 'plateau', got {cfg['lr_schedule']!r}.")
+    if isinstance(cfg["shuffle"], np.bool_):
+        cfg["shuffle"] = bool(cfg["shuffle"])
     if not isinstance(cfg["shuffle"], bool):
         raise ConfigError(f"config['shuffle'] must be True or False, got {cfg['shuffle']!r}.")
+    if isinstance(cfg["dtype"], (type, np.dtype)):
+        try:
+            cfg["dtype"] = np.dtype(cfg["dtype"]).name
+        except TypeError:
+            pass
     if cfg["dtype"] not in ("float32", "float64"):
         raise ConfigError(f"config['dtype'] must be 'float32' or 'float64', got {cfg['dtype']!r}.")
     if cfg["loss"] not in ("mse", "mae", "huber"):
@@ -97,19 +183,15 @@ def validate_config(config):
             cfg[key] = int(v)
         elif isinstance(v, numbers.Real) and not isinstance(v, (bool, int)):
             cfg[key] = float(v)
-    norm = cfg["normalize"]
-    method = norm.get("method", "zscore") if isinstance(norm, dict) else ("zscore" if norm is True else norm)
-    if norm not in (None, False) and method not in METHODS:
-        raise ConfigError(f"config['normalize'] must be None, True, one of {METHODS} or a DataNormalizer config, "
-                          f"got {norm!r}.")
-    if norm not in (None, False) and method not in ROW_WISE:
-        raise ConfigError(f"config['normalize'] = {method!r} changes each row by its predecessor, which a model of "
-                          f"independent windows cannot invert per prediction; use one of {ROW_WISE}, or transform "
-                          "the series with DataNormalizer yourself before fit.")
+    spec = normalizer_spec(cfg["normalize"])
+    if isinstance(spec, dict):
+        cfg["normalize"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.items()}
     tc = cfg["target_columns"]
     if tc is not None:
         if isinstance(tc, numbers.Integral) and not isinstance(tc, bool):
             tc = [int(tc)]
+        elif isinstance(tc, np.ndarray) and tc.ndim == 1:
+            tc = tc.tolist()
         if not isinstance(tc, (list, tuple)) or not tc or not all(
                 isinstance(i, numbers.Integral) and not isinstance(i, bool) and i >= 0 for i in tc):
             raise ConfigError(f"config['target_columns'] must be a non-empty list of column indices, got {tc!r}.")

@@ -19,53 +19,12 @@ from ..functional import LOSSES
 from ..nn import LSTM, Linear
 from ..optim import Adam, AdamW, clip_grad_norm
 from . import io as model_io
-from .config import validate_config
+from .config import normalizer_spec, validate_config
+from .inputs import align_columns, check_same_index, freq_string, is_datetime_index, labelled, read_table
 from .metrics import (LinearAR, format_table, infer_season, naive_scale, persistence_forecast,
                       regression_metrics, seasonal_naive_forecast)
 from .normalizer import DataNormalizer
 from .windows import n_labeled, n_windows, sliding_windows, window_targets
-
-
-def _as_2d(a, name):
-    """NumPy (or pandas) input -> float64 2-D array, with clear errors. Returns (array, was_1d, columns)."""
-    columns = None
-    if hasattr(a, "to_numpy") and hasattr(a, "ndim"):  # pandas
-        columns = list(a.columns) if hasattr(a, "columns") else None
-        if columns is not None:
-            bad = [str(c) for c, t in zip(a.columns, a.dtypes) if getattr(t, "kind", "O") not in "biuf"]
-            if bad:
-                raise DataError(f"{name} has non-numeric columns {bad}; encode them as numbers or drop them.")
-        a = a.to_numpy()
-    if a is None:
-        raise InputTypeError(f"{name} is None; pass an array of shape (samples,) or (samples, columns).")
-    if isinstance(a, (str, bytes, dict)):
-        raise InputTypeError(f"{name} must be an array-like of numbers, got {type(a).__name__}.")
-    try:
-        arr = np.asarray(a)
-    except Exception as e:  # ragged lists etc.
-        raise DataError(f"{name} could not be read as an array ({e}).") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise DataError(f"{name} holds non-numeric values (dtype {arr.dtype}); convert or drop those columns."
-                            ) from None
-    if np.iscomplexobj(arr):
-        raise DataError(f"{name} is complex; pass real numbers.")
-    arr = arr.astype(np.float64)
-    if arr.ndim not in (1, 2):
-        raise ShapeError(f"{name} must be 1-D (samples,) or 2-D (samples, columns), got shape {arr.shape}.")
-    if arr.shape[0] == 0:
-        raise DataError(f"{name} is empty (shape {arr.shape}); pass at least one row.")
-    was_1d = arr.ndim == 1
-    arr = arr.reshape(len(arr), -1)
-    if arr.shape[1] == 0:
-        raise ShapeError(f"{name} has no columns.")
-    if not np.isfinite(arr).all():
-        r, c = np.argwhere(~np.isfinite(arr))[0]
-        raise DataError(f"{name} contains NaN or Inf (first at row {r}, column {c}); fill, interpolate or drop "
-                        "those rows first.")
-    return arr, was_1d, columns
 
 
 class LSTMModel:
@@ -77,7 +36,11 @@ class LSTMModel:
     >>> model.evaluate(X_test, y_test)  # metrics in y's units, beside persistence, seasonal naive, linear AR
     """
 
-    def __init__(self, config=None):
+    def __init__(self, config=None, **settings):
+        if settings:   # LSTMModel(hidden_size=32) and LSTMModel(config, hidden_size=32): keywords win
+            if config is not None and not isinstance(config, dict):
+                raise ConfigError(f"config must be a dict of settings, got {type(config).__name__}.")
+            config = {**(config or {}), **settings}
         self.config = validate_config(config)
         self.train_history = []
         self.is_fitted = False
@@ -115,32 +78,40 @@ class LSTMModel:
         return {k: v.copy() for k, v in self.params.items()}
 
     # ---- input checking ---------------------------------------------------------------
-    def _check_X(self, X, name="X"):
-        Xa, _, _ = _as_2d(X, name)
-        if self.is_fitted and Xa.shape[1] != self.n_features:
-            raise ShapeError(f"{name} has {Xa.shape[1]} feature column(s) but the model was fitted on "
+    def _read_X(self, X, name="X"):
+        """X at predict/evaluate time -> Table, columns realigned by name when the model was fitted on names."""
+        t = align_columns(read_table(X, name), self.info.get("columns"), name)
+        if t.values.shape[1] != self.n_features:
+            raise ShapeError(f"{name} has {t.values.shape[1]} feature column(s) but the model was fitted on "
                              f"{self.n_features}; pass the same columns in the same order.")
-        return Xa
+        return t
+
+    def _check_X(self, X, name="X"):
+        return self._read_X(X, name).values
 
     def _require_fitted(self, what):
         if not self.is_fitted:
             raise NotFittedError(f"{what} needs a fitted model: call fit(X, y) first, or load a saved model.")
 
     def _xy(self, X, y):
+        """Validate fit's X and y -> (X (N, F), y (N, T), y_1d, labels): labels are the pandas facts to keep."""
         c = self.config
-        Xa, _, _ = _as_2d(X, "X")
-        tc = c["target_columns"]
+        Xt = read_table(X, "X")
+        Xa, tc = Xt.values, c["target_columns"]
         if tc is not None and max(tc) >= Xa.shape[1]:
             raise ConfigError(f"config['target_columns'] = {tc} but X has only {Xa.shape[1]} column(s).")
         if y is None:
             if tc is None:
                 raise InputTypeError("y is None: pass targets, or set config['target_columns'] to forecast columns "
                                      "of X.")
-            ya, y1d = Xa[:, tc], len(tc) == 1
+            yt = Xt._replace(values=Xa[:, tc], was_1d=len(tc) == 1, is_frame=False,
+                             columns=None if Xt.columns is None else [Xt.columns[i] for i in tc])
         else:
-            ya, y1d, _ = _as_2d(y, "y")
+            yt = read_table(y, "y")
+        ya = yt.values
         if len(Xa) != len(ya):
             raise ShapeError(f"X has {len(Xa)} rows but y has {len(ya)}; they must be aligned row by row.")
+        check_same_index(Xt, yt)
         if c["input_size"] is not None and c["input_size"] != Xa.shape[1]:
             raise ShapeError(f"config['input_size'] = {c['input_size']} but X has {Xa.shape[1]} feature column(s); "
                              "fix the config or leave input_size out (it is inferred).")
@@ -149,13 +120,19 @@ class LSTMModel:
                              "fix the config or leave output_size out (it is inferred).")
         if tc is not None and len(tc) != ya.shape[1]:
             raise ShapeError(f"config['target_columns'] names {len(tc)} column(s) but y has {ya.shape[1]}.")
-        return Xa, ya, y1d
+        if tc is not None and y is not None and not np.allclose(ya, Xa[:, tc], rtol=1e-6, atol=0.0):
+            r = int(np.argwhere(~np.isclose(ya, Xa[:, tc], rtol=1e-6, atol=0.0))[0][0])
+            raise ConfigError(f"config['target_columns'] = {tc} says y is X[:, {tc}], but the y given differs from "
+                              f"it (first at row {r}: y = {ya[r].tolist()}, X[:, {tc}] = {Xa[r, tc].tolist()}). Pass "
+                              "y=None to forecast those columns of X, or leave target_columns out to use this y.")
+        index = Xt.index if Xt.index is not None else yt.index
+        labels = {"columns": Xt.columns if Xt.is_frame else None, "target_names": yt.columns,
+                  "time_index": is_datetime_index(index), "freq": freq_string(index)}
+        return Xa, ya, yt.was_1d, labels
 
     def _make_normalizer(self):
-        n = self.config["normalize"]
-        if n in (None, False):
-            return None
-        return DataNormalizer(n if isinstance(n, dict) else ("zscore" if n is True else n))
+        spec = normalizer_spec(self.config["normalize"])
+        return None if spec is None else DataNormalizer(spec)
 
     def _nx(self, X):
         return X if self.x_normalizer is None else self.x_normalizer.transform(X)
@@ -214,7 +191,7 @@ class LSTMModel:
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or \
                 not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}.")
-        Xa, ya, self._y_1d = self._xy(X, y)
+        Xa, ya, self._y_1d, labels = self._xy(X, y)
         self._univariate = Xa.shape[1] == 1 and ya.shape[1] == 1 and np.array_equal(Xa[:, 0], ya[:, 0])
         L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
         n = n_labeled(len(Xa), L, h, k)
@@ -242,7 +219,8 @@ class LSTMModel:
         self.ar = LinearAR().fit(Xw_all[tr], Y[tr])                      # baseline, same windows, same units
         self.info = {"n_rows": len(Xa), "n_train_windows": int(n_train), "n_val_windows": int(n_val),
                      "mase_scale": naive_scale(ya[:last_train_row + 1]).tolist(), "y_1d": bool(self._y_1d),
-                     "season": c["season"] or infer_season(ya[:last_train_row + 1], max_lag=min(400, 4 * L + 48))}
+                     "season": c["season"] or infer_season(ya[:last_train_row + 1], max_lag=min(400, 4 * L + 48)),
+                     **labels}
         self.is_fitted = True
         self.train_history = []
         self._train(Xw_all, Y, tr, va, verbose)
@@ -374,18 +352,26 @@ class LSTMModel:
         self._require_fitted("predict")
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ConfigError(f"steps must be an integer >= 1, got {steps!r}.")
-        Xa = self._check_X(X)
-        c = self.config
+        Xt = self._read_X(X)
+        Xa, c = Xt.values, self.config
         L, k, T = c["sequence_length"], c["output_steps"], self.n_targets
         if n_windows(len(Xa), L) < 1:
             raise DataError(f"X has {len(Xa)} rows; predict needs at least sequence_length = {L}.")
         if steps <= k:
-            P = self._predict_windows(sliding_windows(self._nx(Xa), L)).reshape(-1, k, T)[:, :steps]
-            return self._shape_out(self._inv_y(P), steps)
-        if k > 1:
+            P = self._inv_y(self._predict_windows(sliding_windows(self._nx(Xa), L)).reshape(-1, k, T)[:, :steps])
+        elif k > 1:
             raise ConfigError(f"the model predicts {k} steps at once (output_steps={k}); steps={steps} exceeds it. "
                               f"Retrain with output_steps={steps}, or use steps <= {k}.")
-        return self._shape_out(self._recursive(Xa, steps), steps)
+        else:
+            P = self._recursive(Xa, steps)
+        return self._pandas_out(self._shape_out(P, steps), Xt, L - 1 + c["horizon"], steps > 1 and self._y_1d)
+
+    def _pandas_out(self, out, Xt, first_position, step_columns=False):
+        """Arrays, or pandas indexed by target time when fitted and called with a DatetimeIndex."""
+        if not (self.info.get("time_index") and is_datetime_index(Xt.index)):
+            return out
+        return labelled(out, Xt.index, first_position, self.info.get("target_names"), self.info.get("freq"),
+                        step_columns)
 
     def _recursive_columns(self):
         tc = self.config["target_columns"]
@@ -441,12 +427,13 @@ class LSTMModel:
     def forecast(self, X_history, steps=1):
         """The next ``steps`` values after the end of X_history: (steps,) or (steps, n_targets)."""
         self._require_fitted("forecast")
-        Xa = self._check_X(X_history, "X_history")
+        Xt = self._read_X(X_history, "X_history")
         L = self.config["sequence_length"]
-        if len(Xa) < L:
-            raise DataError(f"X_history has {len(Xa)} rows; forecast needs at least sequence_length = {L}.")
-        P = self.predict(Xa[-L:], steps=steps)
-        return P[-1] if steps > 1 else P[-1:].reshape(-1) if self._y_1d else P[-1:]
+        if len(Xt.values) < L:
+            raise DataError(f"X_history has {len(Xt.values)} rows; forecast needs at least sequence_length = {L}.")
+        P = self.predict(Xt.values[-L:], steps=steps)
+        out = P[-1] if steps > 1 else P[-1:].reshape(-1) if self._y_1d else P[-1:]
+        return self._pandas_out(out, Xt, len(Xt.values) - 1 + self.config["horizon"])
 
     # ---- evaluate ---------------------------------------------------------------------------
     def evaluate(self, X, y=None, season=None, verbose=True):
@@ -461,10 +448,17 @@ class LSTMModel:
         self._require_fitted("evaluate")
         if y is None and self.config["target_columns"] is None:
             raise InputTypeError("evaluate needs y (or a model with config['target_columns']).")
-        Xa = self._check_X(X)
-        ya = Xa[:, self.config["target_columns"]] if y is None else _as_2d(y, "y")[0]
+        Xt = self._read_X(X)
+        Xa = Xt.values
+        if y is None:
+            ya = Xa[:, self.config["target_columns"]]
+        else:
+            yt = read_table(y, "y")
+            ya = yt.values
         if len(ya) != len(Xa):
             raise ShapeError(f"X has {len(Xa)} rows but y has {len(ya)}; they must be aligned row by row.")
+        if y is not None:
+            check_same_index(Xt, yt)
         if ya.shape[1] != self.n_targets:
             raise ShapeError(f"y has {ya.shape[1]} column(s) but the model predicts {self.n_targets}.")
         c = self.config
