@@ -43,7 +43,7 @@ def test_file_is_a_zip_of_json_and_npy_without_pickle(trained, tmp_path):
         for n in names:
             assert b"pickle" not in z.read(n)[:10]
     assert meta["format_version"] == model_io.FORMAT_VERSION and meta["library_version"]
-    assert meta["x_normalizer"]["method"] == "minmax"
+    assert meta["x_normalizer"]["strategy"] == "minmax"
 
 
 def test_failed_save_leaves_old_file_intact(trained, tmp_path, monkeypatch):

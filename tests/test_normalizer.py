@@ -71,7 +71,7 @@ def test_errors_and_frames():
         DataNormalizer().fit(np.array([[1.0], [np.inf]]))
     with pytest.raises(RuntimeError, match="fit"):
         DataNormalizer().transform(np.ones(3))
-    with pytest.raises(ValueError, match="unknown normalization method"):
+    with pytest.raises(ValueError, match="unknown normalization strategy"):
         DataNormalizer("quantile")
     with pytest.raises(ValueError, match="columns"):
         DataNormalizer().fit(np.ones((5, 2))).transform(np.ones((5, 3)))
