@@ -5,10 +5,20 @@ An optimizer updates a dict of parameter arrays in place from a dict of
 gradients with the same keys: ``opt = Adam(model.params, lr=1e-3); opt.step(grads)``.
 """
 import math
-import numbers
+from collections.abc import Mapping
 
 from .backend import get_array_module
-from .errors import ConfigError
+from .errors import ConfigError, InputTypeError
+from .validate import check_array, check_keys_match, check_number
+
+
+def check_grad_dict(grads, name="grads"):
+    """A dict of float arrays (NumPy or CuPy)."""
+    if not isinstance(grads, Mapping):
+        raise InputTypeError(f"{name} must be a dict of arrays (name -> gradient), got {type(grads).__name__}.")
+    for k, g in grads.items():
+        check_array(g, f"{name}[{k!r}]")
+    return grads
 
 
 def global_norm(grads):
@@ -19,8 +29,12 @@ def global_norm(grads):
 def clip_grad_norm(grads, max_norm):
     """Global-norm clipping: if ||g|| > max_norm, scale every gradient by max_norm / ||g||.
 
+    max_norm: a finite number > 0, or None for no clipping.
     Returns (clipped, total_norm): a NEW dict (the input is not modified) and the norm before clipping.
+    A non-finite norm is returned with the gradients unchanged, so the caller can report the divergence.
     """
+    max_norm = check_number(max_norm, "max_norm", low=0.0, low_open=True, allow_none=True)
+    check_grad_dict(grads)
     total = global_norm(grads)
     if max_norm is None or not math.isfinite(total) or total <= max_norm:
         return dict(grads), total
@@ -29,10 +43,24 @@ def clip_grad_norm(grads, max_norm):
 
 
 class Optimizer:
+    """Base class: holds the params dict (updated in place), the learning rate and the step count t.
+
+    ``step(grads)`` checks that grads has exactly the params' keys and shapes before changing anything.
+    """
+
     def __init__(self, params, lr):
-        if isinstance(lr, bool) or not (isinstance(lr, numbers.Real) and lr > 0 and math.isfinite(lr)):
-            raise ConfigError(f"learning rate must be a positive number, got {lr!r}.")
-        self.params, self.lr, self.t = params, float(lr), 0
+        lr = check_number(lr, "learning rate lr", low=0.0, low_open=True)
+        check_grad_dict(params, "params")
+        if not params:
+            raise ConfigError("params is empty: pass the model's parameter dict (e.g. lstm.params).")
+        self.params, self.lr, self.t = params, lr, 0
+
+    def check_grads(self, grads):
+        """grads: the params' keys, each with its parameter's shape (else ShapeError naming them)."""
+        check_grad_dict(grads)
+        check_keys_match(grads, self.params, "grads", "params")
+        for k, p in self.params.items():
+            check_array(grads[k], f"grads[{k!r}]", shape=tuple(p.shape))
 
     def _zeros(self):
         return {k: get_array_module(p).zeros_like(p) for k, p in self.params.items()}
@@ -46,10 +74,12 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=0.01, momentum=0.0, weight_decay=0.0):
         super().__init__(params, lr)
-        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+        self.momentum = check_number(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.weight_decay = check_number(weight_decay, "weight_decay", low=0.0)
         self.v = self._zeros()
 
     def step(self, grads):
+        self.check_grads(grads)
         self.t += 1
         for k, p in self.params.items():
             g = grads[k] + self.weight_decay * p if self.weight_decay else grads[k]
@@ -69,11 +99,16 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)
-        self.b1, self.b2 = map(float, betas)
-        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ConfigError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}.")
+        self.b1 = check_number(betas[0], "betas[0] (beta1)", low=0.0, high=1.0, high_open=True)
+        self.b2 = check_number(betas[1], "betas[1] (beta2)", low=0.0, high=1.0, high_open=True)
+        self.eps = check_number(eps, "eps", low=0.0, low_open=True)
+        self.weight_decay = check_number(weight_decay, "weight_decay", low=0.0)
         self.m, self.v = self._zeros(), self._zeros()
 
     def step(self, grads):
+        self.check_grads(grads)
         self.t += 1
         c1, c2 = 1.0 - self.b1 ** self.t, 1.0 - self.b2 ** self.t
         for k, p in self.params.items():
