@@ -21,8 +21,7 @@ from ..optim import Adam, AdamW, clip_grad_norm
 from . import io as model_io
 from .config import normalizer_spec, validate_config
 from .inputs import align_columns, check_same_index, freq_string, is_datetime_index, labelled, read_table
-from .metrics import (LinearAR, format_table, infer_season, naive_scale, persistence_forecast,
-                      regression_metrics, seasonal_naive_forecast)
+from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, units_of)
 from .normalizer import DataNormalizer
 from .windows import n_labeled, n_windows, sliding_windows, window_targets
 
@@ -219,7 +218,8 @@ class LSTMModel:
         self.ar = LinearAR().fit(Xw_all[tr], Y[tr])                      # baseline, same windows, same units
         self.info = {"n_rows": len(Xa), "n_train_windows": int(n_train), "n_val_windows": int(n_val),
                      "mase_scale": naive_scale(ya[:last_train_row + 1]).tolist(), "y_1d": bool(self._y_1d),
-                     "season": c["season"] or infer_season(ya[:last_train_row + 1], max_lag=min(400, 4 * L + 48)),
+                     **season_info(ya[:last_train_row + 1], datetime_hint(y, X), c["season"]),
+                     "y_mean": ya[:last_train_row + 1].mean(0).tolist(),
                      **labels}
         self.is_fitted = True
         self.train_history = []
@@ -436,14 +436,18 @@ class LSTMModel:
         return self._pandas_out(out, Xt, len(Xt.values) - 1 + self.config["horizon"])
 
     # ---- evaluate ---------------------------------------------------------------------------
-    def evaluate(self, X, y=None, season=None, verbose=True):
+    def evaluate(self, X, y=None, season=None, verbose=True, units=None):
         """Score the model on every labeled window of (X, y), in y's original units.
 
         Returns a dict: mse, rmse, mae, mape (%; zero targets excluded, count in mape_excluded),
         smape (%), r2 (per target, then averaged), mase (scaled by the in-sample one-step
         persistence MAE of the training targets), n_scored, and ``baselines`` with the same
-        metrics for persistence, seasonal naive (season given, configured or inferred) and the
-        linear autoregression fitted on the training windows, all on exactly the same target rows.
+        metrics for persistence, seasonal naive (season given, configured, from the data's
+        frequency or inferred: ``metrics.choose_season``), the linear autoregression fitted on the
+        training windows, the training mean and zero, all on exactly the same target rows.
+        The result is a ``metrics.EvaluationReport``: a dict that displays as the table (with the
+        units, given or read from pandas ``attrs``, and the season and how it was chosen).
+        ``verbose`` prints the table.
         """
         self._require_fitted("evaluate")
         if y is None and self.config["target_columns"] is None:
@@ -470,22 +474,13 @@ class LSTMModel:
         truth = window_targets(ya, L, h, k)                                       # (n, k, T)
         Xw = sliding_windows(self._nx(Xa), L)[:n]
         pred = self._inv_y(self._predict_windows(Xw).reshape(n, k, -1))
-        season = season or self.info.get("season") or 1
         scale = np.asarray(self.info["mase_scale"])
         ar = self._inv_y(self.ar.predict(Xw).reshape(n, k, -1))
-        res = regression_metrics(truth, pred, scale)
-        res["baselines"] = {
-            "persistence": regression_metrics(truth, persistence_forecast(ya, n, L, h, k), scale),
-            "seasonal_naive": regression_metrics(truth, seasonal_naive_forecast(ya, n, L, h, int(season), k), scale),
-            "linear_ar": regression_metrics(truth, ar, scale),
-        }
-        res["n_scored"] = int(n * k * ya.shape[1])
-        res["season"] = int(season)
+        how = "given to evaluate" if season else self.info.get("season_how", "stored with the model")
+        res = evaluation_report(truth, pred, ya, n, L, h, k, scale, ar, season or self.info.get("season") or 1, how,
+                                self.info.get("y_mean"), units if units is not None else units_of(y, X))
         if verbose:
-            rows = {"LSTM (minilstm)": res, **{f"{b} baseline": m for b, m in res["baselines"].items()}}
-            print(format_table(rows))
-            if res["mape_excluded"]:
-                print(f"(MAPE excludes {res['mape_excluded']} zero target(s))")
+            res.show()
         return res
 
     # ---- save / load --------------------------------------------------------------------------
