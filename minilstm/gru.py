@@ -52,6 +52,8 @@ array module from their inputs, so the same code runs on NumPy and CuPy.
 """
 from .backend import get_array_module
 from .core import carried_gradients, initial_states, input_projection, sigmoid
+from .errors import InputTypeError, ShapeError
+from .validate import check_array, check_cache, check_same_dtype, check_same_module
 
 GRU_GATES = ("r", "z", "n")  # order of the gate blocks along the 3H axis
 GRU_PARAMS = ("W_x", "W_h", "b_x", "b_h")
@@ -69,6 +71,7 @@ def gru_gates_forward(xw_t, hw_t, h_prev):
     xw_t: (B, 3H) x_t @ W_x + b_x;  hw_t: (B, 3H) h_{t-1} @ W_h + b_h;  h_prev: (B, H) h_{t-1}
     Returns (h_t (B, H), gates (B, 3H) activated [r, z, n], hn (B, H) = h_{t-1} W_hn + b_hn).
     """
+    check_pointwise_shapes({"xw_t": xw_t, "hw_t": hw_t}, {"h_prev": h_prev})
     xp = get_array_module(xw_t, hw_t)
     H = h_prev.shape[-1]
     R, Z, N = gru_gate_slices(H)
@@ -88,6 +91,7 @@ def gru_gates_backward(dh, gates, hn, h_prev):
     Returns (da_x, da_h, dh_z): da_x (B, 3H) gradient of x_t @ W_x + b_x, da_h (B, 3H) gradient of
     h_{t-1} @ W_h + b_h, and dh_z (B, H) = dh * z_t, the direct part of dh_{t-1} (the caller adds da_h @ W_h.T).
     """
+    check_pointwise_shapes({"gates": gates}, {"dh": dh, "hn": hn, "h_prev": h_prev})
     xp = get_array_module(gates)
     H = dh.shape[-1]
     R, Z, N = gru_gate_slices(H)
@@ -114,6 +118,7 @@ def gru_step_forward(x_t, h_prev, params):
     params: dict with W_x (D, 3H), W_h (H, 3H), b_x (3H,), b_h (3H,)
     Returns (h_t, cache): h_t (B, H), cache for ``gru_step_backward``.
     """
+    check_gru_step_args(x_t, h_prev, params)
     xw_t = x_t @ params["W_x"] + params["b_x"]               # (B, 3H): x_t W_x* + b_x*
     hw_t = h_prev @ params["W_h"] + params["b_h"]            # (B, 3H): h_{t-1} W_h* + b_h*
     h_t, gates, hn = gru_gates_forward(xw_t, hw_t, h_prev)
@@ -127,6 +132,7 @@ def gru_step_backward(dh_t, cache):
     Returns (dx_t, dh_prev, dparams): (B, D), (B, H) and a dict with
     W_x (D, 3H), W_h (H, 3H), b_x (3H,), b_h (3H,).
     """
+    check_gru_step_backward_args(dh_t, cache)
     x_t, h_prev, gates, hn, params = cache
     da_x, da_h, dh_z = gru_gates_backward(dh_t, gates, hn, h_prev)
     dx_t = da_x @ params["W_x"].T
@@ -181,6 +187,7 @@ def gru_forward(x, h0, params):
     Returns (h_seq, h_T, cache): h_seq (B, T, H) all hidden states, h_T (B, H) the final
     state (like ``lstm_forward``'s (h_T, c_T)); ``gru_gate_activations(cache)`` gives r, z, n, h.
     """
+    check_gru_forward_args(x, h0, params)
     h0 = initial_states(x, params, h0, None)[0]
     W_x, W_h, b_x, b_h = (params[k] for k in GRU_PARAMS)
     T = x.shape[1]
@@ -199,6 +206,7 @@ def gru_backward(dh_seq, dh_T, cache):
     Returns (dx, dh0, dparams): dx (B, T, D), dh0 (B, H), and dparams with
     W_x (D, 3H), W_h (H, 3H), b_x (3H,), b_h (3H,).
     """
+    check_gru_backward_args(dh_seq, dh_T, cache)
     x_tm, hs, gates, hn, params = (cache[k] for k in GRU_CACHE_KEYS)
     xp = get_array_module(x_tm)
     W_x, W_h = params["W_x"], params["W_h"]
@@ -212,6 +220,110 @@ def gru_backward(dh_seq, dh_T, cache):
         dh_next = dh_z + da_h[t] @ W_h.T                      # dh_{t-1}: direct path + through W_h
     dx, dparams = gru_weights_backward(da_x, da_h, x_tm, hs, W_x)   # all steps at once
     return dx, dh_next, dparams
+
+
+# ---- argument checks, called at the top of the functions above (minilstm.validate does the work) ----
+# The GRU keeps two biases (b_hn sits inside r_t * (...)), so it has its own params check beside
+# minilstm.validate.check_cell_params, built from the same helpers.
+
+def check_gru_params(params, D=None, name="params"):
+    """A GRU layer's params: W_x (D, 3H), W_h (H, 3H), b_x (3H,), b_h (3H,), one dtype, one device.
+
+    D: the input size the caller expects (None: read from W_x). Returns (D, H).
+    """
+    if not isinstance(params, dict):
+        raise InputTypeError(f"{name} must be a dict with {list(GRU_PARAMS)}, got {type(params).__name__}.")
+    missing = [k for k in GRU_PARAMS if k not in params]
+    if missing:
+        hint = (" (a single 'b' is the LSTM's layout; the GRU keeps b_x and b_h apart because r_t multiplies "
+                "h_{t-1} W_hn + b_hn)") if "b" in params else ""
+        raise ShapeError(f"{name} is missing {missing}; a GRU needs W_x (D, 3H), W_h (H, 3H), b_x (3H,), "
+                         f"b_h (3H,){hint}.")
+    W_h = check_array(params["W_h"], f"{name}['W_h']", ndim=2)
+    H, GH = W_h.shape
+    if H < 1 or GH != 3 * H:
+        raise ShapeError(f"{name}['W_h'] must have shape (H, 3H) with H >= 1 (gates r, z, n), got "
+                         f"{tuple(W_h.shape)} (expected ({H}, {3 * H}) for H = {H}).")
+    W_x = check_array(params["W_x"], f"{name}['W_x']", shape=(D, 3 * H), dims=("input size", "3H"))
+    others = {f"{name}['{k}']": check_array(params[k], f"{name}['{k}']", shape=(3 * H,), dims=("3H",))
+              for k in ("b_x", "b_h")}
+    others[f"{name}['W_h']"] = W_h
+    check_same_dtype(others, f"{name}['W_x']", W_x.dtype)
+    check_same_module(others, f"{name}['W_x']", W_x)
+    return W_x.shape[0], H
+
+
+def _check_states_like(ref, ref_name, states, B, H, params):
+    for name, s in states.items():
+        check_array(s, name, shape=(B, H), dims=("batch", "hidden"), allow_none=True)
+    arrays = {**states, **{f"params['{k}']": params[k] for k in GRU_PARAMS}}
+    check_same_dtype(arrays, ref_name, ref.dtype)
+    check_same_module(arrays, ref_name, ref)
+
+
+def check_gru_forward_args(x, h0, params):
+    """``gru_forward``'s arguments: x (B, T, D); h0 (B, H) or None; GRU params; one float dtype, one device.
+    Returns (B, T, D, H)."""
+    check_array(x, "x", shape=(None, None, None), dims=("batch", "time", "features"))
+    B, T, D = x.shape
+    if B < 1 or T < 1:
+        raise ShapeError(f"x needs at least one sample and one time step, got shape {tuple(x.shape)}.")
+    D, H = check_gru_params(params, D=D)
+    _check_states_like(x, "x", {"h0": h0}, B, H, params)
+    return B, T, D, H
+
+
+def check_gru_backward_args(dh_seq, dh_T, cache):
+    """``gru_backward``'s arguments against the cache of the forward they differentiate. Returns (T, B, D, H)."""
+    hint = "Run gru_forward again and pass its third result."
+    if not isinstance(cache, dict) or not isinstance(cache.get("params"), dict):
+        raise InputTypeError(f"cache must be the dict returned by gru_forward (keys {list(GRU_CACHE_KEYS)}), got "
+                             f"{type(cache).__name__}. {hint}")
+    x_tm = check_array(cache.get("x_tm"), "cache['x_tm']", ndim=3)
+    T, B, D = x_tm.shape
+    H = check_gru_params(cache["params"], D=D, name="cache['params']")[1]
+    check_cache(cache, {"x_tm": (T, B, D), "hs": (T + 1, B, H), "gates": (T, B, 3 * H), "hn": (T, B, H)},
+                hint=hint)
+    check_array(dh_seq, "dh_seq", shape=(B, T, H), dims=("batch", "time", "hidden"), allow_none=True)
+    check_array(dh_T, "dh_T", shape=(B, H), dims=("batch", "hidden"), allow_none=True)
+    return T, B, D, H
+
+
+def check_gru_step_args(x_t, h_prev, params):
+    """One step's inputs: x_t (B, D), h_prev (B, H), GRU params. Returns (B, D, H)."""
+    check_array(x_t, "x_t", shape=(None, None), dims=("batch", "features"))
+    B, D = x_t.shape
+    D, H = check_gru_params(params, D=D)
+    check_array(h_prev, "h_prev", shape=(B, H), dims=("batch", "hidden"))
+    _check_states_like(x_t, "x_t", {"h_prev": h_prev}, B, H, params)
+    return B, D, H
+
+
+def check_gru_step_backward_args(dh_t, cache):
+    """``gru_step_backward``'s arguments: dh_t (B, H) and the 5-tuple cache of ``gru_step_forward``."""
+    if not isinstance(cache, tuple) or len(cache) != 5:
+        raise InputTypeError("cache must be the tuple (x_t, h_prev, gates, hn, params) returned by "
+                             f"gru_step_forward, got {type(cache).__name__}"
+                             f"{f' of length {len(cache)}' if isinstance(cache, (tuple, list)) else ''}.")
+    x_t, h_prev, gates, hn, params = cache
+    B, D, H = check_gru_step_args(x_t, h_prev, params)
+    check_array(gates, "cache gates", shape=(B, 3 * H))
+    check_array(hn, "cache hn", shape=(B, H))
+    check_array(dh_t, "dh_t", shape=(B, H), dims=("batch", "hidden"))
+
+
+def check_pointwise_shapes(wide, narrow):
+    """Shapes only (this runs once per step): ``wide`` arrays (B, 3H), ``narrow`` arrays (B, H)."""
+    name, first = next(iter(wide.items()))
+    if getattr(first, "ndim", None) != 2 or first.shape[1] < 3 or first.shape[1] % 3:
+        raise ShapeError(f"{name} must have shape (batch, 3H) (the blocks r, z, n), got "
+                         f"{getattr(first, 'shape', type(first).__name__)}.")
+    B, H = first.shape[0], first.shape[1] // 3
+    for group, want in ((wide, (B, 3 * H)), (narrow, (B, H))):
+        for n, a in group.items():
+            if getattr(a, "shape", None) != want:
+                raise ShapeError(f"{n} must have shape {want} to match {name} {tuple(first.shape)}, got "
+                                 f"{getattr(a, 'shape', type(a).__name__)}.")
 
 
 def gru_gate_activations(cache):

@@ -147,33 +147,59 @@ def test_numba_equals_reference(dtype, tol, B, T, D, H, with_dh_seq):
 
 
 @numba_only
-def test_numba_none_states_and_size_contract(rng):
+def test_numba_none_states(rng):
     from minilstm.kernels import numba_gru
     p = gru_params(rng, 3, 4)
     x = rng.standard_normal((2, 5, 3))
-    ref = gru.gru_forward(x, None, p)
     out = numba_gru.gru_forward(x, None, p)
-    assert rel_norm(out[0], ref[0]) < 1e-13
+    assert rel_norm(out[0], gru.gru_forward(x, None, p)[0]) < 1e-13
     dx, dh0, _ = numba_gru.gru_backward(None, None, out[2])
     assert not dx.any() and not dh0.any()
-    with pytest.raises(ShapeError, match=r"W_h must have shape \(4, 12\)"):
-        numba_gru.gru_forward(x, None, {**p, "W_h": p["W_h"][:, :8]})
-    with pytest.raises(ShapeError, match=r"W_x must have shape \(2, 12\)"):
-        numba_gru.gru_forward(x[:, :, :2].copy(), None, p)
-    with pytest.raises(ShapeError, match=r"b_h must have shape \(12,\)"):
-        numba_gru.gru_forward(x, None, {**p, "b_h": p["b_h"][:6]})
+
+
+@pytest.mark.parametrize("kernels", ["numpy", "numba"])
+def test_entries_refuse_wrong_sizes_with_clear_errors(rng, kernels):
+    if kernels == "numba" and not numba_available:
+        pytest.skip("Numba is not installed")
+    from minilstm.kernels import numba_gru
+    impl = gru if kernels == "numpy" else numba_gru
+    p = gru_params(rng, 3, 4)
+    x = rng.standard_normal((2, 5, 3))
+    _, _, cache = impl.gru_forward(x, None, p)
+    with pytest.raises(ShapeError, match=r"W_h'\] must have shape \(H, 3H\).*got \(4, 8\)"):
+        impl.gru_forward(x, None, {**p, "W_h": p["W_h"][:, :8]})
+    with pytest.raises(ShapeError, match=r"W_x'\] must have shape \(2, 12\)"):
+        impl.gru_forward(x[:, :, :2].copy(), None, p)
+    with pytest.raises(ShapeError, match=r"b_h'\] must have shape \(12,\)"):
+        impl.gru_forward(x, None, {**p, "b_h": p["b_h"][:6]})
     with pytest.raises(ShapeError, match=r"h0 must have shape \(2, 4\)"):
-        numba_gru.gru_forward(x, np.zeros((3, 4)), p)
-    with pytest.raises(ShapeError, match="missing"):
-        numba_gru.gru_forward(x, None, {"W_x": p["W_x"], "W_h": p["W_h"], "b": p["b_x"]})
-    with pytest.raises(InputTypeError, match="float32"):
-        numba_gru.gru_forward(x.astype(np.float32), None, p)
-    with pytest.raises(ShapeError, match=r"dh_seq must have shape \(B, T, H\) = \(2, 5, 4\)"):
-        numba_gru.gru_backward(np.zeros((2, 6, 4)), None, out[2])
-    with pytest.raises(ShapeError, match=r"dh_T must have shape"):
-        numba_gru.gru_backward(None, np.zeros((2, 5)), out[2])
-    with pytest.raises(ShapeError, match="cache"):
-        numba_gru.gru_backward(None, None, {**out[2], "hn": out[2]["hn"][:-1]})
+        impl.gru_forward(x, np.zeros((3, 4)), p)
+    with pytest.raises(ShapeError, match="single 'b' is the LSTM's layout"):
+        impl.gru_forward(x, None, {"W_x": p["W_x"], "W_h": p["W_h"], "b": p["b_x"]})
+    with pytest.raises(InputTypeError, match="dtype"):
+        impl.gru_forward(x.astype(np.float32), None, p)
+    with pytest.raises(ShapeError, match=r"dh_seq must have shape \(2, 5, 4\)"):
+        impl.gru_backward(np.zeros((2, 6, 4)), None, cache)
+    with pytest.raises(ShapeError, match=r"dh_T must have shape \(2, 4\)"):
+        impl.gru_backward(None, np.zeros((2, 5)), cache)
+    with pytest.raises(ShapeError, match=r"cache\['hn'\]"):
+        impl.gru_backward(None, None, {**cache, "hn": cache["hn"][:-1]})
+    with pytest.raises(InputTypeError, match="gru_forward"):
+        impl.gru_backward(None, None, (cache,))
+
+
+def test_step_entries_refuse_wrong_sizes(rng):
+    p = gru_params(rng, 3, 4)
+    x, h = rng.standard_normal((2, 3)), rng.standard_normal((2, 4))
+    with pytest.raises(ShapeError, match=r"h_prev must have shape \(2, 4\)"):
+        gru.gru_step_forward(x, h[:, :3], p)
+    _, cache = gru.gru_step_forward(x, h, p)
+    with pytest.raises(ShapeError, match=r"dh_t must have shape \(2, 4\)"):
+        gru.gru_step_backward(h[:1], cache)
+    with pytest.raises(InputTypeError, match="gru_step_forward"):
+        gru.gru_step_backward(h, cache[:4])
+    with pytest.raises(ShapeError, match=r"3H"):
+        gru.gru_gates_forward(np.zeros((2, 10)), np.zeros((2, 10)), h)
 
 
 # ---- PyTorch as the oracle ------------------------------------------------------------------

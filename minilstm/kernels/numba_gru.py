@@ -11,15 +11,17 @@ The scalar ``sigmoid``/``tanh`` are the LSTM kernels' (libm in float64, a vector
 rational tanh in float32).
 
 Cache contents and results are the reference's, so the two can be mixed and compared.
-Sizes are checked at entry: a compiled loop that reads past an array is a crash, not an error.
+Every entry checks its arguments first (``minilstm.gru``'s checks, then the kernels' size
+contract): a compiled loop that reads past an array is a crash, not an error.
 """
 import numba
 import numpy as np
 
-from ..errors import InputTypeError, ShapeError
-from ..gru import GRU_CACHE_KEYS, GRU_PARAMS, gru_buffers, gru_outputs, gru_weights_backward
 from ..core import carried_gradients, initial_states, input_projection
-from .numba_cpu import _JIT, sigmoid, tanh
+from ..gru import (GRU_CACHE_KEYS, check_gru_backward_args, check_gru_forward_args, gru_buffers, gru_outputs,
+                   gru_weights_backward)
+from . import check_contract
+from .numba_cpu import _JIT, check_host_arrays, sigmoid, tanh
 
 
 @numba.njit(**_JIT)
@@ -39,7 +41,7 @@ def _gru_forward_row(a, xw, b_x, b_h, h_prev, g, hn, h_t):
 
 
 @numba.njit(**_JIT)
-def gru_forward_step(a, xw_t, b_x, b_h, h_prev, gates_t, hn_t, h_t):
+def _gru_forward_step(a, xw_t, b_x, b_h, h_prev, gates_t, hn_t, h_t):
     """One step's pointwise part.
 
     a: (B, 3H) h_{t-1} @ W_h;  xw_t: (B, 3H) x_t @ W_x;  b_x, b_h: (3H,);  h_prev: (B, H)
@@ -74,7 +76,7 @@ def _gru_backward_row(dh_above, has_above, dh_mm, dh_z, g, hn, h_prev, dax, dah,
 
 
 @numba.njit(**_JIT)
-def gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, da_x_t, da_h_t, db_x, db_h, one):
+def _gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, da_x_t, da_h_t, db_x, db_h, one):
     """One step's pointwise backward.
 
     dh_above: (B, H) gradient from above on h_t (read only when has_above); dh_mm: (B, H)
@@ -86,74 +88,31 @@ def gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, d
                           hn_t[b], h_prev[b], da_x_t[b], da_h_t[b], db_x, db_h, one)
 
 
-def _require(arr, shape, name, dtype):
-    """ShapeError unless arr has exactly ``shape``; InputTypeError unless it has ``dtype``."""
-    if tuple(arr.shape) != tuple(shape):
-        raise ShapeError(f"{name} must have shape {tuple(shape)}, got {tuple(arr.shape)}.")
-    if arr.dtype != dtype:
-        raise InputTypeError(f"{name} must have dtype {dtype} like x, got {arr.dtype}: cast it with "
-                             f".astype(np.{dtype}).")
-
-
-def check_gru_sizes(x, h0, params):
-    """The kernels' size contract: x (B, T, D) float32/float64, W_x (D, 3H), W_h (H, 3H), b_x, b_h (3H,),
-    h0 (B, H) or None, all of x's dtype. Returns (B, T, D, H)."""
-    if getattr(x, "ndim", None) != 3:
-        raise ShapeError(f"x must be a (batch, time, features) array, got shape {getattr(x, 'shape', None)}.")
-    if x.dtype not in (np.float32, np.float64):
-        raise InputTypeError(f"x must be float32 or float64, got {x.dtype}.")
-    missing = [k for k in GRU_PARAMS if k not in params]
-    if missing:
-        raise ShapeError(f"GRU params need {GRU_PARAMS}; missing {missing}.")
-    B, T, D = x.shape
-    H = params["W_h"].shape[0]
-    if B < 1 or T < 1 or H < 1:
-        raise ShapeError(f"need at least one sample, one step and one hidden unit, got x {x.shape}, H = {H}.")
-    for name, shape in (("W_x", (D, 3 * H)), ("W_h", (H, 3 * H)), ("b_x", (3 * H,)), ("b_h", (3 * H,))):
-        _require(params[name], shape, name, x.dtype)
-    if h0 is not None:
-        _require(h0, (B, H), "h0", x.dtype)
-    return B, T, D, H
-
-
 def gru_forward(x, h0, params):
     """Same contract as ``minilstm.gru.gru_forward``: x (B, T, D), h0 (B, H) or None ->
     (h_seq (B, T, H), h_T (B, H), cache)."""
-    B, T, D, H = check_gru_sizes(x, h0, params)
+    B, T, D, H = check_gru_forward_args(x, h0, params)
+    check_host_arrays(x, "x")
     W_x, W_h = params["W_x"], params["W_h"]
     b_x, b_h = np.ascontiguousarray(params["b_x"]), np.ascontiguousarray(params["b_h"])
     x_tm, xw = input_projection(x, W_x)                      # one product for all steps; b_x added in the gate pass
     h0 = initial_states(x, params, h0, None)[0]
     hs, gates, hn = gru_buffers(h0, T, x.dtype)
     a = np.empty((B, 3 * H), dtype=x.dtype)                  # workspace, reused every step
+    check_contract("gru_forward", {"xw": (xw, (T, B, 3 * H)), "b_x": (b_x, (3 * H,)), "b_h": (b_h, (3 * H,)),
+                                   "hs": (hs, (T + 1, B, H)), "gates": (gates, (T, B, 3 * H)), "hn": (hn, (T, B, H))})
     for t in range(T):
         np.matmul(hs[t], W_h, out=a)                         # h_{t-1} @ W_h
-        gru_forward_step(a, xw[t], b_x, b_h, hs[t], gates[t], hn[t], hs[t + 1])
+        _gru_forward_step(a, xw[t], b_x, b_h, hs[t], gates[t], hn[t], hs[t + 1])
     return gru_outputs(x_tm, hs, gates, hn, params)
-
-
-def check_gru_cache(cache):
-    """The size contract between a cache and the arrays in it. Returns (T, B, D, H)."""
-    if not isinstance(cache, dict) or any(k not in cache for k in GRU_CACHE_KEYS):
-        raise ShapeError(f"cache must be the dict returned by gru_forward (keys {GRU_CACHE_KEYS}).")
-    x_tm, hs, gates, hn, params = (cache[k] for k in GRU_CACHE_KEYS)
-    T, B, D = x_tm.shape
-    check_gru_sizes(x_tm.transpose(1, 0, 2), hs[0], params)
-    H = params["W_h"].shape[0]
-    for name, arr, shape in (("hs", hs, (T + 1, B, H)), ("gates", gates, (T, B, 3 * H)), ("hn", hn, (T, B, H))):
-        _require(arr, shape, f"cache[{name!r}]", x_tm.dtype)
-    return T, B, D, H
 
 
 def gru_backward(dh_seq, dh_T, cache):
     """Same contract as ``minilstm.gru.gru_backward``: returns (dx, dh0, dparams)."""
-    T, B, D, H = check_gru_cache(cache)
+    T, B, D, H = check_gru_backward_args(dh_seq, dh_T, cache)
+    check_host_arrays(cache["x_tm"], "cache['x_tm']", dh_seq=dh_seq, dh_T=dh_T)
     x_tm, hs, gates, hn, params = (cache[k] for k in GRU_CACHE_KEYS)
     dt = x_tm.dtype
-    if dh_seq is not None and tuple(dh_seq.shape) != (B, T, H):
-        raise ShapeError(f"dh_seq must have shape (B, T, H) = {(B, T, H)}, got {tuple(dh_seq.shape)}.")
-    if dh_T is not None and tuple(dh_T.shape) != (B, H):
-        raise ShapeError(f"dh_T must have shape (B, H) = {(B, H)}, got {tuple(dh_T.shape)}.")
     dh_mm = carried_gradients(dh_T, None, like=hs[0])[0]     # the carried gradient starts as dh_T
     dh_z = np.zeros((B, H), dtype=dt)
     has_above = dh_seq is not None
@@ -162,9 +121,11 @@ def gru_backward(dh_seq, dh_T, cache):
     da_x, da_h = np.empty((T, B, 3 * H), dtype=dt), np.empty((T, B, 3 * H), dtype=dt)
     db_x, db_h = np.zeros(3 * H, dtype=dt), np.zeros(3 * H, dtype=dt)   # filled by the gate pass
     one = dt.type(1)
+    check_contract("gru_backward", {"gates": (gates, (T, B, 3 * H)), "hn": (hn, (T, B, H)), "hs": (hs, (T + 1, B, H)),
+                                    "dh_mm": (dh_mm, (B, H)), "W_hT": (W_hT, (3 * H, H))})
     for t in range(T - 1, -1, -1):
-        gru_backward_step(dh_tm[t] if has_above else dh_mm, has_above, dh_mm, dh_z, gates[t], hn[t], hs[t],
-                          da_x[t], da_h[t], db_x, db_h, one)
+        _gru_backward_step(dh_tm[t] if has_above else dh_mm, has_above, dh_mm, dh_z, gates[t], hn[t], hs[t],
+                           da_x[t], da_h[t], db_x, db_h, one)
         np.matmul(da_h[t], W_hT, out=dh_mm)                  # the part of dh_{t-1} through W_h
     dx, dparams = gru_weights_backward(da_x, da_h, x_tm, hs, params["W_x"], db_x=db_x, db_h=db_h)
     return dx, dh_mm + dh_z, dparams
