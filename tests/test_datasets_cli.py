@@ -25,6 +25,34 @@ def test_bundled_series_are_real_and_complete():
     assert total < 1_000_000
 
 
+def test_electricity_frame_is_hourly_across_daylight_saving_changes():
+    e = datasets.load_electricity()
+    local = e.index
+    assert len(local) - len(np.unique(local)) == 3            # the naive wall-clock labels repeat 02:00 each April
+    f = e.frame()
+    assert f.index.is_unique and str(f.index.tz) == "Australia/Melbourne"
+    regular = f.asfreq("h")
+    assert len(regular) == len(f) and np.array_equal(regular.to_numpy(), f.to_numpy())
+    assert (np.diff(e.extra["utc"]) == np.timedelta64(1, "h")).all()
+    # the two 02:00s of 1 April 2012 are told apart by their offsets, and the wall clock agrees with ds.index
+    twice = f.loc["2012-04-01 01:00":"2012-04-01 03:00"].index
+    assert [str(t) for t in twice] == ["2012-04-01 01:00:00+11:00", "2012-04-01 02:00:00+11:00",
+                                       "2012-04-01 02:00:00+10:00", "2012-04-01 03:00:00+10:00"]
+    assert np.array_equal(f.index.tz_localize(None).to_numpy().astype("datetime64[m]"), local)
+    assert f.attrs["units"]["Demand"] == "MW" and f.attrs["season"] == e.season == 24
+
+
+def test_package_metadata_states_the_bundled_data_licences():
+    import tomllib
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as fh:
+        project = tomllib.load(fh)["project"]
+    assert project["license"] == "MIT AND GPL-3.0-only"
+    assert "minilstm/datasets/PROVENANCE.md" in project["license-files"]
+    prov = open(os.path.join(root, "minilstm", "datasets", "PROVENANCE.md")).read()
+    assert prov.count("GPL-3") >= 2 and "MIT" in prov
+
+
 def test_gradcheck_command_passes_and_prints_table():
     r = subprocess.run([sys.executable, "-m", "minilstm", "gradcheck"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
