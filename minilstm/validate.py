@@ -189,10 +189,10 @@ def check_number(value, name, low=None, high=None, low_open=False, high_open=Fal
     return int(value) if integer else float(value)
 
 
-def check_option(value, name, valid):
-    """``value`` is one of ``valid`` (strings compared exactly). Returns it."""
+def check_option(value, name, valid, also=""):
+    """``value`` is one of ``valid`` (strings compared exactly). ``also`` describes other accepted forms. Returns it."""
     if not isinstance(value, str) or value not in valid:
-        raise ConfigError(f"{name} must be one of {', '.join(repr(v) for v in valid)}; got {value!r}.")
+        raise ConfigError(f"{name} must be one of {', '.join(repr(v) for v in valid)}{also}; got {value!r}.")
     return value
 
 
