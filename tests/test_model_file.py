@@ -53,11 +53,12 @@ def test_failed_save_leaves_old_file_intact(trained, tmp_path, monkeypatch):
     before = path.read_bytes()
 
     def boom(*a, **k):
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(np, "save", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ModelFileError, match="disk is full") as e:
         m.save(path)
+    assert str(path) in str(e.value)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.minilstm"]   # no temporary left behind
 

@@ -485,7 +485,12 @@ class LSTMModel:
 
     # ---- save / load --------------------------------------------------------------------------
     def save(self, path):
-        """Write the model to one file (zip of JSON + .npy; no pickle), atomically. Any file name works."""
+        """Write the model to one file (zip of JSON + .npy; no pickle), atomically. Any file name works.
+
+        An existing file keeps its permissions (a new one gets the umask default); a symbolic link is
+        followed and its target replaced; folders, devices, FIFOs, sockets and read-only files are
+        refused. Any failure raises ``ModelFileError`` and leaves the old file as it was.
+        """
         self._require_fitted("save")
         arrays = {k: to_numpy(v) for k, v in self.params.items()}
         arrays.update(self.ar.to_arrays())
@@ -497,60 +502,37 @@ class LSTMModel:
         model_io.write_model_file(path, meta, arrays)
         return path
 
+    @model_io.class_or_instance_method
     def load(self, path, device=None):
-        """Load a saved model into this object and return it (``LSTMModel().load(path)``).
+        """Load a saved model and return it: ``LSTMModel.load(path)`` or ``LSTMModel().load(path)``.
 
-        ``device`` overrides the saved device ('cpu' by default when the saved one is not available,
-        so a model trained on CUDA loads on a CPU-only machine).
+        Every array size, metadata field and normalizer state is checked before use (``ModelFileError``
+        otherwise); the object changes only when the whole file is valid. ``device`` overrides the saved
+        device ('cpu' by default when the saved one is not available, so a model trained on CUDA loads
+        on a CPU-only machine).
         """
         meta, arrays = model_io.read_model_file(path)
-        try:
-            cfg = dict(meta["config"])
-            if device is not None:
-                cfg["device"] = device
-            elif cfg.get("device") == "cuda":
-                from ..backend import cupy_available
-                cfg["device"] = "cuda" if cupy_available else "cpu"
-                if cfg.get("kernels") == "cuda" and not cupy_available:
-                    cfg["kernels"] = "auto"
-            self.config = validate_config(cfg)
-            n_features, n_targets = int(meta["n_features"]), int(meta["n_targets"])
-            H, k = self.config["hidden_size"], self.config["output_steps"]
-            # check the dimensions against the stored arrays BEFORE allocating anything they imply
-            expected = {"lstm.l0.W_x": (n_features, 4 * H), "head.W": (H, n_targets * k)}
-            expected.update({f"lstm.l{i}.W_h": (H, 4 * H) for i in range(min(self.config["num_layers"], len(arrays)))})
-            if self.config["num_layers"] > len(arrays):
-                raise ModelFileError(f"{path!r}: the metadata claims {self.config['num_layers']} layers but the file "
-                                     f"holds only {len(arrays)} arrays; it is truncated, edited or foreign.")
-            for name, shape in expected.items():
-                if name not in arrays or arrays[name].shape != shape:
-                    raise ModelFileError(f"{path!r}: array {name} is missing or does not match the metadata "
-                                         f"(expected shape {shape}); the file is truncated, edited or foreign.")
-            self._build(n_features, n_targets)
-            missing = [k for k in self.params if k not in arrays]
-            if missing:
-                raise ModelFileError(f"{path!r} lacks weight arrays {missing}: truncated or foreign file.")
-            for k, v in self.params.items():
-                if arrays[k].shape != v.shape:
-                    raise ModelFileError(f"{path!r}: array {k} has shape {arrays[k].shape}, expected {v.shape}.")
-            self._set_params({k: arrays[k] for k in self.params})
-            self.ar = LinearAR.from_arrays(arrays)
-            self.x_normalizer = DataNormalizer.from_dict(meta["x_normalizer"]) if meta["x_normalizer"] else None
-            self.y_normalizer = DataNormalizer.from_dict(meta["y_normalizer"]) if meta["y_normalizer"] else None
-            self.train_history = list(meta.get("train_history", []))
-            self.info = dict(meta.get("info", {}))
-            self._y_1d = bool(self.info.get("y_1d", False))
-            self._univariate = bool(meta.get("univariate", False))
-        except (KeyError, TypeError, ValueError) as e:
-            if isinstance(e, ModelFileError):
-                raise
-            raise ModelFileError(f"{path!r} has incomplete or invalid metadata ({type(e).__name__}: {e}).") from None
-        self.is_fitted = True
+        parts = model_io.check_metadata(path, meta, arrays, device=device)
+        c, F, T = parts["config"], parts["n_features"], parts["n_targets"]
+        LF, out = c["sequence_length"] * F, T * c["output_steps"]
+        m = type(self)(c)
+        m._build(F, T)
+        params, ar = model_io.check_weights(path, {k: v.shape for k, v in m.params.items()}, arrays,
+                                            {"ar_coef": (LF + 1, out), "ar_mu": (LF,), "ar_sd": (LF,)})
+        m._set_params(params)
+        m.ar = LinearAR.from_arrays(ar)
+        m.x_normalizer, m.y_normalizer = parts["x_normalizer"], parts["y_normalizer"]
+        m.train_history, m.info = parts["train_history"], parts["info"]
+        m._y_1d = bool(m.info.get("y_1d", False))
+        m._univariate = parts["univariate"]
+        m.is_fitted = True
+        self.__dict__.clear()
+        self.__dict__.update(m.__dict__)
         return self
 
     @classmethod
     def from_file(cls, path, device=None):
-        """``LSTMModel.from_file(path)``: the classmethod form of ``load``."""
+        """``LSTMModel.from_file(path)``: the same as ``LSTMModel.load(path)``."""
         return cls().load(path, device=device)
 
     def __repr__(self):
