@@ -66,3 +66,25 @@ def test_demo_command_runs_end_to_end(tmp_path):
     assert "persistence" in r.stdout and "linear_ar" in r.stdout and "MW" in r.stdout
     for f in ("lstm_model.minilstm", "history.png", "forecast.png", "gates.png"):
         assert (tmp_path / f).stat().st_size > 1000
+
+
+def _help(argv, capsys):
+    from minilstm import cli
+    try:
+        cli.main(argv)
+    except SystemExit as e:
+        assert e.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_is_plain_text_and_says_what_each_command_does(capsys):
+    import minilstm
+    top = _help(["--help"], capsys)
+    assert "``" not in top and "demo" in top and "gradcheck" in top and "--version" in top
+    demo = _help(["demo", "--help"], capsys)
+    for words in ("one hour ahead", "2-core CPU", "measured", "--epochs 2 or MINILSTM_FAST=1",
+                  "lstm_model.minilstm", "history.png", "forecast.png", "gates.png", "an existing file there is refused"):
+        assert words in demo, words
+    grad = _help(["gradcheck", "--help"], capsys)
+    assert "kernels training uses" in grad and "NumPy reference" in grad and "--kernels" in grad
+    assert _help(["--version"], capsys).startswith(f"minilstm {minilstm.__version__} (numpy ")
