@@ -48,8 +48,9 @@ def check_array(a, name, ndim=None, shape=None, dims=None, kind=FLOAT, finite=Fa
     if shape is not None:
         ndim = len(shape)
     if ndim is not None and a.ndim != ndim:
-        want = shape_str(shape, dims) if shape is not None else f"{ndim} dimensions"
-        raise ShapeError(f"{name} must have {ndim} dimensions {want}, got {a.ndim} (shape {tuple(a.shape)}).")
+        want = shape_str(shape, dims) if shape is not None else ""
+        raise ShapeError(f"{name} must have {ndim} dimension{'' if ndim == 1 else 's'} {want}, got {a.ndim} "
+                         f"(shape {tuple(a.shape)}).")
     if shape is not None and any(s is not None and s != n for s, n in zip(shape, a.shape)):
         raise ShapeError(f"{name} must have shape {shape_str(shape, dims)}, got {tuple(a.shape)}.")
     check_dtype_kind(a, name, kind)
