@@ -1,0 +1,157 @@
+"""Many fits at once: the one place minilstm uses joblib (backtests, ensembles and sweeps all call ``run_parallel``).
+
+A task is ``(function, args, kwargs)``, what ``joblib.delayed(function)(*args, **kwargs)`` builds
+(``task`` below is the same thing). ``run_parallel(tasks, n_jobs, backend)`` returns the results in
+the order of the tasks, whatever the backend, so the same seeds give the same numbers with
+``n_jobs=1``, ``n_jobs=2`` or a cluster.
+
+Backends (joblib's names):
+
+- ``n_jobs=1`` (default): a plain loop in this process.
+- ``n_jobs=k`` or ``-1`` (all cores): joblib's default ``'loky'`` process pool on this machine.
+  ``backend='threading'`` and ``'multiprocessing'`` work too.
+- ``backend='dask'``: the tasks go to the workers of a running ``dask.distributed.Client``
+  (``pip install 'minilstm[distributed]'``, then ``client = Client()`` for a local cluster or
+  ``Client('tcp://scheduler:8786')`` for a real one). ``n_jobs`` is then ignored: the
+  cluster's workers decide. ``with joblib.parallel_config(backend='dask'):`` around a call with
+  ``n_jobs=-1`` does the same.
+- Ray plugs in the same way: ``from ray.util.joblib import register_ray; register_ray();
+  ray.init(...)``, then ``backend='ray'`` (or ``joblib.parallel_config(backend='ray')``).
+  Any backend registered with ``joblib.register_parallel_backend`` is accepted by name.
+
+Oversubscription: when several fits run at once, each task runs with its BLAS and OpenMP
+thread pools (threadpoolctl) and Numba's threads limited to 1, so n fits on n cores do not
+fight over them. One fit at a time (``n_jobs=1``) keeps the machine's defaults.
+"""
+import contextlib
+
+from ..errors import ConfigError, DeviceError
+
+INSTALL_HINT = "pip install 'minilstm[distributed]'"
+
+
+def task(fn, *args, **kwargs):
+    """One unit of work for ``run_parallel``: ``(fn, args, kwargs)`` (the same as ``joblib.delayed(fn)(...)``)."""
+    return fn, args, kwargs
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """BLAS/OpenMP (threadpoolctl) and Numba limited to one thread inside the block, restored after."""
+    from threadpoolctl import threadpool_limits
+    numba = _numba_if_loaded()
+    before = numba.get_num_threads() if numba is not None else None
+    with threadpool_limits(limits=1):
+        if numba is not None:
+            numba.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if numba is not None:
+                numba.set_num_threads(before)
+
+
+def _numba_if_loaded():
+    import sys
+    numba = sys.modules.get("numba")
+    return numba if numba is not None and hasattr(numba, "set_num_threads") else None
+
+
+def _run_single_threaded(fn, args, kwargs):
+    """What a worker runs when several fits share the machine (module level, so every backend can ship it)."""
+    with single_threaded():
+        return fn(*args, **kwargs)
+
+
+def check_dask():
+    """Raise ``DeviceError`` (with the fix) unless dask.distributed is installed and a Client is running."""
+    try:
+        import distributed
+    except ImportError:
+        raise DeviceError(f"backend='dask' needs dask.distributed, which is not installed: {INSTALL_HINT}. "
+                          "Or use backend=None (joblib's local processes) with n_jobs.") from None
+    try:
+        distributed.get_client()
+    except ValueError:
+        raise DeviceError("backend='dask' sends the fits to a running dask.distributed Client, and none was found. "
+                          "Start one first: `from dask.distributed import Client; client = Client()` (a local "
+                          "cluster) or `Client('tcp://scheduler-address:8786')`. (Installed with "
+                          f"{INSTALL_HINT}.)") from None
+
+
+def _check_n_jobs(n_jobs):
+    import numbers
+    if n_jobs is None:
+        return
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ConfigError(f"n_jobs must be a nonzero integer (1: one fit at a time; k: k processes; -1: all cores) "
+                          f"or None, got {n_jobs!r}.")
+
+
+def _check_backend(backend):
+    if backend is None:
+        return
+    from joblib.parallel import BACKENDS
+    if not isinstance(backend, str):
+        return  # a joblib ParallelBackendBase instance: joblib checks it
+    if backend == "dask":
+        check_dask()
+        return
+    if backend not in BACKENDS:
+        hint = (" Ray registers 'ray' with `from ray.util.joblib import register_ray; register_ray()`."
+                if backend == "ray" else "")
+        raise ConfigError(f"unknown parallel backend {backend!r}; joblib knows {sorted(BACKENDS) + ['dask']}.{hint}")
+
+
+def effective_n_jobs(n_jobs=1, backend=None):
+    """How many tasks may run at once (-1: as many as the backend has); 1 means a plain loop here.
+
+    n_jobs=None follows joblib's active ``parallel_config``: its n_jobs if it set one, all workers
+    for a non-default backend (dask, ray...), else 1.
+    """
+    if backend == "dask":
+        return -1
+    if n_jobs is not None:
+        return int(n_jobs)
+    import joblib
+    active, active_n = joblib.parallel.get_active_backend()
+    if active_n is not None:
+        return int(active_n)
+    return 1 if type(active).__name__ in ("LokyBackend", "SequentialBackend") else -1
+
+
+def run_parallel(tasks, n_jobs=1, backend=None, progress=False):
+    """Run ``tasks`` (a list of ``(fn, args, kwargs)``) and return their results in task order.
+
+    n_jobs: 1 (a loop here), k > 1 or -1 (all cores), or None (1 unless a ``joblib.parallel_config``
+    says otherwise). backend: None (joblib's active backend, 'loky' by default), 'loky', 'threading',
+    'multiprocessing', 'dask' (a running ``dask.distributed.Client``), or any name registered with
+    joblib (e.g. 'ray'). progress: False, True, or a description string: one tqdm bar over the tasks.
+    A task that raises stops the run and its error is raised here (callers that want to go on
+    catch inside the task, as ``sweep`` does).
+    """
+    tasks = list(tasks)
+    _check_n_jobs(n_jobs)
+    _check_backend(backend)
+    from tqdm.auto import tqdm
+    desc = progress if isinstance(progress, str) else None
+    bar = tqdm(total=len(tasks), desc=desc, disable=not progress or not tasks, leave=True)
+    try:
+        jobs = effective_n_jobs(n_jobs, backend)
+        if jobs == 1 and backend in (None, "sequential"):
+            results = []
+            for fn, args, kwargs in tasks:
+                results.append(fn(*args, **kwargs))
+                bar.update()
+            return results
+        import joblib
+        limited = [(_run_single_threaded, (fn, args, kwargs), {}) for fn, args, kwargs in tasks]
+        config = joblib.parallel_config(backend=backend) if backend is not None else contextlib.nullcontext()
+        results = []
+        with config:                       # parallel_config registers 'dask' (and other external backends)
+            for r in joblib.Parallel(n_jobs=jobs, return_as="generator")(limited):
+                results.append(r)
+                bar.update()
+        return results
+    finally:
+        bar.close()

@@ -1,0 +1,98 @@
+"""Rolling-origin backtests: no fold sees a row at or after its origin; baselines as in evaluate; bad settings."""
+import numpy as np
+import pytest
+
+from minilstm import LSTMModel
+from minilstm.errors import ConfigError, DataError
+from minilstm.forecast.backtest import backtest
+
+CFG = {"hidden_size": 4, "num_layers": 1, "sequence_length": 12, "epochs": 2, "batch_size": 16, "seed": 3,
+       "patience": None}
+
+
+def series(n=140, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    y = 10 + 3 * np.sin(2 * np.pi * t / 12) + 0.3 * rng.standard_normal(n)
+    return np.c_[y, np.cos(2 * np.pi * t / 12)], y
+
+
+def poisoned(X, y, o):
+    Xp, yp = X.copy(), y.copy()
+    Xp[o:], yp[o:] = 1e6, -1e6
+    return Xp, yp
+
+
+@pytest.mark.parametrize("settings", [
+    dict(step=17, refit=True, window="expanding"),
+    dict(step=6, refit=3, window="sliding", train_size=60),
+    dict(step=9, refit=False, window="expanding"),
+])
+def test_no_fold_sees_a_row_at_or_after_its_origin(settings):
+    X, y = series()
+    cfg = dict(CFG, output_steps=2)
+    clean = backtest(cfg, X, y, start=70, steps=2, verbose=False, **settings)
+    assert len(clean.origins) >= 4
+    for o in clean.origins[1:]:
+        r = backtest(cfg, *poisoned(X, y, o), start=70, steps=2, verbose=False, **settings)
+        seen = clean.origins <= o
+        np.testing.assert_allclose(r.forecasts[seen], clean.forecasts[seen], rtol=1e-6)
+        for name in ("persistence", "seasonal_naive", "linear_ar", "mean"):
+            np.testing.assert_allclose(r.baselines[name][seen], clean.baselines[name][seen], rtol=1e-9)
+        if o < clean.origins[-1]:     # the poison is there: the later origins' forecasts change
+            assert not np.allclose(r.forecasts[~seen], clean.forecasts[~seen])
+
+
+def test_folds_refit_schedule_and_targets():
+    X, y = series()
+    r = backtest(CFG, X, y, start=70, step=5, refit=3, verbose=False)
+    assert list(r.origins) == list(range(70, 140, 5))
+    assert [f["fit_origin"] for f in r.folds] == list(r.origins[::3])
+    assert all(f["train_rows"] == (0, f["fit_origin"]) for f in r.folds)
+    np.testing.assert_array_equal(r.truth[:, 0, 0], y[r.origins])            # horizon 1: the origin's row
+    assert r.per_origin()["model"].shape == (len(r.origins),)
+    assert "all" in r.table() and r.metrics["n_scored"] == len(r.origins)
+
+
+def test_one_origin_scores_like_evaluate_on_the_same_row():
+    """A fold equals fit(rows < o) then evaluate on the one window that ends before o."""
+    X, y = series()
+    o, L = 100, CFG["sequence_length"]
+    r = backtest(CFG, X, y, start=o, step=100, verbose=False)
+    m = LSTMModel(CFG).fit(X[:o], y[:o], verbose=False)
+    ev = m.evaluate(X[o - L:o + 1], y[o - L:o + 1], season=12, verbose=False)
+    assert ev["n_scored"] == 1 and r.metrics["season"] == 12
+    assert r.metrics["mae"] == pytest.approx(ev["mae"], rel=1e-5)
+    for name in ("persistence", "seasonal_naive", "linear_ar", "mean", "zero"):
+        assert r.metrics["baselines"][name]["mae"] == pytest.approx(ev["baselines"][name]["mae"], rel=1e-4), name
+
+
+def test_recursive_steps_on_a_univariate_series():
+    _, y = series(100)
+    r = backtest(CFG, y, y, start=60, step=10, steps=3, verbose=False)
+    assert r.forecasts.shape == (len(r.origins), 3, 1)
+    np.testing.assert_array_equal(r.target_rows[:, 2], r.origins + 2)
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(start=13), DataError, "training rows"),
+    (dict(start=139, steps=3), DataError, "no fold"),
+    (dict(start=70, step=0), ConfigError, "step"),
+    (dict(start=70, refit=0), ConfigError, "refit"),
+    (dict(start=70, window="rolling"), ConfigError, "sliding"),
+    (dict(start=70, steps=3), ConfigError, "output_steps"),
+    (dict(start="2014-01-01"), ConfigError, "time index"),
+])
+def test_bad_settings_say_what_to_change(kwargs, error, words):
+    X, y = series()
+    with pytest.raises(error, match=words):
+        backtest(CFG, X, y, verbose=False, **kwargs)
+
+
+def test_dates_pick_the_origin_with_a_time_index():
+    pd = pytest.importorskip("pandas")
+    X, y = series()
+    idx = pd.date_range("2020-01-01", periods=len(y), freq="h")
+    r = backtest(CFG, pd.DataFrame(X, index=idx), pd.Series(y, index=idx), start="2020-01-04 06:00", step=30,
+                 verbose=False)
+    assert r.origins[0] == 78 and str(r.times[0]).startswith("2020-01-04T06")
