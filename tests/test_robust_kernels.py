@@ -214,6 +214,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 from minilstm import core  # noqa: E402
+from minilstm.errors import InputTypeError, MiniLSTMError, ShapeError  # noqa: E402
 
 
 def _numba():
@@ -277,10 +278,72 @@ def test_numba_and_reference_refuse_alike(sizes, seed, broken, delta):
     if broken == "none":
         assert fwd[0] is None
     if fwd[0] is not None:
-        assert issubclass(fwd[0], __import__("minilstm").errors.MiniLSTMError)
+        assert issubclass(fwd[0], MiniLSTMError)
         return
     cache = core.lstm_forward(x, h0, c0, p)[2]
     dh_seq = rng.standard_normal((B, T + (delta if broken == "dh_seq" else 0), H)) if T + delta > 0 else None
     dh_T = rng.standard_normal((B, H + (delta if broken == "dh_T" else 0)))
     bwd = [_outcome(lambda m=m: m.lstm_backward(dh_seq, dh_T, None, cache)) for m in (core, _numba())]
     assert bwd[0] is bwd[1], f"reference: {bwd[0]}, numba: {bwd[1]}"
+
+
+# ---- the CUDA entry checks, exercised on the CPU with NumPy standing in for CuPy ----------------------
+
+class _ReachedKernel(Exception):
+    pass
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """minilstm.kernels.cuda with NumPy as its array module and a kernel loader that records being reached."""
+    import types
+    from minilstm.kernels import cuda
+
+    fake = types.SimpleNamespace(ndarray=np.ndarray, ascontiguousarray=np.ascontiguousarray, empty=np.empty,
+                                 zeros=np.zeros, matmul=np.matmul, add=np.add)
+    monkeypatch.setattr(cuda, "cp", fake)
+
+    def reached(name):
+        raise _ReachedKernel(name)
+    monkeypatch.setattr(cuda, "_fn", reached)
+    return cuda
+
+
+def _p(D=4, H=5, dt=np.float64):
+    rng = np.random.default_rng(1)
+    return {"W_x": rng.standard_normal((D, 4 * H)).astype(dt), "W_h": rng.standard_normal((H, 4 * H)).astype(dt),
+            "b": rng.standard_normal(4 * H).astype(dt)}
+
+
+def _cache():
+    return core.lstm_forward(np.ones((2, 3, 4)), None, None, _p())[2]
+
+
+CUDA_CASES = [
+    ("bias of length 5", lambda c: c.lstm_forward(np.ones((2, 3, 4)), None, None, dict(_p(), b=np.ones(5))),
+     ShapeError, ["params['b']"]),
+    ("h0 batch 4000", lambda c: c.lstm_forward(np.ones((2, 3, 4)), np.ones((4000, 5)), None, _p()), ShapeError,
+     ["h0"]),
+    ("float16", lambda c: c.lstm_forward(np.ones((2, 3, 4), np.float16), None, None, _p(dt=np.float16)),
+     InputTypeError, ["cuda", "float16"]),
+    ("short dh_seq", lambda c: c.lstm_backward(np.ones((2, 2, 5)), None, None, _cache()), ShapeError,
+     ["dh_seq", "(2, 3, 5)"]),
+    ("dc_T wrong hidden", lambda c: c.lstm_backward(None, None, np.ones((2, 6)), _cache()), ShapeError, ["dc_T"]),
+]
+
+
+@pytest.mark.parametrize("name,action,exc,words", CUDA_CASES, ids=[c[0] for c in CUDA_CASES])
+def test_cuda_entry_refuses_before_any_kernel(fake_cuda, name, action, exc, words):
+    with pytest.raises(exc) as e:
+        action(fake_cuda)
+    for w in words:
+        assert w in str(e.value), f"{w!r} not in {str(e.value)!r}"
+
+
+def test_cuda_entry_lets_valid_calls_through(fake_cuda):
+    with pytest.raises(_ReachedKernel):
+        fake_cuda.lstm_forward(np.ones((2, 3, 4)), None, None, _p())
+    with pytest.raises(InputTypeError, match="CuPy"):
+        fake_cuda.check_device_arrays([1.0], "x", 1, 1, 1)
+    with pytest.raises(ShapeError, match="2\\*\\*31"):
+        fake_cuda.check_device_arrays(np.ones(1), "x", 3, 2 ** 20, 2 ** 10)
