@@ -1,29 +1,45 @@
 """LSTMModel: the forecasting API (fit / predict / forecast / evaluate / save / load).
 
 One path through ``fit``: validate -> split windows in time order -> fit normalizers on
-the training rows only -> per batch: LSTM forward -> linear head on the last hidden
-state -> loss -> backward -> clip -> Adam(W) step -> per epoch: validation loss,
-history row, early stopping -> best weights restored. ``predict`` and
-``evaluate`` cut windows by the same contract (``minilstm.forecast.windows``).
+the training rows only -> a new network -> the training loop of ``minilstm.forecast.training``
+(batches, loss, clipping, Adam(W), validation, early stopping, best weights) -> the model's
+state replaced only when that produced a usable network. ``predict`` and ``evaluate`` cut
+windows by the same contract (``minilstm.forecast.windows``).
 """
-import math
-import time
-
 import numpy as np
 
 from .. import __version__
-from ..backend import resolve_device, resolve_kernels, to_numpy, xp_for
-from ..errors import (DataError, InputTypeError, ModelFileError, NotFittedError, ShapeError, ConfigError,
+from ..backend import to_numpy
+from ..errors import (DataError, InputTypeError, ModelFileError, NotFittedError, ShapeError, ConfigError,  # noqa: F401
                       TrainingDivergedError)
-from ..functional import LOSSES
-from ..nn import LSTM, Linear
-from ..optim import Adam, AdamW, clip_grad_norm
 from . import io as model_io
+from . import training
 from .config import normalizer_spec, validate_config
 from .inputs import align_columns, check_same_index, freq_string, is_datetime_index, labelled, read_table
 from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, units_of)
 from .normalizer import DataNormalizer
+from .training import build_network
 from .windows import n_labeled, n_windows, sliding_windows, window_targets
+
+
+def _apply(normalizer, A):
+    return A if normalizer is None else normalizer.transform(A)
+
+
+def _split(n_rows, L, h, k, validation_split):
+    """Windows in time order -> (labeled, training, validation) counts; a gap of k-1 windows keeps
+    validation targets off training targets."""
+    n = n_labeled(n_rows, L, h, k)
+    if n < 1:
+        raise DataError(f"X has {n_rows} rows, too few for sequence_length={L}, horizon={h}, output_steps={k}: "
+                        f"at least {L + h + k - 1} rows are needed (more for a validation split). Use a shorter "
+                        "sequence_length or more data.")
+    n_val = max(int(round(n * validation_split)), 1) if validation_split > 0 else 0
+    n_train = n - n_val - (k - 1 if n_val else 0)
+    if n_train < 1:
+        raise DataError(f"validation_split={validation_split} leaves no training window ({n} labeled windows); "
+                        "lower validation_split or pass more rows.")
+    return n, n_train, n_val
 
 
 class LSTMModel:
@@ -43,38 +59,35 @@ class LSTMModel:
         self.config = validate_config(config)
         self.train_history = []
         self.is_fitted = False
-        self.lstm = self.head = None
+        self._net = self.lstm = self.head = None
         self.x_normalizer = self.y_normalizer = None
         self.ar = None
         self.info = {}
 
-    # ---- construction -----------------------------------------------------------------
+    # ---- the network -------------------------------------------------------------------
     def _build(self, n_features, n_targets):
-        c = self.config
-        self.device = resolve_device(c["device"])
-        kernels = resolve_kernels(c["kernels"], self.device)
-        self.xp = xp_for(self.device)
-        dtype = np.dtype(c["dtype"])
-        self.lstm = LSTM(n_features, c["hidden_size"], c["num_layers"], dropout=c["dropout"], dtype=dtype,
-                         seed=c["seed"], device=self.device, kernels=kernels, forget_bias=1.0)
-        self.head = Linear(c["hidden_size"], n_targets * c["output_steps"], dtype=dtype, seed=c["seed"] + 1,
-                           device=self.device)
+        """Install a new network for the current config (``load`` fills it with saved weights)."""
+        self._install(build_network(self.config, n_features, n_targets), n_features, n_targets)
+
+    def _install(self, net, n_features, n_targets):
+        self._net, self.lstm, self.head, self.xp, self.device = net, net.lstm, net.head, net.xp, net.lstm.device
         self.n_features, self.n_targets = n_features, n_targets
 
     @property
     def params(self):
         """All trainable arrays: ``lstm.*`` and ``head.*`` (views of the layers' own dicts' arrays)."""
-        p = {f"lstm.{k}": v for k, v in self.lstm.params.items()}
-        p.update({f"head.{k}": v for k, v in self.head.params.items()})
-        return p
+        return self._net.params
 
     def _set_params(self, params):
-        for k, v in params.items():
-            layer, name = k.split(".", 1)
-            getattr(self, layer).params[name][...] = self.xp.asarray(v)
+        self._net.set_params(params)
 
-    def _snapshot(self):
-        return {k: v.copy() for k, v in self.params.items()}
+    def _forward(self, xb):
+        """xb (B, L, F) on the device -> predictions (B, k * T) in normalized units."""
+        return self._net.forward(xb)
+
+    def _predict_windows(self, Xw):
+        """Xw (n, L, F) host windows in normalized units -> (n, k*T) host predictions, eval mode."""
+        return self._net.predict(Xw, self.n_targets * self.config["output_steps"])
 
     # ---- input checking ---------------------------------------------------------------
     def _read_X(self, X, name="X"):
@@ -92,9 +105,8 @@ class LSTMModel:
         if not self.is_fitted:
             raise NotFittedError(f"{what} needs a fitted model: call fit(X, y) first, or load a saved model.")
 
-    def _xy(self, X, y):
-        """Validate fit's X and y -> (X (N, F), y (N, T), y_1d, labels): labels are the pandas facts to keep."""
-        c = self.config
+    def _xy(self, X, y, c):
+        """Validate fit's X and y for config c -> (X (N, F), y (N, T), y_1d, labels): the pandas facts to keep."""
         Xt = read_table(X, "X")
         Xa, tc = Xt.values, c["target_columns"]
         if tc is not None and max(tc) >= Xa.shape[1]:
@@ -129,12 +141,8 @@ class LSTMModel:
                   "time_index": is_datetime_index(index), "freq": freq_string(index)}
         return Xa, ya, yt.was_1d, labels
 
-    def _make_normalizer(self):
-        spec = normalizer_spec(self.config["normalize"])
-        return None if spec is None else DataNormalizer(spec)
-
     def _nx(self, X):
-        return X if self.x_normalizer is None else self.x_normalizer.transform(X)
+        return _apply(self.x_normalizer, X)
 
     def _nx_windows(self, Xw):
         """Normalize (n, L, F) windows given in original units."""
@@ -142,7 +150,7 @@ class LSTMModel:
         return self._nx(Xw.reshape(n * L, F)).reshape(n, L, F)
 
     def _ny(self, y):
-        return y if self.y_normalizer is None else self.y_normalizer.transform(y)
+        return _apply(self.y_normalizer, y)
 
     def _inv_y(self, y):
         """y in normalized units (..., T) -> original units."""
@@ -150,31 +158,6 @@ class LSTMModel:
             return y
         shape = y.shape
         return self.y_normalizer.inverse_transform(y.reshape(-1, shape[-1])).reshape(shape)
-
-    # ---- the network --------------------------------------------------------------------
-    def _forward(self, xb):
-        """xb (B, L, F) on the device -> predictions (B, k * T) in normalized units."""
-        out, _ = self.lstm.forward(xb)
-        return self.head.forward(out[:, -1, :])
-
-    def _backward(self, dpred):
-        dh_last = self.head.backward(dpred)
-        dh_n = self.xp.zeros((self.lstm.num_layers,) + dh_last.shape, dtype=dh_last.dtype)
-        dh_n[-1] = dh_last  # the top layer's last output is h_T of the top layer (no dropout after it)
-        self.lstm.backward(None, dh_n=dh_n)
-        g = {f"lstm.{k}": v for k, v in self.lstm.grads.items()}
-        g.update({f"head.{k}": v for k, v in self.head.grads.items()})
-        return g
-
-    def _predict_windows(self, Xw, batch=4096):
-        """Xw (n, L, F) host windows in normalized units -> (n, k*T) host predictions, eval mode."""
-        self.lstm.eval()
-        outs = []
-        for s in range(0, len(Xw), batch):
-            xb = self.xp.asarray(np.ascontiguousarray(Xw[s:s + batch]), dtype=self.lstm.dtype)
-            outs.append(to_numpy(self._forward(xb)))
-        self.lstm.train()
-        return np.concatenate(outs) if outs else np.zeros((0, self.n_targets * self.config["output_steps"]))
 
     # ---- fit ------------------------------------------------------------------------------
     def fit(self, X, y=None, validation_split=0.1, verbose=True):
@@ -185,151 +168,61 @@ class LSTMModel:
         fraction of windows, in time order, is held out (never shuffled; their targets never
         overlap a training target). Normalizers are fitted on the training rows only.
         Returns self; ``train_history`` holds one dict per epoch.
+
+        Transactional: the config, data, normalizers, windows, a new network and the baseline
+        are all built and checked first, and the model changes only once training has finished
+        at least one epoch. Any failure before that leaves the model exactly as it was (an
+        unfitted model stays unfitted). A divergence later keeps the best epoch's weights: the
+        model is then the new one, usable, and ``TrainingDivergedError`` says what happened.
         """
-        c = self.config
-        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or \
+        c = validate_config(self.config)                  # a config edited after construction is checked again
+        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) or \
                 not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}.")
-        Xa, ya, self._y_1d, labels = self._xy(X, y)
-        self._univariate = Xa.shape[1] == 1 and ya.shape[1] == 1 and np.array_equal(Xa[:, 0], ya[:, 0])
+        Xa, ya, y_1d, labels = self._xy(X, y, c)
         L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
-        n = n_labeled(len(Xa), L, h, k)
-        if n < 1:
-            raise DataError(f"X has {len(Xa)} rows, too few for sequence_length={L}, horizon={h}, output_steps={k}: "
-                            f"at least {L + h + k - 1} rows are needed (more for a validation split). Use a shorter "
-                            "sequence_length or more data.")
-        n_val = int(round(n * validation_split)) if validation_split > 0 else 0
-        if validation_split > 0:
-            n_val = max(n_val, 1)
-        n_train = n - n_val - (k - 1 if n_val else 0)     # a gap of k-1 windows keeps val targets off train targets
-        if n_train < 1:
-            raise DataError(f"validation_split={validation_split} leaves no training window ({n} labeled windows); "
-                            "lower validation_split or pass more rows.")
+        n, n_train, n_val = _split(len(Xa), L, h, k, float(validation_split))
         last_train_row = n_train - 1 + L - 1 + h + k - 1  # last row that a training target touches
-        self.x_normalizer, self.y_normalizer = self._make_normalizer(), self._make_normalizer()
-        if self.x_normalizer is not None:
-            self.x_normalizer.fit(Xa[:last_train_row + 1])
-            self.y_normalizer.fit(ya[:last_train_row + 1])
-        Xn, yn = self._nx(Xa), self._ny(ya)
-        Xw_all = sliding_windows(Xn, L)
-        Y = window_targets(yn, L, h, k).reshape(n, -1)                   # (n, k*T)
-        tr, va = np.arange(n_train), np.arange(n - n_val, n)
-        self._build(Xa.shape[1], ya.shape[1])
-        self.ar = LinearAR().fit(Xw_all[tr], Y[tr])                      # baseline, same windows, same units
-        self.info = {"n_rows": len(Xa), "n_train_windows": int(n_train), "n_val_windows": int(n_val),
-                     "mase_scale": naive_scale(ya[:last_train_row + 1]).tolist(), "y_1d": bool(self._y_1d),
-                     **season_info(ya[:last_train_row + 1], datetime_hint(y, X), c["season"]),
-                     "y_mean": ya[:last_train_row + 1].mean(0).tolist(),
-                     **labels}
-        self.is_fitted = True
-        self.train_history = []
-        self._train(Xw_all, Y, tr, va, verbose)
-        return self
-
-    def _train(self, Xw_all, Y, tr, va, verbose):
-        c, xp = self.config, self.xp
-        dt = self.lstm.dtype
-        # data go to the device once; batches are gathered there
-        Xtr = xp.asarray(np.ascontiguousarray(Xw_all[tr]), dtype=dt)
-        Ytr = xp.asarray(Y[tr], dtype=dt)
-        Xva = xp.asarray(np.ascontiguousarray(Xw_all[va]), dtype=dt) if len(va) else None
-        Yva = xp.asarray(Y[va], dtype=dt) if len(va) else None
-        params = self.params
-        opt = (AdamW(params, lr=c["learning_rate"], weight_decay=c["weight_decay"]) if c["weight_decay"] > 0
-               else Adam(params, lr=c["learning_rate"]))
-        loss_fn = LOSSES[c["loss"]]
-        rng = np.random.default_rng(c["seed"])
-        E, B, lr0 = c["epochs"], c["batch_size"], c["learning_rate"]
-        best, best_epoch, best_params, bad_epochs, flat = math.inf, 0, self._snapshot(), 0, 0
-        t0 = time.perf_counter()
+        spec = normalizer_spec(c["normalize"])
+        xn, yn = (None, None) if spec is None else (DataNormalizer(spec), DataNormalizer(spec))
+        if xn is not None:
+            xn.fit(Xa[:last_train_row + 1])
+            yn.fit(ya[:last_train_row + 1])
         try:
-            for epoch in range(1, E + 1):
-                te = time.perf_counter()
-                order = rng.permutation(len(tr)) if c["shuffle"] else np.arange(len(tr))
-                order_dev = xp.asarray(order)                 # one transfer per epoch, not per batch
-                tot, count, gsum, nb = 0.0, 0, 0.0, 0
-                for b, s in enumerate(range(0, len(order), B), start=1):
-                    idx = order_dev[s:s + B]
-                    pred = self._forward(Xtr[idx])
-                    with np.errstate(over="ignore", invalid="ignore"):   # a non-finite loss is diagnosed below
-                        loss, dpred = loss_fn(pred, Ytr[idx])
-                    if not math.isfinite(loss):
-                        self._diverged(epoch, b, loss, best_params, best_epoch)
-                    grads, gnorm = clip_grad_norm(self._backward(dpred), c["clip_norm"])
-                    if not math.isfinite(gnorm):
-                        self._diverged(epoch, b, gnorm, best_params, best_epoch, what="gradient norm")
-                    opt.step(grads)
-                    tot += loss * len(order[s:s + B])
-                    count += len(order[s:s + B])
-                    gsum += gnorm
-                    nb += 1
-                train_loss = tot / count
-                val_loss = self._val_loss(Xva, Yva, loss_fn) if Xva is not None else None
-                watch = val_loss if val_loss is not None else train_loss
-                if not math.isfinite(watch):
-                    self._diverged(epoch, nb, watch, best_params, best_epoch, what="validation loss")
-                if watch < best - c["min_delta"]:
-                    best, best_epoch, best_params, bad_epochs, flat = watch, epoch, self._snapshot(), 0, 0
-                else:
-                    bad_epochs += 1
-                    flat += 1
-                self.train_history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                                           "grad_norm": gsum / max(nb, 1), "lr": opt.lr,
-                                           "seconds": time.perf_counter() - te})
-                if verbose:
-                    el = time.perf_counter() - t0
-                    print(f"epoch {epoch:>3}/{E}  train {train_loss:.5f}" +
-                          (f"  val {val_loss:.5f}" if val_loss is not None else "") +
-                          f"  |g| {gsum / max(nb, 1):.3f}  lr {opt.lr:.2e}  {el:.1f}s elapsed, "
-                          f"~{el / epoch * (E - epoch):.0f}s left", flush=True)
-                if c["patience"] is not None and bad_epochs >= c["patience"]:
-                    if verbose:
-                        print(f"early stopping: no improvement for {bad_epochs} epochs; best epoch {best_epoch}")
-                    break
-                opt.lr = self._next_lr(lr0, opt.lr, epoch, E, flat)
-                if c["lr_schedule"] == "plateau" and flat >= 3:
-                    flat = 0
-        except KeyboardInterrupt:
-            if verbose:
-                print(f"\ninterrupted: keeping the best weights (epoch {best_epoch}) and the history so far")
-        self._restore_best(best_params, best_epoch)
-
-    def _restore_best(self, best_params, best_epoch):
-        """End of training, normal or not: the best weights back in place, the layer in training mode."""
-        self._set_params(best_params)
-        self.info["best_epoch"] = best_epoch
-        self.lstm.train()
-
-    def _next_lr(self, lr0, lr, epoch, E, flat):
-        s = self.config["lr_schedule"]
-        if s == "cosine":
-            return lr0 * 0.5 * (1 + math.cos(math.pi * epoch / E))
-        if s == "step":
-            return lr0 * 0.5 ** (epoch // max(1, E // 4))
-        if s == "plateau" and flat >= 3:
-            return lr * 0.5
-        return lr
-
-    def _val_loss(self, Xva, Yva, loss_fn, batch=4096):
-        self.lstm.eval()
-        tot = 0.0
-        for s in range(0, len(Xva), batch):
-            loss, _ = loss_fn(self._forward(Xva[s:s + batch]), Yva[s:s + batch])
-            tot += loss * len(Xva[s:s + batch])
-        self.lstm.train()
-        return tot / len(Xva)
-
-    def _diverged(self, epoch, batch, value, best_params, best_epoch, what="loss"):
-        self._restore_best(best_params, best_epoch)
-        if best_epoch == 0:
-            self.is_fitted = False
-        raise TrainingDivergedError(
-            f"training stopped: the {what} became {value} at epoch {epoch}, batch {batch}. "
-            f"The best weights so far (epoch {best_epoch}) were kept" +
-            (" and the model is usable." if best_epoch else "; no epoch had finished, so the model is not fitted.") +
-            " Likely causes: a learning rate too high (try 10x lower), unscaled inputs or targets (set "
-            "config['normalize']='zscore'), extreme values or outliers in the data, or no gradient clipping (set "
-            "config['clip_norm']=1.0).")
+            Xn, yn_ = _apply(xn, Xa), _apply(yn, ya)
+        except DataError as e:
+            raise DataError(f"the normalizer (config['normalize'] = {c['normalize']!r}), fitted on the training rows "
+                            f"0..{last_train_row}, cannot transform a validation row: {e} Use a strategy that "
+                            "extrapolates (zscore, robust) or validation_split=0.") from None
+        if not (np.isfinite(Xn).all() and np.isfinite(yn_).all()):
+            raise DataError(f"the normalized data contain NaN or Inf (config['normalize'] = {c['normalize']!r} "
+                            "fitted on the training rows cannot represent some rows); choose another strategy.")
+        Xw = sliding_windows(Xn, L)
+        Y = window_targets(yn_, L, h, k).reshape(n, -1)                            # (n, k*T)
+        tr, va = np.arange(n_train), np.arange(n - n_val, n)
+        net = build_network(c, Xa.shape[1], ya.shape[1])
+        ar = LinearAR().fit(Xw[tr], Y[tr])                                         # baseline, same windows and units
+        info = {"n_rows": len(Xa), "n_train_windows": int(n_train), "n_val_windows": int(n_val),
+                "mase_scale": naive_scale(ya[:last_train_row + 1]).tolist(), "y_1d": bool(y_1d),
+                **season_info(ya[:last_train_row + 1], datetime_hint(y, X), c["season"]),
+                "y_mean": ya[:last_train_row + 1].mean(0).tolist(), **labels}
+        result = training.train(net, Xw, Y, tr, va, c, verbose)
+        if result.best_epoch == 0:                        # nothing usable: the model stays as it was
+            if result.interrupted:
+                raise KeyboardInterrupt
+            raise TrainingDivergedError(result.diverged + " No epoch had finished, so nothing changed: " +
+                                        ("the model is the one fitted before." if self.is_fitted else
+                                         "the model is not fitted."))
+        info["best_epoch"] = result.best_epoch
+        self.config = c
+        self._install(net, Xa.shape[1], ya.shape[1])
+        self.x_normalizer, self.y_normalizer, self.ar, self.info = xn, yn, ar, info
+        self.train_history, self._y_1d, self.is_fitted = result.history, y_1d, True
+        self._univariate = Xa.shape[1] == 1 and ya.shape[1] == 1 and np.array_equal(Xa[:, 0], ya[:, 0])
+        if result.diverged:
+            raise TrainingDivergedError(result.diverged + f" The best weights so far (epoch {result.best_epoch}) "
+                                        "were kept and the model is usable.")
+        return self
 
     # ---- predict / forecast ---------------------------------------------------------------
     def _shape_out(self, P, steps):

@@ -1,0 +1,207 @@
+"""The one training loop, shared by ``LSTMModel.fit`` and anything that fits many models.
+
+``Network`` is an LSTM stack with a linear head on the top layer's last hidden state,
+(B, L, F) windows -> (B, k * T) predictions. ``train`` runs the loop on a network it is
+handed and touches nothing else::
+
+    per epoch: shuffle (seeded) -> per batch: forward -> loss -> backward -> clip -> optimizer step
+               -> validation loss -> history row -> progress line -> early-stopping bookkeeping
+               -> learning-rate schedule
+    end:       the best weights (lowest validation loss, or training loss without validation)
+               restored in the network
+
+A non-finite loss or gradient norm stops the loop with a diagnosis (``TrainResult.diverged``);
+Ctrl-C stops it after restoring the best weights. Either way the caller decides what to keep:
+a result with ``best_epoch == 0`` holds no usable weights.
+"""
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from ..backend import resolve_device, resolve_kernels, to_numpy
+from ..functional import LOSSES
+from ..nn import LSTM, Linear
+from ..optim import Adam, AdamW, clip_grad_norm
+
+
+class Network:
+    """LSTM layers + a linear head on the last hidden state of the top layer.
+
+    forward: xb (B, L, F) on the device -> predictions (B, k * T); backward: dpred (B, k * T) ->
+    gradients keyed ``lstm.*`` / ``head.*`` like ``params``.
+    """
+
+    def __init__(self, lstm, head):
+        self.lstm, self.head = lstm, head
+        self.xp, self.dtype = lstm.xp, lstm.dtype
+
+    @property
+    def params(self):
+        """All trainable arrays: ``lstm.*`` and ``head.*`` (the layers' own arrays, not copies)."""
+        p = {f"lstm.{k}": v for k, v in self.lstm.params.items()}
+        p.update({f"head.{k}": v for k, v in self.head.params.items()})
+        return p
+
+    def snapshot(self):
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def set_params(self, params):
+        for k, v in params.items():
+            layer, name = k.split(".", 1)
+            getattr(self, layer).params[name][...] = self.xp.asarray(v)
+
+    def forward(self, xb):
+        out, _ = self.lstm.forward(xb)
+        return self.head.forward(out[:, -1, :])
+
+    def backward(self, dpred):
+        dh_last = self.head.backward(dpred)
+        dh_n = self.xp.zeros((self.lstm.num_layers,) + dh_last.shape, dtype=dh_last.dtype)
+        dh_n[-1] = dh_last  # the top layer's last output is h_T of the top layer (no dropout after it)
+        self.lstm.backward(None, dh_n=dh_n)
+        g = {f"lstm.{k}": v for k, v in self.lstm.grads.items()}
+        g.update({f"head.{k}": v for k, v in self.head.grads.items()})
+        return g
+
+    def predict(self, Xw, n_out, batch=4096):
+        """Xw (n, L, F) host windows (normalized) -> (n, n_out) host predictions, eval mode (no dropout)."""
+        self.lstm.eval()
+        try:
+            outs = [to_numpy(self.forward(self.xp.asarray(np.ascontiguousarray(Xw[s:s + batch]), dtype=self.dtype)))
+                    for s in range(0, len(Xw), batch)]
+        finally:
+            self.lstm.train()
+        return np.concatenate(outs) if outs else np.zeros((0, n_out))
+
+    def loss(self, Xd, Yd, loss_fn, batch=4096):
+        """Mean loss over device arrays Xd (n, L, F), Yd (n, k*T), eval mode."""
+        self.lstm.eval()
+        try:
+            tot = 0.0
+            for s in range(0, len(Xd), batch):
+                loss, _ = loss_fn(self.forward(Xd[s:s + batch]), Yd[s:s + batch])
+                tot += loss * len(Xd[s:s + batch])
+        finally:
+            self.lstm.train()
+        return tot / len(Xd)
+
+
+def build_network(cfg, n_features, n_targets):
+    """A new, randomly initialised (seeded) network for a validated config."""
+    device = resolve_device(cfg["device"])
+    kernels = resolve_kernels(cfg["kernels"], device)
+    dtype = np.dtype(cfg["dtype"])
+    lstm = LSTM(n_features, cfg["hidden_size"], cfg["num_layers"], dropout=cfg["dropout"], dtype=dtype,
+                seed=cfg["seed"], device=device, kernels=kernels, forget_bias=1.0)
+    head = Linear(cfg["hidden_size"], n_targets * cfg["output_steps"], dtype=dtype, seed=cfg["seed"] + 1,
+                  device=device)
+    return Network(lstm, head)
+
+
+@dataclass
+class TrainResult:
+    history: list = field(default_factory=list)   # one dict per finished epoch
+    best_epoch: int = 0                           # 0: no epoch finished, the weights are not usable
+    diverged: Optional[str] = None                # the diagnosis when the loss or gradient became non-finite
+    interrupted: bool = False                     # Ctrl-C
+
+
+def next_lr(schedule, lr0, lr, epoch, epochs, flat):
+    """The learning rate after ``epoch``: constant, cosine, step (halve every epochs // 4) or plateau."""
+    if schedule == "cosine":
+        return lr0 * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+    if schedule == "step":
+        return lr0 * 0.5 ** (epoch // max(1, epochs // 4))
+    if schedule == "plateau" and flat >= 3:
+        return lr * 0.5
+    return lr
+
+
+def diagnosis(what, value, epoch, batch):
+    return (f"training stopped: the {what} became {value} at epoch {epoch}, batch {batch}. Likely causes: a "
+            "learning rate too high (try 10x lower), unscaled inputs or targets (set config['normalize']='zscore'), "
+            "extreme values or outliers in the data, or no gradient clipping (set config['clip_norm']=1.0).")
+
+
+class _Stop(Exception):
+    def __init__(self, message):
+        self.message = message
+
+
+def train(net, Xw, Y, tr, va, cfg, verbose=True):
+    """Train ``net`` on windows Xw (n, L, F) and targets Y (n, k*T), both normalized host arrays.
+
+    tr, va: indices of the training and validation windows. Returns a TrainResult; the network
+    holds the best weights when it returns (its initial weights when no epoch finished).
+    """
+    xp, dt = net.xp, net.dtype
+    Xtr = xp.asarray(np.ascontiguousarray(Xw[tr]), dtype=dt)     # data go to the device once
+    Ytr = xp.asarray(Y[tr], dtype=dt)
+    Xva = xp.asarray(np.ascontiguousarray(Xw[va]), dtype=dt) if len(va) else None
+    Yva = xp.asarray(Y[va], dtype=dt) if len(va) else None
+    opt = (AdamW(net.params, lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"]) if cfg["weight_decay"] > 0
+           else Adam(net.params, lr=cfg["learning_rate"]))
+    loss_fn = LOSSES[cfg["loss"]]
+    rng = np.random.default_rng(cfg["seed"])
+    E, B, lr0 = cfg["epochs"], cfg["batch_size"], cfg["learning_rate"]
+    res = TrainResult()
+    best, best_params, bad_epochs, flat = math.inf, net.snapshot(), 0, 0
+    t0 = time.perf_counter()
+    try:
+        for epoch in range(1, E + 1):
+            te = time.perf_counter()
+            order = rng.permutation(len(tr)) if cfg["shuffle"] else np.arange(len(tr))
+            order_dev = xp.asarray(order)                 # one transfer per epoch, not per batch
+            tot, count, gsum, nb = 0.0, 0, 0.0, 0
+            for b, s in enumerate(range(0, len(order), B), start=1):
+                idx = order_dev[s:s + B]
+                pred = net.forward(Xtr[idx])
+                with np.errstate(over="ignore", invalid="ignore"):   # a non-finite loss is diagnosed below
+                    loss, dpred = loss_fn(pred, Ytr[idx])
+                if not math.isfinite(loss):
+                    raise _Stop(diagnosis("loss", loss, epoch, b))
+                grads, gnorm = clip_grad_norm(net.backward(dpred), cfg["clip_norm"])
+                if not math.isfinite(gnorm):
+                    raise _Stop(diagnosis("gradient norm", gnorm, epoch, b))
+                opt.step(grads)
+                tot += loss * len(order[s:s + B])
+                count += len(order[s:s + B])
+                gsum += gnorm
+                nb += 1
+            train_loss = tot / count
+            val_loss = net.loss(Xva, Yva, loss_fn) if Xva is not None else None
+            watch = val_loss if val_loss is not None else train_loss
+            if not math.isfinite(watch):
+                raise _Stop(diagnosis("validation loss", watch, epoch, nb))
+            if watch < best - cfg["min_delta"] or res.best_epoch == 0:
+                best, res.best_epoch, best_params, bad_epochs, flat = watch, epoch, net.snapshot(), 0, 0
+            else:
+                bad_epochs += 1
+                flat += 1
+            res.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                                "grad_norm": gsum / max(nb, 1), "lr": opt.lr, "seconds": time.perf_counter() - te})
+            if verbose:
+                el = time.perf_counter() - t0
+                print(f"epoch {epoch:>3}/{E}  train {train_loss:.5f}" +
+                      (f"  val {val_loss:.5f}" if val_loss is not None else "") +
+                      f"  |g| {gsum / max(nb, 1):.3f}  lr {opt.lr:.2e}  {el:.1f}s elapsed, "
+                      f"~{el / epoch * (E - epoch):.0f}s left", flush=True)
+            if cfg["patience"] is not None and bad_epochs >= cfg["patience"]:
+                if verbose:
+                    print(f"early stopping: no improvement for {bad_epochs} epochs; best epoch {res.best_epoch}")
+                break
+            opt.lr = next_lr(cfg["lr_schedule"], lr0, opt.lr, epoch, E, flat)
+            if cfg["lr_schedule"] == "plateau" and flat >= 3:
+                flat = 0
+    except _Stop as stop:
+        res.diverged = stop.message
+    except KeyboardInterrupt:
+        res.interrupted = True
+        if verbose:
+            print(f"\ninterrupted: keeping the best weights (epoch {res.best_epoch}) and the history so far")
+    net.set_params(best_params)
+    net.lstm.train()
+    return res
