@@ -32,7 +32,7 @@ import zipfile
 
 import numpy as np
 
-from ..errors import InputTypeError, MiniLSTMError, ModelFileError
+from ..errors import ConfigError, InputTypeError, MiniLSTMError, ModelFileError
 
 MAGIC = "minilstm-model"
 FORMAT_VERSION = 1
@@ -446,21 +446,25 @@ def check_metadata(path, meta, arrays, device=None):
     if not isinstance(cfg, dict):
         raise _bad(p, f"'config' must be a dict, got {type(cfg).__name__}")
     cfg = dict(cfg)
+    from ..backend import cupy_available, resolve_device, resolve_kernels
+    if device is not None and device not in ("cpu", "cuda", "auto"):
+        raise ConfigError(f"load(path, device=...) takes 'cpu', 'cuda' or 'auto', got {device!r}.")
     if device is not None:
         cfg["device"] = device
-    elif cfg.get("device") == "cuda":
-        from ..backend import cupy_available
-        cfg["device"] = "cuda" if cupy_available else "cpu"
-        if cfg.get("kernels") == "cuda" and not cupy_available:
-            cfg["kernels"] = "auto"
+    elif cfg.get("device") == "cuda" and not cupy_available:
+        cfg["device"] = "cpu"                      # a model trained on a GPU loads on a CPU-only machine
+    if cfg.get("kernels") == "cuda" and cfg["device"] in ("cpu", "auto") and (device or not cupy_available):
+        cfg["kernels"] = "auto"
     try:
         cfg = validate_config(cfg)
     except MiniLSTMError as e:
-        if device is not None and "device" in str(e):
-            raise
         raise _bad(p, f"its config is invalid ({e})") from None
     except Exception as e:
         raise _bad(p, f"its config is invalid ({type(e).__name__}: {e})") from None
+    try:
+        resolve_kernels(cfg["kernels"], resolve_device(cfg["device"]))
+    except ConfigError as e:
+        raise _bad(p, f"its config cannot run ({e})") from None
     n_features = _int_field(meta, "n_features", p, 1, 10 ** 7)
     n_targets = _int_field(meta, "n_targets", p, 1, 10 ** 7)
     H, layers, k, L = cfg["hidden_size"], cfg["num_layers"], cfg["output_steps"], cfg["sequence_length"]
