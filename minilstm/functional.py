@@ -4,32 +4,41 @@ Each ``*_forward`` returns ``(out, cache)``; each ``*_backward`` takes the upstr
 gradient and the cache. Nothing here mutates its arguments.
 """
 from .backend import get_array_module
+from .errors import ShapeError
+from .validate import check_array, check_number
 
 
 def linear_forward(x, W, b):
     """y = x @ W + b.   x: (N, D_in), W: (D_in, D_out), b: (D_out,) -> y (N, D_out)."""
+    check_array(W, "W", ndim=2)
+    check_array(x, "x", shape=(None, W.shape[0]), dims=("batch", "D_in"))
+    check_array(b, "b", shape=(W.shape[1],), dims=("D_out",))
     return x @ W + b, (x, W)
 
 
 def linear_backward(dy, cache):
     """dy: (N, D_out) -> (dx (N, D_in), {"W": (D_in, D_out), "b": (D_out,)})."""
     x, W = cache
+    check_array(dy, "dy", shape=(x.shape[0], W.shape[1]), dims=("batch", "D_out"))
     return dy @ W.T, {"W": x.T @ dy, "b": dy.sum(axis=0)}
 
 
 def dropout_mask(rng, shape, p, dtype, xp):
     """Inverted-dropout mask: 0 with probability p, else 1/(1-p), so E[mask] = 1."""
+    check_number(p, "p (dropout probability)", low=0.0, high=1.0, high_open=True)
     keep = uniform(rng, shape, xp) >= p
     return keep.astype(dtype) * (1.0 / (1.0 - p))
 
 
 def dropout_forward(x, mask):
-    """x * mask (mask from ``dropout_mask``; None means no dropout). Any shape."""
+    """x * mask (mask from ``dropout_mask``; None means no dropout). Any shape; mask has x's shape."""
+    _same_shape(mask, x, "mask", "x")
     return x if mask is None else x * mask
 
 
 def dropout_backward(dout, mask):
     """The mask is a constant: d(x * mask)/dx = mask."""
+    _same_shape(mask, dout, "mask", "dout")
     return dout if mask is None else dout * mask
 
 
@@ -40,10 +49,19 @@ def uniform(rng, shape, xp):
     return rng.random(shape)
 
 
+def _same_shape(a, b, a_name, b_name):
+    """a has exactly b's shape (no silent broadcasting); None passes."""
+    if a is not None and getattr(a, "shape", None) != getattr(b, "shape", None):
+        raise ShapeError(f"{a_name} must have the shape of {b_name} {getattr(b, 'shape', None)}, got "
+                         f"{getattr(a, 'shape', type(a).__name__)}.")
+
+
 # ---- losses: value and gradient with respect to the prediction ------------------
+# pred and target must have the same shape: (N, 1) against (N,) would broadcast to (N, N).
 
 def mse_loss(pred, target):
     """Mean squared error over all elements. Returns (loss scalar, dpred same shape as pred)."""
+    _same_shape(target, pred, "target", "pred")
     diff = pred - target
     n = diff.size
     return float((diff * diff).sum() / n), 2.0 * diff / n
@@ -51,6 +69,7 @@ def mse_loss(pred, target):
 
 def mae_loss(pred, target):
     """Mean absolute error; its subgradient is sign(diff)/n (0 where diff == 0)."""
+    _same_shape(target, pred, "target", "pred")
     xp = get_array_module(pred)
     diff = pred - target
     n = diff.size
@@ -59,6 +78,8 @@ def mae_loss(pred, target):
 
 def huber_loss(pred, target, delta=1.0):
     """Huber loss: quadratic within |diff| <= delta, linear beyond. Returns (loss, dpred)."""
+    _same_shape(target, pred, "target", "pred")
+    delta = check_number(delta, "delta", low=0.0, low_open=True)
     xp = get_array_module(pred)
     diff = pred - target
     n = diff.size

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from minilstm import core, validate
+from minilstm import functional as Fn
 from minilstm.errors import ConfigError, DataError, InputTypeError, MiniLSTMError, ShapeError
 from conftest import random_params
 
@@ -93,6 +94,21 @@ CASES = [
         seq_cache(), "cs", seq_cache()["cs"][:2])), ShapeError, ["cache['cs']", "(4, 2, 5)"]),
     ("sequence backward step cache", lambda: core.lstm_backward(None, None, None, step_cache()), InputTypeError,
      ["cache"]),
+    # -- the pieces around the LSTM: no silent broadcasting --
+    ("mse (N, 1) against (N,)", lambda: Fn.mse_loss(np.ones((4, 1)), np.ones(4)), ShapeError,
+     ["target", "(4, 1)", "(4,)"]),
+    ("mae transposed target", lambda: Fn.mae_loss(np.ones((4, 2)), np.ones((2, 4))), ShapeError, ["target"]),
+    ("huber delta 0", lambda: Fn.huber_loss(np.ones(3), np.zeros(3), delta=0), ConfigError, ["delta"]),
+    ("linear x of the wrong width", lambda: Fn.linear_forward(np.ones((3, 4)), np.ones((5, 2)), np.ones(2)),
+     ShapeError, ["x", "(batch, 5)"]),
+    ("linear bias of the wrong length", lambda: Fn.linear_forward(np.ones((3, 5)), np.ones((5, 2)), np.ones(3)),
+     ShapeError, ["b", "(2,)"]),
+    ("linear dy of the wrong shape", lambda: Fn.linear_backward(np.ones((3, 3)), (np.ones((3, 5)), np.ones((5, 2)))),
+     ShapeError, ["dy", "(3, 2)"]),
+    ("dropout mask of another shape", lambda: Fn.dropout_forward(np.ones((2, 3, 4)), np.ones((1, 3, 4))), ShapeError,
+     ["mask", "(2, 3, 4)"]),
+    ("dropout p = 1", lambda: Fn.dropout_mask(np.random.default_rng(0), (2, 2), 1.0, np.float64, np), ConfigError,
+     ["dropout probability"]),
     # -- the helpers other cells reuse --
     ("check_number NaN", lambda: validate.check_number(float("nan"), "lr", low=0), ConfigError, ["lr", "finite"]),
     ("check_number bool", lambda: validate.check_number(True, "eps"), ConfigError, ["eps", "bool"]),
