@@ -277,6 +277,7 @@ BAD_ARRAYS = [
     ("NaN weights", npy({**F8, "shape": (2, 12)}, np.full(24, np.nan).tobytes()), ["NaN or Inf"]),
     ("Inf weights", npy({**F8, "shape": (2, 12)}, np.full(24, np.inf).tobytes()), ["NaN or Inf"]),
     ("wrong shape", npy({**F8, "shape": (12, 2)}, np.zeros(24).tobytes()), ["shape (12, 2)", "expected (2, 12)"]),
+    ("beyond float32", npy({**F8, "shape": (2, 12)}, np.full(24, 1e300).tobytes()), ["float32 range"]),
     ("nine dimensions", npy({**F8, "shape": (1,) * 9}, np.zeros(1).tobytes()), ["invalid shape"]),
     ("empty member", b"", ["unreadable header"]),
 ]

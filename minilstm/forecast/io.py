@@ -496,9 +496,10 @@ def check_metadata(path, meta, arrays, device=None):
             "univariate": univariate}
 
 
-def check_weights(path, shapes, arrays, ar_shapes):
+def check_weights(path, shapes, arrays, ar_shapes, dtype=np.float64):
     """The stored arrays must be exactly the model's parameters (``shapes``: name -> shape) and the linear
-    autoregression's (``ar_shapes``); ``ar_sd`` positive. Returns (params, ar_arrays)."""
+    autoregression's (``ar_shapes``); parameters representable in ``dtype``; ``ar_sd`` positive.
+    Returns (params, ar_arrays)."""
     p = _path(path, "load")
     expected = {**shapes, **ar_shapes}
     missing = sorted(set(expected) - set(arrays))
@@ -509,6 +510,11 @@ def check_weights(path, shapes, arrays, ar_shapes):
     for name, shape in expected.items():
         if arrays[name].shape != tuple(shape):
             raise _bad(p, f"array {name} has shape {arrays[name].shape}, expected {tuple(shape)} from the metadata")
+    limit = float(np.finfo(dtype).max)
+    for name in shapes:
+        if arrays[name].size and float(np.abs(arrays[name]).max()) > limit:
+            raise _bad(p, f"array {name} holds values beyond the {np.dtype(dtype).name} range of the model's config "
+                       f"(|w| up to {float(np.abs(arrays[name]).max()):.3g})")
     if "ar_sd" in arrays and not (arrays["ar_sd"] > 0).all():
         raise _bad(p, "array ar_sd must be positive")
     return {k: arrays[k] for k in shapes}, {k: arrays[k] for k in ar_shapes}

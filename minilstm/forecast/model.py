@@ -411,7 +411,7 @@ class LSTMModel:
         m = type(self)(c)
         m._build(F, T)
         params, ar = model_io.check_weights(path, {k: v.shape for k, v in m.params.items()}, arrays,
-                                            {"ar_coef": (LF + 1, out), "ar_mu": (LF,), "ar_sd": (LF,)})
+                                            {"ar_coef": (LF + 1, out), "ar_mu": (LF,), "ar_sd": (LF,)}, c["dtype"])
         m._set_params(params)
         m.ar = LinearAR.from_arrays(ar)
         m.x_normalizer, m.y_normalizer = parts["x_normalizer"], parts["y_normalizer"]
