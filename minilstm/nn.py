@@ -21,10 +21,29 @@ _DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
 
 
 def check_dtype(dtype):
-    dt = np.dtype(dtype)
+    """float32 or float64 (anything NumPy reads as one of them), else ConfigError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}.") from None
     if dt not in _DTYPES:
         raise ConfigError(f"dtype must be float32 or float64, got {dt}.")
     return dt
+
+
+MAX_LAYERS = 1024
+MAX_PARAM_BYTES = 16 << 30    # 16 GiB of weights: far beyond any LSTM this engine is meant for
+
+
+def check_size(D, H, L, itemsize):
+    """Refuse layer sizes that would hang or exhaust memory while the weights are built."""
+    if L > MAX_LAYERS:
+        raise ConfigError(f"num_layers must be at most {MAX_LAYERS}, got {L}.")
+    n = 4 * H * (D + H + 1) + (L - 1) * 4 * H * (2 * H + 1)
+    if n * itemsize > MAX_PARAM_BYTES:
+        raise ConfigError(f"an LSTM with input_size={D}, hidden_size={H}, num_layers={L} has {n:.3g} parameters "
+                          f"({n * itemsize / 2**30:.3g} GiB), above the {MAX_PARAM_BYTES >> 30} GiB limit; use smaller "
+                          "sizes.")
 
 
 def make_rng(xp, seed):
@@ -121,6 +140,7 @@ class LSTM(Module):
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.dropout = float(dropout)
         self.dtype = check_dtype(dtype)
+        check_size(self.input_size, self.hidden_size, self.num_layers, self.dtype.itemsize)
         self.device = resolve_device(device)
         self.kernels = resolve_kernels(kernels, self.device)
         self.xp = xp_for(self.device)
