@@ -1,0 +1,317 @@
+r"""LSTMEnsemble: several LSTMModels that differ by seed (and optionally config), with conformal intervals.
+
+Every member is fitted on the same rows in time order (no bootstrap: nothing is resampled
+into the future); they differ only by their seeds (weights, dropout, shuffling) and, if given,
+by their configs. ``predict`` returns the mean (or median) of the members.
+
+Prediction intervals are split-conformal, calibrated on the time-ordered validation tail::
+
+    r_j = |y_j - yhat_j|              absolute residuals of the ensemble on the n tail windows
+                                      (per step ahead and per target), the windows after the
+                                      training windows that the members never trained on
+    q   = r_(ceil((n + 1) * level))   the ceil((n+1) level)-th smallest of them
+    interval = [yhat - q, yhat + q]
+
+Assumptions: (1) the residuals of future windows are exchangeable with those of the tail
+(the error distribution does not drift; the tail is the most recent data, the closest to the
+future); then a future target falls inside with probability >= level, *marginally* (on
+average over time, not in every hour or regime). (2) The tail was used by the members for
+early stopping only, a mild selection that can make the intervals a little narrow. (3) The
+intervals have the same width everywhere (no heteroscedasticity). Check them: ``evaluate``
+reports the fraction of test targets inside each interval (its empirical coverage).
+"""
+import math
+import os
+import tempfile
+
+import numpy as np
+
+from ..errors import ConfigError, DataError, ModelFileError, NotFittedError
+from . import io as model_io
+from .backtest import as_arrays, recursive_ok
+from .config import validate_config
+from .metrics import EvaluationReport, regression_metrics
+from .model import LSTMModel
+from .parallel import run_parallel, task
+from .windows import n_labeled, window_targets
+
+WINDOWING = ("sequence_length", "horizon", "output_steps", "target_columns")   # members must agree on these
+
+
+def conformal_quantile(abs_residuals, level):
+    """abs_residuals (n, S, T) -> q (S, T): the ceil((n+1) level)-th smallest, per step and target."""
+    n = len(abs_residuals)
+    rank = math.ceil((n + 1) * level - 1e-9)
+    if rank > n:
+        need = next(m for m in range(1, 10 ** 7) if math.ceil((m + 1) * level - 1e-9) <= m)
+        raise DataError(f"a {level:.0%} conformal interval needs at least {need} calibration windows, and the "
+                        f"validation tail holds {n}; raise validation_split in fit or pass more rows.")
+    return np.sort(abs_residuals, axis=0)[rank - 1]
+
+
+def _fit_member(config, X, y, validation_split):
+    """Fit one member (in a worker) and return its model file as bytes (no pickle crosses processes)."""
+    model = LSTMModel(config).fit(X, y, validation_split=validation_split, verbose=False)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "member.minilstm")
+        model.save(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _member_from_bytes(data):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "member.minilstm")
+        with open(path, "wb") as f:
+            f.write(data)
+        return LSTMModel().load(path)
+
+
+class EnsembleReport(EvaluationReport):
+    """``LSTMEnsemble.evaluate``'s result: an ``EvaluationReport`` whose first row is the ensemble."""
+
+    def rows(self):
+        rows = super().rows()
+        first = next(iter(rows))
+        return {f"LSTM ensemble ({self.get('n_members', '?')})" if k == first else k: v for k, v in rows.items()}
+
+
+class LSTMEnsemble:
+    """``LSTMEnsemble(config, n_members=5)``: the same fit / predict / forecast / evaluate / save / load as LSTMModel.
+
+    member_configs: optional list of dicts, one per member, laid over ``config`` (then
+    n_members = len(member_configs)); they must agree on sequence_length, horizon,
+    output_steps and target_columns. seeds: one per member (default: drawn from
+    ``numpy.random.SeedSequence(config['seed'])``). aggregate: 'mean' or 'median'.
+    n_jobs, backend: how the members are fitted (``minilstm.forecast.parallel``); the results
+    do not depend on them.
+    """
+
+    def __init__(self, config=None, n_members=5, member_configs=None, seeds=None, aggregate="mean", n_jobs=1,
+                 backend=None):
+        base = validate_config(config)
+        if member_configs is not None:
+            if not isinstance(member_configs, (list, tuple)) or not member_configs or \
+                    not all(isinstance(m, dict) for m in member_configs):
+                raise ConfigError(f"member_configs must be a non-empty list of config dicts, got {member_configs!r}.")
+            n_members = len(member_configs)
+        if isinstance(n_members, bool) or not isinstance(n_members, (int, np.integer)) or n_members < 1:
+            raise ConfigError(f"n_members must be an integer >= 1, got {n_members!r}.")
+        if seeds is None:
+            seeds = np.random.SeedSequence(base["seed"]).generate_state(n_members).tolist()
+        if len(seeds) != n_members:
+            raise ConfigError(f"seeds has {len(seeds)} entries for {n_members} members; give one seed per member.")
+        if aggregate not in ("mean", "median"):
+            raise ConfigError(f"aggregate must be 'mean' or 'median', got {aggregate!r}.")
+        self.configs = [validate_config({**base, **(member_configs[i] if member_configs else {}), "seed": int(s)})
+                        for i, s in enumerate(seeds)]
+        for key in WINDOWING:
+            values = [c[key] for c in self.configs]
+            if any(v != values[0] for v in values):
+                raise ConfigError(f"the members' {key} differ ({values}); members must cut the same windows, so "
+                                  f"{', '.join(WINDOWING)} must be equal.")
+        self.config, self.aggregate, self.n_jobs, self.backend = self.configs[0], aggregate, n_jobs, backend
+        self.members, self.residuals, self.is_fitted = [], None, False
+
+    @property
+    def n_members(self):
+        return len(self.configs)
+
+    # ---- fit ------------------------------------------------------------------------------
+    def fit(self, X, y=None, validation_split=0.1, interval_steps=None, verbose=True):
+        """Fit every member on (X, y) as ``LSTMModel.fit`` does, then calibrate the intervals on the tail.
+
+        The last ``validation_split`` of the windows (in time order) is the members' validation
+        tail and the conformal calibration set. interval_steps: steps ahead to calibrate (default
+        output_steps; more needs a model that can forecast recursively). verbose: a progress bar
+        over the members. Returns self.
+        """
+        c = self.config
+        Xa, ya, _ = as_arrays(X, y, c)
+        L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
+        S = k if interval_steps is None else interval_steps
+        if isinstance(S, bool) or not isinstance(S, (int, np.integer)) or S < 1:
+            raise ConfigError(f"interval_steps must be an integer >= 1 or None, got {interval_steps!r}.")
+        if S > k and not recursive_ok(Xa, ya, c):
+            raise ConfigError(f"interval_steps={S} exceeds output_steps={k} and this model cannot forecast "
+                              f"recursively; set config['output_steps']={S}.")
+        tasks = [task(_fit_member, cfg, X, y, validation_split) for cfg in self.configs]
+        files = run_parallel(tasks, n_jobs=self.n_jobs, backend=self.backend,
+                             progress="ensemble members" if verbose else False)
+        members = [_member_from_bytes(b) for b in files]
+        n = n_labeled(len(Xa), L, h, k)
+        n_val = members[0].info.get("n_val_windows", 0)
+        residuals = None
+        if n_val:
+            first = n - n_val                            # the first validation window starts at this row
+            count = min(n_val, n_labeled(len(Xa) - first, L, h, S))
+            pred = self._aggregate([self._values(m, Xa[first:], S) for m in members])[:count]
+            residuals = np.abs(window_targets(ya[first:], L, h, S)[:count] - pred)
+        self.members, self.residuals, self.is_fitted = members, residuals, True
+        return self
+
+    # ---- predict ------------------------------------------------------------------------------
+    @staticmethod
+    def _values(model, X, steps):
+        """One member's predictions as (n, steps, T) floats."""
+        p = np.asarray(model.predict(X, steps=steps), dtype=np.float64)
+        return p.reshape(len(p), steps, -1)
+
+    def _aggregate(self, preds):
+        stack = np.stack(preds)
+        return np.median(stack, axis=0) if self.aggregate == "median" else stack.mean(axis=0)
+
+    def _require_fitted(self, what):
+        if not self.is_fitted:
+            raise NotFittedError(f"{what} needs a fitted ensemble: call fit(X, y) first, or load a saved one.")
+
+    def quantiles(self, level, steps=1):
+        """The conformal half-width q (steps, T) of a ``level`` interval (e.g. 0.8), from the calibration tail."""
+        self._require_fitted("intervals")
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < level < 1.0:
+            raise ConfigError(f"an interval level must be a number in (0, 1) such as 0.8 or 0.95, got {level!r}.")
+        if self.residuals is None:
+            raise NotFittedError("the ensemble was fitted with validation_split=0, so no tail calibrates intervals; "
+                                 "refit with validation_split > 0 (0.1 or more).")
+        if steps > self.residuals.shape[1]:
+            raise ConfigError(f"intervals are calibrated for up to {self.residuals.shape[1]} steps ahead; refit with "
+                              f"interval_steps={steps}.")
+        return conformal_quantile(self.residuals[:, :steps], level)
+
+    @staticmethod
+    def _shape_like(out, values):
+        """Aggregated values in the shape (and pandas labels) of a member's output."""
+        values = np.asarray(values).reshape(np.shape(out))
+        if hasattr(out, "columns"):
+            return type(out)(values, index=out.index, columns=out.columns)
+        if hasattr(out, "index"):
+            return type(out)(values, index=out.index, name=out.name)
+        return values
+
+    def _combine(self, outs, steps, intervals):
+        """Members' outputs (any LSTMModel shape) -> point, or (point, {level: (lower, upper)})."""
+        vals = self._aggregate([np.asarray(o, dtype=np.float64).reshape(-1, steps, self.members[0].n_targets)
+                                for o in outs])
+        point = self._shape_like(outs[0], vals)
+        if intervals is None:
+            return point
+        bounds = {}
+        for level in np.atleast_1d(intervals).tolist():
+            q = self.quantiles(level, steps)                                  # (steps, T)
+            bounds[level] = (self._shape_like(outs[0], vals - q), self._shape_like(outs[0], vals + q))
+        return point, bounds
+
+    def predict(self, X, steps=1, intervals=None):
+        """The members' mean (or median), shaped as ``LSTMModel.predict``.
+
+        intervals: None, a level (0.8) or levels ((0.8, 0.95)): then returns
+        ``(point, {level: (lower, upper)})``, each bound shaped like point (conformal, see the module docstring).
+        """
+        self._require_fitted("predict")
+        return self._combine([m.predict(X, steps=steps) for m in self.members], steps, intervals)
+
+    def forecast(self, X_history, steps=1, intervals=None):
+        """The next ``steps`` values after X_history (shaped as ``LSTMModel.forecast``); intervals as in ``predict``."""
+        self._require_fitted("forecast")
+        return self._combine([m.forecast(X_history, steps=steps) for m in self.members], steps, intervals)
+
+    # ---- evaluate ---------------------------------------------------------------------------
+    def evaluate(self, X, y=None, season=None, levels=(0.8, 0.95), verbose=True):
+        """Score the ensemble like ``LSTMModel.evaluate`` (same baselines, same target rows), plus intervals.
+
+        Adds ``intervals`` {level: {'coverage', 'mean_width', 'n'}}: the fraction of the targets
+        inside each conformal interval (nominal: the level), and ``member_rmse`` (each member alone).
+        """
+        self._require_fitted("evaluate")
+        c = self.config
+        L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
+        report = EnsembleReport(self.members[0].evaluate(X, y, season=season, verbose=False))
+        _, ya, _ = as_arrays(X, y, c)
+        n = n_labeled(len(ya), L, h, k)
+        truth = window_targets(ya, L, h, k)
+        preds = [self._values(m, X, k)[:n] for m in self.members]
+        point = self._aggregate(preds)
+        scale = np.asarray(self.members[0].info.get("mase_scale", np.ones(ya.shape[1])))
+        report.update(regression_metrics(truth, point, scale))
+        report["n_members"] = self.n_members
+        report["member_rmse"] = [regression_metrics(truth, p, scale)["rmse"] for p in preds]
+        report["intervals"] = {}
+        notes = list(report.get("notes", []))
+        for level in (() if self.residuals is None else levels):
+            q = self.quantiles(level, k)
+            inside = (truth >= point - q) & (truth <= point + q)
+            report["intervals"][level] = {"coverage": float(inside.mean()), "mean_width": float(2 * q.mean()),
+                                          "n": int(inside.size)}
+            notes.append(f"{level:.0%} conformal interval: {inside.mean():.1%} of {inside.size} targets inside "
+                         f"(mean width {2 * q.mean():.4g})")
+        report["notes"] = notes + [f"members alone: RMSE {min(report['member_rmse']):.4g} to "
+                                   f"{max(report['member_rmse']):.4g}"]
+        if verbose:
+            report.show()
+        return report
+
+    # ---- save / load ------------------------------------------------------------------------
+    def save(self, path):
+        """Write the whole ensemble to one model file (the zip of JSON + .npy of ``minilstm.forecast.io``), atomically."""
+        self._require_fitted("save")
+        metas, arrays = [], {}
+        with tempfile.TemporaryDirectory() as d:
+            for i, m in enumerate(self.members):
+                p = os.path.join(d, f"member{i}.minilstm")
+                m.save(p)
+                meta, arr = model_io.read_model_file(p)
+                metas.append(meta)
+                arrays.update({f"member{i}.{name}": a for name, a in arr.items()})
+        if self.residuals is not None:
+            arrays["ensemble.abs_residuals"] = self.residuals
+        meta = {"kind": "ensemble", "ensemble": {"n_members": self.n_members, "aggregate": self.aggregate,
+                                                  "configs": self.configs}, "members": metas}
+        model_io.write_model_file(path, meta, arrays)
+        return path
+
+    def load(self, path, device=None):
+        """Load a saved ensemble into this object and return it (``LSTMEnsemble().load(path)``)."""
+        meta, arrays = model_io.read_model_file(path)
+        if meta.get("kind") != "ensemble":
+            raise ModelFileError(f"{path!r} holds a single model, not an ensemble: load it with "
+                                 "LSTMModel.load(path).")
+        try:
+            info, metas = meta["ensemble"], list(meta["members"])
+            n = int(info["n_members"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFileError(f"{path!r}: the ensemble's metadata is incomplete ({type(e).__name__}: {e}).") from None
+        if len(metas) != n:
+            raise ModelFileError(f"{path!r} says {n} members but describes {len(metas)}; the file was edited or "
+                                 "truncated. Refit the ensemble and save it again.")
+        members = []
+        with tempfile.TemporaryDirectory() as d:
+            for i, mm in enumerate(metas):
+                prefix = f"member{i}."
+                arr = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+                if not arr:
+                    raise ModelFileError(f"{path!r}: member {i} of {n} has no weights in the file (truncated or "
+                                         "edited). Refit the ensemble and save it again.")
+                p = os.path.join(d, f"member{i}.minilstm")
+                model_io.write_model_file(p, mm, arr)
+                try:
+                    members.append(LSTMModel().load(p, device=device))
+                except ModelFileError as e:
+                    raise ModelFileError(f"{path!r}, member {i} of {n}: " + str(e).replace(repr(p), "it")) from None
+        new = LSTMEnsemble(None, member_configs=[m.config for m in members], seeds=[m.config["seed"] for m in
+                                                                                       members],
+                           aggregate=info.get("aggregate", "mean"))
+        new.members, new.is_fitted, new.n_jobs, new.backend = members, True, self.n_jobs, self.backend
+        new.residuals = arrays.get("ensemble.abs_residuals")
+        self.__dict__.clear()
+        self.__dict__.update(new.__dict__)
+        return self
+
+    @classmethod
+    def from_file(cls, path, device=None):
+        """``LSTMEnsemble.from_file(path)``: the classmethod form of ``load``."""
+        return cls().load(path, device=device)
+
+    def __repr__(self):
+        c = self.config
+        return (f"LSTMEnsemble(n_members={self.n_members}, aggregate={self.aggregate!r}, hidden_size="
+                f"{c['hidden_size']}, sequence_length={c['sequence_length']}, fitted={self.is_fitted})")
