@@ -199,7 +199,7 @@ def write_model_file(path, meta, arrays):
 # ---- reading ------------------------------------------------------------------------------------------
 def _json_depth(raw):
     """Deepest nesting of [ and { in JSON bytes (strings ignored), without recursion."""
-    stripped = re.sub(rb'"(?:[^"\\]|\\.)*"', b'""', raw)
+    stripped = re.sub(rb'"[^"\\]*(?:\\.[^"\\]*)*"', b'""', raw)
     b = np.frombuffer(stripped, dtype=np.uint8)
     step = np.isin(b, (ord("["), ord("{"))).astype(np.int64) - np.isin(b, (ord("]"), ord("}")))
     return int(np.cumsum(step).max()) if step.size else 0
