@@ -287,3 +287,13 @@ def test_property_new_data_transform_finite_or_refused(X, new, strategy):
         assert np.isfinite(n.inverse_transform(Y)).all()
     except DataError as e:
         assert "non-finite" in str(e), str(e)
+
+
+def test_a_refused_fit_keeps_the_previous_fit():
+    n = DataNormalizer("diff").fit(np.array([1.0, 2.0, 4.0]))
+    before = n.to_dict()
+    with pytest.raises(DataError, match="overflows"):
+        n.fit(np.array([BIG, -BIG]))
+    assert n.to_dict() == before
+    with pytest.raises(DataError, match="nonzero"):
+        DataNormalizer("pct_change").fit(np.array([1.0, 2.0])).fit(np.array([0.0, 1.0]))

@@ -373,7 +373,10 @@ class DataNormalizer:
 
     # ---- API ----------------------------------------------------------------------------
     def fit(self, X):
-        """Learn the per-column parameters from X (samples,) or (samples, columns); returns self."""
+        """Learn the per-column parameters from X (samples,) or (samples, columns); returns self.
+
+        A refused fit (``DataError``) leaves the normalizer as it was.
+        """
         A = self._to_array(X, "fit")
         m = self.strategy
         st = {"n_columns": A.shape[1]}
@@ -405,11 +408,11 @@ class DataNormalizer:
             T = self._finite(self._power(A, st["lambdas"]), A, "fit")
             st["prescale"] = _prescale(T)
             st["center"], st["scale"] = _center_scale(T / st["prescale"], "zscore")
-        self.state = st
+        old, self.state = self.state, st
         try:
             self._check_round_trip(A)
         except DataError:
-            self.state = None
+            self.state = old                  # a refused fit leaves the normalizer as it was
             raise
         return self
 
