@@ -8,7 +8,8 @@ Saving (``write_model_file``):
 - the archive is written to a temporary file in the target's folder, flushed to disk, given
   the old file's permission bits (a new file gets the usual ``0o666 & ~umask``), then moved
   over the target with ``os.replace``; on any failure the temporary file is removed and the
-  old file is untouched;
+  old file is untouched (being a new file, it also leaves any other hard link to the old one
+  with the old content; where allowed, the old file's owner and group are kept);
 - every operating-system error becomes a ``ModelFileError`` naming the path and the fix.
 
 Loading (``read_model_file``, then ``check_metadata`` / ``check_weights``) never executes code
