@@ -5,7 +5,8 @@ through NumPy (``h_{t-1} @ W_h`` into a preallocated buffer) and ONE compiled pa
 both biases, applies the gate nonlinearities and writes h_t; the backward step is one pass
 for all gate derivatives (both bias gradients summed there), then one product for the part
 of dh_{t-1} that goes through W_h. The direct part dh_t * z_t is carried to the next pass,
-which adds it, so no extra elementwise pass is made. The input projection before the loop
+which adds it, so no extra elementwise pass is made. With batch 1 the whole time loop is one
+compiled call with a hand-written vector-matrix product (the LSTM kernels' latency path). The input projection before the loop
 and the weight gradients after it are single products over all time steps, as in the reference.
 The scalar ``sigmoid``/``tanh`` are the LSTM kernels' (libm in float64, a vectorizable
 rational tanh in float32).
@@ -88,6 +89,40 @@ def _gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, 
                           hn_t[b], h_prev[b], da_x_t[b], da_h_t[b], db_x, db_h, one)
 
 
+@numba.njit(**_JIT)
+def _gru_forward_loop_b1(xw, W_h, b_x, b_h, hs, gates, hn, a):
+    """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h as a hand-written
+    vector-matrix product (vectorized by LLVM; no BLAS call, no Python per step). a: (1, 3H) workspace."""
+    T, H = xw.shape[0], W_h.shape[0]
+    for t in range(T):
+        a_r = a[0]
+        a_r[:] = 0
+        h_prev = hs[t, 0]
+        for k in range(H):                                   # a = h_{t-1} @ W_h, one row of W_h at a time
+            hk = h_prev[k]
+            w = W_h[k]
+            for m in range(3 * H):
+                a_r[m] += hk * w[m]
+        _gru_forward_row(a_r, xw[t, 0], b_x, b_h, h_prev, gates[t, 0], hn[t, 0], hs[t + 1, 0])
+
+
+@numba.njit(**_JIT)
+def _gru_backward_loop_b1(dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, W_hT, da_x, da_h, db_x, db_h, one):
+    """Batch-1 BPTT in one compiled call; the part of dh_{t-1} through W_h, da_h_t @ W_h.T, by hand as a sum
+    of rows of W_hT (3H, H) scaled by da_h_t (no horizontal reduction, so LLVM vectorizes it)."""
+    T, H = gates.shape[0], W_hT.shape[1]
+    for t in range(T - 1, -1, -1):
+        _gru_backward_row(dh_tm[t, 0] if has_above else dh_mm[0], has_above, dh_mm[0], dh_z[0], gates[t, 0],
+                          hn[t, 0], hs[t, 0], da_x[t, 0], da_h[t, 0], db_x, db_h, one)
+        d, out = da_h[t, 0], dh_mm[0]
+        out[:] = 0
+        for m in range(3 * H):
+            dm = d[m]
+            w = W_hT[m]
+            for k in range(H):
+                out[k] += dm * w[k]
+
+
 def gru_forward(x, h0, params):
     """Same contract as ``minilstm.gru.gru_forward``: x (B, T, D), h0 (B, H) or None ->
     (h_seq (B, T, H), h_T (B, H), cache)."""
@@ -101,9 +136,14 @@ def gru_forward(x, h0, params):
     a = np.empty((B, 3 * H), dtype=x.dtype)                  # workspace, reused every step
     check_contract("gru_forward", {"xw": (xw, (T, B, 3 * H)), "b_x": (b_x, (3 * H,)), "b_h": (b_h, (3 * H,)),
                                    "hs": (hs, (T + 1, B, H)), "gates": (gates, (T, B, 3 * H)), "hn": (hn, (T, B, H))})
-    for t in range(T):
-        np.matmul(hs[t], W_h, out=a)                         # h_{t-1} @ W_h
-        _gru_forward_step(a, xw[t], b_x, b_h, hs[t], gates[t], hn[t], hs[t + 1])
+    if B == 1:
+        W_h = np.ascontiguousarray(W_h)
+        check_contract("gru_forward", {"W_h": (W_h, (H, 3 * H)), "a": (a, (1, 3 * H))})
+        _gru_forward_loop_b1(xw, W_h, b_x, b_h, hs, gates, hn, a)
+    else:
+        for t in range(T):
+            np.matmul(hs[t], W_h, out=a)                     # h_{t-1} @ W_h
+            _gru_forward_step(a, xw[t], b_x, b_h, hs[t], gates[t], hn[t], hs[t + 1])
     return gru_outputs(x_tm, hs, gates, hn, params)
 
 
@@ -123,9 +163,15 @@ def gru_backward(dh_seq, dh_T, cache):
     one = dt.type(1)
     check_contract("gru_backward", {"gates": (gates, (T, B, 3 * H)), "hn": (hn, (T, B, H)), "hs": (hs, (T + 1, B, H)),
                                     "dh_mm": (dh_mm, (B, H)), "W_hT": (W_hT, (3 * H, H))})
-    for t in range(T - 1, -1, -1):
-        _gru_backward_step(dh_tm[t] if has_above else dh_mm, has_above, dh_mm, dh_z, gates[t], hn[t], hs[t],
-                           da_x[t], da_h[t], db_x, db_h, one)
-        np.matmul(da_h[t], W_hT, out=dh_mm)                  # the part of dh_{t-1} through W_h
+    if B == 1:
+        seq = dh_tm if has_above else np.zeros((1, 1, 1), dt)
+        if has_above:
+            check_contract("gru_backward", {"dh_seq": (seq, (T, 1, H))})
+        _gru_backward_loop_b1(seq, has_above, dh_mm, dh_z, gates, hn, hs, W_hT, da_x, da_h, db_x, db_h, one)
+    else:
+        for t in range(T - 1, -1, -1):
+            _gru_backward_step(dh_tm[t] if has_above else dh_mm, has_above, dh_mm, dh_z, gates[t], hn[t], hs[t],
+                               da_x[t], da_h[t], db_x, db_h, one)
+            np.matmul(da_h[t], W_hT, out=dh_mm)              # the part of dh_{t-1} through W_h
     dx, dparams = gru_weights_backward(da_x, da_h, x_tm, hs, params["W_x"], db_x=db_x, db_h=db_h)
     return dx, dh_mm + dh_z, dparams
