@@ -1,0 +1,91 @@
+"""run_parallel: task order, one thread per worker, clear errors; the same numbers with loky and Dask as with n_jobs=1."""
+import sys
+
+import numpy as np
+import pytest
+
+from minilstm.errors import ConfigError, DeviceError
+from minilstm.forecast.backtest import backtest
+from minilstm.forecast.ensemble import LSTMEnsemble
+from minilstm.forecast.parallel import run_parallel, task
+from minilstm.forecast.sweep import sweep
+
+CFG = {"hidden_size": 4, "num_layers": 1, "sequence_length": 8, "epochs": 2, "batch_size": 16, "seed": 2,
+       "patience": None}
+
+
+def series(n=120):
+    rng = np.random.default_rng(0)
+    t = np.arange(n)
+    y = 5 + 2 * np.sin(2 * np.pi * t / 8) + 0.3 * rng.standard_normal(n)
+    return np.c_[y, np.cos(2 * np.pi * t / 8)], y
+
+
+def blas_threads(i):
+    from threadpoolctl import threadpool_info
+    return i, max([p["num_threads"] for p in threadpool_info()] or [1])
+
+
+def numbers(n_jobs=1, backend=None):
+    """One backtest, one ensemble and one sweep: every number they produce."""
+    X, y = series()
+    bt = backtest(CFG, X, y, start=60, step=20, n_jobs=n_jobs, backend=backend, verbose=False)
+    ens = LSTMEnsemble(CFG, n_members=2, n_jobs=n_jobs, backend=backend).fit(X[:100], y[:100], verbose=False)
+    sw = sweep({"hidden_size": [4, 5], "sequence_length": [8, 999]}, X, y, config=CFG, n_jobs=n_jobs,
+               backend=backend, verbose=False)
+    return {"backtest": bt.forecasts, "ar": bt.baselines["linear_ar"], "ensemble": ens.predict(X[100:]),
+            "residuals": ens.residuals, "sweep": [(t["params"], t["score"], t["status"]) for t in sw.trials]}
+
+
+@pytest.fixture(scope="module")
+def serial():
+    return numbers()
+
+
+def same(a, b):
+    for k in a:
+        if k == "sweep":
+            assert [t[0] for t in a[k]] == [t[0] for t in b[k]] and [t[2] for t in a[k]] == [t[2] for t in b[k]]
+            np.testing.assert_array_equal([t[1] for t in a[k]], [t[1] for t in b[k]])
+        else:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_loky_two_processes_give_the_same_numbers(serial):
+    same(serial, numbers(n_jobs=2))
+
+
+def test_a_local_dask_cluster_gives_the_same_numbers(serial):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c, \
+            distributed.Client(c):
+        same(serial, numbers(backend="dask"))
+
+
+def test_results_keep_task_order_and_workers_use_one_thread():
+    out = run_parallel([task(blas_threads, i) for i in range(4)], n_jobs=2)
+    assert [i for i, _ in out] == [0, 1, 2, 3] and all(n == 1 for _, n in out)
+    assert run_parallel([task(pow, 2, i) for i in range(5)]) == [1, 2, 4, 8, 16]
+
+
+def test_progress_bar_only_when_asked(capsys):
+    run_parallel([task(abs, -1)] * 3, progress="fits")
+    assert "fits" in capsys.readouterr().err
+    run_parallel([task(abs, -1)] * 3, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_dask_without_a_client_or_without_dask_says_how(monkeypatch):
+    pytest.importorskip("distributed")
+    with pytest.raises(DeviceError, match="Client"):
+        run_parallel([task(abs, 1)], backend="dask")
+    monkeypatch.setitem(sys.modules, "distributed", None)          # as if not installed
+    with pytest.raises(DeviceError, match=r"pip install 'minilstm\[distributed\]'"):
+        run_parallel([task(abs, 1)], backend="dask")
+
+
+@pytest.mark.parametrize("kwargs, words", [({"backend": "spark"}, "unknown parallel backend"),
+                                           ({"backend": "ray"}, "register_ray"), ({"n_jobs": 0}, "n_jobs")])
+def test_bad_parallel_settings(kwargs, words):
+    with pytest.raises(ConfigError, match=words):
+        run_parallel([task(abs, 1)], **kwargs)
