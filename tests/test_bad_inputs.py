@@ -49,7 +49,7 @@ CASES = [
     ("predict on too few rows", lambda: fitted().predict(X2[:3]), ValueError, ["sequence_length"]),
     ("evaluate y length", lambda: fitted().evaluate(X2, s[:10]), ValueError, ["rows"]),
     ("evaluate y columns", lambda: fitted().evaluate(X2, X2), ValueError, ["column"]),
-    ("steps < 1", lambda: fitted().predict(X2, steps=0), ValueError, ["steps", ">= 1"]),
+    ("steps < 1", lambda: fitted().predict(X2, steps=0), ValueError, ["steps", "[1, "]),
     ("steps not int", lambda: fitted().predict(X2, steps=1.5), ValueError, ["steps"]),
     ("recursive with covariates", lambda: fitted().predict(X2, steps=3), ValueError, ["output_steps"]),
     ("unknown key (typo)", lambda: LSTMModel({"hiden_size": 3}), ValueError, ["hiden_size", "hidden_size", "Valid"]),

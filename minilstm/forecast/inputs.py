@@ -77,6 +77,9 @@ def read_table(a, name):
     except Exception as e:  # ragged lists etc.
         raise DataError(f"{name} could not be read as an array ({type(e).__name__}: {e}); pass equal-length "
                         "rows of numbers.") from None
+    if arr.ndim == 0 and arr.dtype == object:
+        raise InputTypeError(f"{name} must be an array-like of numbers (array, list, DataFrame, Series), got "
+                             f"{type(a).__name__}.")
     if arr.dtype.kind in "mM":
         raise DataError(f"{name} holds dates or durations (dtype {arr.dtype}), which would be read as nanoseconds; "
                         f"{DATE_FIX}")

@@ -22,8 +22,23 @@ from .training import build_network
 from .windows import n_labeled, n_windows, sliding_windows, window_targets
 
 
+MAX_STEPS = 100_000     # predict/forecast horizon limit: beyond it a recursive forecast is noise and memory
+
+
 def _apply(normalizer, A):
     return A if normalizer is None else normalizer.transform(A)
+
+
+def _in_range(A, dtype, name):
+    """Normalized values A (N, C) must be finite in the network's dtype (float32 ends near 3.4e38)."""
+    bad = ~(np.abs(A) <= np.finfo(dtype).max)            # NaN is caught too
+    if bad.any():
+        r, col = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(f"{name} row {r}, column {col} is {A[r, col]!r} after the model's normalizer, beyond the "
+                        f"range of {np.dtype(dtype).name}: it lies far outside the data the normalizer was fitted on. "
+                        "Remove or clip the outlier, fit on data that covers its range, or set config['dtype'] = "
+                        "'float64'.")
+    return A
 
 
 def _split(n_rows, L, h, k, validation_split):
@@ -142,7 +157,7 @@ class LSTMModel:
         return Xa, ya, yt.was_1d, labels
 
     def _nx(self, X):
-        return _apply(self.x_normalizer, X)
+        return _in_range(_apply(self.x_normalizer, X), self.lstm.dtype, "X")
 
     def _nx_windows(self, Xw):
         """Normalize (n, L, F) windows given in original units."""
@@ -157,7 +172,12 @@ class LSTMModel:
         if self.y_normalizer is None:
             return y
         shape = y.shape
-        return self.y_normalizer.inverse_transform(y.reshape(-1, shape[-1])).reshape(shape)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.y_normalizer.inverse_transform(y.reshape(-1, shape[-1])).reshape(shape)
+        if not np.isfinite(out).all():
+            raise DataError("a prediction overflowed when mapped back to y's units (the target's scale is near the "
+                            "float64 limit); divide y by a power of ten before fit and multiply the predictions back.")
+        return out
 
     # ---- fit ------------------------------------------------------------------------------
     def fit(self, X, y=None, validation_split=0.1, verbose=True):
@@ -194,9 +214,8 @@ class LSTMModel:
             raise DataError(f"the normalizer (config['normalize'] = {c['normalize']!r}), fitted on the training rows "
                             f"0..{last_train_row}, cannot transform a validation row: {e} Use a strategy that "
                             "extrapolates (zscore, robust) or validation_split=0.") from None
-        if not (np.isfinite(Xn).all() and np.isfinite(yn_).all()):
-            raise DataError(f"the normalized data contain NaN or Inf (config['normalize'] = {c['normalize']!r} "
-                            "fitted on the training rows cannot represent some rows); choose another strategy.")
+        _in_range(Xn, c["dtype"], "X")
+        _in_range(yn_, c["dtype"], "y")
         Xw = sliding_windows(Xn, L)
         Y = window_targets(yn_, L, h, k).reshape(n, -1)                            # (n, k*T)
         tr, va = np.arange(n_train), np.arange(n - n_val, n)
@@ -243,8 +262,8 @@ class LSTMModel:
         Values are in y's original units.
         """
         self._require_fitted("predict")
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ConfigError(f"steps must be an integer >= 1, got {steps!r}.")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
+            raise ConfigError(f"steps must be an integer in [1, {MAX_STEPS:,}], got {steps!r}.")
         Xt = self._read_X(X)
         Xa, c = Xt.values, self.config
         L, k, T = c["sequence_length"], c["output_steps"], self.n_targets

@@ -22,6 +22,7 @@ from typing import Optional
 import numpy as np
 
 from ..backend import resolve_device, resolve_kernels, to_numpy
+from ..errors import ConfigError
 from ..functional import LOSSES
 from ..nn import LSTM, Linear
 from ..optim import Adam, AdamW, clip_grad_norm
@@ -89,8 +90,22 @@ class Network:
         return tot / len(Xd)
 
 
+MAX_PARAMETERS = 500_000_000    # 2 GB of float32 weights (plus as much again for Adam's moments, twice)
+
+
+def n_parameters(n_features, hidden_size, num_layers, n_out):
+    """Trainable numbers of an LSTM stack with a linear head: sum_k 4H (D_k + H + 1) + (H + 1) n_out."""
+    H = hidden_size
+    return sum(4 * H * ((n_features if k == 0 else H) + H + 1) for k in range(num_layers)) + (H + 1) * n_out
+
+
 def build_network(cfg, n_features, n_targets):
     """A new, randomly initialised (seeded) network for a validated config."""
+    count = n_parameters(n_features, cfg["hidden_size"], cfg["num_layers"], n_targets * cfg["output_steps"])
+    if count > MAX_PARAMETERS:
+        raise ConfigError(f"this network would have {count:,} parameters ({n_features} input columns, hidden_size="
+                          f"{cfg['hidden_size']}, num_layers={cfg['num_layers']}), more than the {MAX_PARAMETERS:,} "
+                          "minilstm allows; use a smaller hidden_size or num_layers, or fewer input columns.")
     device = resolve_device(cfg["device"])
     kernels = resolve_kernels(cfg["kernels"], device)
     dtype = np.dtype(cfg["dtype"])
