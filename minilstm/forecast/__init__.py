@@ -1,6 +1,9 @@
-"""Forecasting on top of the engine: LSTMModel, DataNormalizer, metrics, baselines, the model file."""
+"""Forecasting on top of the engine: LSTMModel, DataNormalizer, metrics, baselines, the model file,
+and the one training loop (``training``: Network, build_network, train) that every fit goes through."""
 from .config import DEFAULTS  # noqa: F401
 from .metrics import regression_metrics  # noqa: F401
 from .model import LSTMModel  # noqa: F401
 from .normalizer import DataNormalizer  # noqa: F401
+from . import training  # noqa: F401
+from .training import Network, TrainResult, build_network  # noqa: F401
 from .windows import n_labeled, n_windows, sliding_windows, window_targets  # noqa: F401

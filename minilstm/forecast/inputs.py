@@ -111,6 +111,18 @@ def read_table(a, name):
     return Table(arr, was_1d, columns, index, frame)
 
 
+def in_dtype_range(A, dtype, name):
+    """Normalized values A (N, C) must be finite in the network's dtype (float32 ends near 3.4e38)."""
+    bad = ~(np.abs(A) <= np.finfo(dtype).max)            # NaN is caught too
+    if bad.any():
+        r, col = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(f"{name} row {r}, column {col} is {A[r, col]!r} after the model's normalizer, beyond the "
+                        f"range of {np.dtype(dtype).name}: it lies far outside the data the normalizer was fitted on. "
+                        "Remove or clip the outlier, fit on data that covers its range, or set config['dtype'] = "
+                        "'float64'.")
+    return A
+
+
 def check_same_index(X, y):
     """X and y both labelled: their indexes must agree, or rows would be paired by position with other labels."""
     if X.index is None or y.index is None or X.index.equals(y.index):

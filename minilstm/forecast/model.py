@@ -15,7 +15,8 @@ from ..errors import (DataError, InputTypeError, ModelFileError, NotFittedError,
 from . import io as model_io
 from . import training
 from .config import normalizer_spec, validate_config
-from .inputs import align_columns, check_same_index, freq_string, is_datetime_index, labelled, read_table
+from .inputs import (align_columns, check_same_index, freq_string, in_dtype_range, is_datetime_index, labelled,
+                     read_table)
 from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, units_of)
 from .normalizer import DataNormalizer
 from .training import build_network
@@ -27,18 +28,6 @@ MAX_STEPS = 100_000     # predict/forecast horizon limit: beyond it a recursive 
 
 def _apply(normalizer, A):
     return A if normalizer is None else normalizer.transform(A)
-
-
-def _in_range(A, dtype, name):
-    """Normalized values A (N, C) must be finite in the network's dtype (float32 ends near 3.4e38)."""
-    bad = ~(np.abs(A) <= np.finfo(dtype).max)            # NaN is caught too
-    if bad.any():
-        r, col = (int(i) for i in np.argwhere(bad)[0])
-        raise DataError(f"{name} row {r}, column {col} is {A[r, col]!r} after the model's normalizer, beyond the "
-                        f"range of {np.dtype(dtype).name}: it lies far outside the data the normalizer was fitted on. "
-                        "Remove or clip the outlier, fit on data that covers its range, or set config['dtype'] = "
-                        "'float64'.")
-    return A
 
 
 def _split(n_rows, L, h, k, validation_split):
@@ -157,7 +146,7 @@ class LSTMModel:
         return Xa, ya, yt.was_1d, labels
 
     def _nx(self, X):
-        return _in_range(_apply(self.x_normalizer, X), self.lstm.dtype, "X")
+        return in_dtype_range(_apply(self.x_normalizer, X), self.lstm.dtype, "X")
 
     def _nx_windows(self, Xw):
         """Normalize (n, L, F) windows given in original units."""
@@ -214,8 +203,8 @@ class LSTMModel:
             raise DataError(f"the normalizer (config['normalize'] = {c['normalize']!r}), fitted on the training rows "
                             f"0..{last_train_row}, cannot transform a validation row: {e} Use a strategy that "
                             "extrapolates (zscore, robust) or validation_split=0.") from None
-        _in_range(Xn, c["dtype"], "X")
-        _in_range(yn_, c["dtype"], "y")
+        in_dtype_range(Xn, c["dtype"], "X")
+        in_dtype_range(yn_, c["dtype"], "y")
         Xw = sliding_windows(Xn, L)
         Y = window_targets(yn_, L, h, k).reshape(n, -1)                            # (n, k*T)
         tr, va = np.arange(n_train), np.arange(n - n_val, n)
