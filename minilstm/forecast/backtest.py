@@ -87,7 +87,7 @@ def n_train_windows(n_rows, L, h, k, validation_split):
     return n - n_val - (k - 1 if n_val else 0)
 
 
-def _recursive_ok(X, y, config):
+def recursive_ok(X, y, config):
     """Whether LSTMModel can forecast recursively: every input column a target, horizon 1."""
     tc = config["target_columns"]
     if config["horizon"] != 1:
@@ -240,7 +240,7 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
                         f"and steps={steps}, need target rows up to {start - 1 + h + steps - 1} and {L} rows "
                         f"(sequence_length) before the first origin, but X has {N} rows. Move start earlier, or "
                         "lower steps or horizon.")
-    if steps > k and not _recursive_ok(Xa, ya, c):
+    if steps > k and not recursive_ok(Xa, ya, c):
         raise ConfigError(f"steps={steps} exceeds config['output_steps']={k}, and this model cannot feed its "
                           "predictions back (that needs every input column to be a target and horizon 1). Set "
                           f"config['output_steps']={steps} (direct multi-step), or steps <= {k}.")
