@@ -328,11 +328,16 @@ class DataNormalizer:
         if X is None or isinstance(X, (str, bytes, Mapping)):
             raise DataError(f"{what} needs numeric data of shape (samples,) or (samples, columns), got "
                             f"{type(X).__name__}.")
+        if isinstance(X, np.ma.MaskedArray) and np.ma.getmaskarray(X).any():
+            raise DataError(f"{what} got a masked array with masked entries; fill them (X.filled(value)) or drop "
+                            "those rows first.")
         try:
             A = np.asarray(X)
             if A.dtype.kind in "USMmVc":
                 raise TypeError(f"dtype {A.dtype}")
             A = A.astype(np.float64)
+        except OverflowError as e:
+            raise DataError(f"{what} got a number too large for float64 ({e}); rescale the data first.") from None
         except (TypeError, ValueError) as e:
             raise DataError(f"{what} needs numeric data; could not read it as real numbers ({e}). Drop or encode "
                             "non-numeric (text, date, complex) columns first.") from None
