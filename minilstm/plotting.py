@@ -1,8 +1,8 @@
 """matplotlib figures: training history, forecast against truth and baseline, gate activations.
 
 Each function returns the Figure (and saves it when ``path`` is given). The Agg
-backend is used automatically where there is no display. In Jupyter the returned
-Figure displays once as a cell's last value (pyplot's copy is closed).
+backend is used automatically where there is no display. In Jupyter each figure is shown
+once, whether the call is a cell's last line, ends with ``;``, is assigned or is mid-cell.
 """
 import numpy as np
 
@@ -28,21 +28,59 @@ GATE_NAMES = {"f": "forget gate f_t", "i": "input gate i_t", "c_tilde": "candida
 
 
 def _finish(fig, path):
-    """Lay out, save when asked, and hand the Figure back once.
+    """Lay out, save when asked, and hand the Figure back so that Jupyter shows it exactly once.
 
-    Under the inline (Jupyter) and Agg backends the figure is closed before it is returned, so pyplot
-    does not show it a second time: a returned Figure as a cell's last value displays once (end the
-    line with ``;`` or assign it to hide it). Under a GUI backend it stays open for ``plt.show()``.
+    In Jupyter (inline backend) pyplot shows every open figure at the end of a cell, and a returned
+    Figure that is the cell's last value is displayed too: twice. So the figure stays open (a call in
+    the middle of a cell, after ``fig = ...`` or with a trailing ``;`` is shown by pyplot), and
+    displaying the returned Figure closes pyplot's copy first (``_display_once``). Under Agg (no
+    display) it is closed at once; under a GUI backend it stays open for ``plt.show()``.
     """
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)
     import matplotlib
     backend = matplotlib.get_backend().lower()
+    if "inline" in backend and _display_once():
+        fig._minilstm_display_once = True
+        return fig
     if backend == "agg" or "inline" in backend:
         import matplotlib.pyplot as plt
         plt.close(fig)
     return fig
+
+
+def _display_once():
+    """Make IPython close a minilstm figure's pyplot copy when it displays it (other figures are left
+    alone). True when running under IPython with figure formatters."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    formatters = getattr(getattr(ip, "display_formatter", None), "formatters", None)
+    if not formatters:
+        return False
+    from matplotlib.figure import Figure
+    registered = False
+    for fmt in formatters.values():
+        try:
+            base = fmt.lookup_by_type(Figure)
+        except KeyError:
+            continue
+        if getattr(base, "_minilstm", False):
+            registered = True
+            continue
+
+        def printer(fig, base=base):
+            if getattr(fig, "_minilstm_display_once", False):
+                import matplotlib.pyplot as plt
+                plt.close(fig)        # shown here: pyplot's end-of-cell flush must not show it again
+            return base(fig)
+        printer._minilstm = True
+        fmt.for_type(Figure, printer)
+        registered = True
+    return registered
 
 
 def plot_history(history, path=None, title="Training history"):

@@ -320,3 +320,43 @@ def test_plots_close_pyplots_copy_mark_every_epoch_and_label_both_axes():
     assert plotting.plot_history(m) is not None                            # a fitted model works too
     with pytest.raises(ValueError, match="empty history"):
         plotting.plot_history([])
+
+
+def test_jupyter_shows_each_plot_once(monkeypatch):
+    """Inline backend: the figure stays open for pyplot's end-of-cell display, and displaying the returned
+    Figure (a cell's last value) closes pyplot's copy first, so either way it is shown exactly once."""
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("IPython")
+    import IPython
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    from minilstm import plotting
+
+    class Formatter:                       # the part of IPython's PNG formatter that plotting uses
+        def __init__(self):
+            self.printers = {Figure: lambda fig: b"png"}
+
+        def lookup_by_type(self, t):
+            return self.printers[t]
+
+        def for_type(self, t, f):
+            self.printers[t] = f
+
+    png = Formatter()
+    shell = type("Shell", (), {"display_formatter": type("DF", (), {"formatters": {"image/png": png}})()})()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "module://matplotlib_inline.backend_inline")
+    s = sine(60)
+    m = LSTMModel({**SMALL, "epochs": 1}).fit(s, s, verbose=False)
+    fig = plotting.plot_history(m)
+    assert fig.number in plt.get_fignums()                       # pyplot will show it if it is not the value
+    assert png.lookup_by_type(Figure)(fig) == b"png"              # displayed as the cell's value ...
+    assert fig.number not in plt.get_fignums()                   # ... and pyplot's copy closed: once
+    other = plt.figure()
+    png.lookup_by_type(Figure)(other)
+    assert other.number in plt.get_fignums()                     # other figures are left alone
+    plt.close(other)
+    plotting.plot_history(m)
+    assert sum(getattr(p, "_minilstm", False) for p in png.printers.values()) == 1   # registered once
+    plt.close("all")
