@@ -472,3 +472,9 @@ def test_property_mutated_metadata_gives_a_model_file_error_or_a_working_model(g
 def test_the_property_tests_can_see_a_working_model(good):
     assert _load_or_refuse(good[1]) is True
     assert model_io.FORMAT_VERSION == 1
+
+
+def test_metadata_json_cannot_store_is_a_model_file_error(tmp_path):
+    with pytest.raises(ModelFileError, match="cannot store") as e:
+        model_io.write_model_file(tmp_path / "m.minilstm", {"info": {"columns": [object()]}}, {})
+    assert "object" in str(e.value) and not any(tmp_path.iterdir())

@@ -164,7 +164,11 @@ def write_model_file(path, meta, arrays):
     folder = os.path.dirname(os.path.abspath(target))
     mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
     meta = {"magic": MAGIC, "format_version": FORMAT_VERSION, **meta}
-    text = json.dumps(meta, indent=1, allow_nan=True, default=_plain)
+    try:
+        text = json.dumps(meta, indent=1, allow_nan=True, default=_plain)
+    except (TypeError, ValueError) as e:
+        raise ModelFileError(f"cannot save to {p!r}: the model's metadata holds a value a model file cannot store "
+                             f"({e}); column and target names must be strings or numbers.") from None
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(target)[:40] + ".", suffix=".tmp")
     except OSError as e:
@@ -372,8 +376,11 @@ def _numbers(v, n, path, what, lo=-math.inf):
 def _labels(v, n, path, what):
     if v is None:
         return None
-    ok = isinstance(v, list) and len(v) == n and all(
-        isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v) and len(set(map(repr, v))) == n
+    def scalar(x):
+        return isinstance(x, (str, int, float)) and not isinstance(x, bool)
+
+    ok = isinstance(v, list) and len(v) == n and len(set(map(repr, v))) == n and all(
+        scalar(x) or (isinstance(x, list) and all(map(scalar, x))) for x in v)    # a list: a MultiIndex label
     if not ok:
         raise _bad(path, f"info field {what!r} must be None or a list of {n} distinct names, got {str(v)[:60]!r}")
     return v
