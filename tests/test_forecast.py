@@ -360,3 +360,14 @@ def test_jupyter_shows_each_plot_once(monkeypatch):
     plotting.plot_history(m)
     assert sum(getattr(p, "_minilstm", False) for p in png.printers.values()) == 1   # registered once
     plt.close("all")
+
+
+def test_pandas_labels_survive_save_and_load(tmp_path):
+    pd = pytest.importorskip("pandas")
+    idx = pd.date_range("2022-01-01", periods=120, freq="D")
+    df = pd.DataFrame({"a": sine(120), "b": np.cos(np.arange(120) / 7.0)}, index=idx)
+    m = LSTMModel({**SMALL, "epochs": 1}).fit(df, df["a"], verbose=False)
+    loaded = LSTMModel().load(m.save(str(tmp_path / "m.minilstm")))
+    p = loaded.predict(df[["b", "a"]])                       # columns realigned by name after loading too
+    assert isinstance(p, pd.Series) and p.index[-1] == idx[-1] + pd.Timedelta(days=1)
+    pd.testing.assert_series_equal(p, m.predict(df))
