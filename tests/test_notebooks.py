@@ -1,6 +1,17 @@
-"""Every tutorial notebook runs top to bottom (fast mode: MINILSTM_FAST=1 shortens training)."""
+"""Every tutorial notebook runs top to bottom (fast mode: MINILSTM_FAST=1 shortens training), and
+the numbers it computes agree with what its text says.
+
+Each notebook is executed ONCE per test session (``run_notebook`` keeps the result). Before it
+runs, one cell is appended in memory (never to the file) that prints, as JSON, the values named in
+``PROBES``: variables the notebook itself computed. ``test_notebook_claims`` then checks the claims
+of the notebook's text against those numbers, so a notebook whose numbers contradict its text fails.
+"""
+import contextlib
 import glob
+import json
+import math
 import os
+import re
 import time
 
 import pytest
@@ -10,6 +21,105 @@ nbclient = pytest.importorskip("nbclient")
 
 TUTORIALS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tutorials")
 NOTEBOOKS = sorted(glob.glob(os.path.join(TUTORIALS, "*.ipynb")))
+IDS = [os.path.basename(p) for p in NOTEBOOKS]
+MARK = "NOTEBOOK-CLAIMS:"
+
+# notebook stem -> Python expression, evaluated in the notebook's kernel after its last cell: a dict of the
+# numbers its text makes claims about (JSON: floats, bools, lists, strings).
+PROBES = {
+    "01_gates_and_forward_pass": """{
+        "hand": [float(h_t), float(C_t)], "minilstm": [h1.item(), c1.item()],
+        "window_shape": list(acts["f"].shape), "L": L, "H": H, "n_days": len(days),
+        "gate_min": float(min(a[k].min() for a in days for k in "fio")),
+        "gate_max": float(max(a[k].max() for a in days for k in "fio")),
+        "candidate_absmax": float(max(abs(a["c_tilde"]).max() for a in days))}""",
+    "02_backprop_through_time": """{
+        "loop_equals_sequence": [bool(np.allclose(dh_next, dh0)), bool(np.allclose(dc_next, dc0)),
+                                 bool(np.allclose(dW_h, dp["W_h"]))],
+        "fd_passed": bool(fd_report.passed), "fd_max_error": float(fd_report.max_error),
+        "flow_at_t0": {str(fb): float(norms[0]) for fb, norms in flows.items()}}""",
+    "03_gradient_checking": """{
+        "dtype_errors": {k: float(v) for k, v in dtype_errors.items()},
+        "layer_passed": bool(report.passed),
+        "buggy_passed": bool(buggy_report.passed), "buggy_failures": list(buggy_report.failures),
+        "reference_passed": bool(reference_report.passed),
+        "ones_buggy_passed": bool(ones_buggy.passed), "ones_reference_passed": bool(ones_reference.passed),
+        "swapped_random_error": float(swapped_random.max_error), "swapped_ones_error": float(swapped_ones.max_error),
+        "swapped_random_passed": bool(swapped_random.passed), "swapped_ones_passed": bool(swapped_ones.passed),
+        "directional_errors": [float(e) for e in errs]}""",
+    "04_exercises": """{
+        "stub_messages": [check_step_forward(lstm_step_forward).message, check_step_backward(lstm_step_backward).message,
+                          check_bptt(lstm_backward).message, check_clip_grad_norm(clip_grad_norm).message],
+        "mistake": fb.mistake, "solutions_passed": [bool(r) for r in solution_results]}""",
+    "05_forecasting_energy_demand": """{
+        "hour": {"model": res["rmse"], **{b: m["rmse"] for b, m in res["baselines"].items()}},
+        "hour_r2_persistence": res["baselines"]["persistence"]["r2"],
+        "day": {"model": res_day["rmse"], **{b: m["rmse"] for b, m in res_day["baselines"].items()}},
+        "table_rows": len(rows), "forecast_len": len(f), "FAST": FAST}""",
+    "06_stock_prices_honestly": """{
+        "level_r2": res["r2"], "level_r2_persistence": res["baselines"]["persistence"]["r2"],
+        "level_skill": float(1 - res["rmse"] / res["baselines"]["persistence"]["rmse"]),
+        "returns_r2": rr["r2"], "direction": float(direction), "skill": {k: float(v) for k, v in skill.items()},
+        "zero_vs_persistence": float(zero_vs_persistence),
+        "mape": {"model": rr["mape"], **{b: base[b]["mape"] for b in ("persistence", "zero", "mean")}}}""",
+    "07_exploding_and_vanishing_gradients": """{
+        "curves": {f"{s},{fb}": [float(v[0]), float(v[-1])] for (s, fb), v in curves.items()},
+        "norm_before": float(norm_before), "norm_after": float(norm_after),
+        "direction": [float(v) for v in clipped["W"] / np.linalg.norm(clipped["W"])],
+        "direction_before": [float(v) for v in g["W"] / np.linalg.norm(g["W"])],
+        "issue1": {str(k): {"model": r["rmse"], "persistence": r["baselines"]["persistence"]["rmse"],
+                            "zero": r["baselines"]["zero"]["rmse"]} for k, (_, r) in by_normalize.items()},
+        "unscaled_table": unscaled.evaluate(X_test, y_test, verbose=False)["rmse"],
+        "sane": {"model": sane_report["rmse"], **{b: m["rmse"] for b, m in sane_report["baselines"].items()}},
+        "big_train": [h["train_loss"] for h in big.train_history], "big_val": [h["val_loss"] for h in big.train_history],
+        "small_val": [h["val_loss"] for h in small.train_history], "epochs": noisy["epochs"]}""",
+    "08_speed": """{"same_outputs": same_outputs, "same_grads": same_grads, "paths": sorted(rows_checked)}""",
+}
+
+
+@contextlib.contextmanager
+def _environment(**values):
+    """Set environment variables (the kernel inherits them) and restore them afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+_RUNS = {}
+
+
+def run_notebook(path):
+    """Execute the notebook once per session in fast mode -> dict(errors, claims, seconds)."""
+    if path in _RUNS:
+        return _RUNS[path]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    nb = nbformat.read(path, as_version=4)
+    if stem in PROBES:
+        nb.cells.append(nbformat.v4.new_code_cell(
+            f"import json as _json\nprint({MARK!r} + _json.dumps({PROBES[stem]}, default=float))"))
+    t = time.perf_counter()
+    with _environment(MINILSTM_FAST="1", MPLBACKEND="module://matplotlib_inline.backend_inline"):
+        try:
+            nbclient.NotebookClient(nb, timeout=240, kernel_name="python3",
+                                    resources={"metadata": {"path": TUTORIALS}}).execute()
+        except nbclient.exceptions.CellExecutionError:
+            pass                                       # the error is in the cell's outputs, reported below
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    errors = [re.sub(r"\x1b\[[0-9;]*m", "", f"{o.ename}: {o.evalue}\n" + "\n".join(o.get("traceback", [])[-3:]))
+              for o in outputs if o.output_type == "error"]
+    claims = None
+    for o in outputs:
+        if o.output_type == "stream" and MARK in o.text:
+            claims = json.loads(o.text.split(MARK, 1)[1].strip().splitlines()[0])
+    _RUNS[path] = {"errors": errors, "claims": claims, "seconds": time.perf_counter() - t}
+    return _RUNS[path]
 
 
 def test_there_are_eight_notebooks_stored_without_outputs():
@@ -19,17 +129,117 @@ def test_there_are_eight_notebooks_stored_without_outputs():
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path
         assert nb.cells[0].cell_type == "markdown" and "At the end of this notebook you will" in nb.cells[0].source
         assert "Question" in nb.cells[-1].source
+        assert os.path.splitext(os.path.basename(path))[0] in PROBES, f"{path}: no claims are checked"
+
+
+def test_the_spec_is_said_at_its_first_mention():
+    for path in NOTEBOOKS:
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+        first = text.find("the spec")
+        if first < 0:
+            first = text.find("The spec")
+        if first >= 0:
+            assert "documentation of an LSTM forecasting API that minilstm implements" in text[first:first + 400], path
+
+
+def test_no_notebook_uses_private_methods_of_the_model():
+    for path in NOTEBOOKS:
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        assert "._nx(" not in code and "._forward(" not in code, path
 
 
 @pytest.mark.notebooks
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[os.path.basename(p) for p in NOTEBOOKS])
-def test_notebook_runs(path, monkeypatch):
-    monkeypatch.setenv("MINILSTM_FAST", "1")
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    nb = nbformat.read(path, as_version=4)
-    t = time.perf_counter()
-    nbclient.NotebookClient(nb, timeout=240, kernel_name="python3",
-                            resources={"metadata": {"path": TUTORIALS}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors
-    print(f"{os.path.basename(path)}: {time.perf_counter() - t:.1f}s")
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_runs(path):
+    run = run_notebook(path)
+    assert not run["errors"], "\n\n".join(run["errors"])
+    print(f"{os.path.basename(path)}: {run['seconds']:.1f}s")
+
+
+# ---- the claims of each notebook's text, on the numbers it computed (fast mode) -------------------
+
+def claims_01(c):
+    assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(c["hand"], c["minilstm"]))  # by hand == minilstm
+    assert c["window_shape"] == [c["L"], c["H"]] == [30, 8]          # one window the model sees: (L, H)
+    assert c["n_days"] == 365                                         # the year: one window per day
+    assert 0.0 < c["gate_min"] and c["gate_max"] < 1.0               # gates are valves in (0, 1)
+    assert c["candidate_absmax"] < 1.0                                # the candidate is a tanh
+
+
+def claims_02(c):
+    assert all(c["loop_equals_sequence"])                             # the sequence backward is a loop of steps
+    assert c["fd_passed"] and c["fd_max_error"] < 1e-6                # BPTT matches finite differences
+    flow = c["flow_at_t0"]
+    assert flow["2.0"] > 100 * flow["-2.0"]                           # forget bias 2 keeps dc alive far longer
+
+
+def claims_03(c):
+    assert c["dtype_errors"]["float64"] < 1e-8 < 1e-4 < c["dtype_errors"]["float32"]   # why float64
+    assert c["layer_passed"] and c["reference_passed"]
+    assert not c["buggy_passed"] and c["buggy_failures"] == ["c"]     # the planted bug is named: the cell input
+    assert not c["ones_buggy_passed"] and c["ones_reference_passed"]  # question 1: still caught with G = ones
+    assert not c["swapped_random_passed"] and not c["swapped_ones_passed"]   # swapped gates are caught with both
+    assert c["swapped_random_error"] > 0.1 and c["swapped_ones_error"] > 0.1
+    assert max(c["directional_errors"]) < 1e-5
+
+
+def claims_04(c):
+    assert all("not implemented" in m for m in c["stub_messages"])    # the stubs report "not implemented yet"
+    assert c["mistake"] == "dc_prev_missing_forget_gate"              # the typical mistake is named
+    assert c["solutions_passed"] == [True] * 4                         # the reference solutions pass
+
+
+def claims_05(c):
+    assert 0.85 < c["hour_r2_persistence"] < 0.97                     # "persistence has an R2 of about 0.9"
+    for h in ("hour", "day"):                                         # every baseline in the table
+        assert {"model", "persistence", "seasonal_naive", "linear_ar"} <= set(c[h])
+    assert c["table_rows"] == len(c["hour"]) + len(c["day"])        # the model and every baseline, both horizons
+    assert c["forecast_len"] == 24
+    assert c["day"]["persistence"] > c["hour"]["persistence"]         # a day ahead is harder for persistence
+    assert c["day"]["seasonal_naive"] < c["day"]["persistence"]       # where yesterday's same hour helps
+
+
+def claims_06(c):
+    assert c["level_r2_persistence"] > 0.9                            # persistence already scores R2 > 0.9
+    assert c["level_r2_persistence"] > c["level_r2"] and c["level_skill"] < 0   # the level model loses to it
+    assert abs(c["zero_vs_persistence"] - (1 - 1 / math.sqrt(2))) < 0.03       # the 0.293 of a zero forecast
+    assert c["skill"]["persistence"] > 0.2                            # the impressive-looking number...
+    assert c["skill"]["zero"] < 0.05 and c["skill"]["mean"] < 0.05    # ...is no skill against zero or the mean
+    assert abs(c["returns_r2"]) < 0.1 and 0.4 < c["direction"] < 0.6  # near-zero R2, hit rate near 50%
+    assert c["mape"]["zero"] == pytest.approx(100.0)                  # MAPE is meaningless on returns
+    assert min(c["mape"].values()) > 50 and max(c["mape"].values()) > 150
+
+
+def claims_07(c):
+    v = c["curves"]                                                   # [|dL/dh_0|, |dL/dh_49|]
+    assert v["0.5,0.0"][0] < 1e-6 * v["0.5,0.0"][1]                   # small weights, bias 0: vanishes
+    assert v["0.5,3.0"][0] > 0.1 * v["0.5,3.0"][1]                    # forget bias 3 keeps it alive
+    assert v["12.0,3.0"][0] > 10 * v["12.0,3.0"][1]                   # large weights: grows back in time
+    assert c["norm_before"] == pytest.approx(50.0) and c["norm_after"] == pytest.approx(1.0)
+    assert c["direction"] == pytest.approx(c["direction_before"])     # clipping keeps the direction
+    unscaled, zscore = c["issue1"]["None"], c["issue1"]["zscore"]
+    assert unscaled["model"] > unscaled["persistence"] and unscaled["model"] == pytest.approx(unscaled["zero"], rel=0.02)
+    assert zscore["model"] < 0.5 * unscaled["model"]                  # with z-scores it learns at once
+    assert c["unscaled_table"] == pytest.approx(unscaled["model"])    # Issue 4's first table is Issue 1's model
+    sane = c["sane"]
+    assert sane["model"] != pytest.approx(unscaled["model"])          # ...and the second is another model
+    assert sane["model"] < sane["persistence"] and sane["model"] < sane["seasonal_naive"]
+    tr, va = c["big_train"], c["big_val"]                             # overfitting: train falls, validation rises
+    assert len(tr) == c["epochs"] and tr[-1] < 0.6 * tr[0]
+    assert va[-1] > 1.1 * min(va) and va[-1] > va[0]
+    assert len(c["small_val"]) < c["epochs"] and min(c["small_val"]) < va[-1]   # early stopping, better val
+
+
+def claims_08(c):
+    assert c["same_outputs"] and c["same_grads"]                       # the fast paths compute the same numbers
+    assert {"numpy", "numba"} <= set(c["paths"])
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_claims(path):
+    run = run_notebook(path)
+    assert not run["errors"], "\n\n".join(run["errors"])
+    assert run["claims"] is not None, "the claims cell printed nothing"
+    stem = os.path.basename(path)[:2]
+    globals()[f"claims_{stem}"](run["claims"])
