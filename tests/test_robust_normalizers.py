@@ -52,6 +52,7 @@ BAD_SPECS = [
     ("strategy and method differ", {"strategy": "minmax", "method": "zscore"}, {}, ["two strategies", "minmax", "zscore"]),
     ("sklearn name", {"strategy": "standard"}, {}, ["'standard'", "did you mean", "zscore"]),
     ("box-cox as a strategy", {"strategy": "box-cox"}, {}, ["'power'", "power_method", "box-cox"]),
+    ("boxcox spelled together", {"strategy": "boxcox"}, {}, ["'power_method': 'box-cox'"]),
     ("typo", {"strategy": "minmaxx"}, {}, ["minmaxx", "did you mean 'minmax'"]),
     ("strategy None", {"strategy": None}, {}, ["unknown normalization strategy", "None"]),
     ("strategy a number", {"strategy": 3}, {}, ["unknown normalization strategy", "3"]),

@@ -83,7 +83,7 @@ def _hint(value, choices):
     key = value.strip().lower()
     if key in _COMMON_NAMES:
         g = _COMMON_NAMES[key]
-        extra = f", 'power_method': {key.replace('_', '-')!r}" if g == "power" and "cox" in key else ""
+        extra = ", 'power_method': 'box-cox'" if g == "power" and "cox" in key else ""
         return f" (did you mean {{'strategy': {g!r}{extra}}}?)"
     close = difflib.get_close_matches(key, choices, 1)
     return f" (did you mean {close[0]!r}?)" if close else ""
