@@ -292,6 +292,6 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     times = None if idx is None else np.asarray(idx)[origins]
     settings = {"start": start, "end": end, "step": step, "steps": steps, "window": window, "refit": refit,
                 "train_size": train_size if window == "sliding" else None, "validation_split": validation_split,
-                "config": c}
+                "config": c, "index": idx}
     return BacktestResult(origins, rows, truth, pred, base, fold_of, folds, overall, settings, times)
 
