@@ -251,6 +251,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"minilstm {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:            # e.g. `python -m minilstm gradcheck | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
