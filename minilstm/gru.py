@@ -16,13 +16,14 @@ product (column vectors, their names W, U for the input and hidden weights)::
     n_t = tanh(W x_t + U (r_t * h_{t-1}))                       # r_t inside the product
     h_t = z_t * h_{t-1} + (1 - z_t) * n_t
 
-Why this form. Every matrix product here takes an unmodified input: ``x_t @ W_x``
-for all three gates and ALL time steps is one (T*B, D) x (D, 3H) product before
-the loop, and ``h_{t-1} @ W_h`` for all three gates is one (B, H) x (H, 3H)
-product per step, because r_t is applied to its result. In Cho's form the hidden
-product of the candidate needs r_t first, so each step makes two dependent
-products, and dU needs (r_t * h_{t-1}) stored for every step. Here dW_x and
-dW_h are each one product over all steps, exactly as for the LSTM. The price:
+Why this form. Every matrix product here takes an unmodified input, so the products
+are as few and as wide as they can be: ``x_t @ W_x`` for all three gates and ALL time
+steps is one (T*B, D) x (D, 3H) product before the loop (the input side allows this in
+both forms), and ``h_{t-1} @ W_h`` for all three gates is ONE (B, H) x (H, 3H) product
+per step, because r_t is applied to its result. In Cho's form the candidate's hidden
+product needs r_t first, so each step makes two dependent products, and dU needs
+(r_t * h_{t-1}) stored for every step. Here dW_x and dW_h are each one product over
+all steps, exactly as for the LSTM. The price:
 r_t multiplies ``h_{t-1} W_hn + b_hn``, so the hidden bias of the candidate
 ``b_hn`` can NOT be merged with ``b_xn`` (the r and z biases could; they are kept
 as two vectors, like PyTorch's ``bias_ih``/``bias_hh``, so interop is exact).
