@@ -82,6 +82,7 @@ def test_recursive_steps_on_a_univariate_series():
     (dict(start=70, window="rolling"), ConfigError, "sliding"),
     (dict(start=70, steps=3), ConfigError, "output_steps"),
     (dict(start="2014-01-01"), ConfigError, "time index"),
+    (dict(start=70, validation_split=1.5), ConfigError, "validation_split"),
 ])
 def test_bad_settings_say_what_to_change(kwargs, error, words):
     X, y = series()

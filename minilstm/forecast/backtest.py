@@ -197,6 +197,30 @@ class BacktestResult:
         return self.table()
 
 
+def plan_folds(origins, refit, window, train_size):
+    """The folds: [(first training row, fit origin, the origins (m_i,) it forecasts)], in time order."""
+    every = 1 if refit is True else len(origins) if refit is False else int(refit)
+    spans = []
+    for a in range(0, len(origins), every):
+        group = origins[a:a + every]
+        o = int(group[0])
+        spans.append((0 if window == "expanding" else max(0, o - train_size), o, group))
+    return spans
+
+
+def check_first_fold(start, window, train_size, L, h, k, validation_split, n_rows):
+    """DataError unless the first fold has the rows that LSTMModel.fit needs (the later folds have as many or more)."""
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or \
+            not 0.0 <= validation_split < 1.0:
+        raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}.")
+    need = next(r for r in range(L, n_rows + 2) if r > n_rows or n_train_windows(r, L, h, k, validation_split) >= 1)
+    have = start if window == "expanding" else min(train_size, start)
+    if have < need:
+        raise DataError(f"the first fold (origin row {start}) has {have} training rows; a fit with sequence_length={L}, "
+                        f"horizon={h}, output_steps={k} and validation_split={validation_split} needs at least "
+                        f"{need}. Start later" + (" or raise train_size." if window == "sliding" else "."))
+
+
 def _score(truth, preds, scale):
     """{method: regression_metrics} for the model and each baseline on the same targets."""
     return {name: regression_metrics(truth, p, scale) for name, p in preds.items()}
@@ -245,23 +269,10 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
                           "predictions back (that needs every input column to be a target and horizon 1). Set "
                           f"config['output_steps']={steps} (direct multi-step), or steps <= {k}.")
     train_size = start if train_size is None else int(train_size)
-    every = 1 if refit is True else len(origins) if refit is False else int(refit)
-    starts = list(range(0, len(origins), every))
-    need = next(r for r in range(L, N + 2) if r > N or n_train_windows(r, L, h, k, validation_split) >= 1)
-    first_rows = start if window == "expanding" else min(train_size, start)
-    if first_rows < need:
-        raise DataError(f"the first fold (origin row {start}) has {first_rows} training rows; a fit with "
-                        f"sequence_length={L}, horizon={h}, output_steps={k} and validation_split={validation_split}"
-                        f" needs at least {need}. Start later" + (" or raise train_size." if window == "sliding"
-                                                                    else "."))
-    tasks, spans = [], []
-    for i, a in enumerate(starts):
-        group = origins[a:starts[i + 1] if i + 1 < len(starts) else len(origins)]
-        o = int(group[0])
-        lo = 0 if window == "expanding" else max(0, o - train_size)
-        spans.append((lo, o, group))            # lo <= o - L: every fit has more than L rows (checked above)
-        tasks.append(task(fit_and_forecast, c, Xa[lo:int(group[-1])], ya[lo:int(group[-1])], o - lo, group - lo,
-                          steps, validation_split))
+    check_first_fold(start, window, train_size, L, h, k, validation_split, N)
+    spans = plan_folds(origins, refit, window, train_size)
+    tasks = [task(fit_and_forecast, c, Xa[lo:int(g[-1])], ya[lo:int(g[-1])], o - lo, g - lo, steps, validation_split)
+             for lo, o, g in spans]
     results = run_parallel(tasks, n_jobs=n_jobs, backend=backend, progress="backtest fits" if verbose else False)
     hint = datetime_hint(y, X) if index is None else index
     s, how = (season, "given to backtest") if season else choose_season(

@@ -51,6 +51,17 @@ def single_threaded():
                 numba.set_num_threads(before)
 
 
+def progress_bar(**kwargs):
+    """A tqdm bar: ``tqdm.auto`` (a widget in Jupyter) when ipywidgets is installed, else the text bar
+    (which Jupyter also renders), so a notebook without ipywidgets gets a bar and no warning."""
+    try:
+        import ipywidgets  # noqa: F401
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm.std import tqdm
+    return tqdm(**kwargs)
+
+
 def _numba_if_loaded():
     import sys
     numba = sys.modules.get("numba")
@@ -133,9 +144,8 @@ def run_parallel(tasks, n_jobs=1, backend=None, progress=False):
     tasks = list(tasks)
     _check_n_jobs(n_jobs)
     _check_backend(backend)
-    from tqdm.auto import tqdm
     desc = progress if isinstance(progress, str) else None
-    bar = tqdm(total=len(tasks), desc=desc, disable=not progress or not tasks, leave=True)
+    bar = progress_bar(total=len(tasks), desc=desc, disable=not progress or not tasks, leave=True, unit="fit")
     try:
         jobs = effective_n_jobs(n_jobs, backend)
         if jobs == 1 and backend in (None, "sequential"):
