@@ -62,9 +62,12 @@ def test_a_local_dask_cluster_gives_the_same_numbers(serial):
         same(serial, numbers(backend="dask"))
 
 
-def test_results_keep_task_order_and_workers_use_one_thread():
+def test_results_keep_task_order_and_every_task_uses_one_thread():
     out = run_parallel([task(blas_threads, i) for i in range(4)], n_jobs=2)
     assert [i for i, _ in out] == [0, 1, 2, 3] and all(n == 1 for _, n in out)
+    before = blas_threads(0)[1]
+    assert run_parallel([task(blas_threads, i) for i in range(2)]) == [(0, 1), (1, 1)]   # n_jobs=1 as well
+    assert blas_threads(0)[1] == before                                                   # and restored after
     assert run_parallel([task(pow, 2, i) for i in range(5)]) == [1, 2, 4, 8, 16]
 
 

@@ -19,9 +19,11 @@ Backends (joblib's names):
   ray.init(...)``, then ``backend='ray'`` (or ``joblib.parallel_config(backend='ray')``).
   Any backend registered with ``joblib.register_parallel_backend`` is accepted by name.
 
-Oversubscription: when several fits run at once, each task runs with its BLAS and OpenMP
-thread pools (threadpoolctl) and Numba's threads limited to 1, so n fits on n cores do not
-fight over them. One fit at a time (``n_jobs=1``) keeps the machine's defaults.
+Threads: every task runs with its BLAS and OpenMP thread pools (threadpoolctl) and Numba's
+threads limited to 1, so n fits on n cores do not fight over them. With ``n_jobs=1`` too: a
+matrix product split over 2 threads rounds differently from one on 1 thread (float32 results
+differ in the last digits), so this is what makes the numbers the same for every ``n_jobs``
+and backend. (A single ``LSTMModel.fit`` outside ``run_parallel`` uses the machine's threads.)
 """
 import contextlib
 
@@ -69,7 +71,7 @@ def _numba_if_loaded():
 
 
 def _run_single_threaded(fn, args, kwargs):
-    """What a worker runs when several fits share the machine (module level, so every backend can ship it)."""
+    """What every task runs in (module level, so every backend can ship it to its workers)."""
     with single_threaded():
         return fn(*args, **kwargs)
 
@@ -151,7 +153,7 @@ def run_parallel(tasks, n_jobs=1, backend=None, progress=False):
         if jobs == 1 and backend in (None, "sequential"):
             results = []
             for fn, args, kwargs in tasks:
-                results.append(fn(*args, **kwargs))
+                results.append(_run_single_threaded(fn, args, kwargs))
                 bar.update()
             return results
         import joblib
