@@ -28,6 +28,9 @@ def test_grid_tries_every_combination_sorted_by_a_score_evaluate_gives():
     m = LSTMModel({**BASE, **worst["params"]}).fit(X[:90], y[:90], verbose=False)
     assert worst["score"] == pytest.approx(m.evaluate(X[90 - 8:], y[90 - 8:], verbose=False)["rmse"], rel=1e-6)
     assert "rank" in r.table() and r.best_config["hidden_size"] == r.best_params["hidden_size"]
+    cv = r.cv_results_                       # scikit-learn's layout, in trial order
+    assert cv["params"][0] == {"hidden_size": 4, "learning_rate": 0.01}
+    assert cv["mean_test_score"][cv["rank_test_score"] == 1][0] == r.best_score
 
 
 def test_random_search_draws_without_repeats_and_is_reproducible():

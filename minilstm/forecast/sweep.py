@@ -144,6 +144,18 @@ class SweepResult:
                 lines.append(f"{'-':>4} {'failed':>10} {'':>9} {t['fit_seconds']:>7.1f}  {vals}  ({t['error'][:80]})")
         return "\n".join(lines)
 
+    @property
+    def cv_results_(self):
+        """scikit-learn's layout: {'params', 'mean_test_score', 'std_test_score', 'mean_fit_time',
+        'rank_test_score', 'status', 'error'}, one entry per trial, in trial order."""
+        rows = sorted(self.trials, key=lambda t: t["trial"])
+        return {"params": [t["params"] for t in rows],
+                "mean_test_score": np.array([t["score"] for t in rows]),
+                "std_test_score": np.array([t["spread"] for t in rows]),
+                "mean_fit_time": np.array([t["fit_seconds"] for t in rows]),
+                "rank_test_score": np.array([t["rank"] or 0 for t in rows]),
+                "status": [t["status"] for t in rows], "error": [t["error"] for t in rows]}
+
     def to_frame(self):
         """The trials as a pandas DataFrame (one column per swept key, then score, spread, fit_seconds...)."""
         import pandas as pd
