@@ -43,7 +43,8 @@ def to_torch_state_dict(lstm):
     return sd
 
 
-CELLS = {"lstm": ("torch.nn.LSTM", 4)}   # cell -> (torch class, gate blocks per weight); a GRU would add ("torch.nn.GRU", 3)
+# cell -> (torch class, gate blocks per weight); a GRU converter would add "gru": ("torch.nn.GRU", 3)
+CELLS = {"lstm": ("torch.nn.LSTM", 4)}
 _KINDS_BY_GATES = {4: "torch.nn.LSTM", 3: "torch.nn.GRU", 1: "torch.nn.RNN"}
 
 

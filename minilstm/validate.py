@@ -159,7 +159,8 @@ def check_cache(cache, expected, name="cache", hint=""):
                              f"{type(cache).__name__}. {hint}".rstrip())
     missing = [k for k in expected if k not in cache]
     if missing:
-        raise ShapeError(f"{name} is missing {missing}: pass the cache returned by the forward function. {hint}".rstrip())
+        raise ShapeError(f"{name} is missing {missing}: pass the cache returned by the forward function. "
+                         f"{hint}".rstrip())
     first = next(iter(expected))
     for k, shape in expected.items():
         check_array(cache[k], f"{name}['{k}']", shape=shape)
