@@ -9,7 +9,8 @@ with what each typical mistake would produce, to answer with a specific hint::
     print(check_step_backward(my_lstm_step_backward))
 
 Every checker returns a ``Feedback``: ``passed``, ``mistake`` (an id such as
-``"dc_prev_missing_forget_gate"``, or None) and ``message``.
+``"dc_prev_missing_forget_gate"``, or None), ``message`` and ``details`` (the gradient-check
+table, or the learner's full traceback when their function raised; ``print(feedback)`` shows both).
 """
 from .checkers import (Feedback, check_bptt, check_clip_grad_norm, check_step_backward,  # noqa: F401
                        check_step_forward)
