@@ -363,3 +363,23 @@ def test_random_configs_are_refused_clearly_or_valid_and_saveable(cfg):
     json.dumps(m.config, allow_nan=False)                 # finite plain values: the config is saved as JSON
     for k in ("learning_rate", "weight_decay", "min_delta", "dropout"):
         assert math.isfinite(m.config[k])
+
+
+MORE_CASES = [
+    ("y numeric strings", lambda: LSTMModel(CFG).fit(X2, np.array(["1.5"] * 80)), DataError,
+     ["text", "non-numeric", "dtype=float"]),
+    ("predict a Series named otherwise", lambda: LSTMModel(CFG).fit(frame(a=s), s, verbose=False).predict(
+        frame(z=s)["z"]), DataError, ["missing ['a']", "unexpected ['z']"]),
+    ("evaluate season '7'", lambda: fitted().evaluate(X2, s, season="7"), ConfigError, ["season", "'7'"]),
+    ("evaluate season -1", lambda: fitted().evaluate(X2, s, season=-1), ConfigError, ["season", ">= 1"]),
+]
+
+
+@pytest.mark.parametrize("name,action,exc,words", MORE_CASES, ids=[c[0] for c in MORE_CASES])
+def test_more_hostile_input(name, action, exc, words):
+    test_hostile_input_gets_a_clear_minilstm_error(name, action, exc, words)
+
+
+def test_a_named_series_matches_the_column_it_was_fitted_on():
+    m = LSTMModel(CFG).fit(frame(a=s), s, verbose=False)
+    np.testing.assert_array_equal(m.predict(frame(a=s)["a"]), m.predict(s))

@@ -85,6 +85,9 @@ def read_table(a, name):
                         f"{DATE_FIX}")
     if arr.dtype.kind == "c":
         raise DataError(f"{name} is complex; pass real numbers (e.g. np.abs(z) or z.real).")
+    if arr.dtype.kind in "US":
+        raise DataError(f"{name} holds text (dtype {arr.dtype}), non-numeric values; convert it explicitly (e.g. "
+                        "np.asarray(values, dtype=float)) or drop those columns.")
     if arr.dtype.kind not in "biuf":
         if arr.dtype == object and _looks_like_dates(arr):
             raise DataError(f"{name} holds dates or times; {DATE_FIX}")
@@ -138,8 +141,11 @@ def check_same_index(X, y):
 
 
 def align_columns(X, fitted_columns, name="X"):
-    """Reorder a DataFrame's columns to the fitted order; missing or extra names are an error."""
-    if not X.is_frame or fitted_columns is None:
+    """Reorder a DataFrame's columns to the fitted order; missing or extra names are an error.
+
+    A named Series counts as a one-column frame; arrays and unnamed Series are taken by position.
+    """
+    if fitted_columns is None or X.columns is None:
         return X
     have = list(X.columns)
     missing = [c for c in fitted_columns if c not in have]
