@@ -105,8 +105,9 @@ def _unknown_keys_message(unknown):
     if hints:
         parts.append(f"unknown config key(s) {', '.join(hints)}. Valid keys: {', '.join(DEFAULTS)}.")
     if fit_args:
-        parts.append(f"{', '.join(map(repr, fit_args))} {'is not a config key' if len(fit_args) == 1 else 'are not config keys'}"
-                     ": these are fit() arguments: model.fit(X, y, validation_split=0.1, verbose=True).")
+        which = "is not a config key" if len(fit_args) == 1 else "are not config keys"
+        parts.append(f"{', '.join(map(repr, fit_args))} {which}: these are fit() arguments: "
+                     "model.fit(X, y, validation_split=0.1, verbose=True).")
     return " ".join(parts)
 
 
@@ -160,7 +161,8 @@ def validate_config(config):
     _float(cfg, "clip_norm", 0.0, lo_open=True, allow_none=True)
     _float(cfg, "min_delta", 0.0)
     if cfg["lr_schedule"] not in (None, "constant", "cosine", "step", "plateau"):
-        raise ConfigError(f"config['lr_schedule'] must be None, 'cosine', 'step' or 'plateau', got {cfg['lr_schedule']!r}.")
+        raise ConfigError(f"config['lr_schedule'] must be None, 'cosine', 'step' or 'plateau', "
+                          f"got {cfg['lr_schedule']!r}.")
     if isinstance(cfg["shuffle"], np.bool_):
         cfg["shuffle"] = bool(cfg["shuffle"])
     if not isinstance(cfg["shuffle"], bool):

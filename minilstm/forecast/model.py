@@ -352,7 +352,8 @@ class LSTMModel:
         """
         self._require_fitted("evaluate")
         if season is not None and (isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1):
-            raise ConfigError(f"season must be None (the model's) or an integer >= 1 (rows per season), got {season!r}.")
+            raise ConfigError(f"season must be None (the model's) or an integer >= 1 (rows per season), "
+                              f"got {season!r}.")
         if y is None and self.config["target_columns"] is None:
             raise InputTypeError("evaluate needs y (or a model with config['target_columns']).")
         Xt = self._read_X(X)
