@@ -33,6 +33,8 @@ DEFAULTS = {
     "kernels": "auto",         # 'auto', 'numpy' (reference), 'numba' (CPU) or 'cuda'
     "loss": "mse",             # 'mse', 'mae' or 'huber'
     "season": None,            # season length for the seasonal-naive baseline (None: inferred)
+    "forget_bias": 1.0,        # added to the forget gate's bias at initialisation (Jozefowicz et al. 2015)
+    "restore_best": True,      # end with the best validation epoch's weights (False: the last epoch's)
 }
 
 
@@ -163,10 +165,12 @@ def validate_config(config):
     if cfg["lr_schedule"] not in (None, "constant", "cosine", "step", "plateau"):
         raise ConfigError(f"config['lr_schedule'] must be None, 'cosine', 'step' or 'plateau', "
                           f"got {cfg['lr_schedule']!r}.")
-    if isinstance(cfg["shuffle"], np.bool_):
-        cfg["shuffle"] = bool(cfg["shuffle"])
-    if not isinstance(cfg["shuffle"], bool):
-        raise ConfigError(f"config['shuffle'] must be True or False, got {cfg['shuffle']!r}.")
+    _float(cfg, "forget_bias", -10.0, 10.0)
+    for key in ("shuffle", "restore_best"):
+        if isinstance(cfg[key], np.bool_):
+            cfg[key] = bool(cfg[key])
+        if not isinstance(cfg[key], bool):
+            raise ConfigError(f"config[{key!r}] must be True or False, got {cfg[key]!r}.")
     if isinstance(cfg["dtype"], (type, np.dtype)):
         try:
             cfg["dtype"] = np.dtype(cfg["dtype"]).name

@@ -110,7 +110,7 @@ def build_network(cfg, n_features, n_targets):
     kernels = resolve_kernels(cfg["kernels"], device)
     dtype = np.dtype(cfg["dtype"])
     lstm = LSTM(n_features, cfg["hidden_size"], cfg["num_layers"], dropout=cfg["dropout"], dtype=dtype,
-                seed=cfg["seed"], device=device, kernels=kernels, forget_bias=1.0)
+                seed=cfg["seed"], device=device, kernels=kernels, forget_bias=cfg["forget_bias"])
     head = Linear(cfg["hidden_size"], n_targets * cfg["output_steps"], dtype=dtype, seed=cfg["seed"] + 1,
                   device=device)
     return Network(lstm, head)
@@ -217,6 +217,9 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
         res.interrupted = True
         if verbose:
             print(f"\ninterrupted: keeping the best weights (epoch {res.best_epoch}) and the history so far")
-    net.set_params(best_params)
+    if cfg["restore_best"] or res.diverged or res.interrupted or not res.history:
+        net.set_params(best_params)
+    else:                                         # the last finished epoch's weights are in the network
+        res.best_epoch = res.history[-1]["epoch"]
     net.lstm.train()
     return res
