@@ -1,4 +1,4 @@
-"""run_parallel: task order, one thread per worker, clear errors; the same numbers with loky and Dask as with n_jobs=1."""
+"""run_parallel: task order, one thread per task, clear errors; loky and Dask give the numbers of n_jobs=1."""
 import sys
 
 import numpy as np

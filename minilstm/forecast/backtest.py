@@ -216,8 +216,8 @@ def check_first_fold(start, window, train_size, L, h, k, validation_split, n_row
     need = next(r for r in range(L, n_rows + 2) if r > n_rows or n_train_windows(r, L, h, k, validation_split) >= 1)
     have = start if window == "expanding" else min(train_size, start)
     if have < need:
-        raise DataError(f"the first fold (origin row {start}) has {have} training rows; a fit with sequence_length={L}, "
-                        f"horizon={h}, output_steps={k} and validation_split={validation_split} needs at least "
+        raise DataError(f"the first fold (origin row {start}) has {have} training rows; a fit with "
+                        f"sequence_length={L}, horizon={h}, output_steps={k} and validation_split={validation_split} needs at least "
                         f"{need}. Start later" + (" or raise train_size." if window == "sliding" else "."))
 
 
@@ -299,7 +299,8 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     overall = EvaluationReport(regression_metrics(truth, pred, scale))
     overall["baselines"] = _score(truth, base, scale)
     overall.update(n_scored=int(truth.size), season=s, season_how=how, units=units_of(y, X),
-                   notes=[f"backtest: {len(origins)} origins in {len(folds)} fold(s), rows {origins[0]}..{origins[-1]}"])
+                   notes=[f"backtest: {len(origins)} origins in {len(folds)} fold(s), rows "
+                          f"{origins[0]}..{origins[-1]}"])
     times = None if idx is None else np.asarray(idx)[origins]
     settings = {"start": start, "end": end, "step": step, "steps": steps, "window": window, "refit": refit,
                 "train_size": train_size if window == "sliding" else None, "validation_split": validation_split,

@@ -252,7 +252,7 @@ class LSTMEnsemble:
 
     # ---- save / load ------------------------------------------------------------------------
     def save(self, path):
-        """Write the whole ensemble to one model file (the zip of JSON + .npy of ``minilstm.forecast.io``), atomically."""
+        """Write the whole ensemble to one model file (``minilstm.forecast.io``'s zip of JSON + .npy), atomically."""
         self._require_fitted("save")
         metas, arrays = [], {}
         with tempfile.TemporaryDirectory() as d:
@@ -279,7 +279,8 @@ class LSTMEnsemble:
             info, metas = meta["ensemble"], list(meta["members"])
             n = int(info["n_members"])
         except (KeyError, TypeError, ValueError) as e:
-            raise ModelFileError(f"{path!r}: the ensemble's metadata is incomplete ({type(e).__name__}: {e}).") from None
+            raise ModelFileError(f"{path!r}: the ensemble's metadata is incomplete ({type(e).__name__}: {e}).") \
+                from None
         if len(metas) != n:
             raise ModelFileError(f"{path!r} says {n} members but describes {len(metas)}; the file was edited or "
                                  "truncated. Refit the ensemble and save it again.")
