@@ -217,8 +217,8 @@ def check_first_fold(start, window, train_size, L, h, k, validation_split, n_row
     have = start if window == "expanding" else min(train_size, start)
     if have < need:
         raise DataError(f"the first fold (origin row {start}) has {have} training rows; a fit with "
-                        f"sequence_length={L}, horizon={h}, output_steps={k} and validation_split={validation_split} needs at least "
-                        f"{need}. Start later" + (" or raise train_size." if window == "sliding" else "."))
+                        f"sequence_length={L}, horizon={h}, output_steps={k} and validation_split={validation_split} "
+                        f"needs at least {need}. Start later" + (" or raise train_size." if window == "sliding" else "."))
 
 
 def _score(truth, preds, scale):
