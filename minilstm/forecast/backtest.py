@@ -218,7 +218,8 @@ def check_first_fold(start, window, train_size, L, h, k, validation_split, n_row
     if have < need:
         raise DataError(f"the first fold (origin row {start}) has {have} training rows; a fit with "
                         f"sequence_length={L}, horizon={h}, output_steps={k} and validation_split={validation_split} "
-                        f"needs at least {need}. Start later" + (" or raise train_size." if window == "sliding" else "."))
+                        f"needs at least {need}. Start later" +
+                        (" or raise train_size." if window == "sliding" else "."))
 
 
 def _score(truth, preds, scale):
