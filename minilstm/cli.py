@@ -25,8 +25,9 @@ A 2-layer LSTM (64 units) trains on 2012-2013 (its last 10% of windows validate,
 early stopping) and is scored on every hour of 2014 beside persistence, seasonal naive
 (24 hours), a linear autoregression, the training mean and zero, all in MW.
 
-Time: about {minutes} on a 2-core CPU with the default {epochs} epochs (measured:
-{measured}); seconds with --epochs 2 or MINILSTM_FAST=1.
+Time: {minutes} on a 2-core CPU with the default {epochs} epochs. Measured:
+{measured}.
+About a minute with --epochs 2 or MINILSTM_FAST=1.
 
 Writes into --out (created if missing; an existing file there is refused):
   lstm_model.minilstm   the fitted model (LSTMModel.from_file or LSTMModel().load)
@@ -34,7 +35,9 @@ Writes into --out (created if missing; an existing file there is refused):
   forecast.png          the last two weeks of 2014: demand, forecast, persistence
   gates.png             gate activations of the top layer over one input window"""
 
-DEMO_TIME = {"minutes": "2.5 minutes", "measured": "156 s on a 2-core CPU (Numba kernels)"}
+DEMO_TIME = {"minutes": "6 to 10 minutes",
+             "measured": "10 min 26 s on a 2-core AMD EPYC shared with other jobs; about\n12 s per epoch "
+                         "when it had the two cores to itself"}
 
 GRADCHECK_DESCRIPTION = """\
 Check the engine's analytic gradients against central finite differences in float64:
