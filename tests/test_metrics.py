@@ -47,9 +47,13 @@ def test_a_sine_with_a_long_period_gives_that_period_not_2(period):
     assert s is not None and abs(s - period) <= max(1, period // 50), s
 
 
-def test_inference_refuses_short_or_constant_series():
+def test_inference_refuses_short_or_constant_series_and_ignores_scale():
     assert M.infer_season(np.arange(8.0)) is None
     assert M.infer_season(np.full(100, 3.0)) is None
+    assert np.isnan(M.autocorrelation(np.zeros(5), 2)).all()
+    week = np.tile([1.0, 2, 3, 2, 5, 0, -1], 50)
+    with np.errstate(all="raise"):                               # no overflow near the top of the float range
+        assert M.infer_season(week * 1e307) == M.infer_season(week * 1e-300) == M.infer_season(week) == 7
 
 
 # ---- choosing the season -----------------------------------------------------------------------

@@ -45,7 +45,20 @@ def regression_metrics(y_true, y_pred, mase_scale=None):
 def naive_scale(y):
     """In-sample one-step persistence MAE per column: mean |y_t - y_{t-1}| (the MASE denominator)."""
     y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-    return np.abs(np.diff(y, axis=0)).mean(0) if len(y) > 1 else np.ones(y.shape[1])
+    if len(y) < 2:
+        return np.ones(y.shape[1])
+    s = np.abs(y).max(0)
+    s = np.where(s > 0, s, 1.0)                         # scaled: no overflow in the sum near 1e308
+    with np.errstate(over="ignore"):                    # a mean step beyond the float range is inf
+        return np.abs(np.diff(y / s, axis=0)).mean(0) * s
+
+
+def training_mean(y):
+    """Per-column mean of y (N, T) as a list, without overflow near the top of the float range."""
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    s = np.abs(y).max(0)
+    s = np.where(s > 0, s, 1.0)
+    return ((y / s).mean(0) * s).tolist()
 
 
 def season_info(y, index=None, season=None):
@@ -55,12 +68,15 @@ def season_info(y, index=None, season=None):
 
 
 def autocorrelation(z, max_lag):
-    """Sample autocorrelation r_0..r_max_lag of a 1-D series (biased estimator, by FFT). Returns (max_lag + 1,)."""
-    z = np.asarray(z, dtype=np.float64) - np.mean(z)
+    """Sample autocorrelation r_0..r_max_lag of a 1-D series (biased estimator, by FFT). Returns (max_lag + 1,)
+    (NaN for a constant series)."""
+    z = np.asarray(z, dtype=np.float64)
+    z = z / max(np.abs(z).max(), np.finfo(np.float64).tiny)            # scale first: no overflow near 1e308
+    z = z - z.mean()
     n = len(z)
     f = np.fft.rfft(z, 2 * n)
     a = np.fft.irfft(f * np.conj(f), 2 * n)[:max_lag + 1]
-    return a / a[0]
+    return a / a[0] if a[0] > 0 else np.full_like(a, np.nan)      # a constant series has no ACF
 
 
 def _acf_peak(z, max_lag, first=1):
@@ -109,8 +125,9 @@ def infer_season(y, max_lag=None):
     y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)[:, 0]
     n = len(y)
     max_lag = min(max_lag or n // 3, n // 3)
-    if max_lag < 3 or not np.all(np.isfinite(y)):
+    if max_lag < 3 or not np.all(np.isfinite(y)) or not np.any(y):
         return None
+    y = y / np.abs(y).max()                                              # the ACF does not depend on scale
     t = np.arange(n, dtype=np.float64)
     for z, first in ((y - np.polyval(np.polyfit(t, y, 1), t), 1), (np.diff(y), 2)):
         if np.ptp(z) <= 1e-12 * max(1.0, np.abs(y).max()):

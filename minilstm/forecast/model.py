@@ -17,7 +17,8 @@ from . import training
 from .config import normalizer_spec, validate_config
 from .inputs import (align_columns, check_same_index, freq_string, in_dtype_range, is_datetime_index, labelled,
                      read_table)
-from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, units_of)
+from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, training_mean,
+                      units_of)
 from .normalizer import DataNormalizer
 from .training import build_network
 from .windows import n_labeled, n_windows, sliding_windows, window_targets
@@ -213,7 +214,7 @@ class LSTMModel:
         info = {"n_rows": len(Xa), "n_train_windows": int(n_train), "n_val_windows": int(n_val),
                 "mase_scale": naive_scale(ya[:last_train_row + 1]).tolist(), "y_1d": bool(y_1d),
                 **season_info(ya[:last_train_row + 1], datetime_hint(y, X), c["season"]),
-                "y_mean": ya[:last_train_row + 1].mean(0).tolist(), **labels}
+                "y_mean": training_mean(ya[:last_train_row + 1]), **labels}
         result = training.train(net, Xw, Y, tr, va, c, verbose)
         if result.best_epoch == 0:                        # nothing usable: the model stays as it was
             if result.interrupted:
