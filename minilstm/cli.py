@@ -222,6 +222,8 @@ def build_parser():
                         "(default auto)")
     d.add_argument("--out", default="minilstm_output", metavar="DIR",
                    help="folder for the model file and the plots (default minilstm_output)")
+    d.add_argument("--seed", type=_int_in(0, 2 ** 32 - 1, "a whole number >= 0"), default=0, metavar="K",
+                   help="seed of the weights, dropout and shuffling (default 0); one training run is one sample")
     d.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     d.set_defaults(func=_demo, check=_check_demo_args, subparser=d)
 

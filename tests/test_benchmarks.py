@@ -79,3 +79,12 @@ def test_accuracy_benchmark_quick_task_pairs_seeds_and_reports():
     # the test rows start L + h - 1 rows before the first scored target
     (Xtr, _), (Xte, _) = ba.split_rows(np.arange(100.0)[:, None], np.arange(100.0), 80, 10, 3)
     assert len(Xtr) == 80 and Xte[0, 0] == 80 - 10 - 3 + 1
+
+
+def test_demo_seed_table_reports_mean_and_range_over_seeds():
+    import bench_demo_seeds as bd
+    base = {"persistence": {"rmse": 278.4, "mae": 213.2, "mape": 4.72, "r2": 0.899}}
+    runs = [{"seed": s, "rmse": v, "mae": v / 2, "mape": 1.0, "r2": 0.99, "season": 24, "baselines": base}
+            for s, v in ((0, 70.0), (1, 80.0), (2, 90.0))]
+    text = bd.table(runs)
+    assert "**80.0 (70.0-90.0)**" in text and "seeds 0, 1, 2" in text and "| persistence | 278.4 |" in text

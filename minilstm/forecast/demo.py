@@ -13,40 +13,51 @@ DEMO_CONFIG = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "learning_rat
                "season": 24}
 
 
-def register(sub):
-    p = sub.add_parser("demo", help="train on bundled Victorian electricity demand and compare with baselines")
-    p.add_argument("--epochs", type=int, default=None, help=f"epochs (default {DEMO_CONFIG['epochs']}; "
-                   "MINILSTM_FAST=1 makes it 2)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--out", default="minilstm_output", help="folder for the model file and plots")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
-    p.set_defaults(func=run_demo)
+def demo_data():
+    """The demo's data: (dataset, X, y, test_start) with the test year 2014."""
+    from .. import datasets
+    ds = datasets.load_electricity()
+    return ds, ds.data, ds.column("Demand"), ds.split("2014-01-01")
+
+
+def train_demo(seed=0, epochs=None, device="auto", verbose=True):
+    """Train the demo model with one seed on 2012-2013 and score it on 2014.
+
+    Returns (model, report, Xt, yt): the fitted LSTMModel, its EvaluationReport on every 2014
+    hour (in MW) and the test rows (starting sequence_length hours before 2014, so that the
+    first 2014 hour is a target). One seed is one sample: ``benchmarks/bench_demo_seeds.py``
+    repeats this over seeds.
+    """
+    from .model import LSTMModel
+    ds, X, y, test_start = demo_data()
+    cfg = dict(DEMO_CONFIG, device=device, seed=seed)
+    if epochs is not None:
+        cfg["epochs"] = epochs
+    model = LSTMModel(cfg)
+    if verbose:
+        print(f"{model}  device={cfg['device']}  seed={seed}")
+    model.fit(X[:test_start], y[:test_start], validation_split=0.1, verbose=verbose)
+    L = cfg["sequence_length"]
+    Xt, yt = X[test_start - L:], y[test_start - L:]
+    return model, model.evaluate(Xt, yt, units=ds.units, verbose=False), Xt, yt
 
 
 def run_demo(args):
-    from .. import datasets, plotting
-    from .model import LSTMModel
+    from .. import plotting
 
     t0 = time.perf_counter()
-    ds = datasets.load_electricity()
-    X, y = ds.data, ds.column("Demand")
-    test_start = ds.split("2014-01-01")
-    cfg = dict(DEMO_CONFIG, device=args.device)
-    if args.epochs is not None:
-        cfg["epochs"] = args.epochs
-    elif os.environ.get("MINILSTM_FAST"):
-        cfg["epochs"] = 2
-    L = cfg["sequence_length"]
+    ds, X, y, test_start = demo_data()
+    from ..cli import fast_mode
+    epochs = args.epochs if args.epochs is not None else (2 if fast_mode() else None)
+    seed = getattr(args, "seed", 0)
     print(f"minilstm demo: {ds}\ntrain 2012-2013 ({test_start} hours), test 2014 ({len(X) - test_start} hours), "
           f"1 hour ahead, features: {', '.join(ds.columns)}")
-    model = LSTMModel(cfg)
-    print(f"{model}  device={cfg['device']}")
-    model.fit(X[:test_start], y[:test_start], validation_split=0.1, verbose=not args.quiet)
+    model, res, Xt, yt = train_demo(seed, epochs, args.device, verbose=not args.quiet)
+    L = model.config["sequence_length"]
     print(f"trained in {time.perf_counter() - t0:.1f}s (best epoch {model.info['best_epoch']}, "
-          f"kernels {model.lstm.kernels}, device {model.device})\n\n2014 test year, one hour ahead, in MW:")
-    # the test windows start L hours before 2014 so that every 2014 hour is a target
-    Xt, yt = X[test_start - L:], y[test_start - L:]
-    res = model.evaluate(Xt, yt, verbose=True)
+          f"kernels {model.lstm.kernels}, device {model.device})\n\n2014 test year, one hour ahead, in MW "
+          f"(seed {seed}; one training run is one sample: other seeds move the LSTM's figures by a few %):")
+    print(res)
     best_base = min(res["baselines"], key=lambda b: res["baselines"][b]["rmse"])
     beaten = all(res["rmse"] < m["rmse"] for m in res["baselines"].values())
     print(f"\nLSTM RMSE {res['rmse']:.1f} MW vs best baseline ({best_base}) "
