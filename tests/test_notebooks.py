@@ -55,7 +55,8 @@ PROBES = {
         "hour": {"model": res["rmse"], **{b: m["rmse"] for b, m in res["baselines"].items()}},
         "hour_r2_persistence": res["baselines"]["persistence"]["r2"],
         "day": {"model": res_day["rmse"], **{b: m["rmse"] for b, m in res_day["baselines"].items()}},
-        "table_rows": len(rows), "forecast_len": len(f), "FAST": FAST}""",
+        "table_rows": len(rows), "forecast_len": len(f), "FAST": FAST,
+        "seed_rmse": [float(v) for v in seed_rmse], "seed_spread": float(spread)}""",
     "06_stock_prices_honestly": """{
         "level_r2": res["r2"], "level_r2_persistence": res["baselines"]["persistence"]["r2"],
         "level_skill": float(1 - res["rmse"] / res["baselines"]["persistence"]["rmse"]), "above": float(above),
@@ -197,6 +198,7 @@ def claims_05(c):
     assert c["forecast_len"] == 24
     assert c["day"]["persistence"] > c["hour"]["persistence"]         # a day ahead is harder for persistence
     assert c["day"]["seasonal_naive"] < c["day"]["persistence"]       # where yesterday's same hour helps
+    assert len(set(c["seed_rmse"])) == 3 and c["seed_spread"] > 0     # three seeds, three different models
 
 
 def claims_06(c):
