@@ -350,6 +350,11 @@ class LSTMModel:
         The result is a ``metrics.EvaluationReport``: a dict that displays as the table (with the
         units, given or read from pandas ``attrs``, and the season and how it was chosen).
         ``verbose`` prints the table.
+
+        One training run is one sample: the seed sets the initial weights, the dropout masks and
+        the batch order, and on real series a single run's test RMSE moves by several percent from
+        seed to seed (the baselines do not). To compare two settings, train each with several
+        seeds and compare the means, paired by seed (``benchmarks/bench_accuracy.py``).
         """
         self._require_fitted("evaluate")
         if season is not None and (isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1):
