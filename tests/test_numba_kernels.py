@@ -90,3 +90,18 @@ def test_seeded_training_is_bitwise_reproducible():
         m.fit(series, series, verbose=False)
         preds.append(m.predict(series))
     np.testing.assert_array_equal(preds[0], preds[1])
+
+
+def test_time_loop_runs_small_steps_on_one_blas_thread_and_restores_the_count():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from minilstm.kernels import numba_cpu
+    blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
+    if not blas.lib_controllers:
+        pytest.skip("threadpoolctl cannot control this BLAS")
+    before = blas.lib_controllers[0].get_num_threads()
+    with numba_cpu.step_blas_threads(32, 64):
+        assert blas.lib_controllers[0].get_num_threads() == 1
+    assert blas.lib_controllers[0].get_num_threads() == before
+    big = int(np.sqrt(numba_cpu.STEP_SERIAL_MAX_FLOPS)) + 1
+    with numba_cpu.step_blas_threads(big, big):
+        assert blas.lib_controllers[0].get_num_threads() == before

@@ -23,7 +23,9 @@ Two measured design choices:
 Cache contents and results are the reference's, so the two can be mixed and
 compared. Compiled functions are cached on disk (``cache=True``).
 """
+import contextlib
 import math
+import os
 
 import numba
 import numpy as np
@@ -185,6 +187,30 @@ def _backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT,
                 out[k] += dm * w[k]
 
 
+# ---- who owns the cores during the time loop ----------------------------------------------------------
+# The per-step products h_{t-1} @ W_h and da_t @ W_h^T are small (B x H by H x 4H). On a small
+# machine, splitting each of them over BLAS threads costs more in waking and synchronising the
+# threads than it saves, and a second busy process turns the spinning workers into a large loss.
+# So the time loop runs with one BLAS thread when a step's product is at most STEP_SERIAL_MAX_FLOPS;
+# the big products outside the loop (input projection, weight gradients) keep every thread.
+# Measured with benchmarks/bench_cpu.py; MINILSTM_STEP_SERIAL_MAX_FLOPS overrides it (0: never serial).
+STEP_SERIAL_MAX_FLOPS = int(os.environ.get("MINILSTM_STEP_SERIAL_MAX_FLOPS", 2 * 128 * 256 * 1024))
+_BLAS = []
+
+
+def step_blas_threads(B, H):
+    """A context in which the time loop's products run: one BLAS thread for small steps."""
+    if 2 * B * H * 4 * H > STEP_SERIAL_MAX_FLOPS:
+        return contextlib.nullcontext()
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _BLAS.append(ThreadpoolController().select(user_api="blas"))
+        except Exception:                 # threadpoolctl missing or unable to read this BLAS: leave it alone
+            _BLAS.append(None)
+    return _BLAS[0].limit(limits=1) if _BLAS[0] is not None and _BLAS[0].lib_controllers else contextlib.nullcontext()
+
+
 def lstm_forward(x, h0, c0, params):
     """Same contract as ``minilstm.core.lstm_forward``: x (B, T, D), h0, c0 (B, H) ->
     (h_seq (B, T, H), (h_T, c_T), cache)."""
@@ -200,9 +226,10 @@ def lstm_forward(x, h0, c0, params):
     if B == 1:
         _forward_loop_b1(xw, np.ascontiguousarray(W_h), b, hs, cs, gates, tanh_c, a)
     else:
-        for t in range(T):
-            np.matmul(hs[t], W_h, out=a)                              # h_{t-1} @ W_h
-            _gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
+        with step_blas_threads(B, H):
+            for t in range(T):
+                np.matmul(hs[t], W_h, out=a)                          # h_{t-1} @ W_h
+                _gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
     return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
 
 
@@ -226,14 +253,15 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         _backward_loop_b1(seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db,
                          one)
     else:
-        for t in range(T - 1, -1, -1):
-            if dh_tm is None:
-                dh, dh_next = dh_next, dh
-            else:
-                np.add(dh_tm[t], dh_next, out=dh)                      # from above + carried from t+1
-            _gates_backward_step(dh, dc_next, gates[t], cs[t], tanh_c[t], da[t], dc_prev, db, one)
-            dc_next, dc_prev = dc_prev, dc_next
-            np.matmul(da[t], W_hT, out=dh_next)                        # dh_{t-1} = da_t @ W_h.T
+        with step_blas_threads(B, H):
+            for t in range(T - 1, -1, -1):
+                if dh_tm is None:
+                    dh, dh_next = dh_next, dh
+                else:
+                    np.add(dh_tm[t], dh_next, out=dh)                  # from above + carried from t+1
+                _gates_backward_step(dh, dc_next, gates[t], cs[t], tanh_c[t], da[t], dc_prev, db, one)
+                dc_next, dc_prev = dc_prev, dc_next
+                np.matmul(da[t], W_hT, out=dh_next)                    # dh_{t-1} = da_t @ W_h.T
     dx, dparams = weights_backward(da, x_tm, hs, W_x, db=db)           # all steps at once, as in core
     return dx, dh_next, dc_next, dparams
 
