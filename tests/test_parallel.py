@@ -92,3 +92,17 @@ def test_dask_without_a_client_or_without_dask_says_how(monkeypatch):
 def test_bad_parallel_settings(kwargs, words):
     with pytest.raises(ConfigError, match=words):
         run_parallel([task(abs, 1)], **kwargs)
+
+
+def test_fit_progress_bar_lines_or_nothing(capsys):
+    from minilstm import LSTMModel
+    X, y = series(60)
+    LSTMModel(CFG).fit(X, y, verbose="bar")
+    bar = capsys.readouterr().out
+    assert "2/2 epochs" in bar and "train " in bar and "left" in bar
+    LSTMModel(CFG).fit(X, y, verbose="lines")
+    assert "epoch   2/2" in capsys.readouterr().out
+    LSTMModel(CFG).fit(X, y, verbose=False)
+    assert capsys.readouterr() == ("", "")
+    with pytest.raises(ConfigError, match="verbose"):
+        LSTMModel(CFG).fit(X, y, verbose="loud")

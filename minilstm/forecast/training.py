@@ -5,7 +5,7 @@
 handed and touches nothing else::
 
     per epoch: shuffle (seeded) -> per batch: forward -> loss -> backward -> clip -> optimizer step
-               -> validation loss -> history row -> progress line -> early-stopping bookkeeping
+               -> validation loss -> history row -> progress (bar or line) -> early-stopping bookkeeping
                -> learning-rate schedule
     end:       the best weights (lowest validation loss, or training loss without validation)
                restored in the network
@@ -146,12 +146,63 @@ class _Stop(Exception):
         self.message = message
 
 
+class EpochProgress:
+    """How ``train`` reports each epoch, from fit's ``verbose``.
+
+    True: a tqdm bar (epochs done, train/val loss, elapsed and time left) where a bar can be drawn (a
+    terminal, Jupyter), else one line per epoch (logs, pipes); 'bar': always the bar; 'lines' (or 2):
+    always one line per epoch; False (or 0, None): nothing.
+    """
+
+    def __init__(self, verbose, epochs):
+        import sys
+        if verbose is None or verbose is False or verbose == 0:
+            mode = None
+        elif verbose is True or verbose == 1:
+            interactive = "ipykernel" in sys.modules or getattr(sys.stdout, "isatty", lambda: False)()
+            mode = "bar" if interactive else "lines"
+        elif verbose in ("bar", "lines") or verbose == 2:
+            mode = "lines" if verbose == 2 else verbose
+        else:
+            raise ConfigError(f"verbose must be True (a progress bar, or lines in a log), 'bar', 'lines' (or 2: one "
+                              f"line per epoch) or False (nothing), got {verbose!r}.")
+        self.mode, self.epochs, self.t0, self.bar = mode, epochs, time.perf_counter(), None
+        if mode == "bar":
+            from .parallel import progress_bar
+            self.bar = progress_bar(total=epochs, desc="fit", unit="epoch", mininterval=0, file=sys.stdout,
+                                    bar_format="{desc} {n_fmt}/{total_fmt} epochs |{bar:20}| {postfix} "
+                                               "[{elapsed} elapsed, ~{remaining} left]")
+
+    def epoch(self, row):
+        """One history row done: {'epoch', 'train_loss', 'val_loss', 'grad_norm', 'lr', ...}."""
+        val = f"  val {row['val_loss']:.5f}" if row["val_loss"] is not None else ""
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"train {row['train_loss']:.5f}{val}", refresh=False)
+            self.bar.update()
+        elif self.mode == "lines":
+            el, e, E = time.perf_counter() - self.t0, row["epoch"], self.epochs
+            print(f"epoch {e:>3}/{E}  train {row['train_loss']:.5f}{val}  |g| {row['grad_norm']:.3f}  "
+                  f"lr {row['lr']:.2e}  {el:.1f}s elapsed, ~{el / e * (E - e):.0f}s left", flush=True)
+
+    def note(self, text):
+        if self.bar is not None:
+            self.bar.write(text)
+        elif self.mode == "lines":
+            print(text)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
 def train(net, Xw, Y, tr, va, cfg, verbose=True):
     """Train ``net`` on windows Xw (n, L, F) and targets Y (n, k*T), both normalized host arrays.
 
     tr, va: indices of the training and validation windows. Returns a TrainResult; the network
-    holds the best weights when it returns (its initial weights when no epoch finished).
+    holds the best weights when it returns (its initial weights when no epoch finished). verbose:
+    see ``EpochProgress`` (True: a progress bar with the losses and the time left).
     """
+    progress = EpochProgress(verbose, cfg["epochs"])
     xp, dt = net.xp, net.dtype
     Xtr = xp.asarray(np.ascontiguousarray(Xw[tr]), dtype=dt)     # data go to the device once
     Ytr = xp.asarray(Y[tr], dtype=dt)
@@ -164,7 +215,6 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
     E, B, lr0 = cfg["epochs"], cfg["batch_size"], cfg["learning_rate"]
     res = TrainResult()
     best, best_params, bad_epochs, flat = math.inf, net.snapshot(), 0, 0
-    t0 = time.perf_counter()
     try:
         for epoch in range(1, E + 1):
             te = time.perf_counter()
@@ -198,15 +248,9 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
                 flat += 1
             res.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                                 "grad_norm": gsum / max(nb, 1), "lr": opt.lr, "seconds": time.perf_counter() - te})
-            if verbose:
-                el = time.perf_counter() - t0
-                print(f"epoch {epoch:>3}/{E}  train {train_loss:.5f}" +
-                      (f"  val {val_loss:.5f}" if val_loss is not None else "") +
-                      f"  |g| {gsum / max(nb, 1):.3f}  lr {opt.lr:.2e}  {el:.1f}s elapsed, "
-                      f"~{el / epoch * (E - epoch):.0f}s left", flush=True)
+            progress.epoch(res.history[-1])
             if cfg["patience"] is not None and bad_epochs >= cfg["patience"]:
-                if verbose:
-                    print(f"early stopping: no improvement for {bad_epochs} epochs; best epoch {res.best_epoch}")
+                progress.note(f"early stopping: no improvement for {bad_epochs} epochs; best epoch {res.best_epoch}")
                 break
             opt.lr = next_lr(cfg["lr_schedule"], lr0, opt.lr, epoch, E, flat)
             if cfg["lr_schedule"] == "plateau" and flat >= 3:
@@ -215,8 +259,9 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
         res.diverged = stop.message
     except KeyboardInterrupt:
         res.interrupted = True
-        if verbose:
-            print(f"\ninterrupted: keeping the best weights (epoch {res.best_epoch}) and the history so far")
+        progress.note(f"\ninterrupted: keeping the best weights (epoch {res.best_epoch}) and the history so far")
+    finally:
+        progress.close()
     if cfg["restore_best"] or res.diverged or res.interrupted or not res.history:
         net.set_params(best_params)
     else:                                         # the last finished epoch's weights are in the network
