@@ -169,15 +169,15 @@ class EpochProgress:
         self.mode, self.epochs, self.t0, self.bar = mode, epochs, time.perf_counter(), None
         if mode == "bar":
             from .parallel import progress_bar
-            self.bar = progress_bar(total=epochs, desc="fit", unit="epoch", mininterval=0, file=sys.stdout,
-                                    bar_format="{desc} {n_fmt}/{total_fmt} epochs |{bar:20}| {postfix} "
+            self.bar = progress_bar(total=epochs, desc="", unit="epoch", mininterval=0, file=sys.stdout,
+                                    bar_format="fit {n_fmt}/{total_fmt} epochs |{bar:20}| {desc} "
                                                "[{elapsed} elapsed, ~{remaining} left]")
 
     def epoch(self, row):
         """One history row done: {'epoch', 'train_loss', 'val_loss', 'grad_norm', 'lr', ...}."""
         val = f"  val {row['val_loss']:.5f}" if row["val_loss"] is not None else ""
         if self.bar is not None:
-            self.bar.set_postfix_str(f"train {row['train_loss']:.5f}{val}", refresh=False)
+            self.bar.set_description_str(f"train {row['train_loss']:.5f}{val}", refresh=False)
             self.bar.update()
         elif self.mode == "lines":
             el, e, E = time.perf_counter() - self.t0, row["epoch"], self.epochs
