@@ -2,9 +2,13 @@
 
 ``LSTM`` mirrors ``torch.nn.LSTM`` (batch_first) so learners can move between the two::
 
-    lstm = LSTM(input_size, hidden_size, num_layers=1, dropout=0.0, dtype=np.float64, seed=0, device="cpu")
+    lstm = LSTM(input_size, hidden_size, num_layers=1, dropout=0.0, dtype=np.float64, seed=0, device="cpu",
+                bidirectional=False)
     out, (h_n, c_n) = lstm.forward(x, h0=None, c0=None)      # x (B, T, D) -> out (B, T, H); h_n, c_n (L, B, H)
     dx, dh0, dc0 = lstm.backward(dout, dh_n=None, dc_n=None)  # fills lstm.grads (same keys as lstm.params)
+
+``GRU`` is the same with one state: ``out, h_n = gru.forward(x, h0=None)``, ``dx, dh0 = gru.backward(dout)``.
+With ``bidirectional=True`` out is (B, T, 2H) = [forward, reverse] and the states (2L, B, H), as in PyTorch.
 
 The math is in ``minilstm.core`` (reference) or a kernel family with the same
 signatures (``minilstm.kernels``); this file never re-derives it.
@@ -14,7 +18,8 @@ import numpy as np
 from . import functional as Fn
 from .backend import get_array_module, resolve_device, resolve_kernels, xp_for
 from .errors import ConfigError, InputTypeError, NotFittedError, ShapeError
-from .kernels import get_impl
+from .bidirectional import as_states, bidirectional_backward, bidirectional_forward
+from .kernels import get_gru_impl, get_impl
 from .validate import REAL, check_array, check_number
 
 _DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
@@ -35,13 +40,15 @@ MAX_LAYERS = 1024
 MAX_PARAM_BYTES = 16 << 30    # 16 GiB of weights: far beyond any LSTM this engine is meant for
 
 
-def check_size(D, H, L, itemsize):
-    """Refuse layer sizes that would hang or exhaust memory while the weights are built."""
+def check_size(D, H, L, itemsize, gates=4, directions=1, what="LSTM"):
+    """Refuse layer sizes that would hang or exhaust memory while the weights are built (``gates`` blocks of H
+    per weight matrix, ``directions`` 1 or 2; the count is an upper bound, two biases per block)."""
     if L > MAX_LAYERS:
         raise ConfigError(f"num_layers must be at most {MAX_LAYERS}, got {L}.")
-    n = 4 * H * (D + H + 1) + (L - 1) * 4 * H * (2 * H + 1)
+    n = directions * gates * H * ((D + H + 2) + (L - 1) * (directions * H + H + 2))
     if n * itemsize > MAX_PARAM_BYTES:
-        raise ConfigError(f"an LSTM with input_size={D}, hidden_size={H}, num_layers={L} has {n:.3g} parameters "
+        raise ConfigError(f"{what} layers with input_size={D}, hidden_size={H}, num_layers={L}"
+                          f"{' (bidirectional)' if directions == 2 else ''} have {n:.3g} parameters "
                           f"({n * itemsize / 2**30:.3g} GiB), above the {MAX_PARAM_BYTES >> 30} GiB limit; use smaller "
                           "sizes.")
 
@@ -121,126 +128,246 @@ class Linear(Module):
         return dx
 
 
-class LSTM(Module):
-    """Stacked LSTM, batch-first, inverted dropout between layers (not after the last).
+class Recurrent(Module):
+    """Stacked recurrent layers of one cell, batch-first, one or two directions, inverted dropout between
+    layers (not after the last). ``LSTM`` and ``GRU`` choose the cell; the math is in the cell's functions.
 
-    Parameters are stored per layer k as ``l{k}.W_x`` (D_k, 4H), ``l{k}.W_h`` (H, 4H)
-    and ``l{k}.b`` (4H,), gate order f, i, c~, o (see ``minilstm.core``).
+    Parameters of layer k are ``l{k}.<name>`` and, when bidirectional, ``l{k}_reverse.<name>`` for the
+    direction that reads time backwards (PyTorch's suffix). Layer k > 0 reads num_directions * H features.
+    Bidirectional layers follow ``torch.nn.LSTM``/``GRU``: out (B, T, 2H) is [forward, reverse] on the
+    feature axis, and the states (num_layers * 2, B, H) are ordered layer 0 forward, layer 0 reverse, layer 1 ...
     ``kernels``: ``'auto'`` (fast path for the device), ``'numpy'`` (reference), ``'numba'`` or ``'cuda'``.
     """
 
+    cell = None            # "lstm" or "gru"
+    n_gates = None         # gate blocks per weight matrix: 4 or 3
+    state_names = ()       # the initial states forward takes: ("h0", "c0") or ("h0",)
+    param_names = ()       # one layer's parameter names, as the cell's functions use them
+
     def __init__(self, input_size, hidden_size, num_layers=1, dropout=0.0, dtype=np.float64,
-                 seed=0, device="cpu", kernels="auto", forget_bias=0.0):
+                 seed=0, device="cpu", kernels="auto", bidirectional=False):
         super().__init__()
         for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}.")
         check_number(dropout, "dropout", low=0.0, high=1.0, high_open=True)
-        check_number(forget_bias, "forget_bias")
+        if not isinstance(bidirectional, (bool, np.bool_)):
+            raise ConfigError(f"bidirectional must be True or False, got {bidirectional!r}.")
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if self.bidirectional else 1
         self.dtype = check_dtype(dtype)
-        check_size(self.input_size, self.hidden_size, self.num_layers, self.dtype.itemsize)
+        check_size(self.input_size, self.hidden_size, self.num_layers, self.dtype.itemsize, gates=self.n_gates,
+                   directions=self.num_directions, what=type(self).__name__)
         self.device = resolve_device(device)
         self.kernels = resolve_kernels(kernels, self.device)
         self.xp = xp_for(self.device)
-        self._impl = get_impl(self.kernels)
+        self._cell_forward, self._cell_backward = self._cell_functions(self.kernels)
         self.rng = make_rng(self.xp, seed)
         init = np.random.default_rng(seed)
         H = self.hidden_size
-        k = 1.0 / np.sqrt(H)  # torch.nn.LSTM's initialisation: U(-1/sqrt(H), 1/sqrt(H))
         for layer in range(self.num_layers):
-            D = self.input_size if layer == 0 else H
-            b = init.uniform(-k, k, 4 * H)
-            b[:H] += forget_bias
-            for name, arr in (("W_x", init.uniform(-k, k, (D, 4 * H))), ("W_h", init.uniform(-k, k, (H, 4 * H))),
-                              ("b", b)):
-                self.params[f"l{layer}.{name}"] = self.xp.asarray(arr.astype(self.dtype))
+            D = self.input_size if layer == 0 else self.num_directions * H
+            for suffix in self.directions:
+                for name, arr in self._init_params(init, D, H):
+                    self.params[f"l{layer}{suffix}.{name}"] = self.xp.asarray(arr.astype(self.dtype))
         self.masks = None
         self._caches, self._cache_state = None, None
 
-    def layer_params(self, layer):
-        """The parameter dict of one layer under the core's names W_x, W_h, b."""
-        return {n: self.params[f"l{layer}.{n}"] for n in ("W_x", "W_h", "b")}
+    @property
+    def directions(self):
+        """The parameter-key suffixes of the directions: ("",) or ("", "_reverse")."""
+        return ("", "_reverse")[:self.num_directions]
+
+    def layer_params(self, layer, direction=0):
+        """The parameter dict of one layer (and direction: 0 forward, 1 reverse) under the cell's names."""
+        suffix = self.directions[direction]
+        return {n: self.params[f"l{layer}{suffix}.{n}"] for n in self.param_names}
 
     def _states(self, s, B, name, finite=True):
-        """None -> zeros; else a checked (num_layers, B, hidden) array in the layer's dtype."""
-        L, H = self.num_layers, self.hidden_size
+        """None -> zeros; else a checked (num_layers * num_directions, B, hidden) array in the layer's dtype."""
+        shape = (self.num_layers * self.num_directions, B, self.hidden_size)
         if s is None:
-            return self.xp.zeros((L, B, H), dtype=self.dtype)
-        return self._as_input(s, name, (L, B, H), ("num_layers", "batch", "hidden"), finite=finite)
+            return self.xp.zeros(shape, dtype=self.dtype)
+        lead = "num_layers * num_directions" if self.bidirectional else "num_layers"
+        return self._as_input(s, name, shape, (lead, "batch", "hidden"), finite=finite)
 
     def _check_masks(self, masks, B, T):
-        """masks: a list of num_layers - 1 arrays (B, T, hidden), as in ``self.masks``."""
-        n, shape = self.num_layers - 1, (B, T, self.hidden_size)
+        """masks: a list of num_layers - 1 arrays (B, T, num_directions * hidden), as in ``self.masks``."""
+        n, shape = self.num_layers - 1, (B, T, self.num_directions * self.hidden_size)
         if not isinstance(masks, (list, tuple)) or len(masks) != n:
-            raise ShapeError(f"masks must be a list of num_layers - 1 = {n} arrays of shape {shape} (e.g. lstm.masks "
+            raise ShapeError(f"masks must be a list of num_layers - 1 = {n} arrays of shape {shape} (e.g. layer.masks "
                              f"from a forward on the same batch), got {type(masks).__name__}"
                              f"{f' of length {len(masks)}' if isinstance(masks, (list, tuple)) else ''}.")
-        return [self._as_input(m, f"masks[{k}]", shape, ("batch", "time", "hidden")) for k, m in enumerate(masks)]
+        return [self._as_input(m, f"masks[{k}]", shape, ("batch", "time", "features")) for k, m in enumerate(masks)]
 
-    def forward(self, x, h0=None, c0=None, masks=None):
-        """x: (B, T, input_size) -> out (B, T, H), (h_n, c_n) each (num_layers, B, H).
-
-        masks: optional list of num_layers - 1 dropout masks (B, T, H) to reuse
-        (e.g. ``lstm.masks`` from a previous call) for a gradient check.
-        """
-        xp = self.xp
+    def _forward(self, x, states0, masks):
+        """x (B, T, input_size), states0: one entry per ``state_names`` (array or None) -> (out, tuple of states)."""
+        xp, L, nd = self.xp, self.num_layers, self.num_directions
         x = self._as_input(x, "x", (None, None, self.input_size), ("batch", "time", "features"))
         B, T, _ = x.shape
         if T < 1 or B < 1:
             raise ShapeError(f"x needs at least one sample and one time step, got shape {x.shape}.")
-        h0, c0 = self._states(h0, B, "h0"), self._states(c0, B, "c0")
-        use_dropout = self.training and self.dropout > 0 and self.num_layers > 1
+        states0 = [self._states(s, B, name) for s, name in zip(states0, self.state_names)]
+        use_dropout = self.training and self.dropout > 0 and L > 1
         if masks is not None and use_dropout:
             masks = self._check_masks(masks, B, T)
         if masks is None and use_dropout:
-            masks = [Fn.dropout_mask(self.rng, (B, T, self.hidden_size), self.dropout, self.dtype, xp)
-                     for _ in range(self.num_layers - 1)]
+            masks = [Fn.dropout_mask(self.rng, (B, T, nd * self.hidden_size), self.dropout, self.dtype, xp)
+                     for _ in range(L - 1)]
         elif not use_dropout:
             masks = None
-        self.masks, caches, h_n, c_n = masks, [], [], []
+        self.masks, caches, finals = masks, [], []
         inp = x
-        for layer in range(self.num_layers):
-            out, (h_T, c_T), cache = self._impl.lstm_forward(inp, h0[layer], c0[layer], self.layer_params(layer))
+        for layer in range(L):
+            s0 = [tuple(s[layer * nd + d] for s in states0) for d in range(nd)]
+            params = [self.layer_params(layer, d) for d in range(nd)]
+            if nd == 1:
+                out, s_T, cache = self._cell_forward(inp, *s0[0], params[0])
+                finals.append(as_states(s_T))
+            else:
+                out, s_T, cache = bidirectional_forward(self._cell_forward, inp, s0, params)
+                finals.extend(s_T)                               # forward, then reverse: PyTorch's order
             caches.append(cache)
-            h_n.append(h_T)
-            c_n.append(c_T)
-            if layer < self.num_layers - 1 and masks is not None:
+            if layer < L - 1 and masks is not None:
                 out = Fn.dropout_forward(out, masks[layer])
             inp = out
-        self._caches, self._cache_state = caches, "ready"
-        return out, (xp.stack(h_n), xp.stack(c_n))
+        self._caches, self._cache_state, self._batch_time = caches, "ready", (B, T)
+        return out, tuple(xp.stack([f[i] for f in finals]) for i in range(len(self.state_names)))
 
-    def backward(self, dout, dh_n=None, dc_n=None):
-        """dout: (B, T, H) gradient on out; dh_n, dc_n: (num_layers, B, H) or None.
-
-        Returns (dx (B, T, input_size), dh0, dc0 (num_layers, B, H)) and fills ``self.grads``.
-        Shapes are checked against the last forward; call it once per forward.
-        """
-        self._check_cache_ready("LSTM")
-        xp = self.xp
-        T, B = self._caches[0]["x_tm"].shape[:2]
+    def _backward(self, dout, dstates_n):
+        """dout (B, T, num_directions * H) or None; dstates_n: one entry per state (array or None).
+        Returns (dx, tuple of the initial states' gradients) and fills ``self.grads``."""
+        self._check_cache_ready(type(self).__name__)
+        xp, L, nd = self.xp, self.num_layers, self.num_directions
+        B, T = self._batch_time
         if dout is not None:
-            dout = self._as_input(dout, "dout", (B, T, self.hidden_size), ("batch", "time", "hidden"), finite=False)
-        dh_n = None if dh_n is None else self._states(dh_n, B, "dh_n", finite=False)
-        dc_n = None if dc_n is None else self._states(dc_n, B, "dc_n", finite=False)
-        dh0, dc0, grads = [None] * self.num_layers, [None] * self.num_layers, {}
-        for layer in reversed(range(self.num_layers)):
-            if layer < self.num_layers - 1 and self.masks is not None and dout is not None:
+            dout = self._as_input(dout, "dout", (B, T, nd * self.hidden_size), ("batch", "time", "features"),
+                                  finite=False)
+        dstates_n = [None if d is None else self._states(d, B, f"d{name[:-1]}_n", finite=False)
+                     for d, name in zip(dstates_n, self.state_names)]
+        dstates0, grads = [None] * (L * nd), {}
+        for layer in reversed(range(L)):
+            if layer < L - 1 and self.masks is not None and dout is not None:
                 dout = Fn.dropout_backward(dout, self.masks[layer])
-            dout, dh0[layer], dc0[layer], dp = self._impl.lstm_backward(
-                dout, None if dh_n is None else dh_n[layer], None if dc_n is None else dc_n[layer],
-                self._caches[layer])
-            for name, g in dp.items():
-                grads[f"l{layer}.{name}"] = g
+            ds = [tuple(None if d is None else d[layer * nd + k] for d in dstates_n) for k in range(nd)]
+            if nd == 1:
+                res = self._cell_backward(dout, *ds[0], self._caches[layer])
+                dout, ds0, dps = res[0], [tuple(res[1:-1])], [res[-1]]
+            else:
+                dout, ds0, dps = bidirectional_backward(self._cell_backward, dout, ds, self._caches[layer])
+            for k in range(nd):
+                dstates0[layer * nd + k] = ds0[k]
+                grads.update({f"l{layer}{self.directions[k]}.{name}": g for name, g in dps[k].items()})
         self.grads = {k: grads[k] for k in self.params}
         self._cache_state = "used"
-        return dout, xp.stack(dh0), xp.stack(dc0)
+        return dout, tuple(xp.stack([s[i] for s in dstates0]) for i in range(len(self.state_names)))
 
-    def gate_activations(self, layer=-1):
-        """Gate activations f, i, c_tilde, o, C, h (each (B, T, H)) of the last forward, for plots."""
-        from .core import gate_activations
+    def _layer_cache(self, layer, direction):
         if self._caches is None:
             raise NotFittedError("gate_activations needs a forward pass first: run forward(x).")
-        return gate_activations(self._caches[layer])
+        if direction not in range(self.num_directions):
+            raise ConfigError(f"direction must be 0 (forward){' or 1 (reverse)' if self.bidirectional else ''} for "
+                              f"this {'bidirectional' if self.bidirectional else 'unidirectional'} layer, got "
+                              f"{direction!r}.")
+        cache = self._caches[layer]
+        return cache[direction] if self.bidirectional else cache
+
+    def _in_time_order(self, acts, direction):
+        """The reverse direction ran on reversed time: put its activations back in the input's time order."""
+        return acts if direction == 0 else {k: v[:, ::-1] for k, v in acts.items()}
+
+
+class LSTM(Recurrent):
+    """Stacked LSTM (torch.nn.LSTM's conventions, batch_first).
+
+    Parameters are stored per layer k as ``l{k}.W_x`` (D_k, 4H), ``l{k}.W_h`` (H, 4H)
+    and ``l{k}.b`` (4H,), gate order f, i, c~, o (see ``minilstm.core``); ``l{k}_reverse.*`` when bidirectional.
+    """
+
+    cell = "lstm"
+    n_gates = 4
+    state_names = ("h0", "c0")
+    param_names = ("W_x", "W_h", "b")
+
+    def __init__(self, input_size, hidden_size, num_layers=1, dropout=0.0, dtype=np.float64,
+                 seed=0, device="cpu", kernels="auto", forget_bias=0.0, bidirectional=False):
+        self.forget_bias = check_number(forget_bias, "forget_bias")
+        super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed, device, kernels, bidirectional)
+
+    def _cell_functions(self, kernels):
+        self._impl = get_impl(kernels)
+        return self._impl.lstm_forward, self._impl.lstm_backward
+
+    def _init_params(self, init, D, H):
+        k = 1.0 / np.sqrt(H)  # torch.nn.LSTM's initialisation: U(-1/sqrt(H), 1/sqrt(H))
+        b = init.uniform(-k, k, 4 * H)
+        b[:H] += self.forget_bias
+        return (("W_x", init.uniform(-k, k, (D, 4 * H))), ("W_h", init.uniform(-k, k, (H, 4 * H))), ("b", b))
+
+    def forward(self, x, h0=None, c0=None, masks=None):
+        """x: (B, T, input_size) -> out (B, T, num_directions * H), (h_n, c_n) each (num_layers * num_directions, B, H).
+
+        masks: optional list of num_layers - 1 dropout masks (B, T, num_directions * H) to reuse
+        (e.g. ``lstm.masks`` from a previous call) for a gradient check.
+        """
+        return self._forward(x, (h0, c0), masks)
+
+    def backward(self, dout, dh_n=None, dc_n=None):
+        """dout: (B, T, num_directions * H) gradient on out; dh_n, dc_n: (num_layers * num_directions, B, H) or None.
+
+        Returns (dx (B, T, input_size), dh0, dc0 (num_layers * num_directions, B, H)) and fills ``self.grads``.
+        Shapes are checked against the last forward; call it once per forward.
+        """
+        dx, (dh0, dc0) = self._backward(dout, (dh_n, dc_n))
+        return dx, dh0, dc0
+
+    def gate_activations(self, layer=-1, direction=0):
+        """Gate activations f, i, c_tilde, o, C, h (each (B, T, H)) of the last forward, for plots.
+        direction: 0 forward, 1 reverse (bidirectional layers; given in the input's time order)."""
+        from .core import gate_activations
+        return self._in_time_order(gate_activations(self._layer_cache(layer, direction)), direction)
+
+
+class GRU(Recurrent):
+    """Stacked GRU (torch.nn.GRU's conventions, batch_first).
+
+    Parameters are stored per layer k as ``l{k}.W_x`` (D_k, 3H), ``l{k}.W_h`` (H, 3H), ``l{k}.b_x``
+    and ``l{k}.b_h`` (3H,), gate order r, z, n (see ``minilstm.gru``); ``l{k}_reverse.*`` when bidirectional.
+    """
+
+    cell = "gru"
+    n_gates = 3
+    state_names = ("h0",)
+    param_names = ("W_x", "W_h", "b_x", "b_h")
+
+    def _cell_functions(self, kernels):
+        self._impl = get_gru_impl(kernels)
+        return self._impl.gru_forward, self._impl.gru_backward
+
+    def _init_params(self, init, D, H):
+        k = 1.0 / np.sqrt(H)  # torch.nn.GRU's initialisation: U(-1/sqrt(H), 1/sqrt(H))
+        return (("W_x", init.uniform(-k, k, (D, 3 * H))), ("W_h", init.uniform(-k, k, (H, 3 * H))),
+                ("b_x", init.uniform(-k, k, 3 * H)), ("b_h", init.uniform(-k, k, 3 * H)))
+
+    def forward(self, x, h0=None, masks=None):
+        """x: (B, T, input_size) -> out (B, T, num_directions * H), h_n (num_layers * num_directions, B, H).
+
+        masks: optional list of num_layers - 1 dropout masks, as for ``LSTM.forward``.
+        """
+        out, (h_n,) = self._forward(x, (h0,), masks)
+        return out, h_n
+
+    def backward(self, dout, dh_n=None):
+        """dout: (B, T, num_directions * H) gradient on out; dh_n: (num_layers * num_directions, B, H) or None.
+
+        Returns (dx (B, T, input_size), dh0 (num_layers * num_directions, B, H)) and fills ``self.grads``.
+        """
+        dx, (dh0,) = self._backward(dout, (dh_n,))
+        return dx, dh0
+
+    def gate_activations(self, layer=-1, direction=0):
+        """Gate activations r, z, n, h (each (B, T, H)) of the last forward, for plots."""
+        from .gru import gru_gate_activations
+        return self._in_time_order(gru_gate_activations(self._layer_cache(layer, direction)), direction)

@@ -29,6 +29,18 @@ def get_impl(kernels):
     raise ConfigError(f"unknown kernel family {kernels!r}; valid: 'numpy', 'numba', 'cuda'.")
 
 
+def get_gru_impl(kernels):
+    """The module implementing ``gru_forward``/``gru_backward`` for a resolved kernel family.
+    On the GPU the GRU runs its reference (``minilstm.gru``) through CuPy."""
+    if kernels in ("numpy", "cuda"):
+        from .. import gru
+        return gru
+    if kernels == "numba":
+        from . import numba_gru
+        return numba_gru
+    raise ConfigError(f"unknown kernel family {kernels!r}; valid: 'numpy', 'numba', 'cuda'.")
+
+
 def check_kernel_dtype(dtype, family):
     """The compiled kernels exist for float32 and float64 only."""
     if np.dtype(dtype) not in KERNEL_DTYPES:
