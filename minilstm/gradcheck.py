@@ -208,54 +208,61 @@ def check_function(forward, backward, inputs, h=1e-3, tol=1e-7, seed=0, title="g
 
 def check_layer(layer, x, h0=None, c0=None, loss_on="all", h=1e-3, tol=1e-6, seed=0, verbose=False, order=4,
                 upstream="random"):
-    """Gradient check of an ``LSTM`` layer: every parameter, x, h0 and c0.
+    """Gradient check of a recurrent layer (``LSTM`` or ``GRU``, one or two directions): every parameter,
+    x and the initial states (h0 and c0 for the LSTM, h0 for the GRU).
 
-    x: (B, T, D); h0, c0: (L, B, H) or None (random nonzero states are used then).
-    loss_on: ``'all'`` (L uses every output h_t) or ``'last'`` (only h_T of the top layer).
+    x: (B, T, D); h0, c0: (num_layers * num_directions, B, H) or None (random nonzero states are used then).
+    loss_on: ``'all'`` (L uses every output) or ``'last'`` (only the top layer's output at the last step).
     upstream: 'random' (default), 'ones', or an array shaped like the checked output
-    ((B, T, H) for loss_on='all', (B, H) for 'last'); see ``check_function``.
+    ((B, T, W) for loss_on='all', (B, W) for 'last', W = num_directions * H); see ``check_function``.
     Dropout masks are drawn once and kept fixed, so dropout layers are checked too.
     The layer's parameters are restored afterwards.
     """
     check_option(loss_on, "loss_on", LOSS_ON)
     if not all(hasattr(layer, a) for a in ("params", "num_layers", "hidden_size", "forward", "backward", "dtype")):
-        raise InputTypeError(f"check_layer takes a minilstm.LSTM layer, got {type(layer).__name__}.")
+        raise InputTypeError(f"check_layer takes a minilstm.LSTM or GRU layer, got {type(layer).__name__}.")
     x = check_array(to_numpy(x) if hasattr(x, "shape") else x, "x", ndim=3, kind=REAL, finite=True)
+    from .errors import ConfigError
     if np.dtype(layer.dtype) != np.float64:
-        from .errors import ConfigError
         raise ConfigError(f"check_layer needs a float64 layer (dtype=np.float64), got {np.dtype(layer.dtype)}: float32 "
                           "rounding swamps finite differences. Compare float32 paths with the float64 reference, or "
                           "use directional_check.")
+    names = getattr(layer, "state_names", ("h0", "c0"))        # the initial states the layer's forward takes
+    if c0 is not None and "c0" not in names:
+        raise ConfigError(f"c0 given, but a {type(layer).__name__} has no cell state: pass h0 only.")
     rng = np.random.default_rng(seed + 1)
-    L, B, H = layer.num_layers, x.shape[0], layer.hidden_size
-    h0 = rng.standard_normal((L, B, H)) * 0.5 if h0 is None else to_numpy(h0)
-    c0 = rng.standard_normal((L, B, H)) * 0.5 if c0 is None else to_numpy(c0)
+    nd, B, H = getattr(layer, "num_directions", 1), x.shape[0], layer.hidden_size
+    given = {"h0": h0, "c0": c0}
+    states = {n: rng.standard_normal((layer.num_layers * nd, B, H)) * 0.5 if given[n] is None else to_numpy(given[n])
+              for n in names}
     saved = dict(layer.params)
-    layer.forward(x, h0, c0)
+    layer.forward(x, *states.values())
     masks = layer.masks
     keys = list(layer.params)
 
-    def forward(x, h0, c0, **params):
-        layer.params.update({k: layer.xp.asarray(params[k.replace(".", "_")], dtype=layer.dtype) for k in keys})
-        out, _ = layer.forward(x, h0, c0, masks=masks)
+    def forward(x, **kw):
+        layer.params.update({k: layer.xp.asarray(kw[k.replace(".", "_")], dtype=layer.dtype) for k in keys})
+        out, _ = layer.forward(x, *(kw[n] for n in names), masks=masks)
         return out if loss_on == "all" else out[:, -1, :]
 
     def backward(G):
         layer.params.update(saved)
-        forward(x, h0, c0, **{k.replace(".", "_"): to_numpy(v) for k, v in saved.items()})
+        forward(x, **states, **{k.replace(".", "_"): to_numpy(v) for k, v in saved.items()})
         if loss_on == "all":
             dout = G
         else:
-            dout = np.zeros((B, x.shape[1], H))
+            dout = np.zeros((B, x.shape[1], nd * H))
             dout[:, -1, :] = G
-        dx, dh0, dc0 = layer.backward(dout)
+        dx, *dstates = layer.backward(dout)
         grads = {k.replace(".", "_"): v for k, v in layer.grads.items()}
-        return {"x": dx, "h0": dh0, "c0": dc0, **grads}
+        return {"x": dx, **dict(zip(names, dstates)), **grads}
 
-    inputs = {"x": x, "h0": h0, "c0": c0, **{k.replace(".", "_"): to_numpy(v) for k, v in saved.items()}}
+    inputs = {"x": x, **states, **{k.replace(".", "_"): to_numpy(v) for k, v in saved.items()}}
+    kind = f"{'bidirectional ' if nd == 2 else ''}{type(layer).__name__}"
     try:
         report = check_function(forward, backward, inputs, h=h, tol=tol, seed=seed, order=order, upstream=upstream,
-                                title=f"LSTM {layer.input_size}->{H} x{L} layers, loss on {loss_on} outputs")
+                                title=f"{kind} {layer.input_size}->{H} x{layer.num_layers} layers, loss on {loss_on} "
+                                      "outputs")
     finally:
         layer.params.update(saved)
     if verbose:
