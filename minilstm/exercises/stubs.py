@@ -1,4 +1,4 @@
-"""Exercise stubs: implement these four functions, then run the checkers in
+"""Exercise stubs: implement these functions, then run the checkers in
 ``minilstm.exercises`` (or notebook ``tutorials/04_exercises.ipynb``).
 
 Conventions (the same as ``minilstm.core``): row vectors, ``params`` holds
@@ -43,3 +43,19 @@ def clip_grad_norm(grads, max_norm):
     """Global-norm clipping: returns (clipped, total_norm). If the norm of ALL gradients together,
     sqrt(sum of squares), exceeds max_norm, scale every array by max_norm / norm. Do not modify ``grads``."""
     raise NotImplementedError("write clip_grad_norm")
+
+
+
+def gru_step_backward(dh_t, cache):
+    """Backward of one GRU step (``minilstm.gru.gru_step_forward``, PyTorch's form):
+
+        r_t = sigmoid(x_t W_xr + b_xr + h_{t-1} W_hr + b_hr)
+        z_t = sigmoid(x_t W_xz + b_xz + h_{t-1} W_hz + b_hz)
+        n_t = tanh(x_t W_xn + b_xn + r_t * (h_{t-1} W_hn + b_hn))
+        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+    dh_t (B, H); cache = (x_t, h_prev, gates, hn, params) with gates (B, 3H) the ACTIVATED [r, z, n],
+    hn (B, H) = h_{t-1} W_hn + b_hn, params W_x (D, 3H), W_h (H, 3H), b_x (3H,), b_h (3H,).
+    Returns (dx_t (B, D), dh_prev (B, H), {"W_x": (D, 3H), "W_h": (H, 3H), "b_x": (3H,), "b_h": (3H,)}).
+    """
+    raise NotImplementedError("write gru_step_backward")
