@@ -1,5 +1,5 @@
-"""The GRU reference against finite differences, itself (steps vs sequence), its Numba kernels and PyTorch;
-the bidirectional wrapper against PyTorch."""
+"""The GRU reference against finite differences, itself (steps vs sequence) and its Numba kernels; the
+bidirectional wrapper over the cells' functions against PyTorch (the layers: test_layers_gru_bidirectional.py)."""
 import numpy as np
 import pytest
 
@@ -208,23 +208,6 @@ def rel(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
-def stacked_gru(x, h0, layers, impl):
-    """Test-local stack: layer k reads layer k-1's outputs; returns (out, h_n, caches)."""
-    caches, h_n, inp = [], [], x
-    for k, p in enumerate(layers):
-        inp, h_T, cache = impl.gru_forward(inp, h0[k], p)
-        caches.append(cache)
-        h_n.append(h_T)
-    return inp, np.stack(h_n), caches
-
-
-def stacked_gru_backward(G, G_n, caches, impl):
-    grads, dh0 = [None] * len(caches), [None] * len(caches)
-    for k in reversed(range(len(caches))):
-        G, dh0[k], grads[k] = impl.gru_backward(G, G_n[k], caches[k])
-    return G, np.stack(dh0), grads
-
-
 def torch_gru_state_dict(layers, torch, suffix=""):
     sd = {}
     for k, p in enumerate(layers):
@@ -233,41 +216,6 @@ def torch_gru_state_dict(layers, torch, suffix=""):
                    f"bias_ih_l{k}{suffix}": torch.from_numpy(p["b_x"].copy()),
                    f"bias_hh_l{k}{suffix}": torch.from_numpy(p["b_h"].copy())})
     return sd
-
-
-GRU_TORCH = {"W_x": ("weight_ih", True), "W_h": ("weight_hh", True), "b_x": ("bias_ih", False),
-             "b_h": ("bias_hh", False)}
-
-
-@pytest.mark.torch
-@pytest.mark.parametrize("B,T,D,H,L", [(1, 1, 3, 5, 1), (1, 6, 2, 4, 2), (4, 1, 5, 3, 3), (3, 8, 4, 6, 3),
-                                       (2, 5, 1, 7, 2)])
-@pytest.mark.parametrize("kernels", ["numpy", "numba"])
-def test_outputs_and_gradients_match_torch_gru(B, T, D, H, L, kernels):
-    torch = pytest.importorskip("torch")
-    if kernels == "numba" and not numba_available:
-        pytest.skip("Numba is not installed")
-    from minilstm.kernels import numba_gru
-    impl = gru if kernels == "numpy" else numba_gru
-    rng = np.random.default_rng(B * 100 + T * 10 + L)
-    layers = [gru_params(rng, D if k == 0 else H, H, scale=0.6) for k in range(L)]
-    x, h0 = rng.standard_normal((B, T, D)), rng.standard_normal((L, B, H))
-    G, G_n = rng.standard_normal((B, T, H)), rng.standard_normal((L, B, H))
-    out, h_n, caches = stacked_gru(x, h0, layers, impl)
-    dx, dh0, grads = stacked_gru_backward(G, G_n, caches, impl)
-
-    ref = torch.nn.GRU(D, H, num_layers=L, batch_first=True, dtype=torch.float64)
-    ref.load_state_dict(torch_gru_state_dict(layers, torch))
-    tx, th0 = torch.tensor(x, requires_grad=True), torch.tensor(h0, requires_grad=True)
-    tout, thn = ref(tx, th0)
-    ((tout * torch.from_numpy(G)).sum() + (thn * torch.from_numpy(G_n)).sum()).backward()
-    assert rel(out, tout.detach().numpy()) < 1e-12 and rel(h_n, thn.detach().numpy()) < 1e-12
-    assert rel(dx, tx.grad.numpy()) < 1e-10 and rel(dh0, th0.grad.numpy()) < 1e-10
-    named = dict(ref.named_parameters())
-    for k in range(L):
-        for ours, (theirs, transposed) in GRU_TORCH.items():
-            g = grads[k][ours].T if transposed else grads[k][ours]
-            assert rel(g, named[f"{theirs}_l{k}"].grad.numpy()) < 1e-10, (k, ours)
 
 
 def lstm_cell_params(rng, D, H):
