@@ -1,4 +1,4 @@
-"""matplotlib figures: training history, forecast against truth and baseline, gate activations.
+"""matplotlib figures: training history, forecast against truth and baseline, gate activations, backtests.
 
 Each function returns the Figure (and saves it when ``path`` is given). The Agg
 backend is used automatically where there is no display. In Jupyter each figure is shown
@@ -171,4 +171,58 @@ def plot_gates(acts, X=None, window=-1, layer=-1, sample=0, units=None, path=Non
     for ax in axes[-1]:
         ax.set_xlabel("time step t")
     fig.suptitle(f"{title} ({'all ' + str(H) if shown == H else f'first {shown} of {H}'} units)")
+    return _finish(fig, path)
+
+
+def plot_backtest(result, path=None, target=0, baseline="persistence", units="", max_paths=150,
+                  title="Backtest: the forecasts of every origin against the truth"):
+    """A ``minilstm.forecast.backtest`` result in two panels.
+
+    Top: the truth over the backtest span, every origin's forecasts (one colour per fold; with
+    ``steps`` > 1 each origin's path is a line, at most ``max_paths`` of them) and a baseline
+    (None for none). Bottom: the rolling origins as a picture: per fold, the rows it was fitted on
+    and the rows it forecast. ``target`` picks the column of a multi-target y.
+    """
+    plt = _plt()
+    r = result
+    index = r.settings.get("index")
+    if getattr(index, "tz", None) is not None:              # tz-aware pandas: plot the local wall-clock time
+        index = index.tz_localize(None)
+    at = (lambda rows: np.asarray(index)[rows]) if index is not None else (lambda rows: np.asarray(rows))
+    truth, pred = r.truth[..., target], r.forecasts[..., target]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6), height_ratios=[2.2, 1], sharex=False)
+    rows = np.unique(r.target_rows)
+    first = {int(t): truth[i, s] for i, row in enumerate(r.target_rows) for s, t in enumerate(row)}
+    top.plot(at(rows), [first[int(t)] for t in rows], color="black", lw=1.0, label="truth")
+    steps = r.target_rows.shape[1]
+    for f in r.folds:
+        sel = np.flatnonzero(r.fold_of == f["fold"])
+        color = f"C{f['fold'] % 10}"
+        if steps == 1:
+            top.plot(at(r.target_rows[sel, 0]), pred[sel, 0], color=color, lw=0.9,
+                     label="minilstm (a colour per fold)" if f["fold"] == 0 else None)
+        else:
+            for j in sel[::max(1, len(r.origins) // max_paths)]:
+                top.plot(at(r.target_rows[j]), pred[j], color=color, lw=0.8, alpha=0.8,
+                         label="minilstm, one path per origin" if j == 0 else None)
+    if baseline is not None and steps == 1:
+        top.plot(at(r.target_rows[:, 0]), r.baselines[baseline][:, 0, target], color="gray", lw=0.8, ls="--",
+                 label=baseline.replace("_", " "))
+    top.set_ylabel(units)
+    top.set_title(title)
+    top.legend(loc="upper right", fontsize="small")
+    for f in r.folds:
+        lo, o = f["train_rows"]
+        end = int(r.target_rows[r.fold_of == f["fold"]].max())
+        bottom.hlines(f["fold"], at(lo), at(o - 1), color="C0", lw=5, label="fitted on" if f["fold"] == 0 else None)
+        bottom.hlines(f["fold"], at(f["first_origin"]), at(end), color="C1", lw=5,
+                      label="forecast" if f["fold"] == 0 else None)
+    from matplotlib.ticker import MaxNLocator
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
+    bottom.invert_yaxis()
+    bottom.set_ylabel("fold")
+    bottom.set_title(f"rolling origins ({r.settings.get('window')} window, refit={r.settings.get('refit')})")
+    bottom.legend(loc="best", fontsize="small")
+    for ax in (top, bottom):                                 # each panel keeps its own dates
+        ax.tick_params(axis="x", labelrotation=20)
     return _finish(fig, path)
