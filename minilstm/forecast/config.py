@@ -13,6 +13,8 @@ DEFAULTS = {
     "num_layers": 2,           # stacked LSTM layers
     "output_size": None,       # target columns; inferred in fit (a given value must match y)
     "dropout": 0.2,            # inverted dropout between LSTM layers, in [0, 1)
+    "cell": "lstm",            # recurrent cell: 'lstm' or 'gru' (minilstm.GRU, torch.nn.GRU's form)
+    "bidirectional": False,    # read each window in both directions; the head sees both directions' final states
     "learning_rate": 0.001,    # Adam's step size (AdamW when weight_decay > 0)
     "epochs": 100,             # maximum epochs (early stopping may end sooner)
     "batch_size": 32,          # windows per mini-batch
@@ -79,6 +81,7 @@ ALIASES = {
     "lr_scheduler": "lr_schedule", "scheduler": "lr_schedule", "lr_decay": "lr_schedule",
     "scaler": "normalize", "scaling": "normalize", "normalization": "normalize", "normalise": "normalize",
     "normalizer": "normalize", "loss_fn": "loss", "criterion": "loss", "gpu": "device", "use_gpu": "device",
+    "rnn_type": "cell", "cell_type": "cell", "rnn_cell": "cell",
     "targets": "target_columns", "target_cols": "target_columns", "seasonality": "season", "period": "season",
 }
 FIT_ARGUMENTS = ("validation_split", "verbose", "validation_data", "X", "y")
@@ -179,11 +182,13 @@ def validate_config(config):
         raise ConfigError(f"config['lr_schedule'] must be None, 'cosine', 'step' or 'plateau', "
                           f"got {cfg['lr_schedule']!r}.")
     _float(cfg, "forget_bias", -10.0, 10.0)
-    for key in ("shuffle", "restore_best"):
+    for key in ("shuffle", "restore_best", "bidirectional"):
         if isinstance(cfg[key], np.bool_):
             cfg[key] = bool(cfg[key])
         if not isinstance(cfg[key], bool):
             raise ConfigError(f"config[{key!r}] must be True or False, got {cfg[key]!r}.")
+    if cfg["cell"] not in ("lstm", "gru"):
+        raise ConfigError(f"config['cell'] must be 'lstm' or 'gru', got {cfg['cell']!r}.")
     if isinstance(cfg["dtype"], (type, np.dtype)):
         try:
             cfg["dtype"] = np.dtype(cfg["dtype"]).name

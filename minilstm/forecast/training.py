@@ -24,12 +24,15 @@ import numpy as np
 from ..backend import resolve_device, resolve_kernels, to_numpy
 from ..errors import ConfigError
 from ..functional import LOSSES
-from ..nn import LSTM, Linear
+from ..nn import GRU, LSTM, Linear
 from ..optim import Adam, AdamW, clip_grad_norm
 
 
 class Network:
-    """LSTM layers + a linear head on the last hidden state of the top layer.
+    """Recurrent layers (``LSTM`` or ``GRU``, one or two directions) + a linear head on the top layer's final
+    hidden state: h_T with one direction; with two, [h->_T, h<-_1], the forward direction's state after the
+    last row and the reverse direction's after the first (each has read the whole window, and nothing after it).
+    The recurrent layer is ``net.lstm`` whatever its cell (the saved parameter names start with ``lstm.``).
 
     forward: xb (B, L, F) on the device -> predictions (B, k * T); backward: dpred (B, k * T) ->
     gradients keyed ``lstm.*`` / ``head.*`` like ``params``.
@@ -55,13 +58,19 @@ class Network:
             getattr(self, layer).params[name][...] = self.xp.asarray(v)
 
     def forward(self, xb):
-        out, _ = self.lstm.forward(xb)
-        return self.head.forward(out[:, -1, :])
+        _, states = self.lstm.forward(xb)
+        h_n = states[0] if isinstance(states, tuple) else states      # LSTM (h_n, c_n); GRU h_n
+        nd = getattr(self.lstm, "num_directions", 1)
+        top = h_n[h_n.shape[0] - nd:]                                  # the top layer's directions, (nd, B, H)
+        return self.head.forward(top[0] if nd == 1 else self.xp.concatenate(list(top), axis=1))
 
     def backward(self, dpred):
-        dh_last = self.head.backward(dpred)
-        dh_n = self.xp.zeros((self.lstm.num_layers,) + dh_last.shape, dtype=dh_last.dtype)
-        dh_n[-1] = dh_last  # the top layer's last output is h_T of the top layer (no dropout after it)
+        dh_last = self.head.backward(dpred)                            # (B, nd * H)
+        nd, H = getattr(self.lstm, "num_directions", 1), self.lstm.hidden_size
+        S = self.lstm.num_layers * nd
+        dh_n = self.xp.zeros((S, dh_last.shape[0], H), dtype=dh_last.dtype)
+        for d in range(nd):                                            # the top layer's final states (no dropout)
+            dh_n[S - nd + d] = dh_last[:, d * H:(d + 1) * H]
         self.lstm.backward(None, dh_n=dh_n)
         g = {f"lstm.{k}": v for k, v in self.lstm.grads.items()}
         g.update({f"head.{k}": v for k, v in self.head.grads.items()})
@@ -93,15 +102,20 @@ class Network:
 MAX_PARAMETERS = 500_000_000    # 2 GB of float32 weights (plus as much again for Adam's moments, twice)
 
 
-def n_parameters(n_features, hidden_size, num_layers, n_out):
-    """Trainable numbers of an LSTM stack with a linear head: sum_k 4H (D_k + H + 1) + (H + 1) n_out."""
-    H = hidden_size
-    return sum(4 * H * ((n_features if k == 0 else H) + H + 1) for k in range(num_layers)) + (H + 1) * n_out
+def n_parameters(n_features, hidden_size, num_layers, n_out, cell="lstm", directions=1):
+    """Trainable numbers of a recurrent stack with a linear head: per layer and direction 4H (D_k + H + 1) for
+    the LSTM, 3H (D_k + H + 2) for the GRU, with D_k = n_features, then directions * H; + (directions * H + 1) n_out."""
+    H, nd = hidden_size, directions
+    G, nb = (4, 1) if cell == "lstm" else (3, 2)
+    return sum(nd * G * H * ((n_features if k == 0 else nd * H) + H + nb) for k in range(num_layers)) + \
+        (nd * H + 1) * n_out
 
 
 def build_network(cfg, n_features, n_targets):
     """A new, randomly initialised (seeded) network for a validated config."""
-    count = n_parameters(n_features, cfg["hidden_size"], cfg["num_layers"], n_targets * cfg["output_steps"])
+    nd = 2 if cfg["bidirectional"] else 1
+    count = n_parameters(n_features, cfg["hidden_size"], cfg["num_layers"], n_targets * cfg["output_steps"],
+                         cfg["cell"], nd)
     if count > MAX_PARAMETERS:
         raise ConfigError(f"this network would have {count:,} parameters ({n_features} input columns, hidden_size="
                           f"{cfg['hidden_size']}, num_layers={cfg['num_layers']}), more than the {MAX_PARAMETERS:,} "
@@ -109,9 +123,13 @@ def build_network(cfg, n_features, n_targets):
     device = resolve_device(cfg["device"])
     kernels = resolve_kernels(cfg["kernels"], device)
     dtype = np.dtype(cfg["dtype"])
-    lstm = LSTM(n_features, cfg["hidden_size"], cfg["num_layers"], dropout=cfg["dropout"], dtype=dtype,
-                seed=cfg["seed"], device=device, kernels=kernels, forget_bias=cfg["forget_bias"])
-    head = Linear(cfg["hidden_size"], n_targets * cfg["output_steps"], dtype=dtype, seed=cfg["seed"] + 1,
+    common = dict(dropout=cfg["dropout"], dtype=dtype, seed=cfg["seed"], device=device, kernels=kernels,
+                  bidirectional=cfg["bidirectional"])
+    if cfg["cell"] == "gru":
+        lstm = GRU(n_features, cfg["hidden_size"], cfg["num_layers"], **common)       # no forget gate: no forget_bias
+    else:
+        lstm = LSTM(n_features, cfg["hidden_size"], cfg["num_layers"], forget_bias=cfg["forget_bias"], **common)
+    head = Linear(nd * cfg["hidden_size"], n_targets * cfg["output_steps"], dtype=dtype, seed=cfg["seed"] + 1,
                   device=device)
     return Network(lstm, head)
 
