@@ -25,6 +25,7 @@ def _has_display():
 
 GATE_NAMES = {"f": "forget gate f_t", "i": "input gate i_t", "c_tilde": "candidate c~_t",
               "o": "output gate o_t", "C": "cell state C_t", "h": "hidden state h_t"}
+GRU_GATE_NAMES = {"r": "reset gate r_t", "z": "update gate z_t", "n": "candidate n_t", "h": "hidden state h_t"}
 
 
 def _finish(fig, path):
@@ -141,7 +142,7 @@ def plot_forecast(truth, prediction, baseline=None, baseline_name="baseline", in
 
 def plot_gates(acts, X=None, window=-1, layer=-1, sample=0, units=None, path=None,
                title="Gate activations over time"):
-    """One heatmap per quantity f, i, c~, o, C, h (time step on x, hidden unit on y).
+    """One heatmap per quantity f, i, c~, o, C, h (a GRU's: r, z, n, h) (time step on x, hidden unit on y).
 
     acts: the dict of ``LSTMModel.gate_activations(X, window, layer)`` (each (T, H)), a fitted
     ``LSTMModel`` together with ``X`` (then that method is called here), or the dict of
@@ -154,18 +155,20 @@ def plot_gates(acts, X=None, window=-1, layer=-1, sample=0, units=None, path=Non
             raise InputTypeError("plot_gates(model, X): pass the input X whose window to show, or pass the dict "
                                  "returned by model.gate_activations(X).")
         acts = acts.gate_activations(X, window=window, layer=layer)
-    arrays = {k: to_numpy(acts[k]) for k in GATE_NAMES}     # CuPy arrays come back to the host
+    names = GRU_GATE_NAMES if "r" in acts else GATE_NAMES
+    arrays = {k: to_numpy(acts[k]) for k in names}          # CuPy arrays come back to the host
     arrays = {k: (a[sample] if a.ndim == 3 else a) for k, a in arrays.items()}
     H = arrays["h"].shape[1]
     shown = H if units is None else max(1, min(int(units), H))
     plt = _plt()
-    fig, axes = plt.subplots(2, 3, figsize=(12, 5.5), sharex=True)
-    for ax, k in zip(axes.ravel(), GATE_NAMES):
+    fig, axes = plt.subplots(2, len(names) // 2, figsize=(4 * len(names) // 2, 5.5), sharex=True)
+    for ax, k in zip(axes.ravel(), names):
         a = arrays[k][:, :shown]
-        lim = (0, 1) if k in ("f", "i", "o") else (-max(1e-9, np.abs(a).max()), max(1e-9, np.abs(a).max()))
+        valve = k in ("f", "i", "o", "r", "z")                  # gates in (0, 1)
+        lim = (0, 1) if valve else (-max(1e-9, np.abs(a).max()), max(1e-9, np.abs(a).max()))
         im = ax.imshow(a.T, aspect="auto", origin="lower", vmin=lim[0], vmax=lim[1],
-                       cmap="viridis" if k in ("f", "i", "o") else "coolwarm", interpolation="nearest")
-        ax.set_title(GATE_NAMES[k])
+                       cmap="viridis" if valve else "coolwarm", interpolation="nearest")
+        ax.set_title(names[k])
         ax.set_ylabel("unit")
         fig.colorbar(im, ax=ax)
     for ax in axes[-1]:

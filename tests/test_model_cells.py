@@ -98,3 +98,16 @@ def test_cell_and_bidirectional_are_validated():
     assert LSTMModel({"bidirectional": np.bool_(True)}).config["bidirectional"] is True
     with pytest.raises(ConfigError, match="cell"):
         LSTMModel({"rnn_type": "gru"})                     # another library's name: the message names the key
+
+
+def test_gru_gates_of_both_directions_and_their_plot(tmp_path):
+    from minilstm.plotting import plot_gates
+    s = series()
+    model = LSTMModel(small("gru", True, epochs=1)).fit(s, s, verbose=False)
+    fwd, rev = model.gate_activations(s, direction=0), model.gate_activations(s, direction=1)
+    assert set(fwd) == set(rev) == {"r", "z", "n", "h"} and all(v.shape == (8, 6) for v in rev.values())
+    assert not np.allclose(fwd["h"], rev["h"])
+    with pytest.raises(ConfigError, match="direction"):
+        model.gate_activations(s, direction=2)
+    plot_gates(rev, path=str(tmp_path / "gates.png"))
+    assert (tmp_path / "gates.png").stat().st_size > 0

@@ -300,8 +300,10 @@ class LSTMModel:
             Xw = np.concatenate([Xw[:, 1:], row], axis=1)
         return out
 
-    def gate_activations(self, X, window=-1, layer=-1):
-        """The gates of one window the model sees: f, i, c_tilde, o, C, h, each (sequence_length, hidden_size).
+    def gate_activations(self, X, window=-1, layer=-1, direction=0):
+        """The gates of one window the model sees: f, i, c_tilde, o, C, h (a GRU: r, z, n, h), each
+        (sequence_length, hidden_size). ``direction`` 1 picks a bidirectional model's reverse direction
+        (its gates in the window's time order).
 
         X is given as to ``predict`` (original units); window ``j`` covers rows [j, j + sequence_length)
         of X after the model's own input normalizer (the windowing contract), ``window=-1`` the last one.
@@ -321,7 +323,7 @@ class LSTMModel:
         self.lstm.eval()
         try:
             self.lstm.forward(self.xp.asarray(np.ascontiguousarray(xw), dtype=self.lstm.dtype))
-            acts = self.lstm.gate_activations(int(layer))
+            acts = self.lstm.gate_activations(int(layer), direction=direction)
         finally:
             self.lstm.train()
         return {k: np.array(to_numpy(v)[0], dtype=np.float64) for k, v in acts.items()}
