@@ -1,4 +1,4 @@
-"""The command line: ``python -m minilstm demo`` and ``python -m minilstm gradcheck``.
+"""The command line: ``python -m minilstm demo``, ``gradcheck`` and ``backtest``.
 
 Also installed as the ``minilstm`` console script. Bad arguments get one line on stderr and
 exit status 2 (no traceback); ``--help`` on each command says what it does. The benchmarks
@@ -203,6 +203,147 @@ def _demo(args):
     return run_demo(args)
 
 
+# ---- backtest ------------------------------------------------------------------------------------
+BACKTEST_DESCRIPTION = """\
+Rolling-origin backtest of an LSTM on a bundled dataset (electricity, stocks, weather) or a CSV
+file (a header row; a first column of dates becomes the time index; every other column numeric).
+From each origin the model forecasts the next row(s) from the rows before it; each fold's model is
+fitted on the rows before its first origin (--refit: once by default, every origin, or every
+K-th). Prints the per-fold table and the overall table beside the baselines of evaluate
+(persistence, seasonal naive, linear AR, training mean, zero) on the same rows, and writes the
+plot to --out/backtest.png.
+
+The config: --config FILE (a JSON dict of LSTMModel settings), then the flags given, over these
+defaults: {defaults} (epochs 1 when MINILSTM_FAST=1). Example:
+  python -m minilstm backtest electricity --start 2014-01-01 --end 2014-02-01 --refit 168 --jobs 2"""
+
+BACKTEST_CONFIG = {"hidden_size": 32, "num_layers": 1, "sequence_length": 24, "epochs": 10, "patience": 3,
+                   "batch_size": 64, "learning_rate": 0.003, "dropout": 0.0}
+BACKTEST_FLAGS = (("hidden_size", int), ("num_layers", int), ("sequence_length", int), ("epochs", int),
+                  ("horizon", int), ("output_steps", int), ("batch_size", int), ("learning_rate", float),
+                  ("seed", int))
+
+
+def read_series(source):
+    """A bundled dataset name or a CSV path -> (data (N, F), columns, index or None, default target, units)."""
+    import csv
+    from . import datasets
+    from .errors import DataError
+    if not os.path.exists(source):
+        ds = getattr(datasets, f"load_{source}")()
+        return ds.data, list(ds.columns), ds.index, ds.target, ds.units
+    with open(source, newline="") as f:
+        rows = [r for r in csv.reader(f) if r]
+    if len(rows) < 3:
+        raise DataError(f"{source}: a CSV needs a header row and data rows, got {len(rows)} row(s).")
+    header, body = rows[0], rows[1:]
+    index = None
+    try:
+        float(body[0][0])
+    except ValueError:
+        try:
+            index = np.array([r[0] for r in body], dtype="datetime64[s]")
+        except ValueError:
+            raise DataError(f"{source}: the first column {header[0]!r} is neither numeric nor dates.") from None
+        header, body = header[1:], [r[1:] for r in body]
+    try:
+        data = np.array(body, dtype=np.float64)
+    except ValueError as e:
+        raise DataError(f"{source}: every column after the dates must be numeric ({e}).") from None
+    return data, header, index, header[0], ""
+
+
+def _check_backtest_args(parser, args):
+    from . import datasets
+    if not os.path.exists(args.data) and not hasattr(datasets, f"load_{args.data}"):
+        parser.error(f"{args.data!r} is neither a file nor a bundled dataset (electricity, stocks, weather)")
+    if args.config is not None and not os.path.isfile(args.config):
+        parser.error(f"--config {args.config!r} is not a file; give a JSON file holding a dict of settings")
+    plot = os.path.join(args.out, "backtest.png")
+    if os.path.exists(plot):
+        parser.error(f"{plot!r} exists; choose another --out (an existing file is never overwritten)")
+    refit = args.refit
+    args.refit = True if refit == "every" else False if refit == "once" else refit
+    if isinstance(args.refit, str):
+        try:
+            args.refit = int(args.refit)
+        except ValueError:
+            parser.error(f"--refit must be every, once or a number of origins, got {refit!r}")
+
+
+def _when(text):
+    """--start/--end: a row number, a fraction in (0, 1) or a date."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _backtest(args):
+    import json
+    from .errors import ConfigError
+    from .forecast.backtest import backtest
+    data, columns, index, target, units = read_series(args.data)
+    target = args.target or target
+    if target not in columns:
+        raise ConfigError(f"--target {target!r} is not a column; the columns are {columns}.")
+    config = dict(BACKTEST_CONFIG, epochs=1 if fast_mode() else BACKTEST_CONFIG["epochs"])
+    if args.config:
+        with open(args.config) as f:
+            extra = json.load(f)
+        if not isinstance(extra, dict):
+            raise ConfigError(f"--config {args.config!r} must hold a JSON object of settings, got "
+                              f"{type(extra).__name__}.")
+        config.update(extra)
+    config.update({k: getattr(args, k) for k, _ in BACKTEST_FLAGS if getattr(args, k) is not None})
+    y = data[:, columns.index(target)]
+    r = backtest(config, data, y, start=_when(args.start), end=None if args.end is None else _when(args.end),
+                 step=args.step, steps=args.steps, refit=args.refit, window=args.window, train_size=args.train_size,
+                 index=index, n_jobs=args.jobs, backend=args.backend, verbose=not args.quiet)
+    r.metrics["units"] = units
+    print(r.table())
+    print()
+    print(r.metrics.table())
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "backtest.png")
+    r.plot(path, units=units)
+    print(f"plot: {path}")
+    return 0
+
+
+def _add_backtest(sub):
+    b = sub.add_parser("backtest", help="score an LSTM over many rolling forecast origins, beside the baselines",
+                       description=BACKTEST_DESCRIPTION.format(
+                           defaults=", ".join(f"{k}={v}" for k, v in BACKTEST_CONFIG.items())),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("data", nargs="?", default="electricity",
+                   help="electricity (default), stocks, weather, or a CSV file")
+    b.add_argument("--target", default=None, help="the column to forecast (default: the dataset's, or a CSV's first)")
+    b.add_argument("--config", default=None, metavar="FILE", help="a JSON file with LSTMModel settings")
+    for key, kind in BACKTEST_FLAGS:
+        b.add_argument("--" + key.replace("_", "-"), dest=key, type=kind, default=None, metavar="V",
+                       help=f"config['{key}']")
+    b.add_argument("--start", default="0.8", help="first origin: a row, a fraction of the rows or a date (default 0.8)")
+    b.add_argument("--end", default=None, help="origins stop before this row, fraction or date (default: the end)")
+    b.add_argument("--step", type=_int_in(1, 10 ** 9, "rows between origins"), default=1, metavar="N",
+                   help="rows between origins (default 1)")
+    b.add_argument("--steps", type=_int_in(1, 10 ** 5, "forecasts per origin"), default=1, metavar="K",
+                   help="forecasts per origin (default 1)")
+    b.add_argument("--refit", default="once", metavar="R",
+                   help="every (a fit per origin), once (default) or K: refit every K-th origin")
+    b.add_argument("--window", default="expanding", choices=["expanding", "sliding"],
+                   help="fit on every earlier row (default) or on the last --train-size rows")
+    b.add_argument("--train-size", type=_int_in(1, 10 ** 9, "rows"), default=None, metavar="N",
+                   help="rows per fit with --window sliding (default: the rows before the first origin)")
+    b.add_argument("--jobs", type=int, default=1, metavar="N", help="fits at once (default 1; -1: all cores)")
+    b.add_argument("--backend", default=None, help="joblib backend: loky (default), dask (a running Client), ray")
+    b.add_argument("--out", default="minilstm_output", metavar="DIR", help="folder for backtest.png")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=_backtest, check=_check_backtest_args, subparser=b)
+
+
 # ---- the parser ------------------------------------------------------------------------------------
 def build_parser():
     """The argparse parser of ``python -m minilstm`` (one sub-parser per command)."""
@@ -239,6 +380,7 @@ def build_parser():
     g.add_argument("--seed", type=_int_in(0, 2 ** 32 - 1, "a seed"), default=0, metavar="S",
                    help="seed of the random inputs and upstream gradients (default 0)")
     g.set_defaults(func=run_gradcheck, check=_check_gradcheck_args, subparser=g)
+    _add_backtest(sub)
     return parser
 
 

@@ -1,4 +1,8 @@
-"""Rolling-origin backtests: no fold sees a row at or after its origin; baselines as in evaluate; bad settings."""
+"""Rolling-origin backtests: no fold sees a row at or after its origin; baselines as in evaluate; bad settings;
+the plot, the command line and the benchmark's quick mode."""
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -6,6 +10,7 @@ from minilstm import LSTMModel
 from minilstm.errors import ConfigError, DataError
 from minilstm.forecast.backtest import backtest
 
+BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "benchmarks")
 CFG = {"hidden_size": 4, "num_layers": 1, "sequence_length": 12, "epochs": 2, "batch_size": 16, "seed": 3,
        "patience": None}
 
@@ -97,3 +102,46 @@ def test_dates_pick_the_origin_with_a_time_index():
     r = backtest(CFG, pd.DataFrame(X, index=idx), pd.Series(y, index=idx), start="2020-01-04 06:00", step=30,
                  verbose=False)
     assert r.origins[0] == 78 and str(r.times[0]).startswith("2020-01-04T06")
+
+
+def test_the_plot_draws_every_fold():
+    X, y = series()
+    r = backtest(CFG, X, y, start=70, step=5, refit=4, verbose=False)
+    fig = r.plot()
+    top, bottom = fig.axes
+    assert len(top.lines) == 1 + len(r.folds) + 1                # truth, a line per fold, persistence
+    assert len(bottom.collections) == 2 * len(r.folds)           # fitted-on and forecast bars
+
+
+def test_cli_backtest_on_a_csv_prints_the_tables_and_writes_the_plot(tmp_path, capsys):
+    from minilstm.cli import main
+    X, y = series(100)
+    path = tmp_path / "s.csv"
+    rows = ["time,demand,cos"] + [f"2020-01-{1 + i // 24:02d}T{i % 24:02d}:00,{a},{b}" for i, (a, b) in enumerate(X)]
+    path.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    args = ["backtest", str(path), "--start", "0.7", "--refit", "10", "--epochs", "1", "--hidden-size", "4",
+            "--sequence-length", "12", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "fold" in text and "persistence" in text and "targets scored" in text
+    assert (out / "backtest.png").stat().st_size > 1000
+    with pytest.raises(SystemExit) as e:                  # never overwrites the plot it wrote
+        main(args)
+    assert e.value.code == 2 and "exists" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["backtest", "no-such-dataset"])
+    assert main(["backtest", str(path), "--target", "price", "--out", str(tmp_path / "o2")]) == 1
+    assert "'price' is not a column" in capsys.readouterr().err
+
+
+def test_benchmark_quick_mode_writes_every_table(tmp_path):
+    sys.path.insert(0, BENCH)
+    import bench_backtest as bb
+    res = bb.main(["--quick", "--jobs", "1", "--out", str(tmp_path)])
+    text = (tmp_path / "backtest.md").read_text()
+    assert "| **minilstm LSTM** |" in text and "80% interval coverage" in text and "speed-up" in text
+    assert len(res["backtests"]["1h"]["folds"]) == len(res["backtests"]["24h"]["folds"]) == 2
+    assert res["speedup"]["same_numbers"] and (tmp_path / "backtest.png").exists()
+    readme = f"a\n{bb.README_START}\nold\n{bb.README_END}\nb"
+    assert bb.replace_readme(readme, "new") == f"a\n{bb.README_START}\nnew\n{bb.README_END}\nb"
