@@ -75,6 +75,15 @@ PROBES = {
         "big_train": [h["train_loss"] for h in big.train_history], "big_val": [h["val_loss"] for h in big.train_history],
         "small_val": [h["val_loss"] for h in small.train_history], "epochs": noisy["epochs"]}""",
     "08_speed": """{"same_outputs": same_outputs, "same_grads": same_grads, "paths": sorted(rows_checked)}""",
+    "10_backtesting_ensembles_and_tuning": """{
+        "week_rmse": [float(v) for v in week_rmse], "test": int(test), "weeks": weeks,
+        "folds": [[int(f["train_rows"][0]), int(f["fit_origin"]), int(f["first_origin"])] for f in bt.folds],
+        "origins": [int(bt.origins[0]), int(bt.origins[-1])],
+        "coverage": {str(k): v["coverage"] for k, v in report["intervals"].items()},
+        "width": {str(k): v["mean_width"] for k, v in report["intervals"].items()},
+        "band_width": [float(np.mean(bands[lv][1] - bands[lv][0])) for lv in (0.8, 0.95)],
+        "sweep_scores": [t["score"] for t in result.trials], "best": result.best_params,
+        "first_params": result.trials[0]["params"], "same": bool(np.array_equal(one.forecasts, two.forecasts))}""",
 }
 
 
@@ -236,6 +245,19 @@ def claims_07(c):
 def claims_08(c):
     assert c["same_outputs"] and c["same_grads"]                       # the fast paths compute the same numbers
     assert {"numpy", "numba"} <= set(c["paths"])
+
+
+def claims_10(c):
+    assert max(c["week_rmse"]) > 1.05 * min(c["week_rmse"])          # two weeks, two different numbers
+    assert len(c["folds"]) == c["weeks"] and c["origins"][0] == c["test"]
+    assert c["origins"][1] == c["test"] + 168 * c["weeks"] - 1        # every hour of the weeks is an origin
+    for i, (lo, fit_origin, first) in enumerate(c["folds"]):          # refit weekly on every earlier row
+        assert lo == 0 and fit_origin == first == c["test"] + 168 * i
+    cov, width = c["coverage"], c["width"]
+    assert 0 <= cov["0.8"] <= cov["0.95"] <= 1 and width["0.8"] < width["0.95"]
+    assert c["band_width"] == pytest.approx([width["0.8"], width["0.95"]])   # the plotted bands are those scored
+    assert c["sweep_scores"] == sorted(c["sweep_scores"]) and c["best"] == c["first_params"]
+    assert c["same"]                                                  # n_jobs=2 gives the numbers of n_jobs=1
 
 
 @pytest.mark.notebooks
