@@ -20,8 +20,9 @@ def demo_data():
     return ds, ds.data, ds.column("Demand"), ds.split("2014-01-01")
 
 
-def train_demo(seed=0, epochs=None, device="auto", verbose=True):
-    """Train the demo model with one seed on 2012-2013 and score it on 2014.
+def train_demo(seed=0, epochs=None, device="auto", verbose=True, cell="lstm", bidirectional=False):
+    """Train the demo model with one seed on 2012-2013 and score it on 2014 (``cell`` and ``bidirectional``
+    as in the config: the same demo with a GRU or a bidirectional layer).
 
     Returns (model, report, Xt, yt): the fitted LSTMModel, its EvaluationReport on every 2014
     hour (in MW) and the test rows (starting sequence_length hours before 2014, so that the
@@ -30,7 +31,7 @@ def train_demo(seed=0, epochs=None, device="auto", verbose=True):
     """
     from .model import LSTMModel
     ds, X, y, test_start = demo_data()
-    cfg = dict(DEMO_CONFIG, device=device, seed=seed)
+    cfg = dict(DEMO_CONFIG, device=device, seed=seed, cell=cell, bidirectional=bidirectional)
     if epochs is not None:
         cfg["epochs"] = epochs
     model = LSTMModel(cfg)
@@ -52,7 +53,9 @@ def run_demo(args):
     seed = getattr(args, "seed", 0)
     print(f"minilstm demo: {ds}\ntrain 2012-2013 ({test_start} hours), test 2014 ({len(X) - test_start} hours), "
           f"1 hour ahead, features: {', '.join(ds.columns)}")
-    model, res, Xt, yt = train_demo(seed, epochs, args.device, verbose=not args.quiet)
+    cell, bidirectional = getattr(args, "cell", "lstm"), getattr(args, "bidirectional", False)
+    model, res, Xt, yt = train_demo(seed, epochs, args.device, verbose=not args.quiet, cell=cell,
+                                    bidirectional=bidirectional)
     L = model.config["sequence_length"]
     print(f"trained in {time.perf_counter() - t0:.1f}s (best epoch {model.info['best_epoch']}, "
           f"kernels {model.lstm.kernels}, device {model.device})\n\n2014 test year, one hour ahead, in MW "
@@ -60,7 +63,8 @@ def run_demo(args):
     print(res)
     best_base = min(res["baselines"], key=lambda b: res["baselines"][b]["rmse"])
     beaten = all(res["rmse"] < m["rmse"] for m in res["baselines"].values())
-    print(f"\nLSTM RMSE {res['rmse']:.1f} MW vs best baseline ({best_base}) "
+    kind = f"{'bidirectional ' if model.config['bidirectional'] else ''}{model.config['cell'].upper()}"
+    print(f"\n{kind} RMSE {res['rmse']:.1f} MW vs best baseline ({best_base}) "
           f"{res['baselines'][best_base]['rmse']:.1f} MW:"
           f" {'beats every baseline' if beaten else 'does NOT beat every baseline'}")
     os.makedirs(args.out, exist_ok=True)
