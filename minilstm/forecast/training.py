@@ -164,6 +164,14 @@ class _Stop(Exception):
         self.message = message
 
 
+def _in_jupyter():
+    """True inside a running Jupyter kernel (not merely when ipykernel has been imported)."""
+    import sys
+    ip = sys.modules.get("IPython")
+    shell = ip.get_ipython() if ip is not None and hasattr(ip, "get_ipython") else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 class EpochProgress:
     """How ``train`` reports each epoch, from fit's ``verbose``.
 
@@ -177,7 +185,7 @@ class EpochProgress:
         if verbose is None or verbose is False or verbose == 0:
             mode = None
         elif verbose is True or verbose == 1:
-            interactive = "ipykernel" in sys.modules or getattr(sys.stdout, "isatty", lambda: False)()
+            interactive = _in_jupyter() or getattr(sys.stdout, "isatty", lambda: False)()
             mode = "bar" if interactive else "lines"
         elif verbose in ("bar", "lines") or verbose == 2:
             mode = "lines" if verbose == 2 else verbose
