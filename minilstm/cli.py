@@ -365,6 +365,10 @@ def build_parser():
                    help="folder for the model file and the plots (default minilstm_output)")
     d.add_argument("--seed", type=_int_in(0, 2 ** 32 - 1, "a whole number >= 0"), default=0, metavar="K",
                    help="seed of the weights, dropout and shuffling (default 0); one training run is one sample")
+    d.add_argument("--cell", default="lstm", choices=["lstm", "gru"],
+                   help="the recurrent cell: lstm (default) or gru, on the same data and budget")
+    d.add_argument("--bidirectional", action="store_true",
+                   help="read each 24-hour window in both directions (the past only: never the target's future)")
     d.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     d.set_defaults(func=_demo, check=_check_demo_args, subparser=d)
 

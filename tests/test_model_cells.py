@@ -111,3 +111,22 @@ def test_gru_gates_of_both_directions_and_their_plot(tmp_path):
         model.gate_activations(s, direction=2)
     plot_gates(rev, path=str(tmp_path / "gates.png"))
     assert (tmp_path / "gates.png").stat().st_size > 0
+
+
+def test_demo_command_takes_cell_and_bidirectional(monkeypatch, tmp_path):
+    from minilstm import cli
+    from minilstm.forecast import demo
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_train_demo(seed, epochs, device, verbose=True, cell="lstm", bidirectional=False):
+        seen.update(cell=cell, bidirectional=bidirectional)
+        raise Stop
+
+    monkeypatch.setattr(demo, "train_demo", fake_train_demo)
+    for argv, want in ((["--cell", "gru", "--bidirectional"], ("gru", True)), ([], ("lstm", False))):
+        with pytest.raises(Stop):
+            cli.main(["demo", "--quiet", "--out", str(tmp_path), *argv])
+        assert (seen["cell"], seen["bidirectional"]) == want
