@@ -26,6 +26,7 @@ differ in the last digits), so this is what makes the numbers the same for every
 and backend. (A single ``LSTMModel.fit`` outside ``run_parallel`` uses the machine's threads.)
 """
 import contextlib
+import threading
 
 from ..errors import ConfigError, DeviceError
 
@@ -37,20 +38,36 @@ def task(fn, *args, **kwargs):
     return fn, args, kwargs
 
 
+_LIMIT = {"lock": threading.Lock(), "depth": 0, "limiter": None}
+
+
 @contextlib.contextmanager
 def single_threaded():
-    """BLAS/OpenMP (threadpoolctl) and Numba limited to one thread inside the block, restored after."""
+    """BLAS/OpenMP (threadpoolctl) and Numba limited to one thread inside the block, restored after.
+
+    The BLAS limit is process-wide, so tasks running side by side in threads of one process (the
+    threading backend, a Dask worker with several threads) share it: the first task in sets it, the
+    last one out restores the original. (Numba's thread count is per thread.)
+    """
     from threadpoolctl import threadpool_limits
+    with _LIMIT["lock"]:
+        if _LIMIT["depth"] == 0:
+            _LIMIT["limiter"] = threadpool_limits(limits=1)
+        _LIMIT["depth"] += 1
     numba = _numba_if_loaded()
     before = numba.get_num_threads() if numba is not None else None
-    with threadpool_limits(limits=1):
+    try:
         if numba is not None:
             numba.set_num_threads(1)
-        try:
-            yield
-        finally:
-            if numba is not None:
-                numba.set_num_threads(before)
+        yield
+    finally:
+        if numba is not None:
+            numba.set_num_threads(before)
+        with _LIMIT["lock"]:
+            _LIMIT["depth"] -= 1
+            if _LIMIT["depth"] == 0:
+                _LIMIT["limiter"].restore_original_limits()
+                _LIMIT["limiter"] = None
 
 
 def progress_bar(**kwargs):
