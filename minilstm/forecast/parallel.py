@@ -47,15 +47,18 @@ def single_threaded():
 
     The BLAS limit is process-wide, so tasks running side by side in threads of one process (the
     threading backend, a Dask worker with several threads) share it: the first task in sets it, the
-    last one out restores the original. (Numba's thread count is per thread.)
+    last one out restores the original. OpenMP's and Numba's thread counts are per thread: each
+    task sets and restores its own.
     """
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
+    # a limiter restores every library it was built on: build each on its own libraries only
     with _LIMIT["lock"]:
         if _LIMIT["depth"] == 0:
-            _LIMIT["limiter"] = threadpool_limits(limits=1)
+            _LIMIT["limiter"] = ThreadpoolController().select(user_api="blas").limit(limits=1)
         _LIMIT["depth"] += 1
     numba = _numba_if_loaded()
     before = numba.get_num_threads() if numba is not None else None
+    openmp = ThreadpoolController().select(user_api="openmp").limit(limits=1)
     try:
         if numba is not None:
             numba.set_num_threads(1)
@@ -63,6 +66,7 @@ def single_threaded():
     finally:
         if numba is not None:
             numba.set_num_threads(before)
+        openmp.restore_original_limits()
         with _LIMIT["lock"]:
             _LIMIT["depth"] -= 1
             if _LIMIT["depth"] == 0:
