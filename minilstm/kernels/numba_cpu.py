@@ -193,8 +193,12 @@ def _backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT,
 # threads than it saves, and a second busy process turns the spinning workers into a large loss.
 # So the time loop runs with one BLAS thread when a step's product is at most STEP_SERIAL_MAX_FLOPS;
 # the big products outside the loop (input projection, weight gradients) keep every thread.
-# Measured with benchmarks/bench_cpu.py; MINILSTM_STEP_SERIAL_MAX_FLOPS overrides it (0: never serial).
-STEP_SERIAL_MAX_FLOPS = int(os.environ.get("MINILSTM_STEP_SERIAL_MAX_FLOPS", 2 * 128 * 256 * 1024))
+# Measured on 2 cores (float32 training step, ms, threads always -> one thread in the loop): idle
+# machine, 32,20,10,64,2: 3.2 -> 3.0; 16,30,5,96,2: 4.0 -> 4.1; 64,50,10,128,2: 34 -> 41;
+# 128,100,32,256,2: 460 -> 570. With a second busy process, one demo epoch (2x64, batch 64):
+# 20.4 s -> 4.4 s. Hence one thread up to about 2 MFLOP per step, where the idle cost is nil.
+# MINILSTM_STEP_SERIAL_MAX_FLOPS overrides it (0: never one thread).
+STEP_SERIAL_MAX_FLOPS = int(os.environ.get("MINILSTM_STEP_SERIAL_MAX_FLOPS", 2 ** 21))
 _BLAS = []
 
 
