@@ -52,6 +52,7 @@ DROP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREADS = 2
 SIDES = ("numba", "numpy", "floor", "torch")
 FLOAT64_CONFIGS = ("seed", "medium")
+CELL_CONFIGS = ("seed", "medium")
 
 
 def bench_env():
@@ -101,13 +102,14 @@ def time_fn(fn, repeats, warmup=3):
 
 
 # ---- the sides (each called only inside its own worker process) ------------------------------
-def torch_step(B, T, D, H, L, dtype="float32", seed=0):
+def torch_step(B, T, D, H, L, dtype="float32", seed=0, cell="lstm"):
     import torch
     torch.set_num_threads(THREADS)
     tdt = getattr(torch, dtype)
     torch.manual_seed(seed)
-    lstm = torch.nn.LSTM(D, H, num_layers=L, batch_first=True).to(tdt)
-    head = torch.nn.Linear(H, 1).to(tdt)
+    Layer = torch.nn.GRU if cell == "gru" else torch.nn.LSTM
+    lstm = Layer(D, H, num_layers=L, batch_first=True, bidirectional=cell == "bilstm").to(tdt)
+    head = torch.nn.Linear(2 * H if cell == "bilstm" else H, 1).to(tdt)
     g = np.random.default_rng(seed)
     x = torch.from_numpy(g.standard_normal((B, T, D)).astype(dtype))
     y = torch.from_numpy(g.standard_normal((B, 1)).astype(dtype))
@@ -128,19 +130,19 @@ def torch_step(B, T, D, H, L, dtype="float32", seed=0):
     return train_step, infer
 
 
-def side_closures(side, shape, dtype):
+def side_closures(side, shape, dtype, cell="lstm"):
     B, T, D, H, L = shape
     if side == "torch":
-        return torch_step(B, T, D, H, L, dtype)
+        return torch_step(B, T, D, H, L, dtype, cell=cell)
     if side == "floor":
         return matmul_floor(B, T, D, H, L, True, dtype=dtype), matmul_floor(B, T, D, H, L, False, dtype=dtype)
-    return make_minilstm_step(B, T, D, H, L, side, dtype=np.dtype(dtype))
+    return make_minilstm_step(B, T, D, H, L, side, dtype=np.dtype(dtype), cell=cell)
 
 
-def worker_step(side, config, dtype, repeats):
+def worker_step(side, config, dtype, repeats, cell="lstm"):
     """One side, one config, in this process: per-repeat times of the training step and inference."""
     shape = CONFIGS[config]
-    train, infer = side_closures(side, shape, dtype)
+    train, infer = side_closures(side, shape, dtype, cell)
     return {"train_s": time_fn(train, repeats), "infer_s": time_fn(infer, repeats)}
 
 
@@ -232,12 +234,14 @@ def summarize(per_process, ref=None):
     return out
 
 
-def bench_config(name, dtype, sides, rounds, repeats):
+def bench_config(name, dtype, sides, rounds, repeats, cell="lstm"):
     shape = CONFIGS[name]
+    if cell != "lstm":                                     # the floor is the LSTM design's: not comparable
+        sides = [s for s in sides if s != "floor"]
     if "numba" in sides:                                   # compile (cache=True) outside the timed processes
-        run_worker(["step", "numba", name, dtype, "1"])
-    res = rounds_of(list(sides), rounds, lambda s: run_worker(["step", s, name, dtype, str(repeats)]))
-    row = {"config": name, "shape": list(shape), "dtype": dtype, "rounds": rounds, "repeats": repeats}
+        run_worker(["step", "numba", name, dtype, "1", cell])
+    res = rounds_of(list(sides), rounds, lambda s: run_worker(["step", s, name, dtype, str(repeats), cell]))
+    row = {"config": name, "cell": cell, "shape": list(shape), "dtype": dtype, "rounds": rounds, "repeats": repeats}
     for mode in ("train", "infer"):
         flops = matmul_flops(*shape, mode == "train")
         ref = [r[f"{mode}_s"] for r in res["torch"]] if "torch" in res else None
@@ -252,7 +256,7 @@ def bench_config(name, dtype, sides, rounds, repeats):
                 row[f"{s}_{mode}_ratio_range"] = [min(summ["ratio_rounds"]), max(summ["ratio_rounds"])]
         if "numba" in sides and "floor" in sides:
             row[f"numba_{mode}_over_floor"] = row[f"numba_{mode}_ms"] / row[f"floor_{mode}_ms"]
-    msg = f"  {name:<7} {','.join(map(str, shape))} {dtype}: " + "  ".join(
+    msg = f"  {name:<7} {cell:<6} {','.join(map(str, shape))} {dtype}: " + "  ".join(
         f"{s} {row[f'{s}_train_ms']:.2f}/{row[f'{s}_infer_ms']:.2f} ms" for s in sides)
     if "numba_train_ratio" in row:
         msg += f"  -> numba/torch train {row['numba_train_ratio']:.2f}x, infer {row['numba_infer_ratio']:.2f}x"
@@ -330,7 +334,8 @@ def report(results):
     hdr = ["config (B,T,D,H,L)", "dtype", "train numba ms", "train torch ms", "numba/torch train", "train numpy ms",
            "numba GFLOP/s", "floor ms (numba/floor)", "infer numba ms", "infer torch ms", "numba/torch infer"]
     f = lambda r, k, fmt="{:.2f}": fmt.format(r[k]) if k in r else "n/a"  # noqa: E731
-    tab = [[f"{r['config']} ({','.join(map(str, r['shape']))})", r["dtype"], f(r, "numba_train_ms"),
+    tab = [[f"{r['config']} ({','.join(map(str, r['shape']))})" + (f" {r['cell'].upper()}" if r.get("cell", "lstm") != "lstm"
+                                                                   else ""), r["dtype"], f(r, "numba_train_ms"),
             f(r, "torch_train_ms"), ratio_cell(r, "numba_train_ratio"), f(r, "numpy_train_ms"),
             f(r, "numba_train_gflops", "{:.0f}"),
             f"{r['floor_train_ms']:.2f} ({r['numba_train_over_floor']:.2f}x)" if "numba_train_over_floor" in r else "n/a",
@@ -365,6 +370,9 @@ def parse_args(argv=None):
     ap.add_argument("--configs", nargs="*", default=None, choices=list(CONFIGS))
     ap.add_argument("--sides", nargs="*", default=list(SIDES), choices=list(SIDES))
     ap.add_argument("--no-fit", action="store_true", help="skip the fit-epoch comparison")
+    ap.add_argument("--cells", nargs="*", default=None, choices=["gru", "bilstm"],
+                    help="also time these cells (against torch.nn.GRU / LSTM(bidirectional=True)); "
+                         "a full run does both at " + ", ".join(("seed", "medium")))
     ap.add_argument("--worker", nargs="+", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     for k in ("repeats", "rounds"):
@@ -379,8 +387,8 @@ def main(argv=None):
     if args.worker:                       # one side in this process; the parent reads the JSON line
         kind, *rest = args.worker
         if kind == "step":
-            side, config, dtype, repeats = rest
-            print(json.dumps(worker_step(side, config, dtype, int(repeats))))
+            side, config, dtype, repeats, *cell = rest
+            print(json.dumps(worker_step(side, config, dtype, int(repeats), *cell)))
         else:
             side, repeats = rest
             print(json.dumps(worker_fit(side, int(repeats))))
@@ -407,11 +415,13 @@ def main(argv=None):
           f"environment: {', '.join(f'{k}={env[k]}' for k in (*MALLOC, 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS'))}; "
           f"dropped {', '.join(DROP)}; NumPy BLAS: {blas}", flush=True)
     rows = [bench_config(n, "float32", sides, rounds, repeats) for n in names]
-    if full or (not args.quick and args.configs is None):
+    if full or (not args.quick and args.configs is None and not args.cells):
         rows += [bench_config(n, "float64", sides, rounds, repeats) for n in FLOAT64_CONFIGS]
+    for cell in args.cells or (("gru", "bilstm") if full else ()):
+        rows += [bench_config(n, "float32", sides, rounds, repeats, cell) for n in (args.configs or CELL_CONFIGS)]
     results = {"machine": machine, "blas": blas, "torch": tver, "threads": THREADS, "repeats": repeats,
                "rounds": rounds, "malloc": MALLOC, "configs": rows}
-    if not args.no_fit and not args.quick:
+    if not args.no_fit and not args.quick and not args.cells:
         print("  fit epoch on the demo data ...", flush=True)
         results["fit_epoch"] = bench_fit_epoch(rounds, sides=("minilstm", "torch") if tver else ("minilstm",))
     if full:

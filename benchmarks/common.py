@@ -60,30 +60,39 @@ def median_ms(times):
     return statistics.median(times) * 1e3
 
 
-def make_minilstm_step(B, T, D, H, L, kernels, dtype=np.float32, seed=0):
+def make_minilstm_step(B, T, D, H, L, kernels, dtype=np.float32, seed=0, cell="lstm"):
     """Return (train_step, infer) closures for minilstm on random data: forward, linear head on the
-    last hidden state, MSE, full BPTT (train_step); forward in eval mode (infer)."""
+    last step's output, MSE, full BPTT (train_step); forward in eval mode (infer).
+    cell: 'lstm', 'gru' or 'bilstm' (a bidirectional LSTM: the head reads the (B, 2H) last output)."""
     import minilstm
     from minilstm.functional import mse_loss
     rng = np.random.default_rng(seed)
-    lstm = minilstm.LSTM(D, H, num_layers=L, dtype=dtype, kernels=kernels, seed=seed, device="cpu")
-    head = minilstm.Linear(H, 1, dtype=dtype, seed=seed + 1)
+    Layer = minilstm.GRU if cell == "gru" else minilstm.LSTM
+    extra = {"bidirectional": True} if cell == "bilstm" else {}
+    layer = Layer(D, H, num_layers=L, dtype=dtype, kernels=kernels, seed=seed, device="cpu", **extra)
+    width = 2 * H if cell == "bilstm" else H
+    head = minilstm.Linear(width, 1, dtype=dtype, seed=seed + 1)
     x = rng.standard_normal((B, T, D)).astype(dtype)
     y = rng.standard_normal((B, 1)).astype(dtype)
     dh_n = np.zeros((L, B, H), dtype=dtype)
+    dout = np.zeros((B, T, width), dtype=dtype)
 
     def train_step():
-        out, _ = lstm.forward(x)
+        out, _ = layer.forward(x)
         pred = head.forward(out[:, -1])
         _, dpred = mse_loss(pred, y)
-        dh_n[-1] = head.backward(dpred)
-        lstm.backward(None, dh_n=dh_n)
-        return lstm.grads
+        if cell == "bilstm":                       # the last output holds both directions: through dout
+            dout[:, -1] = head.backward(dpred)
+            layer.backward(dout)
+        else:                                      # the last output is the top layer's final state
+            dh_n[-1] = head.backward(dpred)
+            layer.backward(None, dh_n=dh_n)
+        return layer.grads
 
     def infer():
-        lstm.eval()
-        out, _ = lstm.forward(x)
-        lstm.train()
+        layer.eval()
+        out, _ = layer.forward(x)
+        layer.train()
         return head.forward(out[:, -1])
 
     return train_step, infer

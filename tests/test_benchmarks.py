@@ -88,3 +88,11 @@ def test_demo_seed_table_reports_mean_and_range_over_seeds():
             for s, v in ((0, 70.0), (1, 80.0), (2, 90.0))]
     text = bd.table(runs)
     assert "**80.0 (70.0-90.0)**" in text and "seeds 0, 1, 2" in text and "| persistence | 278.4 |" in text
+
+
+def test_gru_and_bidirectional_steps_run_like_their_torch_peers():
+    from common import make_minilstm_step
+    grads = make_minilstm_step(2, 3, 4, 5, 1, "numpy", cell="gru")[0]()
+    assert set(grads) == {"l0.W_x", "l0.W_h", "l0.b_x", "l0.b_h"}
+    train, infer = make_minilstm_step(2, 3, 4, 5, 1, "numpy", cell="bilstm")
+    assert {"l0.W_x", "l0_reverse.W_x"} <= set(train()) and infer().shape == (2, 1)
