@@ -27,7 +27,7 @@ early stopping) and is scored on every hour of 2014 beside persistence, seasonal
 
 Time: {minutes} on a 2-core CPU with the default {epochs} epochs. Measured:
 {measured}.
-About a minute with --epochs 2 or MINILSTM_FAST=1.
+About 10 seconds with --epochs 2 or MINILSTM_FAST=1.
 
 Writes into --out (created if missing; an existing file there is refused):
   lstm_model.minilstm   the fitted model (LSTMModel.from_file or LSTMModel().load)
@@ -35,9 +35,9 @@ Writes into --out (created if missing; an existing file there is refused):
   forecast.png          the last two weeks of 2014: demand, forecast, persistence
   gates.png             gate activations of the top layer over one input window"""
 
-DEMO_TIME = {"minutes": "6 to 10 minutes",
-             "measured": "10 min 26 s on a 2-core AMD EPYC shared with other jobs; about\n12 s per epoch "
-                         "when it had the two cores to itself"}
+DEMO_TIME = {"minutes": "about 1.5 minutes",
+             "measured": "1 min 23 s wall clock on an idle 2-core AMD EPYC (about 2.9 s per epoch);\n"
+                         "several times longer when other jobs share the cores"}
 
 GRADCHECK_DESCRIPTION = """\
 Check the engine's analytic gradients against central finite differences in float64:
