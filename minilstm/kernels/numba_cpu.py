@@ -148,21 +148,26 @@ def _gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, 
 
 
 @numba.njit(**_JIT)
+def _vecmat(v, W, out):
+    """out = v @ W for one row vector, by hand as a sum of the rows of W scaled by v (no horizontal
+    reduction, so LLVM vectorizes the inner loop). v (M,), W (M, N), out (N,). The batch-1 paths
+    use it for h_{t-1} @ W_h forward and da_t @ W_h.T backward."""
+    out[:] = 0
+    for m in range(W.shape[0]):
+        vm = v[m]
+        w = W[m]
+        for k in range(W.shape[1]):
+            out[k] += vm * w[k]
+
+
+@numba.njit(**_JIT)
 def _forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a):
     """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h as a
     hand-written vector-matrix product (vectorized by LLVM; no BLAS call, no Python per step).
     Shapes as in ``lstm_forward`` with B = 1; a: (1, 4H) workspace."""
-    T = xw.shape[0]
-    H = W_h.shape[0]
-    for t in range(T):
+    for t in range(xw.shape[0]):
         a_r = a[0]
-        a_r[:] = 0
-        h_prev = hs[t, 0]
-        for k in range(H):                             # a = h_{t-1} @ W_h, one row of W_h at a time
-            hk = h_prev[k]
-            w = W_h[k]
-            for m in range(4 * H):
-                a_r[m] += hk * w[m]
+        _vecmat(hs[t, 0], W_h, a_r)                    # a = h_{t-1} @ W_h
         _gates_forward_row(a_r, xw[t, 0], bias, cs[t, 0], gates[t, 0], cs[t + 1, 0], hs[t + 1, 0], tanh_c[t, 0])
 
 
@@ -178,13 +183,7 @@ def _backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT,
         _gates_backward_row(dh[0], dc_next[0], gates[t, 0], cs[t, 0], tanh_c[t, 0], da[t, 0], dc_prev[0], db, one)
         for j in range(H):
             dc_next[0, j] = dc_prev[0, j]
-        d, out = da[t, 0], dh_next[0]
-        out[:] = 0
-        for m in range(4 * H):
-            dm = d[m]
-            w = W_hT[m]
-            for k in range(H):
-                out[k] += dm * w[k]
+        _vecmat(da[t, 0], W_hT, dh_next[0])            # dh_{t-1} = da_t @ W_h.T
 
 
 # ---- who owns the cores during the time loop ----------------------------------------------------------

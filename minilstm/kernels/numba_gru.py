@@ -22,7 +22,7 @@ from ..core import carried_gradients, initial_states, input_projection
 from ..gru import (GRU_CACHE_KEYS, check_gru_backward_args, check_gru_forward_args, gru_buffers, gru_outputs,
                    gru_weights_backward)
 from . import check_contract
-from .numba_cpu import _JIT, check_host_arrays, sigmoid, tanh
+from .numba_cpu import _JIT, _vecmat, check_host_arrays, sigmoid, tanh
 
 
 @numba.njit(**_JIT)
@@ -93,16 +93,10 @@ def _gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, 
 def _gru_forward_loop_b1(xw, W_h, b_x, b_h, hs, gates, hn, a):
     """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h as a hand-written
     vector-matrix product (vectorized by LLVM; no BLAS call, no Python per step). a: (1, 3H) workspace."""
-    T, H = xw.shape[0], W_h.shape[0]
-    for t in range(T):
+    for t in range(xw.shape[0]):
         a_r = a[0]
-        a_r[:] = 0
         h_prev = hs[t, 0]
-        for k in range(H):                                   # a = h_{t-1} @ W_h, one row of W_h at a time
-            hk = h_prev[k]
-            w = W_h[k]
-            for m in range(3 * H):
-                a_r[m] += hk * w[m]
+        _vecmat(h_prev, W_h, a_r)                            # a = h_{t-1} @ W_h
         _gru_forward_row(a_r, xw[t, 0], b_x, b_h, h_prev, gates[t, 0], hn[t, 0], hs[t + 1, 0])
 
 
@@ -110,17 +104,10 @@ def _gru_forward_loop_b1(xw, W_h, b_x, b_h, hs, gates, hn, a):
 def _gru_backward_loop_b1(dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, W_hT, da_x, da_h, db_x, db_h, one):
     """Batch-1 BPTT in one compiled call; the part of dh_{t-1} through W_h, da_h_t @ W_h.T, by hand as a sum
     of rows of W_hT (3H, H) scaled by da_h_t (no horizontal reduction, so LLVM vectorizes it)."""
-    T, H = gates.shape[0], W_hT.shape[1]
-    for t in range(T - 1, -1, -1):
+    for t in range(gates.shape[0] - 1, -1, -1):
         _gru_backward_row(dh_tm[t, 0] if has_above else dh_mm[0], has_above, dh_mm[0], dh_z[0], gates[t, 0],
                           hn[t, 0], hs[t, 0], da_x[t, 0], da_h[t, 0], db_x, db_h, one)
-        d, out = da_h[t, 0], dh_mm[0]
-        out[:] = 0
-        for m in range(3 * H):
-            dm = d[m]
-            w = W_hT[m]
-            for k in range(H):
-                out[k] += dm * w[k]
+        _vecmat(da_h[t, 0], W_hT, dh_mm[0])                  # the W_h part of dh_{t-1}: da_h_t @ W_h.T
 
 
 def gru_forward(x, h0, params):
