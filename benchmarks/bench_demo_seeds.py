@@ -42,11 +42,12 @@ def main(argv=None):
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=None, help="default: the demo's")
     args = ap.parse_args(argv)
-    from minilstm.forecast.demo import train_demo
+    from minilstm.forecast.demo import demo_data, train_demo
+    data = demo_data()
     runs = []
     for seed in args.seeds:
         t = time.perf_counter()
-        model, res, _, _ = train_demo(seed, args.epochs, device="cpu", verbose=False)
+        model, res, _, _ = train_demo(seed, args.epochs, device="cpu", verbose=False, data=data)
         runs.append({"seed": seed, **{m: float(res[m]) for m in METRICS}, "best_epoch": model.info["best_epoch"],
                      "seconds": time.perf_counter() - t, "season": res["season"],
                      "baselines": {k: {m: float(v[m]) for m in METRICS} for k, v in res["baselines"].items()}})

@@ -20,17 +20,17 @@ def demo_data():
     return ds, ds.data, ds.column("Demand"), ds.split("2014-01-01")
 
 
-def train_demo(seed=0, epochs=None, device="auto", verbose=True, cell="lstm", bidirectional=False):
+def train_demo(seed=0, epochs=None, device="auto", verbose=True, cell="lstm", bidirectional=False, data=None):
     """Train the demo model with one seed on 2012-2013 and score it on 2014 (``cell`` and ``bidirectional``
     as in the config: the same demo with a GRU or a bidirectional layer).
 
     Returns (model, report, Xt, yt): the fitted LSTMModel, its EvaluationReport on every 2014
     hour (in MW) and the test rows (starting sequence_length hours before 2014, so that the
     first 2014 hour is a target). One seed is one sample: ``benchmarks/bench_demo_seeds.py``
-    repeats this over seeds.
+    repeats this over seeds. ``data``: ``demo_data()``'s result, when the caller has it already.
     """
     from .model import LSTMModel
-    ds, X, y, test_start = demo_data()
+    ds, X, y, test_start = data if data is not None else demo_data()
     cfg = dict(DEMO_CONFIG, device=device, seed=seed, cell=cell, bidirectional=bidirectional)
     if epochs is not None:
         cfg["epochs"] = epochs
@@ -47,7 +47,8 @@ def run_demo(args):
     from .. import plotting
 
     t0 = time.perf_counter()
-    ds, X, y, test_start = demo_data()
+    data = demo_data()
+    ds, X, y, test_start = data
     from ..cli import fast_mode
     epochs = args.epochs if args.epochs is not None else (2 if fast_mode() else None)
     seed = getattr(args, "seed", 0)
@@ -55,7 +56,7 @@ def run_demo(args):
           f"1 hour ahead, features: {', '.join(ds.columns)}")
     cell, bidirectional = getattr(args, "cell", "lstm"), getattr(args, "bidirectional", False)
     model, res, Xt, yt = train_demo(seed, epochs, args.device, verbose=not args.quiet, cell=cell,
-                                    bidirectional=bidirectional)
+                                    bidirectional=bidirectional, data=data)
     L = model.config["sequence_length"]
     print(f"trained in {time.perf_counter() - t0:.1f}s (best epoch {model.info['best_epoch']}, "
           f"kernels {model.lstm.kernels}, device {model.device})\n\n2014 test year, one hour ahead, in MW "
