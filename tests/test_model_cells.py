@@ -121,7 +121,7 @@ def test_demo_command_takes_cell_and_bidirectional(monkeypatch, tmp_path):
     class Stop(Exception):
         pass
 
-    def fake_train_demo(seed, epochs, device, verbose=True, cell="lstm", bidirectional=False):
+    def fake_train_demo(seed, epochs, device, verbose=True, cell="lstm", bidirectional=False, data=None):
         seen.update(cell=cell, bidirectional=bidirectional)
         raise Stop
 
