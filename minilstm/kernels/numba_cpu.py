@@ -2,18 +2,24 @@
 
 Where the time goes. Per time step the reference issues one matrix product and then
 about a dozen NumPy elementwise passes, each a full read and write of a (B, 4H) or
-(B, H) array plus a temporary. Here each step is one BLAS product (NumPy's
-``matmul`` into a preallocated buffer) and ONE compiled pass over memory that
-applies the four gate nonlinearities, updates C_t and writes h_t; the backward
-step is one pass for all gate derivatives and the carried dC, then one product
-for the carried dh. The input projection before the loop and the weight
+(B, H) array plus a temporary. Here each step is one BLAS product and ONE compiled
+pass over memory that applies the four gate nonlinearities, updates C_t and writes
+h_t; the backward step is one pass for all gate derivatives and the carried dC, then
+one product for the carried dh. The input projection before the loop and the weight
 gradients after it are single large products over all time steps, as in the reference.
 
-Two measured design choices:
+Three measured design choices:
 
-* The time loop stays in Python and the products go through NumPy. Numba's own
-  ``np.dot`` calls SciPy's BLAS, a second OpenBLAS whose threads fight NumPy's on
-  a small machine (a 64x24x64 two-layer step went from 7 ms to 42 ms).
+* The whole time loop is one compiled call: the per-step product is NumPy's own
+  ``cblas_?gemm``, called from compiled code (``blas.gemm``). Issued from Python, every
+  step paid a NumPy call and a Numba dispatch, about as long as the product itself at
+  small sizes. (Numba's ``np.dot`` would call SciPy's BLAS, a second OpenBLAS whose
+  threads fight NumPy's: a 64x24x64 two-layer step went from 7 ms to 42 ms.)
+* Batch rows are independent through time, so a layer's forward and backward split
+  them over Numba's threads, each with a one-thread BLAS (``_forward_rows_par``,
+  ``_backward_rows_par``); the big products are split the same way (``_gemm_par``), so
+  no BLAS thread pool is woken (its spinning would take a core from the loop). The
+  forward pass is bitwise the same however the rows are split.
 * Numba has no vector math library here, so ``math.tanh``/``math.exp`` are scalar
   calls (about 16 ns per element). In float32 the gates use a rational
   approximation of tanh (Eigen's, accurate to a few float32 ulps) that LLVM can
@@ -34,11 +40,13 @@ from numba.extending import overload
 
 from ..core import (CACHE_KEYS, carried_gradients, check_backward_args, check_forward_args, initial_states,
                     input_projection, sequence_buffers, sequence_outputs, weights_backward)
-from . import check_contract, check_kernel_dtype
+from . import blas, check_contract, check_kernel_dtype
+from .blas import NO_TRANS, ROW_MAJOR, TRANS
 from ..errors import InputTypeError, ShapeError
 from ..validate import check_same_module
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True, fastmath=False)
+_JIT_PAR = dict(_JIT, parallel=True)
 
 
 def tanh(x):
@@ -186,23 +194,96 @@ def _backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT,
         _vecmat(da[t, 0], W_hT, dh_next[0])            # dh_{t-1} = da_t @ W_h.T
 
 
-# ---- who owns the cores during the time loop ----------------------------------------------------------
-# The per-step products h_{t-1} @ W_h and da_t @ W_h^T are small (B x H by H x 4H). On a small
-# machine, splitting each of them over BLAS threads costs more in waking and synchronising the
-# threads than it saves, and a second busy process turns the spinning workers into a large loss.
-# So the time loop runs with one BLAS thread when a step's product is at most STEP_SERIAL_MAX_FLOPS;
-# the big products outside the loop (input projection, weight gradients) keep every thread.
-# Measured on 2 cores (float32 training step, ms, threads always -> one thread in the loop): idle
-# machine, 32,20,10,64,2: 3.2 -> 3.0; 16,30,5,96,2: 4.0 -> 4.1; 64,50,10,128,2: 34 -> 41;
-# 128,100,32,256,2: 460 -> 570. With a second busy process, one demo epoch (2x64, batch 64):
-# 20.4 s -> 4.4 s. Hence one thread up to about 2 MFLOP per step, where the idle cost is nil.
+@numba.njit(**_JIT)
+def _forward_rows(gemm, xw, W_h, bias, hs, cs, gates, tanh_c, a, r0, r1, one, zero):
+    """The whole forward time loop for batch rows r0:r1, in one compiled call: per step one BLAS
+    product a[r0:r1] = h_{t-1}[r0:r1] @ W_h (NumPy's own cblas gemm, see ``blas``) and the gate pass
+    over those rows. Shapes as in ``lstm_forward``; a: (B, 4H) workspace; hs, W_h and a C-contiguous.
+    Rows are independent through time, so threads may run disjoint row ranges at once."""
+    T, B, H = xw.shape[0], hs.shape[1], hs.shape[2]
+    G, n, sz = 4 * H, r1 - r0, hs.itemsize
+    for t in range(T):
+        gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, G, H, one, hs.ctypes.data + (t * B + r0) * H * sz, H,
+             W_h.ctypes.data, G, zero, a.ctypes.data + r0 * G * sz, G)                  # h_{t-1} @ W_h
+        for r in range(r0, r1):
+            _gates_forward_row(a[r], xw[t, r], bias, cs[t, r], gates[t, r], cs[t + 1, r], hs[t + 1, r], tanh_c[t, r])
+
+
+@numba.njit(**_JIT)
+def _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, db, r0, r1, one, zero):
+    """BPTT for batch rows r0:r1 in one compiled call: per step (from the last) the gate pass, then one
+    BLAS product dh_{t-1}[r0:r1] = da_t[r0:r1] @ W_h^T. dh_next, dc_next (B, H) carry dh and dC (dc_next
+    is updated in place: the row pass reads dC_t before it writes dC_{t-1}); dh (B, H) workspace;
+    db (4H,) this range's sum of da. da, dh_next and W_hT (4H, H) C-contiguous."""
+    T, B, H = gates.shape[0], cs.shape[1], cs.shape[2]
+    G, n, sz = 4 * H, r1 - r0, da.itemsize
+    for t in range(T - 1, -1, -1):
+        for r in range(r0, r1):
+            if has_seq:
+                for j in range(H):
+                    dh[r, j] = dh_next[r, j] + dh_tm[t, r, j]       # from above + carried from t+1
+                dh_r = dh[r]
+            else:
+                dh_r = dh_next[r]
+            _gates_backward_row(dh_r, dc_next[r], gates[t, r], cs[t, r], tanh_c[t, r], da[t, r], dc_next[r], db, one)
+        gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da.ctypes.data + (t * B + r0) * G * sz, G,
+             W_hT.ctypes.data, H, zero, dh_next.ctypes.data + r0 * H * sz, H)           # dh_{t-1} = da_t @ W_h^T
+
+
+@numba.njit(**_JIT_PAR)
+def _forward_rows_par(gemm, xw, W_h, bias, hs, cs, gates, tanh_c, a, bounds, one, zero):
+    """``_forward_rows`` on every row range [bounds[k], bounds[k+1]), one Numba thread each."""
+    for k in numba.prange(bounds.shape[0] - 1):
+        _forward_rows(gemm, xw, W_h, bias, hs, cs, gates, tanh_c, a, bounds[k], bounds[k + 1], one, zero)
+
+
+@numba.njit(**_JIT_PAR)
+def _backward_rows_par(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dbs, bounds, one,
+                       zero):
+    """``_backward_rows`` on every row range, one Numba thread each; range k sums its da into dbs[k]."""
+    for k in numba.prange(bounds.shape[0] - 1):
+        _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dbs[k],
+                       bounds[k], bounds[k + 1], one, zero)
+
+
+@numba.njit(**_JIT_PAR)
+def _gemm_par(gemm, trans_a, trans_b, A, B, C, split_rows, nt, one, zero):
+    """C = op(A) @ op(B) on nt Numba threads, each a block of C's rows (split_rows) or columns with a
+    one-thread BLAS. A, B, C 2-D C-contiguous; op(X) = X.T when its flag is TRANS. C: (M, N)."""
+    M, N = C.shape
+    K = A.shape[0] if trans_a == TRANS else A.shape[1]
+    lda, ldb, sz = A.shape[1], B.shape[1], C.itemsize
+    for k in numba.prange(nt):
+        if split_rows:
+            m0, m1 = M * k // nt, M * (k + 1) // nt
+            if m1 > m0:
+                a_off = m0 if trans_a == TRANS else m0 * lda
+                gemm(ROW_MAJOR, trans_a, trans_b, m1 - m0, N, K, one, A.ctypes.data + a_off * sz, lda,
+                     B.ctypes.data, ldb, zero, C.ctypes.data + m0 * N * sz, N)
+        else:
+            n0, n1 = N * k // nt, N * (k + 1) // nt
+            if n1 > n0:
+                b_off = n0 * ldb if trans_b == TRANS else n0
+                gemm(ROW_MAJOR, trans_a, trans_b, M, n1 - n0, K, one, A.ctypes.data, lda,
+                     B.ctypes.data + b_off * sz, ldb, zero, C.ctypes.data + n0 * sz, N)
+
+
+# ---- who owns the cores ------------------------------------------------------------------------------
+# With NumPy's gemm reachable (``blas.gemm``) and more than one thread allowed (``blas.loop_threads``), a
+# layer's forward and backward split the batch rows over Numba's threads, each running its rows' whole
+# time loop with a one-thread BLAS, and the big products (input projection, weight gradients, dx) are
+# split the same way; NumPy's BLAS is held at one thread meanwhile (``blas.one_thread_blas``).
+# Otherwise the loop runs on the calling thread (compiled when gemm is reachable, else in Python: per
+# step NumPy's matmul and one compiled gate pass), with one BLAS thread up to STEP_SERIAL_MAX_FLOPS per
+# step: splitting a small product over BLAS threads costs more in waking and synchronising them than it
+# saves (2 cores, 32,20,10,64,2: 3.2 -> 3.0 ms; a demo epoch beside a busy process: 20.4 s -> 4.4 s).
 # MINILSTM_STEP_SERIAL_MAX_FLOPS overrides it (0: never one thread).
 STEP_SERIAL_MAX_FLOPS = int(os.environ.get("MINILSTM_STEP_SERIAL_MAX_FLOPS", 2 ** 21))
 _BLAS = []
 
 
 def step_blas_threads(B, H):
-    """A context in which the time loop's products run: one BLAS thread for small steps."""
+    """A context in which a time loop on the calling thread runs: one BLAS thread for small steps."""
     if 2 * B * H * 4 * H > STEP_SERIAL_MAX_FLOPS:
         return contextlib.nullcontext()
     if not _BLAS:
@@ -219,21 +300,34 @@ def lstm_forward(x, h0, c0, params):
     (h_seq (B, T, H), (h_T, c_T), cache)."""
     B, T, D, H = check_forward_args(x, h0, c0, params)
     check_host_arrays(x, "x")
-    W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
     dt = x.dtype
-    x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
-    b = np.ascontiguousarray(b)
-    h0, c0 = initial_states(x, params, h0, c0)
-    hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
-    a = np.empty((B, 4 * H), dtype=dt)                                # workspace, reused every step
-    if B == 1:
-        _forward_loop_b1(xw, np.ascontiguousarray(W_h), b, hs, cs, gates, tanh_c, a)
-    else:
-        with step_blas_threads(B, H):
-            for t in range(T):
-                np.matmul(hs[t], W_h, out=a)                          # h_{t-1} @ W_h
-                _gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
-    return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
+    W_x, W_h, b = (np.ascontiguousarray(params[k]) for k in ("W_x", "W_h", "b"))
+    gemm, nt = blas.gemm(dt), (blas.loop_threads(B) if B > 1 else 1)
+    one, zero = dt.type(1), dt.type(0)
+    with blas.one_thread_blas() if nt > 1 else contextlib.nullcontext():
+        if nt > 1:
+            x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))
+            xw = np.empty((T, B, 4 * H), dtype=dt)                    # x_t @ W_x for all steps, split by rows
+            _gemm_par(gemm, NO_TRANS, NO_TRANS, x_tm.reshape(T * B, D), W_x, xw.reshape(T * B, 4 * H), True, nt,
+                      one, zero)
+        else:
+            x_tm, xw = input_projection(x, W_x)         # one product for all steps; b is added in the gate pass
+        h0, c0 = initial_states(x, params, h0, c0)
+        hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
+        a = np.empty((B, 4 * H), dtype=dt)                            # workspace, reused every step
+        if B == 1:
+            _forward_loop_b1(xw, W_h, b, hs, cs, gates, tanh_c, a)
+        elif nt > 1:
+            _forward_rows_par(gemm, xw, W_h, b, hs, cs, gates, tanh_c, a, blas.row_bounds(B, nt), one, zero)
+        elif gemm is not None:
+            with step_blas_threads(B, H):
+                _forward_rows(gemm, xw, W_h, b, hs, cs, gates, tanh_c, a, 0, B, one, zero)
+        else:
+            with step_blas_threads(B, H):
+                for t in range(T):
+                    np.matmul(hs[t], W_h, out=a)                      # h_{t-1} @ W_h
+                    _gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
+        return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
 
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
@@ -247,15 +341,34 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
     W_hT = np.ascontiguousarray(W_h.T)
     da = np.empty((T, B, 4 * H), dtype=dt)
-    dh = np.empty((B, H), dtype=dt)                                    # workspaces, reused every step
-    dc_prev = np.empty((B, H), dtype=dt)
-    one = dt.type(1)
-    db = np.zeros(4 * H, dtype=dt)                                     # filled by the gate pass
+    dh = np.empty((B, H), dtype=dt)                                    # workspace, reused every step
+    one, zero = dt.type(1), dt.type(0)
+    gemm, nt = blas.gemm(dt), (blas.loop_threads(B) if B > 1 else 1)
+    seq = dh_tm if dh_tm is not None else np.zeros((1, 1, 1), dt)
     if B == 1:
-        seq = np.ascontiguousarray(dh_tm, dtype=dt) if dh_tm is not None else np.zeros((1, 1, 1), dt)
-        _backward_loop_b1(seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db,
-                         one)
+        db = np.zeros(4 * H, dtype=dt)                                 # filled by the gate pass
+        _backward_loop_b1(np.ascontiguousarray(seq), dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT,
+                          da, dh, np.empty((B, H), dtype=dt), db, one)
+    elif nt > 1:
+        dbs = np.zeros((nt, 4 * H), dtype=dt)                          # one partial sum of da per row range
+        with blas.one_thread_blas():
+            _backward_rows_par(gemm, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dbs,
+                               blas.row_bounds(B, nt), one, zero)
+            da2 = da.reshape(T * B, 4 * H)                             # then every weight gradient, and dx,
+            dparams = {"W_x": np.empty((D, 4 * H), dt), "W_h": np.empty((H, 4 * H), dt), "b": dbs.sum(axis=0)}
+            _gemm_par(gemm, TRANS, NO_TRANS, x_tm.reshape(T * B, D), da2, dparams["W_x"], False, nt, one, zero)
+            _gemm_par(gemm, TRANS, NO_TRANS, hs[:-1].reshape(T * B, H), da2, dparams["W_h"], False, nt, one, zero)
+            dx2 = np.empty((T * B, D), dtype=dt)                       # as one product each over all steps
+            _gemm_par(gemm, NO_TRANS, TRANS, da2, np.ascontiguousarray(W_x), dx2, True, nt, one, zero)
+        return np.ascontiguousarray(dx2.reshape(T, B, D).transpose(1, 0, 2)), dh_next, dc_next, dparams
+    elif gemm is not None:
+        db = np.zeros(4 * H, dtype=dt)
+        with step_blas_threads(B, H):
+            _backward_rows(gemm, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, db, 0, B,
+                           one, zero)
     else:
+        db = np.zeros(4 * H, dtype=dt)
+        dc_prev = np.empty((B, H), dtype=dt)
         with step_blas_threads(B, H):
             for t in range(T - 1, -1, -1):
                 if dh_tm is None:

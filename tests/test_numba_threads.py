@@ -1,0 +1,120 @@
+"""The Numba kernels' three ways through a layer, each held to the NumPy reference:
+
+* threaded: batch rows split over Numba threads, each running its rows' whole time loop with NumPy's
+  gemm called from compiled code (``blas.loop_threads(B) > 1``);
+* compiled on the calling thread (one thread allowed, or too few rows);
+* the Python time loop (NumPy's gemm not reachable from compiled code).
+
+The split is forced here, so the threaded path is exercised on any machine (also one core)."""
+import numpy as np
+import pytest
+
+from minilstm import core
+from minilstm.backend import numba_available
+from conftest import random_params, rel_norm
+
+pytestmark = pytest.mark.skipif(not numba_available, reason="Numba is not installed")
+
+
+def _paths(monkeypatch, path, threads=2):
+    from minilstm.kernels import blas
+    if path == "threaded":
+        if blas.gemm(np.float64) is None:
+            pytest.skip("NumPy's gemm is not reachable from compiled code here")
+        monkeypatch.setattr(blas, "loop_threads", lambda B: min(threads, B))
+    elif path == "compiled":
+        monkeypatch.setattr(blas, "loop_threads", lambda B: 1)
+    else:
+        monkeypatch.setattr(blas, "gemm", lambda dtype: None)
+        monkeypatch.setattr(blas, "loop_threads", lambda B: 1)
+
+
+def _run(dtype, B, T, D, H, with_dh_seq, seed=0):
+    from minilstm.kernels import numba_cpu
+    rng = np.random.default_rng(seed)
+    p = random_params(rng, D, H, scale=0.4)
+    x, h0, c0 = rng.standard_normal((B, T, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    G, GhT, GcT = rng.standard_normal((B, T, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    cast = lambda a: a.astype(dtype)  # noqa: E731
+    out = numba_cpu.lstm_forward(cast(x), cast(h0), cast(c0), {k: cast(v) for k, v in p.items()})
+    back = numba_cpu.lstm_backward(cast(G) if with_dh_seq else None, cast(GhT), cast(GcT), out[2])
+    ref = core.lstm_forward(x, h0, c0, p)
+    rback = core.lstm_backward(G if with_dh_seq else None, GhT, GcT, ref[2])
+    return out, back, ref, rback
+
+
+@pytest.mark.parametrize("path", ["threaded", "compiled", "python"])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("B,T,D,H", [(2, 5, 3, 4), (5, 7, 6, 5), (17, 4, 9, 16), (40, 3, 2, 33)])
+@pytest.mark.parametrize("with_dh_seq", [True, False])
+def test_every_path_equals_the_reference(monkeypatch, path, dtype, tol, B, T, D, H, with_dh_seq):
+    _paths(monkeypatch, path, threads=3)              # 3 threads: uneven row ranges (B=5 -> 1, 2, 2)
+    out, back, ref, rback = _run(dtype, B, T, D, H, with_dh_seq)
+    assert out[0].dtype == dtype and out[0].flags.c_contiguous and back[0].flags.c_contiguous
+    for a, b in ((out[0], ref[0]), (out[1][0], ref[1][0]), (out[1][1], ref[1][1])):
+        assert rel_norm(a, b) < tol
+    for k in ("x_tm", "hs", "cs", "gates", "tanh_c"):
+        assert rel_norm(out[2][k], ref[2][k]) < tol, k
+    for name, a, b in zip(("dx", "dh0", "dc0"), back[:3], rback[:3]):
+        assert a.shape == b.shape and rel_norm(a, b) < tol, name
+    for k in ("W_x", "W_h", "b"):
+        assert back[3][k].shape == rback[3][k].shape and rel_norm(back[3][k], rback[3][k]) < tol, k
+
+
+def test_threaded_forward_is_bitwise_the_single_thread_forward(monkeypatch):
+    """Rows are independent through time: splitting them changes no bit of the forward pass."""
+    _paths(monkeypatch, "threaded", threads=2)
+    threaded = _run(np.float32, 24, 9, 5, 12, True)[0]
+    monkeypatch.setattr(__import__("minilstm.kernels.blas", fromlist=["x"]), "loop_threads", lambda B: 1)
+    single = _run(np.float32, 24, 9, 5, 12, True)[0]
+    np.testing.assert_array_equal(threaded[0], single[0])
+    for k in ("gates", "cs", "tanh_c"):
+        np.testing.assert_array_equal(threaded[2][k], single[2][k])
+
+
+def test_threaded_backward_is_bitwise_reproducible(monkeypatch):
+    _paths(monkeypatch, "threaded", threads=2)
+    a, b = _run(np.float32, 32, 6, 4, 16, True)[1], _run(np.float32, 32, 6, 4, 16, True)[1]
+    for x, y in zip(a[:3], b[:3]):
+        np.testing.assert_array_equal(x, y)
+    for k in a[3]:
+        np.testing.assert_array_equal(a[3][k], b[3][k])
+
+
+def test_a_bug_in_the_threaded_path_is_caught(monkeypatch):
+    """The comparison above can fail: a row range that skips its last row leaves garbage and is caught."""
+    from minilstm.kernels import blas
+    _paths(monkeypatch, "threaded", threads=2)
+    real = blas.row_bounds
+    monkeypatch.setattr(blas, "row_bounds", lambda B, n: np.maximum(real(B, n) - 1, 0))
+    out, back, ref, rback = _run(np.float64, 8, 4, 3, 5, True)
+    assert rel_norm(out[0], ref[0]) > 1e-3 or rel_norm(back[3]["W_h"], rback[3]["W_h"]) > 1e-3
+
+
+def test_threads_respect_the_blas_limit_and_restore_it():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from minilstm.kernels import blas
+    if blas.gemm(np.float32) is None or blas._load()["get_threads"] is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS this module can drive")
+    before = blas.blas_threads()
+    with blas.one_thread_blas():
+        assert blas.blas_threads() == 1
+    assert blas.blas_threads() == before
+    try:
+        with blas.one_thread_blas():
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    assert blas.blas_threads() == before
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        assert blas.loop_threads(1024) == 1                # parallel fits limit BLAS to one thread: no split
+    assert blas.loop_threads(blas.MIN_ROWS_PER_THREAD - 1) == 1
+    assert blas.loop_threads(1024) <= max(1, blas.cores())
+
+
+def test_row_bounds_cover_the_batch():
+    from minilstm.kernels import blas
+    for B in (1, 2, 5, 17, 64):
+        for n in range(1, min(B, 5) + 1):
+            e = blas.row_bounds(B, n)
+            assert e[0] == 0 and e[-1] == B and len(e) == n + 1 and np.all(np.diff(e) >= B // n)
