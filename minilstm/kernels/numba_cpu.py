@@ -45,7 +45,7 @@ from .blas import NO_TRANS, ROW_MAJOR, TRANS
 from ..errors import InputTypeError, ShapeError
 from ..validate import check_same_module
 
-_JIT = dict(cache=True, error_model="numpy", nogil=True, fastmath=False)
+_JIT = dict(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
 _JIT_PAR = dict(_JIT, parallel=True)
 
 
@@ -60,7 +60,7 @@ def sigmoid(x):
     return (1.0 if x >= 0 else z) / (1.0 + z)
 
 
-@overload(tanh, jit_options={"error_model": "numpy"})
+@overload(tanh, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
 def _tanh_overload(x):
     if x == types.float32:
         def tanh_f32(x):
@@ -82,7 +82,7 @@ def _tanh_overload(x):
     return lambda x: math.tanh(x)
 
 
-@overload(sigmoid, jit_options={"error_model": "numpy"})
+@overload(sigmoid, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
 def _sigmoid_overload(x):
     if x == types.float32:
         def sigmoid_f32(x):
