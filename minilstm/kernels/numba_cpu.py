@@ -195,28 +195,48 @@ def _backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT,
 
 
 @numba.njit(**_JIT)
-def _forward_rows(gemm, xw, W_h, bias, hs, cs, gates, tanh_c, a, r0, r1, one, zero):
-    """The whole forward time loop for batch rows r0:r1, in one compiled call: per step one BLAS
-    product a[r0:r1] = h_{t-1}[r0:r1] @ W_h (NumPy's own cblas gemm, see ``blas``) and the gate pass
-    over those rows. Shapes as in ``lstm_forward``; a: (B, 4H) workspace; hs, W_h and a C-contiguous.
-    Rows are independent through time, so threads may run disjoint row ranges at once."""
-    T, B, H = xw.shape[0], hs.shape[1], hs.shape[2]
+def _forward_rows(gemm, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, a, r0, r1, one, zero):
+    """A layer's whole forward pass for batch rows r0:r1, in one compiled call.
+
+    x: (B, T, D) batch-first input; W_x (D, 4H), W_h (H, 4H), bias (4H,). Fills, for rows r0:r1:
+    x_tm (T, B, D), the cache's time-major copy of x; xw (B, T, 4H) workspace, x_t @ W_x for every
+    step as ONE product of the rows' (n T, D) block; then per step one product
+    a[r0:r1] = h_{t-1} @ W_h (a: (B, 4H) workspace) and the gate pass, writing hs, cs (T+1, B, H),
+    gates (T, B, 4H) and tanh_c (T, B, H) as ``lstm_forward``. Products are NumPy's own cblas gemm
+    (``blas``). Rows are independent through time: threads may run disjoint row ranges at once.
+    x, W_x, W_h, xw, hs and a are C-contiguous."""
+    B, T, D = x.shape
+    H = hs.shape[2]
     G, n, sz = 4 * H, r1 - r0, hs.itemsize
+    for t in range(T):
+        for r in range(r0, r1):
+            x_tm[t, r] = x[r, t]
+    gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n * T, G, D, one, x.ctypes.data + r0 * T * D * sz, D,
+         W_x.ctypes.data, G, zero, xw.ctypes.data + r0 * T * G * sz, G)                  # x_t @ W_x, all t
     for t in range(T):
         gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, G, H, one, hs.ctypes.data + (t * B + r0) * H * sz, H,
              W_h.ctypes.data, G, zero, a.ctypes.data + r0 * G * sz, G)                  # h_{t-1} @ W_h
         for r in range(r0, r1):
-            _gates_forward_row(a[r], xw[t, r], bias, cs[t, r], gates[t, r], cs[t + 1, r], hs[t + 1, r], tanh_c[t, r])
+            _gates_forward_row(a[r], xw[r, t], bias, cs[t, r], gates[t, r], cs[t + 1, r], hs[t + 1, r], tanh_c[t, r])
 
 
 @numba.njit(**_JIT)
-def _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, db, r0, r1, one, zero):
-    """BPTT for batch rows r0:r1 in one compiled call: per step (from the last) the gate pass, then one
-    BLAS product dh_{t-1}[r0:r1] = da_t[r0:r1] @ W_h^T. dh_next, dc_next (B, H) carry dh and dC (dc_next
-    is updated in place: the row pass reads dC_t before it writes dC_{t-1}); dh (B, H) workspace;
-    db (4H,) this range's sum of da. da, dh_next and W_hT (4H, H) C-contiguous."""
+def _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
+                   x_bf, h_bf, dx, dW_x, dW_h, db, r0, r1, one, zero):
+    """A layer's whole BPTT for batch rows r0:r1, in one compiled call.
+
+    Per step (from the last) the gate pass, then one product dh_{t-1}[r0:r1] = da_t @ W_h^T; then
+    the rows' share of every weight gradient as ONE product each over all their steps, and their dx.
+    dh_tm: (T, B, H) gradient from above (read when has_seq); dh_next, dc_next (B, H) carry dh and dC
+    (updated in place: the row pass reads dC_t before it writes dC_{t-1}); gates, cs, tanh_c, hs, x_tm:
+    the forward's cache; W_x (D, 4H); W_hT (4H, H). Workspaces: da (B, T, 4H), dh (B, H), x_bf (B, T, D),
+    h_bf (B, T, H) (batch-first copies of x_t and h_{t-1}, so a row range is one (n T, .) block).
+    Out: dx (B, T, D) rows r0:r1; dW_x (D, 4H), dW_h (H, 4H), db (4H,) this range's sums (overwritten).
+    da, dh_next, W_x, W_hT, x_bf, h_bf, dx, dW_x, dW_h C-contiguous."""
     T, B, H = gates.shape[0], cs.shape[1], cs.shape[2]
+    D = x_tm.shape[2]
     G, n, sz = 4 * H, r1 - r0, da.itemsize
+    db[:] = 0
     for t in range(T - 1, -1, -1):
         for r in range(r0, r1):
             if has_seq:
@@ -225,47 +245,38 @@ def _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_
                 dh_r = dh[r]
             else:
                 dh_r = dh_next[r]
-            _gates_backward_row(dh_r, dc_next[r], gates[t, r], cs[t, r], tanh_c[t, r], da[t, r], dc_next[r], db, one)
-        gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da.ctypes.data + (t * B + r0) * G * sz, G,
+            _gates_backward_row(dh_r, dc_next[r], gates[t, r], cs[t, r], tanh_c[t, r], da[r, t], dc_next[r], db, one)
+        gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da.ctypes.data + (r0 * T + t) * G * sz, T * G,
              W_hT.ctypes.data, H, zero, dh_next.ctypes.data + r0 * H * sz, H)           # dh_{t-1} = da_t @ W_h^T
+    for r in range(r0, r1):
+        for t in range(T):
+            x_bf[r, t] = x_tm[t, r]
+            h_bf[r, t] = hs[t, r]                                    # h_{t-1}
+    blk = n * T                                                      # the rows' (n T, .) blocks
+    gemm(ROW_MAJOR, TRANS, NO_TRANS, D, G, blk, one, x_bf.ctypes.data + r0 * T * D * sz, D,
+         da.ctypes.data + r0 * T * G * sz, G, zero, dW_x.ctypes.data, G)                # sum_t x_t^T da_t
+    gemm(ROW_MAJOR, TRANS, NO_TRANS, H, G, blk, one, h_bf.ctypes.data + r0 * T * H * sz, H,
+         da.ctypes.data + r0 * T * G * sz, G, zero, dW_h.ctypes.data, G)                # sum_t h_{t-1}^T da_t
+    gemm(ROW_MAJOR, NO_TRANS, TRANS, blk, D, G, one, da.ctypes.data + r0 * T * G * sz, G,
+         W_x.ctypes.data, G, zero, dx.ctypes.data + r0 * T * D * sz, D)                 # dx_t = da_t @ W_x^T
 
 
 @numba.njit(**_JIT_PAR)
-def _forward_rows_par(gemm, xw, W_h, bias, hs, cs, gates, tanh_c, a, bounds, one, zero):
+def _forward_rows_par(gemm, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, a, bounds, one, zero):
     """``_forward_rows`` on every row range [bounds[k], bounds[k+1]), one Numba thread each."""
     for k in numba.prange(bounds.shape[0] - 1):
-        _forward_rows(gemm, xw, W_h, bias, hs, cs, gates, tanh_c, a, bounds[k], bounds[k + 1], one, zero)
+        _forward_rows(gemm, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, a, bounds[k], bounds[k + 1], one,
+                      zero)
 
 
 @numba.njit(**_JIT_PAR)
-def _backward_rows_par(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dbs, bounds, one,
-                       zero):
-    """``_backward_rows`` on every row range, one Numba thread each; range k sums its da into dbs[k]."""
+def _backward_rows_par(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
+                       x_bf, h_bf, dx, dW_xs, dW_hs, dbs, bounds, one, zero):
+    """``_backward_rows`` on every row range, one Numba thread each; range k writes its sums into
+    dW_xs[k], dW_hs[k], dbs[k]."""
     for k in numba.prange(bounds.shape[0] - 1):
-        _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dbs[k],
-                       bounds[k], bounds[k + 1], one, zero)
-
-
-@numba.njit(**_JIT_PAR)
-def _gemm_par(gemm, trans_a, trans_b, A, B, C, split_rows, nt, one, zero):
-    """C = op(A) @ op(B) on nt Numba threads, each a block of C's rows (split_rows) or columns with a
-    one-thread BLAS. A, B, C 2-D C-contiguous; op(X) = X.T when its flag is TRANS. C: (M, N)."""
-    M, N = C.shape
-    K = A.shape[0] if trans_a == TRANS else A.shape[1]
-    lda, ldb, sz = A.shape[1], B.shape[1], C.itemsize
-    for k in numba.prange(nt):
-        if split_rows:
-            m0, m1 = M * k // nt, M * (k + 1) // nt
-            if m1 > m0:
-                a_off = m0 if trans_a == TRANS else m0 * lda
-                gemm(ROW_MAJOR, trans_a, trans_b, m1 - m0, N, K, one, A.ctypes.data + a_off * sz, lda,
-                     B.ctypes.data, ldb, zero, C.ctypes.data + m0 * N * sz, N)
-        else:
-            n0, n1 = N * k // nt, N * (k + 1) // nt
-            if n1 > n0:
-                b_off = n0 * ldb if trans_b == TRANS else n0
-                gemm(ROW_MAJOR, trans_a, trans_b, M, n1 - n0, K, one, A.ctypes.data, lda,
-                     B.ctypes.data + b_off * sz, ldb, zero, C.ctypes.data + n0 * sz, N)
+        _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
+                       x_bf, h_bf, dx, dW_xs[k], dW_hs[k], dbs[k], bounds[k], bounds[k + 1], one, zero)
 
 
 # ---- who owns the cores ------------------------------------------------------------------------------
@@ -302,32 +313,31 @@ def lstm_forward(x, h0, c0, params):
     check_host_arrays(x, "x")
     dt = x.dtype
     W_x, W_h, b = (np.ascontiguousarray(params[k]) for k in ("W_x", "W_h", "b"))
-    gemm, nt = blas.gemm(dt), (blas.loop_threads(B) if B > 1 else 1)
-    one, zero = dt.type(1), dt.type(0)
-    with blas.one_thread_blas() if nt > 1 else contextlib.nullcontext():
+    h0, c0 = initial_states(x, params, h0, c0)
+    hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
+    a = np.empty((B, 4 * H), dtype=dt)                                # workspace, reused every step
+    gemm = blas.gemm(dt)
+    if B > 1 and gemm is not None:                                    # the compiled layer, rows over threads
+        nt = blas.loop_threads(B)
+        x = np.ascontiguousarray(x)
+        x_tm, xw = np.empty((T, B, D), dtype=dt), np.empty((B, T, 4 * H), dtype=dt)
+        args = (gemm, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, a)
         if nt > 1:
-            x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))
-            xw = np.empty((T, B, 4 * H), dtype=dt)                    # x_t @ W_x for all steps, split by rows
-            _gemm_par(gemm, NO_TRANS, NO_TRANS, x_tm.reshape(T * B, D), W_x, xw.reshape(T * B, 4 * H), True, nt,
-                      one, zero)
-        else:
-            x_tm, xw = input_projection(x, W_x)         # one product for all steps; b is added in the gate pass
-        h0, c0 = initial_states(x, params, h0, c0)
-        hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
-        a = np.empty((B, 4 * H), dtype=dt)                            # workspace, reused every step
-        if B == 1:
-            _forward_loop_b1(xw, W_h, b, hs, cs, gates, tanh_c, a)
-        elif nt > 1:
-            _forward_rows_par(gemm, xw, W_h, b, hs, cs, gates, tanh_c, a, blas.row_bounds(B, nt), one, zero)
-        elif gemm is not None:
-            with step_blas_threads(B, H):
-                _forward_rows(gemm, xw, W_h, b, hs, cs, gates, tanh_c, a, 0, B, one, zero)
+            with blas.one_thread_blas():
+                _forward_rows_par(*args, blas.row_bounds(B, nt), dt.type(1), dt.type(0))
         else:
             with step_blas_threads(B, H):
-                for t in range(T):
-                    np.matmul(hs[t], W_h, out=a)                      # h_{t-1} @ W_h
-                    _gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
+                _forward_rows(*args, 0, B, dt.type(1), dt.type(0))
         return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
+    x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
+    if B == 1:
+        _forward_loop_b1(xw, W_h, b, hs, cs, gates, tanh_c, a)
+    else:                                               # NumPy's gemm not reachable: the loop in Python
+        with step_blas_threads(B, H):
+            for t in range(T):
+                np.matmul(hs[t], W_h, out=a)                          # h_{t-1} @ W_h
+                _gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
+    return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
 
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
@@ -340,35 +350,34 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
     W_hT = np.ascontiguousarray(W_h.T)
-    da = np.empty((T, B, 4 * H), dtype=dt)
     dh = np.empty((B, H), dtype=dt)                                    # workspace, reused every step
-    one, zero = dt.type(1), dt.type(0)
-    gemm, nt = blas.gemm(dt), (blas.loop_threads(B) if B > 1 else 1)
-    seq = dh_tm if dh_tm is not None else np.zeros((1, 1, 1), dt)
+    one = dt.type(1)
+    gemm = blas.gemm(dt)
+    if B > 1 and gemm is not None:                                    # the compiled layer, rows over threads
+        nt = blas.loop_threads(B)
+        G = 4 * H
+        da, dx = np.empty((B, T, G), dtype=dt), np.empty((B, T, D), dtype=dt)
+        x_bf, h_bf = np.empty((B, T, D), dtype=dt), np.empty((B, T, H), dtype=dt)
+        dW_xs, dW_hs, dbs = np.empty((nt, D, G), dt), np.empty((nt, H, G), dt), np.empty((nt, G), dt)
+        seq = dh_tm if dh_tm is not None else np.zeros((1, 1, 1), dt)
+        args = (gemm, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm,
+                np.ascontiguousarray(W_x), W_hT, da, dh, x_bf, h_bf, dx)
+        if nt > 1:
+            with blas.one_thread_blas():
+                _backward_rows_par(*args, dW_xs, dW_hs, dbs, blas.row_bounds(B, nt), one, dt.type(0))
+        else:
+            with step_blas_threads(B, H):
+                _backward_rows(*args, dW_xs[0], dW_hs[0], dbs[0], 0, B, one, dt.type(0))
+        dparams = {"W_x": dW_xs.sum(axis=0), "W_h": dW_hs.sum(axis=0), "b": dbs.sum(axis=0)}   # row ranges' sums
+        return dx, dh_next, dc_next, dparams
+    da = np.empty((T, B, 4 * H), dtype=dt)
+    db = np.zeros(4 * H, dtype=dt)                                     # filled by the gate pass
+    dc_prev = np.empty((B, H), dtype=dt)
     if B == 1:
-        db = np.zeros(4 * H, dtype=dt)                                 # filled by the gate pass
-        _backward_loop_b1(np.ascontiguousarray(seq), dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT,
-                          da, dh, np.empty((B, H), dtype=dt), db, one)
-    elif nt > 1:
-        dbs = np.zeros((nt, 4 * H), dtype=dt)                          # one partial sum of da per row range
-        with blas.one_thread_blas():
-            _backward_rows_par(gemm, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dbs,
-                               blas.row_bounds(B, nt), one, zero)
-            da2 = da.reshape(T * B, 4 * H)                             # then every weight gradient, and dx,
-            dparams = {"W_x": np.empty((D, 4 * H), dt), "W_h": np.empty((H, 4 * H), dt), "b": dbs.sum(axis=0)}
-            _gemm_par(gemm, TRANS, NO_TRANS, x_tm.reshape(T * B, D), da2, dparams["W_x"], False, nt, one, zero)
-            _gemm_par(gemm, TRANS, NO_TRANS, hs[:-1].reshape(T * B, H), da2, dparams["W_h"], False, nt, one, zero)
-            dx2 = np.empty((T * B, D), dtype=dt)                       # as one product each over all steps
-            _gemm_par(gemm, NO_TRANS, TRANS, da2, np.ascontiguousarray(W_x), dx2, True, nt, one, zero)
-        return np.ascontiguousarray(dx2.reshape(T, B, D).transpose(1, 0, 2)), dh_next, dc_next, dparams
-    elif gemm is not None:
-        db = np.zeros(4 * H, dtype=dt)
-        with step_blas_threads(B, H):
-            _backward_rows(gemm, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, db, 0, B,
-                           one, zero)
-    else:
-        db = np.zeros(4 * H, dtype=dt)
-        dc_prev = np.empty((B, H), dtype=dt)
+        seq = np.ascontiguousarray(dh_tm, dtype=dt) if dh_tm is not None else np.zeros((1, 1, 1), dt)
+        _backward_loop_b1(seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db,
+                          one)
+    else:                                                              # NumPy's gemm not reachable: Python loop
         with step_blas_threads(B, H):
             for t in range(T - 1, -1, -1):
                 if dh_tm is None:
