@@ -16,10 +16,14 @@ Three measured design choices:
   small sizes. (Numba's ``np.dot`` would call SciPy's BLAS, a second OpenBLAS whose
   threads fight NumPy's: a 64x24x64 two-layer step went from 7 ms to 42 ms.)
 * Batch rows are independent through time, so a layer's forward and backward split
-  them over Numba's threads, each with a one-thread BLAS (``_forward_rows_par``,
-  ``_backward_rows_par``); the big products are split the same way (``_gemm_par``), so
-  no BLAS thread pool is woken (its spinning would take a core from the loop). The
-  forward pass is bitwise the same however the rows are split.
+  them over Numba's threads (``_forward_rows_par``, ``_backward_rows_par``: one
+  threaded region per layer and direction). Each thread does its rows' input
+  projection, time loop, weight-gradient share and dx with a one-thread BLAS, so no
+  BLAS thread pool is woken (its spinning would take a core from the loop). The
+  forward pass is bitwise the same however the rows are split; the weight gradients
+  are sums over the row ranges. Measured on 2 cores (training step, ms, before ->
+  after): 32,20,10,64,2: 2.8 -> 1.8; 64,50,10,128,2: 50 -> 30; 128,100,32,256,2:
+  453 -> 392; one demo ``fit`` epoch: 2.9 s -> 1.7 s.
 * Numba has no vector math library here, so ``math.tanh``/``math.exp`` are scalar
   calls (about 16 ns per element). In float32 the gates use a rational
   approximation of tanh (Eigen's, accurate to a few float32 ulps) that LLVM can
