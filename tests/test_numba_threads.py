@@ -118,3 +118,20 @@ def test_row_bounds_cover_the_batch():
         for n in range(1, min(B, 5) + 1):
             e = blas.row_bounds(B, n)
             assert e[0] == 0 and e[-1] == B and len(e) == n + 1 and np.all(np.diff(e) >= B // n)
+
+
+def test_the_blas_called_is_numpys_even_when_another_is_loaded_first(monkeypatch):
+    """PyTorch or SciPy may load a BLAS of their own before NumPy's: the products must go to NumPy's."""
+    import os
+    import threadpoolctl
+    from minilstm.kernels import blas
+    numpy_dir = os.path.dirname(os.path.abspath(np.__file__))
+    mine = {"user_api": "blas", "internal_api": "openblas",
+            "filepath": os.path.join(os.path.dirname(numpy_dir), "numpy.libs", "libscipy_openblas64_-x.so")}
+    other = {"user_api": "blas", "internal_api": "mkl", "filepath": "/opt/other/lib/libmkl_rt.so"}
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: [other, mine])
+    assert blas._blas_info() is mine
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: [other])
+    assert blas._blas_info() is other                     # a distribution's NumPy linked to a system BLAS
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: [])
+    assert blas._blas_info() is None

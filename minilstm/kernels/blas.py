@@ -36,14 +36,22 @@ _LOCK = threading.Lock()
 
 
 def _blas_info():
-    """(path, internal_api) of the BLAS NumPy links, via threadpoolctl; None when it cannot be told."""
+    """threadpoolctl's record of the BLAS NumPy links (filepath, internal_api, ...); None when there is none.
+
+    Other libraries may have loaded BLAS libraries of their own (SciPy's OpenBLAS, PyTorch's MKL): the one
+    shipped inside NumPy's folder is NumPy's; else, the only one loaded; else the first."""
     try:
         from threadpoolctl import threadpool_info
         import numpy.linalg  # noqa: F401  (loads the BLAS)
         infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     except Exception:
         return None
-    return infos[0] if infos else None
+    if not infos:
+        return None
+    site = os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
+    mine = [i for i in infos if os.path.abspath(i.get("filepath", "")).startswith(
+        (os.path.join(site, "numpy.libs") + os.sep, os.path.dirname(os.path.abspath(np.__file__)) + os.sep))]
+    return (mine or infos)[0]
 
 
 def _load():
