@@ -35,8 +35,8 @@ Writes into --out (created if missing; an existing file there is refused):
   forecast.png          the last two weeks of 2014: demand, forecast, persistence
   gates.png             gate activations of the top layer over one input window"""
 
-DEMO_TIME = {"minutes": "about 1.5 minutes",
-             "measured": "1 min 23 s wall clock on an idle 2-core AMD EPYC (about 2.9 s per epoch);\n"
+DEMO_TIME = {"minutes": "about 1 minute",
+             "measured": "53 s wall clock on an idle 2-core AMD EPYC (about 1.7 s per epoch);\n"
                          "several times longer when other jobs share the cores"}
 
 GRADCHECK_DESCRIPTION = """\
