@@ -179,9 +179,10 @@ def sequence_outputs(x_tm, hs, cs, gates, tanh_c, params):
 
 
 def carried_gradients(dh_T, dc_T, like):
-    """The carried dh and dc that start BPTT at the last step: copies of dh_T, dc_T, or zeros. like: (B, H)."""
+    """The carried dh and dc that start BPTT at the last step: C-ordered copies of dh_T, dc_T (in like's dtype), or
+    zeros. like: (B, H). C order because the kernels hand these buffers to products and write them row by row."""
     xp = get_array_module(like)
-    return tuple(xp.zeros_like(like) if g is None else xp.array(g, dtype=like.dtype) for g in (dh_T, dc_T))
+    return tuple(xp.zeros_like(like) if g is None else xp.array(g, dtype=like.dtype, order="C") for g in (dh_T, dc_T))
 
 
 def weights_backward(da, x_tm, hs, W_x, db=None):

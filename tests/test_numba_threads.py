@@ -135,3 +135,99 @@ def test_the_blas_called_is_numpys_even_when_another_is_loaded_first(monkeypatch
     assert blas._blas_info() is other                     # a distribution's NumPy linked to a system BLAS
     monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: [])
     assert blas._blas_info() is None
+
+
+@pytest.mark.parametrize("path", ["threaded", "compiled", "python"])
+def test_carried_gradients_in_any_memory_order(monkeypatch, path):
+    """dh_T / dc_T given Fortran-ordered or as transposed views: the compiled loop writes the carried dh row by
+    row, so it must get a C-ordered copy (a Fortran one gave gradients off by 0.5)."""
+    from minilstm.kernels import numba_cpu
+    _paths(monkeypatch, path)
+    rng = np.random.default_rng(5)
+    B, T, D, H = 16, 4, 3, 6
+    p = random_params(rng, D, H, scale=0.4)
+    x = rng.standard_normal((B, T, D))
+    ref = core.lstm_forward(x, None, None, p)
+    out = numba_cpu.lstm_forward(x, None, None, p)
+    for dhT, dcT in ((np.asfortranarray(rng.standard_normal((B, H))), np.asfortranarray(rng.standard_normal((B, H)))),
+                     (rng.standard_normal((H, B)).T, rng.standard_normal((H, B)).T)):
+        rb = core.lstm_backward(None, dhT, dcT, ref[2])
+        nb = numba_cpu.lstm_backward(None, dhT, dcT, out[2])
+        for a, b in zip(nb[:3], rb[:3]):
+            assert rel_norm(a, b) < 1e-12
+        for k in p:
+            assert rel_norm(nb[3][k], rb[3][k]) < 1e-12, k
+
+
+def test_layer_backward_with_fortran_ordered_final_state_gradients():
+    import minilstm
+    rng = np.random.default_rng(6)
+    x, dh = rng.standard_normal((16, 5, 5)), np.asfortranarray(rng.standard_normal((2, 16, 8)))
+    res = {}
+    for k in ("numpy", "numba"):
+        m = minilstm.LSTM(5, 8, num_layers=2, kernels=k, seed=1)
+        out, _ = m.forward(x)
+        res[k] = (m.backward(np.ones_like(out), dh_n=dh), m.grads)
+    for a, b in zip(res["numba"][0], res["numpy"][0]):
+        assert rel_norm(a, b) < 1e-12
+    for name in res["numpy"][1]:
+        assert rel_norm(res["numba"][1][name], res["numpy"][1][name]) < 1e-12, name
+
+
+def test_a_cache_whose_weights_have_another_dtype_is_read_in_the_cache_dtype():
+    """The reference accepts a cache whose params were cast after the forward; the compiled path reads raw
+    memory, so it must cast them too (reading float32 weights as float64 ran past the buffer)."""
+    from minilstm.kernels import numba_cpu
+    rng = np.random.default_rng(7)
+    p = random_params(rng, 300, 4, scale=0.1)
+    x = rng.standard_normal((16, 3, 300))
+    out = numba_cpu.lstm_forward(x, None, None, p)
+    for dtype in (np.float32, np.float64):
+        cache = dict(out[2], params={k: v.astype(dtype) for k, v in p.items()})
+        rcache = dict(out[2], params={k: v.astype(np.float64) for k, v in cache["params"].items()})
+        nb = numba_cpu.lstm_backward(None, np.ones((16, 4)), None, cache)
+        rb = core.lstm_backward(None, np.ones((16, 4)), None, rcache)
+        assert np.all(np.isfinite(nb[0])) and rel_norm(nb[0], rb[0]) < 1e-12
+        for k in p:
+            assert rel_norm(nb[3][k], rb[3][k]) < 1e-12, k
+
+
+def test_overlapping_one_thread_holds_restore_the_count():
+    from minilstm.kernels import blas, numba_cpu
+    if not blas.can_set_threads():
+        pytest.skip("NumPy's BLAS is not an OpenBLAS this module can drive")
+    before = blas.blas_threads()
+    a = blas.one_thread_blas()
+    a.__enter__()
+    s = numba_cpu.step_blas_threads(4, 8)
+    s.__enter__()
+    a.__exit__(None, None, None)
+    assert blas.blas_threads() == 1                      # still held by the inner block
+    s.__exit__(None, None, None)
+    assert blas.blas_threads() == before
+
+
+def test_concurrent_calls_from_python_threads_agree_and_restore_the_count():
+    from concurrent.futures import ThreadPoolExecutor
+    from minilstm.kernels import blas, numba_cpu
+    before = blas.blas_threads()
+    rng = np.random.default_rng(8)
+    cases = []
+    for B in (2, 16, 17, 40, 64, 5, 33, 48):
+        p = random_params(rng, 4, 8, scale=0.4)
+        cases.append((rng.standard_normal((B, 6, 4)), p))
+
+    def run(case):
+        x, p = case
+        out = numba_cpu.lstm_forward(x, None, None, p)
+        return out[0], numba_cpu.lstm_backward(np.ones_like(out[0]), None, None, out[2])[3]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, cases * 3))
+    for (x, p), (h, grads) in zip(cases * 3, results):
+        ref = core.lstm_forward(x, None, None, p)
+        rg = core.lstm_backward(np.ones_like(ref[0]), None, None, ref[2])[3]
+        assert rel_norm(h, ref[0]) < 1e-12
+        for k in p:
+            assert rel_norm(grads[k], rg[k]) < 1e-12, k
+    assert blas.blas_threads() == before

@@ -139,16 +139,38 @@ def row_bounds(B, n):
     return np.array([B * k // n for k in range(n + 1)], dtype=np.int64)
 
 
+def can_set_threads():
+    """True when this module can read and set NumPy's BLAS thread count (OpenBLAS)."""
+    return _load()["set_threads"] is not None
+
+
+_HOLD = {"depth": 0, "saved": None}
+_HOLD_LOCK = threading.Lock()
+
+
 class one_thread_blas:
-    """Inside the block NumPy's BLAS runs on the calling thread only (each loop thread does its own rows)."""
+    """Inside the block NumPy's BLAS runs on the calling thread only (each loop thread does its own rows).
+
+    Counted: with several Python threads inside such blocks at once, the first one in saves the count and
+    the last one out restores it (a save/restore per block would leave one thread behind when they overlap)."""
 
     def __enter__(self):
         st = _load()
-        self.prev = st["get_threads"]() if st["get_threads"] is not None else None
-        if self.prev is not None and self.prev != 1:
-            st["set_threads"](1)
+        if st["set_threads"] is None:
+            return self
+        with _HOLD_LOCK:
+            if _HOLD["depth"] == 0:
+                _HOLD["saved"] = st["get_threads"]()
+                if _HOLD["saved"] != 1:
+                    st["set_threads"](1)
+            _HOLD["depth"] += 1
         return self
 
     def __exit__(self, *exc):
-        if self.prev is not None and self.prev != 1:
-            _load()["set_threads"](self.prev)
+        st = _load()
+        if st["set_threads"] is None:
+            return
+        with _HOLD_LOCK:
+            _HOLD["depth"] -= 1
+            if _HOLD["depth"] == 0 and _HOLD["saved"] not in (None, 1):
+                st["set_threads"](_HOLD["saved"])

@@ -301,6 +301,8 @@ def step_blas_threads(B, H):
     """A context in which a time loop on the calling thread runs: one BLAS thread for small steps."""
     if 2 * B * H * 4 * H > STEP_SERIAL_MAX_FLOPS:
         return contextlib.nullcontext()
+    if blas.can_set_threads():                     # one counted hold, shared with the threaded regions
+        return blas.one_thread_blas()
     if not _BLAS:
         try:
             from threadpoolctl import ThreadpoolController
@@ -349,8 +351,8 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     T, B, D, H = check_backward_args(dh_seq, dh_T, dc_T, cache)
     check_host_arrays(cache["x_tm"], "cache['x_tm']", dh_seq=dh_seq, dh_T=dh_T, dc_T=dc_T)
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
-    W_x, W_h = params["W_x"], params["W_h"]
-    dt = x_tm.dtype
+    dt = x_tm.dtype                                  # compiled code reads raw memory: the weights in the cache's dtype
+    W_x, W_h = (np.ascontiguousarray(params[k], dtype=dt) for k in ("W_x", "W_h"))
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
     W_hT = np.ascontiguousarray(W_h.T)
@@ -365,7 +367,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         dW_xs, dW_hs, dbs = np.empty((nt, D, G), dt), np.empty((nt, H, G), dt), np.empty((nt, G), dt)
         seq = dh_tm if dh_tm is not None else np.zeros((1, 1, 1), dt)
         args = (gemm, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm,
-                np.ascontiguousarray(W_x), W_hT, da, dh, x_bf, h_bf, dx)
+                W_x, W_hT, da, dh, x_bf, h_bf, dx)
         if nt > 1:
             with blas.one_thread_blas():
                 _backward_rows_par(*args, dW_xs, dW_hs, dbs, blas.row_bounds(B, nt), one, dt.type(0))
