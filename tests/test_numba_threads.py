@@ -231,3 +231,12 @@ def test_concurrent_calls_from_python_threads_agree_and_restore_the_count():
         for k in p:
             assert rel_norm(grads[k], rg[k]) < 1e-12, k
     assert blas.blas_threads() == before
+
+
+def test_asking_for_the_threading_layer_first_does_not_hide_the_gemm(monkeypatch):
+    """The module's lazily found state must not depend on which of its functions is called first."""
+    from minilstm.kernels import blas
+    monkeypatch.setattr(blas, "_STATE", {})
+    blas.threaded_layer()
+    assert (blas.gemm(np.float64) is None) == (blas._blas_info() is None)
+    assert isinstance(blas.loop_threads(64), int)

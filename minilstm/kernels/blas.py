@@ -20,6 +20,8 @@ woken for one big product spins on the cores for a while afterwards and would st
 the second core from the time loop (measured: 64,50,10,128,2 from 29 ms to 50 ms).
 """
 import ctypes
+import functools
+import importlib
 import os
 import threading
 
@@ -106,21 +108,19 @@ def cores():
         return os.cpu_count() or 1
 
 
+@functools.lru_cache(maxsize=None)
 def threaded_layer():
     """True when Numba can run ``prange`` on a thread-safe layer (OpenMP or TBB), so a threaded kernel may be
     called from several Python threads at once; Numba's fallback layer (workqueue) is not, and is not used."""
-    if "threaded" not in _STATE:
-        import importlib
-        ok = False
-        for mod in ("numba.np.ufunc.omppool", "numba.np.ufunc.tbbpool"):
-            try:
-                importlib.import_module(mod)
-                ok = True
-                break
-            except Exception:
-                pass
-        _STATE["threaded"] = ok and os.environ.get("NUMBA_THREADING_LAYER", "default") != "workqueue"
-    return _STATE["threaded"]
+    if os.environ.get("NUMBA_THREADING_LAYER", "default") == "workqueue":
+        return False
+    for mod in ("numba.np.ufunc.omppool", "numba.np.ufunc.tbbpool"):
+        try:
+            importlib.import_module(mod)
+            return True
+        except Exception:
+            pass
+    return False
 
 
 def loop_threads(B):
