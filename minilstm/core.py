@@ -185,6 +185,14 @@ def carried_gradients(dh_T, dc_T, like):
     return tuple(xp.zeros_like(like) if g is None else xp.array(g, dtype=like.dtype, order="C") for g in (dh_T, dc_T))
 
 
+def contiguous_weights(params, dtype):
+    """W_x, W_h as C-contiguous arrays of ``dtype`` (copies only where needed). The fused kernels hand them to
+    compiled code as raw memory, so a cache whose params were cast after the forward is read in the cache's
+    dtype, as the reference's own products would promote it."""
+    xp = get_array_module(params["W_h"])
+    return tuple(xp.ascontiguousarray(params[k], dtype=dtype) for k in ("W_x", "W_h"))
+
+
 def weights_backward(da, x_tm, hs, W_x, db=None):
     """Every weight gradient, and dx, as ONE matrix product over all steps.
 

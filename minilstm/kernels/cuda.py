@@ -24,8 +24,8 @@ import math
 
 import numpy as np
 
-from ..core import (CACHE_KEYS, carried_gradients, check_backward_args, check_forward_args, initial_states,
-                    input_projection, sequence_buffers, sequence_outputs, weights_backward)
+from ..core import (CACHE_KEYS, carried_gradients, check_backward_args, check_forward_args, contiguous_weights,
+                    initial_states, input_projection, sequence_buffers, sequence_outputs, weights_backward)
 from ..errors import DeviceError, InputTypeError, ShapeError
 from ..validate import check_same_module
 from . import check_kernel_dtype
@@ -319,8 +319,8 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     check_device_arrays(cache["x_tm"], "cache['x_tm']", T, B, H, dh_seq=dh_seq, dh_T=dh_T, dc_T=dc_T)
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
     hs, cs, gates, tanh_c = (cp.ascontiguousarray(a) for a in (hs, cs, gates, tanh_c))   # raw pointers below
-    W_x, W_h = params["W_x"], params["W_h"]
     dt = x_tm.dtype
+    W_x, W_h = contiguous_weights(params, dt)                          # the kernels read raw memory
     tname = _TYPES[np.dtype(dt)]
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else cp.ascontiguousarray(dh_seq.transpose(1, 0, 2), dtype=dt)

@@ -42,8 +42,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ..core import (CACHE_KEYS, carried_gradients, check_backward_args, check_forward_args, initial_states,
-                    input_projection, sequence_buffers, sequence_outputs, weights_backward)
+from ..core import (CACHE_KEYS, carried_gradients, check_backward_args, check_forward_args, contiguous_weights,
+                    initial_states, input_projection, sequence_buffers, sequence_outputs, weights_backward)
 from . import blas, check_contract, check_kernel_dtype
 from .blas import NO_TRANS, ROW_MAJOR, TRANS
 from ..errors import InputTypeError, ShapeError
@@ -351,8 +351,8 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     T, B, D, H = check_backward_args(dh_seq, dh_T, dc_T, cache)
     check_host_arrays(cache["x_tm"], "cache['x_tm']", dh_seq=dh_seq, dh_T=dh_T, dc_T=dc_T)
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
-    dt = x_tm.dtype                                  # compiled code reads raw memory: the weights in the cache's dtype
-    W_x, W_h = (np.ascontiguousarray(params[k], dtype=dt) for k in ("W_x", "W_h"))
+    dt = x_tm.dtype
+    W_x, W_h = contiguous_weights(params, dt)                          # compiled code reads raw memory
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
     W_hT = np.ascontiguousarray(W_h.T)
