@@ -28,7 +28,8 @@ array module from their inputs, so the same code runs on NumPy and CuPy.
 """
 from .backend import get_array_module
 from .errors import InputTypeError, ShapeError
-from .validate import check_array, check_cache, check_cell_params, check_sequence_inputs, check_step_inputs
+from .validate import (check_array, check_cell_params, check_sequence_backward_args,
+                       check_sequence_inputs, check_step_inputs)
 
 GATES = ("f", "i", "c_tilde", "o")  # order of the gate blocks along the 4H axis
 
@@ -290,19 +291,11 @@ def check_forward_args(x, h0, c0, params):
 
 def check_backward_args(dh_seq, dh_T, dc_T, cache):
     """``lstm_backward``'s arguments against the cache of the forward they differentiate. Returns (T, B, D, H)."""
-    hint = "Run lstm_forward again and pass its third result."
-    if not isinstance(cache, dict) or not isinstance(cache.get("params"), dict):
-        raise InputTypeError(f"cache must be the dict returned by lstm_forward (keys {list(CACHE_KEYS)}), got "
-                             f"{type(cache).__name__}. {hint}")
-    x_tm = check_array(cache.get("x_tm"), "cache['x_tm']", ndim=3)
-    T, B, D = x_tm.shape
-    H = check_cell_params(cache["params"], 4, D=D, name="cache['params']")[1]
-    check_cache(cache, {"x_tm": (T, B, D), "hs": (T + 1, B, H), "cs": (T + 1, B, H), "gates": (T, B, 4 * H),
-                        "tanh_c": (T, B, H)}, hint=hint)
-    check_array(dh_seq, "dh_seq", shape=(B, T, H), dims=("batch", "time", "hidden"), allow_none=True)
-    for name, g in (("dh_T", dh_T), ("dc_T", dc_T)):
-        check_array(g, name, shape=(B, H), dims=("batch", "hidden"), allow_none=True)
-    return T, B, D, H
+    return check_sequence_backward_args(
+        dh_seq, {"dh_T": dh_T, "dc_T": dc_T}, cache, "lstm_forward", CACHE_KEYS,
+        lambda params, D, name: check_cell_params(params, 4, D=D, name=name),
+        lambda T, B, D, H: {"x_tm": (T, B, D), "hs": (T + 1, B, H), "cs": (T + 1, B, H), "gates": (T, B, 4 * H),
+                            "tanh_c": (T, B, H)})
 
 
 def check_step_backward_args(dh_t, dc_t, cache):

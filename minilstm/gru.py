@@ -54,7 +54,7 @@ array module from their inputs, so the same code runs on NumPy and CuPy.
 from .backend import get_array_module
 from .core import carried_gradients, initial_states, input_projection, sigmoid
 from .errors import InputTypeError, ShapeError
-from .validate import check_array, check_cache, check_same_dtype, check_same_module
+from .validate import check_array, check_same_dtype, check_same_module, check_sequence_backward_args
 
 GRU_GATES = ("r", "z", "n")  # order of the gate blocks along the 3H axis
 GRU_PARAMS = ("W_x", "W_h", "b_x", "b_h")
@@ -276,18 +276,9 @@ def check_gru_forward_args(x, h0, params):
 
 def check_gru_backward_args(dh_seq, dh_T, cache):
     """``gru_backward``'s arguments against the cache of the forward they differentiate. Returns (T, B, D, H)."""
-    hint = "Run gru_forward again and pass its third result."
-    if not isinstance(cache, dict) or not isinstance(cache.get("params"), dict):
-        raise InputTypeError(f"cache must be the dict returned by gru_forward (keys {list(GRU_CACHE_KEYS)}), got "
-                             f"{type(cache).__name__}. {hint}")
-    x_tm = check_array(cache.get("x_tm"), "cache['x_tm']", ndim=3)
-    T, B, D = x_tm.shape
-    H = check_gru_params(cache["params"], D=D, name="cache['params']")[1]
-    check_cache(cache, {"x_tm": (T, B, D), "hs": (T + 1, B, H), "gates": (T, B, 3 * H), "hn": (T, B, H)},
-                hint=hint)
-    check_array(dh_seq, "dh_seq", shape=(B, T, H), dims=("batch", "time", "hidden"), allow_none=True)
-    check_array(dh_T, "dh_T", shape=(B, H), dims=("batch", "hidden"), allow_none=True)
-    return T, B, D, H
+    return check_sequence_backward_args(
+        dh_seq, {"dh_T": dh_T}, cache, "gru_forward", GRU_CACHE_KEYS, check_gru_params,
+        lambda T, B, D, H: {"x_tm": (T, B, D), "hs": (T + 1, B, H), "gates": (T, B, 3 * H), "hn": (T, B, H)})
 
 
 def check_gru_step_args(x_t, h_prev, params):

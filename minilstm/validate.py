@@ -168,6 +168,27 @@ def check_cache(cache, expected, name="cache", hint=""):
     check_same_module({f"{name}['{k}']": cache[k] for k in expected}, f"{name}['{first}']", cache[first])
 
 
+def check_sequence_backward_args(dh_seq, final_grads, cache, forward, cache_keys, check_params, cache_shapes):
+    """A sequence backward's arguments against the cache of the forward they differentiate (any cell).
+
+    final_grads: name -> (B, H) gradient on a final state, or None; forward: the forward's name (for the
+    messages); cache_keys: its cache's keys; check_params(params, D=, name=) -> (D, H) checks the cell's
+    params; cache_shapes(T, B, D, H) -> {cache key: shape}. Returns (T, B, D, H).
+    """
+    hint = f"Run {forward} again and pass its third result."
+    if not isinstance(cache, dict) or not isinstance(cache.get("params"), dict):
+        raise InputTypeError(f"cache must be the dict returned by {forward} (keys {list(cache_keys)}), got "
+                             f"{type(cache).__name__}. {hint}")
+    x_tm = check_array(cache.get("x_tm"), "cache['x_tm']", ndim=3)
+    T, B, D = x_tm.shape
+    H = check_params(cache["params"], D=D, name="cache['params']")[1]
+    check_cache(cache, cache_shapes(T, B, D, H), hint=hint)
+    check_array(dh_seq, "dh_seq", shape=(B, T, H), dims=("batch", "time", "hidden"), allow_none=True)
+    for name, g in final_grads.items():
+        check_array(g, name, shape=(B, H), dims=("batch", "hidden"), allow_none=True)
+    return T, B, D, H
+
+
 # ---- scalar settings ------------------------------------------------------------------------
 
 def check_number(value, name, low=None, high=None, low_open=False, high_open=False, allow_none=False, integer=False):
