@@ -28,7 +28,7 @@ array module from their inputs, so the same code runs on NumPy and CuPy.
 """
 from .backend import get_array_module
 from .errors import InputTypeError, ShapeError
-from .validate import (check_array, check_cell_params, check_sequence_backward_args,
+from .validate import (check_array, check_cell_params, check_sequence_backward_args, plain_arrays,
                        check_sequence_inputs, check_step_inputs)
 
 GATES = ("f", "i", "c_tilde", "o")  # order of the gate blocks along the 4H axis
@@ -286,11 +286,33 @@ def check_gates_backward_args(dh, dc_next, gates, c_prev, tanh_c):
 def check_forward_args(x, h0, c0, params):
     """``lstm_forward``'s arguments: x (B, T, D); h0, c0 (B, H) or None; params W_x (D, 4H), W_h (H, 4H),
     b (4H,); one float dtype, one device. Returns (B, T, D, H)."""
+    try:                                                      # the common case first, in a few comparisons
+        B, T, D = x.shape
+        H = params["W_h"].shape[0]
+        if type(params) is dict and B >= 1 and T >= 1 and H >= 1 and plain_arrays(
+                [(x, (B, T, D)), (params["W_x"], (D, 4 * H)), (params["W_h"], (H, 4 * H)), (params["b"], (4 * H,))]
+                + [(s, (B, H)) for s in (h0, c0) if s is not None]):
+            return B, T, D, H
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError):
+        pass
     return check_sequence_inputs(x, {"h0": h0, "c0": c0}, params, gates=4)
 
 
 def check_backward_args(dh_seq, dh_T, dc_T, cache):
     """``lstm_backward``'s arguments against the cache of the forward they differentiate. Returns (T, B, D, H)."""
+    try:                                                      # the common case first, in a few comparisons
+        T, B, D = cache["x_tm"].shape
+        params = cache["params"]
+        H = params["W_h"].shape[0]
+        if type(cache) is dict and type(params) is dict and H >= 1 and plain_arrays(
+                [(cache["x_tm"], (T, B, D)), (cache["hs"], (T + 1, B, H)), (cache["cs"], (T + 1, B, H)),
+                 (cache["gates"], (T, B, 4 * H)), (cache["tanh_c"], (T, B, H)), (params["W_x"], (D, 4 * H)),
+                 (params["W_h"], (H, 4 * H)), (params["b"], (4 * H,))]
+                + [(g, (B, H)) for g in (dh_T, dc_T) if g is not None]
+                + ([(dh_seq, (B, T, H))] if dh_seq is not None else [])):
+            return T, B, D, H
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError):
+        pass
     return check_sequence_backward_args(
         dh_seq, {"dh_T": dh_T, "dc_T": dc_T}, cache, "lstm_forward", CACHE_KEYS,
         lambda params, D, name: check_cell_params(params, 4, D=D, name=name),

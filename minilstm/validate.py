@@ -59,6 +59,24 @@ def check_array(a, name, ndim=None, shape=None, dims=None, kind=FLOAT, finite=Fa
     return a
 
 
+def plain_arrays(pairs):
+    """True when every (array, shape) pair is a NumPy float array of exactly that shape, all of one dtype.
+
+    The common case of the sequence checks, answered in a few comparisons per array; anything else (CuPy,
+    lists, other shapes or dtypes) returns False and takes the full checks, which say what is wrong."""
+    dt = None
+    for a, shape in pairs:
+        if type(a) is not np.ndarray or a.shape != shape:
+            return False
+        if dt is None:
+            dt = a.dtype
+            if dt.kind != "f":
+                return False
+        elif a.dtype != dt:
+            return False
+    return True
+
+
 def check_dtype_kind(a, name, kind=FLOAT):
     """Refuse arrays whose dtype kind is not in ``kind`` (complex, object, strings, dates, ...)."""
     dt = np.dtype(a.dtype)

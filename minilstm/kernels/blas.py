@@ -127,6 +127,8 @@ def loop_threads(B):
     """Threads for a layer's forward or backward over B rows: as many as the BLAS and Numba may use
     (threadpoolctl and ``numba.set_num_threads`` lower them), the cores allow and the rows fill (at least
     MIN_ROWS_PER_THREAD each); one without NumPy's gemm, OpenBLAS's thread control or a thread-safe layer."""
+    if B < 2 * MIN_ROWS_PER_THREAD:                      # too few rows for two threads: answer without asking
+        return 1
     st = _load()
     if st["set_threads"] is None or not st["gemm"] or not threaded_layer():
         return 1

@@ -162,8 +162,9 @@ def _gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, 
 @numba.njit(**_JIT)
 def _vecmat(v, W, out):
     """out = v @ W for one row vector, by hand as a sum of the rows of W scaled by v (no horizontal
-    reduction, so LLVM vectorizes the inner loop). v (M,), W (M, N), out (N,). The batch-1 paths
-    use it for h_{t-1} @ W_h forward and da_t @ W_h.T backward."""
+    reduction, so LLVM vectorizes the inner loop). v (M,), W (M, N), out (N,). A one-row range (batch 1)
+    uses it for h_{t-1} @ W_h forward and da_t @ W_h.T backward: a BLAS call would pack all of W for one
+    row, every step."""
     out[:] = 0
     for m in range(W.shape[0]):
         vm = v[m]
@@ -218,8 +219,11 @@ def _forward_rows(gemm, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, a, r
     gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n * T, G, D, one, x.ctypes.data + r0 * T * D * sz, D,
          W_x.ctypes.data, G, zero, xw.ctypes.data + r0 * T * G * sz, G)                  # x_t @ W_x, all t
     for t in range(T):
-        gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, G, H, one, hs.ctypes.data + (t * B + r0) * H * sz, H,
-             W_h.ctypes.data, G, zero, a.ctypes.data + r0 * G * sz, G)                  # h_{t-1} @ W_h
+        if n == 1:                                                   # one row: no BLAS call, no packing of W_h
+            _vecmat(hs[t, r0], W_h, a[r0])                                              # h_{t-1} @ W_h
+        else:
+            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, G, H, one, hs.ctypes.data + (t * B + r0) * H * sz, H,
+                 W_h.ctypes.data, G, zero, a.ctypes.data + r0 * G * sz, G)              # h_{t-1} @ W_h
         for r in range(r0, r1):
             _gates_forward_row(a[r], xw[r, t], bias, cs[t, r], gates[t, r], cs[t + 1, r], hs[t + 1, r], tanh_c[t, r])
 
@@ -250,8 +254,11 @@ def _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs
             else:
                 dh_r = dh_next[r]
             _gates_backward_row(dh_r, dc_next[r], gates[t, r], cs[t, r], tanh_c[t, r], da[r, t], dc_next[r], db, one)
-        gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da.ctypes.data + (r0 * T + t) * G * sz, T * G,
-             W_hT.ctypes.data, H, zero, dh_next.ctypes.data + r0 * H * sz, H)           # dh_{t-1} = da_t @ W_h^T
+        if n == 1:
+            _vecmat(da[r0, t], W_hT, dh_next[r0])                                       # dh_{t-1} = da_t @ W_h^T
+        else:
+            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da.ctypes.data + (r0 * T + t) * G * sz, T * G,
+                 W_hT.ctypes.data, H, zero, dh_next.ctypes.data + r0 * H * sz, H)       # dh_{t-1} = da_t @ W_h^T
     for r in range(r0, r1):
         for t in range(T):
             x_bf[r, t] = x_tm[t, r]
@@ -323,7 +330,7 @@ def lstm_forward(x, h0, c0, params):
     hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
     a = np.empty((B, 4 * H), dtype=dt)                                # workspace, reused every step
     gemm = blas.gemm(dt)
-    if B > 1 and gemm is not None:                                    # the compiled layer, rows over threads
+    if gemm is not None:                                              # the compiled layer, rows over threads
         nt = blas.loop_threads(B)
         x = np.ascontiguousarray(x)
         x_tm, xw = np.empty((T, B, D), dtype=dt), np.empty((B, T, 4 * H), dtype=dt)
@@ -331,6 +338,8 @@ def lstm_forward(x, h0, c0, params):
         if nt > 1:
             with blas.one_thread_blas():
                 _forward_rows_par(*args, blas.row_bounds(B, nt), dt.type(1), dt.type(0))
+        elif B == 1:                                  # no BLAS call per step: nothing to hold at one thread
+            _forward_rows(*args, 0, 1, dt.type(1), dt.type(0))
         else:
             with step_blas_threads(B, H):
                 _forward_rows(*args, 0, B, dt.type(1), dt.type(0))
@@ -359,7 +368,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     dh = np.empty((B, H), dtype=dt)                                    # workspace, reused every step
     one = dt.type(1)
     gemm = blas.gemm(dt)
-    if B > 1 and gemm is not None:                                    # the compiled layer, rows over threads
+    if gemm is not None:                                              # the compiled layer, rows over threads
         nt = blas.loop_threads(B)
         G = 4 * H
         da, dx = np.empty((B, T, G), dtype=dt), np.empty((B, T, D), dtype=dt)
@@ -371,10 +380,15 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         if nt > 1:
             with blas.one_thread_blas():
                 _backward_rows_par(*args, dW_xs, dW_hs, dbs, blas.row_bounds(B, nt), one, dt.type(0))
+        elif B == 1:
+            _backward_rows(*args, dW_xs[0], dW_hs[0], dbs[0], 0, 1, one, dt.type(0))
         else:
             with step_blas_threads(B, H):
                 _backward_rows(*args, dW_xs[0], dW_hs[0], dbs[0], 0, B, one, dt.type(0))
-        dparams = {"W_x": dW_xs.sum(axis=0), "W_h": dW_hs.sum(axis=0), "b": dbs.sum(axis=0)}   # row ranges' sums
+        if nt == 1:
+            dparams = {"W_x": dW_xs[0], "W_h": dW_hs[0], "b": dbs[0]}
+        else:
+            dparams = {"W_x": dW_xs.sum(axis=0), "W_h": dW_hs.sum(axis=0), "b": dbs.sum(axis=0)}   # ranges' sums
         return dx, dh_next, dc_next, dparams
     da = np.empty((T, B, 4 * H), dtype=dt)
     db = np.zeros(4 * H, dtype=dt)                                     # filled by the gate pass
