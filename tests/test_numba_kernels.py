@@ -110,3 +110,41 @@ def test_time_loop_runs_small_steps_on_one_blas_thread_and_restores_the_count():
     big = int(np.sqrt(numba_cpu.STEP_SERIAL_MAX_FLOPS)) + 1
     with numba_cpu.step_blas_threads(big, big):
         assert numpy_blas.get_num_threads() == before
+
+
+def test_float64_gate_functions_match_libm_everywhere():
+    """The float64 sigmoid/tanh of the kernels (no libm: ``_exp_split``) stay within 4 ulp of NumPy's over
+    the whole float range, keep the sign of zero and NaN, and saturate cleanly at +-inf; the float32 ones
+    are the rational tanh (a few float32 ulp)."""
+    import numba
+    from minilstm.kernels.numba_cpu import sigmoid, tanh
+
+    @numba.njit
+    def apply(x, th, sg):
+        for i in range(x.shape[0]):
+            th[i] = tanh(x[i])
+            sg[i] = sigmoid(x[i])
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.standard_normal(20000) * s for s in (1e-300, 1e-12, 1e-4, 0.1, 0.35, 1, 3, 19, 40, 700)]
+                       + [np.array([0.0, -0.0, 1e-320, 20.0, -20.0, 708.0, -708.0, 745.0, -745.0, 1e308, -1e308])])
+    th, sg = np.empty_like(x), np.empty_like(x)
+    apply(x, th, sg)
+    z = np.exp(-np.abs(x))
+    ref_sg = np.where(x >= 0, 1.0, z) / (1.0 + z)
+    ok = np.abs(x) < 700                                  # beyond, e^-|x| is below 1e-304: both round to ~0 or 1
+    assert np.max(np.abs(th - np.tanh(x)) / np.maximum(np.abs(np.tanh(x)), 1e-308)) < 8e-16
+    assert np.max(np.abs(sg[ok] - ref_sg[ok]) / ref_sg[ok]) < 8e-16
+    assert np.all(np.abs(sg[~ok] - ref_sg[~ok]) < 1e-300)
+    np.testing.assert_array_equal(np.signbit(th), np.signbit(x))
+    special = np.array([np.nan, np.inf, -np.inf])
+    th, sg = np.empty(3), np.empty(3)
+    apply(special, th, sg)
+    assert np.isnan(th[0]) and np.isnan(sg[0])
+    np.testing.assert_array_equal(th[1:], [1.0, -1.0])
+    np.testing.assert_array_equal(sg[1], 1.0)
+    assert 0.0 <= sg[2] < 1e-300
+    x32 = x[np.abs(x) < 50].astype(np.float32)
+    th32, sg32 = np.empty_like(x32), np.empty_like(x32)
+    apply(x32, th32, sg32)
+    assert np.max(np.abs(th32 - np.tanh(x32.astype(np.float64)))) < 2e-6
