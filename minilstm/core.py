@@ -173,10 +173,13 @@ def sequence_buffers(h0, c0, T, dtype):
     return hs, cs, xp.empty((T, B, 4 * H), dtype=dtype), xp.empty((T, B, H), dtype=dtype)
 
 
-def sequence_outputs(x_tm, hs, cs, gates, tanh_c, params):
-    """(h_seq (B, T, H) batch-first copy, (h_T, c_T), cache) from a filled forward."""
+def sequence_outputs(x_tm, hs, cs, gates, tanh_c, params, h_seq=None):
+    """(h_seq (B, T, H) batch-first copy, (h_T, c_T), cache) from a filled forward.
+    h_seq: the batch-first outputs when a kernel already wrote them (else copied from hs)."""
     cache = dict(zip(CACHE_KEYS, (x_tm, hs, cs, gates, tanh_c, params)))
-    return hs[1:].transpose(1, 0, 2).copy(), (hs[-1].copy(), cs[-1].copy()), cache
+    if h_seq is None:
+        h_seq = hs[1:].transpose(1, 0, 2).copy()
+    return h_seq, (hs[-1].copy(), cs[-1].copy()), cache
 
 
 def carried_gradients(dh_T, dc_T, like):

@@ -5,9 +5,12 @@ An optimizer updates a dict of parameter arrays in place from a dict of
 gradients with the same keys: ``opt = Adam(model.params, lr=1e-3); opt.step(grads)``.
 """
 import math
+import os
 from collections.abc import Mapping
 
-from .backend import get_array_module
+import numpy as np
+
+from .backend import get_array_module, numba_available
 from .errors import ConfigError, InputTypeError
 from .validate import check_array, check_keys_match, check_number
 
@@ -117,10 +120,27 @@ class Adam(Optimizer):
                 p *= 1.0 - self.lr * self.weight_decay      # AdamW: decay the weights directly
             elif self.weight_decay:
                 g = g + self.weight_decay * p               # Adam: L2 through the gradient
+            fused = _fused_adam(p, g, self.m[k], self.v[k])
+            if fused is not None:                           # the lines below in one compiled pass, bitwise equal
+                fused(p, g, self.m[k], self.v[k], self.lr, self.b1, self.b2, c1, c2, self.eps)
+                continue
             self.m[k] = self.b1 * self.m[k] + (1.0 - self.b1) * g
             self.v[k] = self.b2 * self.v[k] + (1.0 - self.b2) * g * g
             xp = get_array_module(p)
             p -= self.lr * (self.m[k] / c1) / (xp.sqrt(self.v[k] / c2) + self.eps)
+
+
+def _fused_adam(p, g, m, v):
+    """``minilstm.kernels.numba_optim.adam_update`` when it applies (Numba present, NumPy arrays of one float
+    dtype and shape, C-contiguous), else None (the NumPy lines run)."""
+    if not (type(p) is type(g) is type(m) is type(v) is np.ndarray and p.dtype == g.dtype == m.dtype == v.dtype
+            and p.dtype.kind == "f" and p.shape == g.shape and p.flags.c_contiguous and g.flags.c_contiguous
+            and m.flags.c_contiguous and v.flags.c_contiguous and p.dtype.itemsize >= 4):
+        return None
+    if not numba_available or os.environ.get("MINILSTM_NUMPY_OPTIM"):
+        return None
+    from .kernels.numba_optim import adam_update
+    return adam_update
 
 
 class AdamW(Adam):

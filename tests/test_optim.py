@@ -67,3 +67,37 @@ def test_optimizers_match_torch(name):
 def test_bad_learning_rate():
     with pytest.raises(ValueError, match="learning rate"):
         Adam({"w": np.zeros(1)}, lr=-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["adam", "adam_l2", "adamw"])
+def test_fused_adam_is_bitwise_the_numpy_adam(monkeypatch, dtype, kind):
+    """The compiled Adam update (one pass per array) gives the NumPy lines' results to the bit, so seeded
+    training is the same with or without it; a non-contiguous parameter takes the NumPy lines."""
+    pytest.importorskip("numba")
+    from minilstm.optim import _fused_adam
+    rng = np.random.default_rng(1)
+    shapes = {"W": (7, 12), "b": (12,), "s": (1,)}
+    start = {k: (rng.standard_normal(s) * 0.3).astype(dtype) for k, s in shapes.items()}
+    grads = [{k: (rng.standard_normal(s) * 10.0 ** rng.integers(-6, 3)).astype(dtype) for k, s in shapes.items()}
+             for _ in range(12)]
+    make = {"adam": lambda p: Adam(p, lr=3e-3), "adam_l2": lambda p: Adam(p, lr=3e-3, weight_decay=0.05),
+            "adamw": lambda p: AdamW(p, lr=3e-3, weight_decay=0.05)}[kind]
+    results = []
+    for env in ("", "1"):
+        monkeypatch.setenv("MINILSTM_NUMPY_OPTIM", env)
+        params = {k: v.copy() for k, v in start.items()}
+        assert (_fused_adam(params["W"], grads[0]["W"], params["W"], params["W"]) is None) == (env == "1")
+        opt = make(params)
+        for g in grads:
+            opt.step(g)
+        results.append((params, opt.m, opt.v))
+    for a, b in zip(results[0], results[1]):
+        for k in shapes:
+            assert a[k].dtype == dtype
+            np.testing.assert_array_equal(a[k], b[k])
+    assert not np.array_equal(results[0][0]["W"], start["W"])
+    strided = {"W": np.asfortranarray(start["W"])}                 # not C-contiguous: the NumPy lines
+    assert _fused_adam(strided["W"], grads[0]["W"], strided["W"], strided["W"]) is None
+    Adam(strided, lr=3e-3).step({"W": grads[0]["W"]})
+    assert np.isfinite(strided["W"]).all()
