@@ -1,4 +1,4 @@
-"""The training options that the accuracy benchmark ablates: forget_bias and restore_best."""
+"""The training options that the accuracy benchmark ablates: forget_bias, restore_best, weight_average."""
 import numpy as np
 import pytest
 
@@ -45,8 +45,80 @@ def test_forget_bias_is_added_to_the_forget_gate_block_only(data):
 @pytest.mark.parametrize("key,value,words", [
     ("forget_bias", float("nan"), "finite"), ("forget_bias", "1", "number"), ("forget_bias", 50.0, "[-10.0, 10.0)"),
     ("restore_best", "yes", "True or False"), ("restore_best", None, "True or False"),
+    ("weight_average", 1.0, "(0.0, 1.0)"), ("weight_average", 0.0, "(0.0, 1.0)"), ("weight_average", -0.5, "or None"),
+    ("weight_average", float("nan"), "finite"), ("weight_average", "0.99", "number"), ("weight_average", True, "number"),
 ])
 def test_bad_training_options_are_refused_at_construction(key, value, words):
     with pytest.raises(ConfigError, match=key) as e:
         LSTMModel({key: value})
     assert words in str(e.value)
+
+
+def test_weight_average_is_the_ramped_moving_average_of_the_weights():
+    from minilstm.forecast.training import WeightAverage
+    w = {"a": np.array([1.0, -2.0]), "b": np.array([[0.5]])}
+    avg = WeightAverage(w, decay=0.9)
+    expect = {k: v.copy() for k, v in w.items()}
+    rng = np.random.default_rng(0)
+    for n in range(1, 40):
+        for k in w:
+            w[k][...] = rng.standard_normal(w[k].shape)
+        avg.update(w)
+        d = min(0.9, (1 + n) / (10 + n))                      # the ramp, then the decay
+        for k in w:
+            expect[k] = d * expect[k] + (1 - d) * w[k]
+            np.testing.assert_allclose(avg.avg[k], expect[k], rtol=1e-13)
+    assert avg.avg["a"] is not w["a"]                         # its own arrays: the weights are only read
+
+
+def test_weight_average_is_what_is_validated_and_kept(data, monkeypatch):
+    """With weight_average the kept weights are the average at the best (or last) epoch, not the live weights;
+    with None they are the live weights, as before the option existed."""
+    from minilstm.forecast import training
+    X, y = data
+    seen = []
+    real_update = training.WeightAverage.update
+
+    def spy(self, params):
+        real_update(self, params)
+        seen.append(({k: v.copy() for k, v in self.avg.items()}, {k: v.copy() for k, v in params.items()}))
+    monkeypatch.setattr(training.WeightAverage, "update", spy)
+    m = LSTMModel(cfg(epochs=4, weight_average=0.9, restore_best=False)).fit(X, y, verbose=False)
+    per_epoch = len(seen) // 4
+    last_avg, last_live = seen[-1]
+    for k, v in m.params.items():
+        np.testing.assert_array_equal(v, last_avg[k])
+    assert any(not np.array_equal(m.params[k], last_live[k]) for k in m.params)
+    best = LSTMModel(cfg(epochs=4, weight_average=0.9)).fit(X, y, verbose=False)
+    k = best.info["best_epoch"]
+    kept = seen[len(seen) // 2 + k * per_epoch - 1][0]           # the second fit's average after epoch k
+    for name, v in best.params.items():
+        np.testing.assert_array_equal(v, kept[name])
+    seen.clear()
+    plain = LSTMModel(cfg(epochs=2, weight_average=None, restore_best=False)).fit(X, y, verbose=False)
+    assert seen == []                                            # no average kept or updated
+    again = LSTMModel(cfg(epochs=2, weight_average=None, restore_best=False)).fit(X, y, verbose=False)
+    np.testing.assert_array_equal(plain.predict(X), again.predict(X))
+
+
+def test_weight_average_round_trips_and_old_files_load_without_it(data, tmp_path):
+    """A file written before the option existed was trained without it: it loads with weight_average None."""
+    import json
+    import zipfile
+    X, y = data
+    m = LSTMModel(cfg(epochs=1, weight_average=0.95)).fit(X, y, verbose=False)
+    path, old = str(tmp_path / "new.minilstm"), str(tmp_path / "old.minilstm")
+    m.save(path)
+    assert LSTMModel.load(path).config["weight_average"] == 0.95
+    assert LSTMModel(cfg()).config["weight_average"] == 0.99          # the default
+    with zipfile.ZipFile(path) as z, zipfile.ZipFile(old, "w") as out:
+        for name in z.namelist():
+            data_ = z.read(name)
+            if name == "metadata.json":
+                meta = json.loads(data_)
+                assert meta["config"].pop("weight_average") == 0.95
+                data_ = json.dumps(meta).encode()
+            out.writestr(name, data_)
+    back = LSTMModel.load(old)
+    assert back.config["weight_average"] is None
+    np.testing.assert_array_equal(back.predict(X), m.predict(X))

@@ -454,6 +454,7 @@ def check_metadata(path, meta, arrays, device=None):
     if not isinstance(cfg, dict):
         raise _bad(p, f"'config' must be a dict, got {type(cfg).__name__}")
     cfg = dict(cfg)
+    cfg.setdefault("weight_average", None)         # files from before the option trained without it
     from ..backend import cupy_available, resolve_device, resolve_kernels
     if device is not None and device not in ("cpu", "cuda", "auto"):
         raise ConfigError(f"load(path, device=...) takes 'cpu', 'cuda' or 'auto', got {device!r}.")

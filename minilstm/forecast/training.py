@@ -99,6 +99,28 @@ class Network:
         return tot / len(Xd)
 
 
+class WeightAverage:
+    """Exponential moving average of the weights (Polyak averaging), updated after every optimizer step:
+
+        avg = d * avg + (1 - d) * w,   d = min(decay, (1 + n) / (10 + n)) at the n-th update
+
+    (the ramp keeps the first updates from being tied to the random initial weights). The average
+    moves less from batch to batch than the weights themselves, so the epoch it is validated at
+    matters less. params: the network's arrays (read, never written)."""
+
+    def __init__(self, params, decay):
+        self.decay, self.n = decay, 0
+        self.avg = {k: v.copy() for k, v in params.items()}
+
+    def update(self, params):
+        self.n += 1
+        d = min(self.decay, (1.0 + self.n) / (10.0 + self.n))
+        for k, w in params.items():
+            a = self.avg[k]
+            a *= d
+            a += (1.0 - d) * w
+
+
 MAX_PARAMETERS = 500_000_000    # 2 GB of float32 weights (plus as much again for Adam's moments, twice)
 
 
@@ -241,6 +263,7 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
     E, B, lr0 = cfg["epochs"], cfg["batch_size"], cfg["learning_rate"]
     res = TrainResult()
     best, best_params, bad_epochs, flat = math.inf, net.snapshot(), 0, 0
+    average = WeightAverage(net.params, cfg["weight_average"]) if cfg["weight_average"] else None
     try:
         for epoch in range(1, E + 1):
             te = time.perf_counter()
@@ -258,17 +281,27 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
                 if not math.isfinite(gnorm):
                     raise _Stop(diagnosis("gradient norm", gnorm, epoch, b))
                 opt.step(grads)
+                if average is not None:
+                    average.update(net.params)
                 tot += loss * len(order[s:s + B])
                 count += len(order[s:s + B])
                 gsum += gnorm
                 nb += 1
             train_loss = tot / count
+            if average is not None:                       # validate (and keep) the averaged weights
+                live = net.snapshot()
+                net.set_params(average.avg)
             val_loss = net.loss(Xva, Yva, loss_fn) if Xva is not None else None
             watch = val_loss if val_loss is not None else train_loss
+            epoch_params = net.snapshot() if average is not None else None
+            if average is not None:
+                net.set_params(live)                      # training goes on from the live weights
             if not math.isfinite(watch):
                 raise _Stop(diagnosis("validation loss", watch, epoch, nb))
+            last_params = epoch_params
             if watch < best - cfg["min_delta"] or res.best_epoch == 0:
-                best, res.best_epoch, best_params, bad_epochs, flat = watch, epoch, net.snapshot(), 0, 0
+                best, res.best_epoch, bad_epochs, flat = watch, epoch, 0, 0
+                best_params = epoch_params if epoch_params is not None else net.snapshot()
             else:
                 bad_epochs += 1
                 flat += 1
@@ -290,7 +323,9 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
         progress.close()
     if cfg["restore_best"] or res.diverged or res.interrupted or not res.history:
         net.set_params(best_params)
-    else:                                         # the last finished epoch's weights are in the network
+    else:                                         # the last finished epoch's weights (its average, if any)
+        if average is not None:
+            net.set_params(last_params)
         res.best_epoch = res.history[-1]["epoch"]
     net.lstm.train()
     return res
