@@ -56,8 +56,9 @@ ABLATIONS = {
     "no_clip": {"clip_norm": None},
     "last_epoch": {"restore_best": False, "patience": None},
     "no_early_stop": {"patience": None},
+    "no_weight_average": {"weight_average": None},
 }
-PLAIN = {"forget_bias": 0.0, "clip_norm": None, "restore_best": False, "patience": None}
+PLAIN = {"forget_bias": 0.0, "clip_norm": None, "restore_best": False, "patience": None, "weight_average": None}
 
 
 def _calendar(index):
