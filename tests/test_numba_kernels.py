@@ -148,3 +148,31 @@ def test_float64_gate_functions_match_libm_everywhere():
     th32, sg32 = np.empty_like(x32), np.empty_like(x32)
     apply(x32, th32, sg32)
     assert np.max(np.abs(th32 - np.tanh(x32.astype(np.float64)))) < 2e-6
+
+
+def test_workspaces_are_reused_but_never_handed_out():
+    """The kernels keep their scratch arrays between calls (no fresh memory per call); nothing they return
+    may live in one, and a second call with other data must not change the first call's results."""
+    from minilstm.kernels import numba_cpu
+    rng = np.random.default_rng(3)
+    B, T, D, H = 32, 6, 5, 8
+    p = random_params(rng, D, H, scale=0.4)
+    runs = []
+    for _ in range(2):
+        x, G = rng.standard_normal((B, T, D)), rng.standard_normal((B, T, H))
+        out, (h_T, c_T), cache = numba_cpu.lstm_forward(x, None, None, p)
+        dx, dh0, dc0, dp = numba_cpu.lstm_backward(G, None, None, cache)
+        runs.append(((x, G), [out, h_T, c_T, dx, dh0, dc0, *dp.values(), *(cache[k] for k in core.CACHE_KEYS[:-1])],
+                     [a.copy() for a in (out, dx, *dp.values())]))
+    kept = list(numba_cpu._SCRATCH.arrays.values())
+    assert {k[0] for k in numba_cpu._SCRATCH.arrays} >= {"xw", "a", "da", "x_bf", "h_bf", "dh"}
+    for (x, G), handed_out, copies in runs:
+        assert not any(np.shares_memory(a, s) for a in handed_out for s in kept)
+        ref = core.lstm_forward(x, None, None, p)
+        rb = core.lstm_backward(G, None, None, ref[2])
+        for a, b in zip(copies, (ref[0], rb[0], *rb[3].values())):
+            assert rel_norm(a, b) < 1e-12
+        np.testing.assert_array_equal(handed_out[0], copies[0])    # the second call left the first's
+        np.testing.assert_array_equal(handed_out[3], copies[1])    # results alone
+    big = numba_cpu.scratch("test_big", (numba_cpu.SCRATCH_MAX_BYTES // 8 + 1,), np.float64)
+    assert ("test_big", big.shape, "d") not in numba_cpu._SCRATCH.arrays      # too large to keep
