@@ -29,7 +29,10 @@ Results go to benchmarks/results/cpu.{json,md,png} (cpu_partial.* for partial ru
 Environment, set for every process and printed: glibc's malloc thresholds (with the defaults
 PyTorch takes 10^3-10^5 page faults per step); OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are
 dropped (some machines set them to steer old OpenBLAS builds; they pin a current NumPy to
-slower kernels). Tests and CI keep the environment as it is.
+slower kernels). Tests and CI keep the environment as it is. ``--default-malloc`` leaves glibc's
+thresholds at their defaults instead, as a user's process has them (results in cpu_default_malloc.*):
+both sides are slower there, PyTorch more (measured: its 32,20,10,64,2 step 4.8-6.6 -> 9.8-10.1 ms,
+minilstm's 3.7-4.0 -> 4.5-5.2 ms).
 """
 import argparse
 import json
@@ -50,6 +53,7 @@ from common import (CONFIGS, machine_description, make_minilstm_step, markdown_t
 MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31)}
 DROP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREADS = 2
+SET_MALLOC = True                                          # False with --default-malloc
 SIDES = ("numba", "numpy", "floor", "torch")
 FLOAT64_CONFIGS = ("seed", "medium")
 CELL_CONFIGS = ("seed", "medium")
@@ -58,7 +62,11 @@ CELL_CONFIGS = ("seed", "medium")
 def bench_env():
     """The environment every timed process runs with (see the module docstring)."""
     env = {k: v for k, v in os.environ.items() if k not in DROP}
-    env.update(MALLOC)
+    if SET_MALLOC:
+        env.update(MALLOC)
+    else:                                                  # --default-malloc: glibc's own thresholds
+        for k in MALLOC:
+            env.pop(k, None)
     env.setdefault("OMP_NUM_THREADS", str(THREADS))
     env.setdefault("OPENBLAS_NUM_THREADS", str(THREADS))
     env.setdefault("NUMBA_NUM_THREADS", str(THREADS))
@@ -344,8 +352,9 @@ def report(results):
     md = [f"Measured on {results['machine']} (NumPy BLAS: {results['blas']}); PyTorch {results['torch']} (CPU build); "
           f"{THREADS} threads each; each side alone in its own fresh process, {results['rounds']} rounds with the "
           f"order of the sides rotated, {results['repeats']} timed repeats per process after warm-up; figure = median "
-          "of the per-process medians, ratio = ratio of those medians (range over rounds in brackets); malloc "
-          "thresholds set for every process.", "", markdown_table(hdr, tab), "",
+          "of the per-process medians, ratio = ratio of those medians (range over rounds in brackets); " +
+          ("malloc thresholds set for every process." if results.get("malloc") else
+           "glibc's default malloc thresholds (as in a user's process)."), "", markdown_table(hdr, tab), "",
           "\"floor\": the same sequence of matrix products that minilstm's design issues, timed alone (a lower "
           "bound: the fastest process); numba/floor is how far the whole step is above it."]
     fe = results.get("fit_epoch")
@@ -373,6 +382,8 @@ def parse_args(argv=None):
     ap.add_argument("--cells", nargs="*", default=None, choices=["gru", "bilstm"],
                     help="also time these cells (against torch.nn.GRU / LSTM(bidirectional=True)); "
                          "a full run does both at " + ", ".join(("seed", "medium")))
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc's malloc thresholds at their defaults, as in a user's process")
     ap.add_argument("--worker", nargs="+", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     for k in ("repeats", "rounds"):
@@ -398,6 +409,8 @@ def main(argv=None):
         tver = importlib.metadata.version("torch")
     except Exception:
         tver = None
+    global SET_MALLOC
+    SET_MALLOC = not args.default_malloc
     sides = list(args.sides)
     if tver is None and "torch" in sides:
         sides.remove("torch")
@@ -405,14 +418,15 @@ def main(argv=None):
     repeats = args.repeats or (5 if args.quick else 20)
     rounds = args.rounds or (2 if args.quick else 3)
     names = args.configs or (["seed", "small"] if args.quick else list(CONFIGS))
-    full = not args.quick and args.configs is None and set(sides) == set(SIDES)
+    full = not args.quick and args.configs is None and set(sides) == set(SIDES) and SET_MALLOC
     env = bench_env()
     machine = machine_description()
     blas = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, %r); import bench_cpu; "
                            "print(bench_cpu.blas_kernel())" % HERE], env=env, capture_output=True,
                           text=True).stdout.strip()
+    shown = ", ".join(f"{k}={env.get(k, '(default)')}" for k in (*MALLOC, "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
     print(f"machine: {machine}; torch {tver}; {THREADS} threads per side; each side alone in fresh processes\n"
-          f"environment: {', '.join(f'{k}={env[k]}' for k in (*MALLOC, 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS'))}; "
+          f"environment: {shown}; "
           f"dropped {', '.join(DROP)}; NumPy BLAS: {blas}", flush=True)
     rows = [bench_config(n, "float32", sides, rounds, repeats) for n in names]
     if full or (not args.quick and args.configs is None and not args.cells):
@@ -420,7 +434,7 @@ def main(argv=None):
     for cell in args.cells or (("gru", "bilstm") if full else ()):
         rows += [bench_config(n, "float32", sides, rounds, repeats, cell) for n in (args.configs or CELL_CONFIGS)]
     results = {"machine": machine, "blas": blas, "torch": tver, "threads": THREADS, "repeats": repeats,
-               "rounds": rounds, "malloc": MALLOC, "configs": rows}
+               "rounds": rounds, "malloc": MALLOC if SET_MALLOC else None, "configs": rows}
     if not args.no_fit and not args.quick and not args.cells:
         print("  fit epoch on the demo data ...", flush=True)
         results["fit_epoch"] = bench_fit_epoch(rounds, sides=("minilstm", "torch") if tver else ("minilstm",))
@@ -428,7 +442,8 @@ def main(argv=None):
         print("  Numba JIT cost ...", flush=True)
         results["jit"] = bench_jit()
     text = report(results)
-    out = write_results(results, "cpu" if full else "cpu_partial", text, lambda p: chart(rows, p))
+    name = "cpu" if full else "cpu_partial" if SET_MALLOC else "cpu_default_malloc"
+    out = write_results(results, name, text, lambda p: chart(rows, p))
     print("\n" + text + f"\n\nwritten to {out}/")
 
 

@@ -42,7 +42,7 @@ def test_minilstm_step_closure_runs():
     assert infer().shape == (2, 1)
 
 
-def test_cpu_benchmark_alternates_fresh_processes_and_takes_ratio_of_medians():
+def test_cpu_benchmark_alternates_fresh_processes_and_takes_ratio_of_medians(monkeypatch):
     import bench_cpu
     calls = []
     res = bench_cpu.rounds_of(["a", "b", "c"], 3, lambda s: calls.append(s) or s)
@@ -52,6 +52,10 @@ def test_cpu_benchmark_alternates_fresh_processes_and_takes_ratio_of_medians():
     assert s["process_ms"] == [2.0, 4.0] and s["ms"] == 3.0 and s["ratio_rounds"] == [1.0, 2.0]
     env = bench_cpu.bench_env()
     assert "OPENBLAS_CORETYPE" not in env and env["MALLOC_MMAP_THRESHOLD_"] == str(1 << 30)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "5")
+    monkeypatch.setattr(bench_cpu, "SET_MALLOC", False)              # --default-malloc: a user's process
+    assert not set(bench_cpu.MALLOC) & set(bench_cpu.bench_env())
+    assert bench_cpu.parse_args(["--default-malloc"]).default_malloc
     with pytest.raises(SystemExit):
         bench_cpu.parse_args(["--rounds", "0"])
 
