@@ -36,7 +36,7 @@ Writes into --out (created if missing; an existing file there is refused):
   gates.png             gate activations of the top layer over one input window"""
 
 DEMO_TIME = {"minutes": "about 1 minute",
-             "measured": "53 s wall clock on an idle 2-core AMD EPYC (about 1.7 s per epoch);\n"
+             "measured": "73 s wall clock on an idle 2-core AMD EPYC (about 2.2 s per epoch);\n"
                          "several times longer when other jobs share the cores"}
 
 GRADCHECK_DESCRIPTION = """\
