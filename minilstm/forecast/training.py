@@ -120,6 +120,9 @@ class WeightAverage:
             a *= d
             a += (1.0 - d) * w
 
+    def snapshot(self):
+        return {k: v.copy() for k, v in self.avg.items()}
+
 
 MAX_PARAMETERS = 500_000_000    # 2 GB of float32 weights (plus as much again for Adam's moments, twice)
 
@@ -292,16 +295,14 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
                 live = net.snapshot()
                 net.set_params(average.avg)
             val_loss = net.loss(Xva, Yva, loss_fn) if Xva is not None else None
-            watch = val_loss if val_loss is not None else train_loss
-            epoch_params = net.snapshot() if average is not None else None
             if average is not None:
                 net.set_params(live)                      # training goes on from the live weights
+            watch = val_loss if val_loss is not None else train_loss
             if not math.isfinite(watch):
                 raise _Stop(diagnosis("validation loss", watch, epoch, nb))
-            last_params = epoch_params
             if watch < best - cfg["min_delta"] or res.best_epoch == 0:
                 best, res.best_epoch, bad_epochs, flat = watch, epoch, 0, 0
-                best_params = epoch_params if epoch_params is not None else net.snapshot()
+                best_params = average.snapshot() if average is not None else net.snapshot()
             else:
                 bad_epochs += 1
                 flat += 1
@@ -324,8 +325,8 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
     if cfg["restore_best"] or res.diverged or res.interrupted or not res.history:
         net.set_params(best_params)
     else:                                         # the last finished epoch's weights (its average, if any)
-        if average is not None:
-            net.set_params(last_params)
+        if average is not None:                   # no update since that epoch's validation
+            net.set_params(average.avg)
         res.best_epoch = res.history[-1]["epoch"]
     net.lstm.train()
     return res
