@@ -176,3 +176,6 @@ def test_workspaces_are_reused_but_never_handed_out():
         np.testing.assert_array_equal(handed_out[3], copies[1])    # results alone
     big = numba_cpu.scratch("test_big", (numba_cpu.SCRATCH_MAX_BYTES // 8 + 1,), np.float64)
     assert ("test_big", big.shape, "d") not in numba_cpu._SCRATCH.arrays      # too large to keep
+    for k in range(5):                                         # many shapes: the total kept stays bounded
+        numba_cpu.scratch("test_many", (numba_cpu.SCRATCH_MAX_BYTES // 8 - k,), np.float64)
+        assert sum(a.nbytes for a in numba_cpu._SCRATCH.arrays.values()) <= 2 * numba_cpu.SCRATCH_MAX_BYTES

@@ -391,7 +391,8 @@ def step_blas_threads(B, H):
 # process, 4 processes each: training step 4.25 -> 3.27 ms). The forward's cache (hs, cs, gates,
 # tanh_c) and every returned array are still new each call: callers keep them. Arrays larger than
 # SCRATCH_MAX_BYTES are not kept (their page faults are small beside their products, and keeping them
-# would hold that much memory); MINILSTM_SCRATCH_MAX_BYTES=0 keeps none.
+# would hold that much memory), and a thread keeps at most 2 * SCRATCH_MAX_BYTES in all (past that it
+# starts over); MINILSTM_SCRATCH_MAX_BYTES=0 keeps none.
 SCRATCH_MAX_BYTES = int(os.environ.get("MINILSTM_SCRATCH_MAX_BYTES", 1 << 24))
 _SCRATCH = threading.local()
 
@@ -407,8 +408,8 @@ def scratch(name, shape, dtype):
     if a is None:
         a = np.empty(shape, dtype=dtype)
         if a.nbytes <= SCRATCH_MAX_BYTES:
-            if len(kept) >= 32:                       # many shapes seen: start over rather than grow
-                kept.clear()
+            if a.nbytes + sum(k.nbytes for k in kept.values()) > 2 * SCRATCH_MAX_BYTES:
+                kept.clear()                          # many shapes seen: start over rather than grow
             kept[key] = a
     return a
 
