@@ -114,33 +114,39 @@ class Adam(Optimizer):
         self.check_grads(grads)
         self.t += 1
         c1, c2 = 1.0 - self.b1 ** self.t, 1.0 - self.b2 ** self.t
+        gs = {}
         for k, p in self.params.items():
             g = grads[k]
             if self.weight_decay and self.decoupled:
                 p *= 1.0 - self.lr * self.weight_decay      # AdamW: decay the weights directly
             elif self.weight_decay:
                 g = g + self.weight_decay * p               # Adam: L2 through the gradient
-            fused = _fused_adam(p, g, self.m[k], self.v[k])
-            if fused is not None:                           # the lines below in one compiled pass, bitwise equal
-                fused(p, g, self.m[k], self.v[k], self.lr, self.b1, self.b2, c1, c2, self.eps)
-                continue
+            gs[k] = g
+        ps, gl, ms, vs = ([d[k] for k in self.params] for d in (self.params, gs, self.m, self.v))
+        fused = compiled_passes(*ps, *gl, *ms, *vs)
+        if fused is not None:              # the lines below for every array in one compiled call, bitwise equal
+            fused.adam_update(ps, gl, ms, vs, self.lr, self.b1, self.b2, c1, c2, self.eps)
+            return
+        for k, p in self.params.items():
+            g = gs[k]
             self.m[k] = self.b1 * self.m[k] + (1.0 - self.b1) * g
             self.v[k] = self.b2 * self.v[k] + (1.0 - self.b2) * g * g
             xp = get_array_module(p)
             p -= self.lr * (self.m[k] / c1) / (xp.sqrt(self.v[k] / c2) + self.eps)
 
 
-def _fused_adam(p, g, m, v):
-    """``minilstm.kernels.numba_optim.adam_update`` when it applies (Numba present, NumPy arrays of one float
-    dtype and shape, C-contiguous), else None (the NumPy lines run)."""
-    if not (type(p) is type(g) is type(m) is type(v) is np.ndarray and p.dtype == g.dtype == m.dtype == v.dtype
-            and p.dtype.kind == "f" and p.shape == g.shape and p.flags.c_contiguous and g.flags.c_contiguous
-            and m.flags.c_contiguous and v.flags.c_contiguous and p.dtype.itemsize >= 4):
+def compiled_passes(*arrays):
+    """``minilstm.kernels.numba_optim`` when its compiled passes apply to these arrays (Numba present, all NumPy
+    arrays of one float dtype, C-contiguous; the arrays that go together have one shape: the callers check),
+    else None (the NumPy lines run). MINILSTM_NUMPY_OPTIM=1 forces the NumPy lines."""
+    if not numba_available or os.environ.get("MINILSTM_NUMPY_OPTIM") or not arrays:
         return None
-    if not numba_available or os.environ.get("MINILSTM_NUMPY_OPTIM"):
+    dt = getattr(arrays[0], "dtype", None)
+    if not (dt is not None and dt.kind == "f" and dt.itemsize >= 4 and all(
+            type(a) is np.ndarray and a.dtype == dt and a.flags.c_contiguous for a in arrays)):
         return None
-    from .kernels.numba_optim import adam_update
-    return adam_update
+    from .kernels import numba_optim
+    return numba_optim
 
 
 class AdamW(Adam):

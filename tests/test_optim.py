@@ -75,7 +75,7 @@ def test_fused_adam_is_bitwise_the_numpy_adam(monkeypatch, dtype, kind):
     """The compiled Adam update (one pass per array) gives the NumPy lines' results to the bit, so seeded
     training is the same with or without it; a non-contiguous parameter takes the NumPy lines."""
     pytest.importorskip("numba")
-    from minilstm.optim import _fused_adam
+    from minilstm.optim import compiled_passes
     rng = np.random.default_rng(1)
     shapes = {"W": (7, 12), "b": (12,), "s": (1,)}
     start = {k: (rng.standard_normal(s) * 0.3).astype(dtype) for k, s in shapes.items()}
@@ -87,7 +87,7 @@ def test_fused_adam_is_bitwise_the_numpy_adam(monkeypatch, dtype, kind):
     for env in ("", "1"):
         monkeypatch.setenv("MINILSTM_NUMPY_OPTIM", env)
         params = {k: v.copy() for k, v in start.items()}
-        assert (_fused_adam(params["W"], grads[0]["W"], params["W"], params["W"]) is None) == (env == "1")
+        assert (compiled_passes(params["W"], grads[0]["W"], params["W"], params["W"]) is None) == (env == "1")
         opt = make(params)
         for g in grads:
             opt.step(g)
@@ -98,6 +98,6 @@ def test_fused_adam_is_bitwise_the_numpy_adam(monkeypatch, dtype, kind):
             np.testing.assert_array_equal(a[k], b[k])
     assert not np.array_equal(results[0][0]["W"], start["W"])
     strided = {"W": np.asfortranarray(start["W"])}                 # not C-contiguous: the NumPy lines
-    assert _fused_adam(strided["W"], grads[0]["W"], strided["W"], strided["W"]) is None
+    assert compiled_passes(strided["W"], grads[0]["W"], strided["W"], strided["W"]) is None
     Adam(strided, lr=3e-3).step({"W": grads[0]["W"]})
     assert np.isfinite(strided["W"]).all()

@@ -71,6 +71,38 @@ def test_weight_average_is_the_ramped_moving_average_of_the_weights():
     assert avg.avg["a"] is not w["a"]                         # its own arrays: the weights are only read
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_weight_average_is_bitwise_the_numpy_lines(monkeypatch, dtype):
+    """The one-call compiled update (all arrays at once) rounds as ``a *= d; a += (1 - d) * w`` does, so seeded
+    training is the same with or without it; arrays it cannot take (mixed dtypes) take the NumPy lines."""
+    pytest.importorskip("numba")
+    from minilstm.forecast.training import WeightAverage
+    from minilstm.optim import compiled_passes
+    rng = np.random.default_rng(3)
+    shapes = {"W": (9, 16), "b": (16,), "s": (1,)}
+    start = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    steps = [{k: (rng.standard_normal(s) * 10.0 ** rng.integers(-4, 3)).astype(dtype) for k, s in shapes.items()}
+             for _ in range(15)]
+    kept = []
+    for env in ("", "1"):
+        monkeypatch.setenv("MINILSTM_NUMPY_OPTIM", env)
+        assert (compiled_passes(*start.values()) is None) == (env == "1")
+        avg = WeightAverage(start, decay=0.97)
+        for w in steps:
+            avg.update(w)
+        kept.append(avg.avg)
+    for k in shapes:
+        assert kept[0][k].dtype == dtype
+        np.testing.assert_array_equal(kept[0][k], kept[1][k])
+    assert not np.array_equal(kept[0]["W"], start["W"])
+    mixed = {"W": start["W"], "x": np.zeros(3, np.float64 if dtype == np.float32 else np.float32)}
+    monkeypatch.setenv("MINILSTM_NUMPY_OPTIM", "")
+    assert compiled_passes(*mixed.values()) is None
+    avg = WeightAverage(mixed, decay=0.9)
+    avg.update({"W": steps[0]["W"], "x": np.ones(3, mixed["x"].dtype)})
+    np.testing.assert_allclose(avg.avg["x"], (1 - min(0.9, 2 / 11)) * 1.0, rtol=1e-6)
+
+
 def test_weight_average_is_what_is_validated_and_kept(data, monkeypatch):
     """With weight_average the kept weights are the average at the best (or last) epoch, not the live weights;
     with None they are the live weights, as before the option existed."""
