@@ -123,7 +123,7 @@ class Adam(Optimizer):
                 g = g + self.weight_decay * p               # Adam: L2 through the gradient
             gs[k] = g
         ps, gl, ms, vs = ([d[k] for k in self.params] for d in (self.params, gs, self.m, self.v))
-        fused = compiled_passes(*ps, *gl, *ms, *vs)
+        fused = compiled_passes(ps, gl, ms, vs)
         if fused is not None:              # the lines below for every array in one compiled call, bitwise equal
             fused.adam_update(ps, gl, ms, vs, self.lr, self.b1, self.b2, c1, c2, self.eps)
             return
@@ -135,16 +135,23 @@ class Adam(Optimizer):
             p -= self.lr * (self.m[k] / c1) / (xp.sqrt(self.v[k] / c2) + self.eps)
 
 
-def compiled_passes(*arrays):
-    """``minilstm.kernels.numba_optim`` when its compiled passes apply to these arrays (Numba present, all NumPy
-    arrays of one float dtype, C-contiguous; the arrays that go together have one shape: the callers check),
-    else None (the NumPy lines run). MINILSTM_NUMPY_OPTIM=1 forces the NumPy lines."""
-    if not numba_available or os.environ.get("MINILSTM_NUMPY_OPTIM") or not arrays:
+def compiled_passes(*columns):
+    """``minilstm.kernels.numba_optim`` when its compiled passes apply, else None (the NumPy lines run).
+
+    columns: sequences of arrays that go together element by element (e.g. the params, their gradients and
+    Adam's two moments): they apply when Numba is present, all the arrays are NumPy arrays of one float dtype,
+    C-contiguous, and the k-th arrays of every column have one shape (the compiled passes read them as flat
+    arrays of that length, unchecked). MINILSTM_NUMPY_OPTIM=1 forces the NumPy lines."""
+    if not numba_available or os.environ.get("MINILSTM_NUMPY_OPTIM") or not columns or not columns[0]:
         return None
-    dt = getattr(arrays[0], "dtype", None)
-    if not (dt is not None and dt.kind == "f" and dt.itemsize >= 4 and all(
-            type(a) is np.ndarray and a.dtype == dt and a.flags.c_contiguous for a in arrays)):
+    dt = getattr(columns[0][0], "dtype", None)
+    if dt is None or dt.kind != "f" or dt.itemsize < 4 or any(len(c) != len(columns[0]) for c in columns):
         return None
+    for row in zip(*columns):
+        shape = getattr(row[0], "shape", None)
+        if not all(type(a) is np.ndarray and a.dtype == dt and a.shape == shape and a.flags.c_contiguous
+                   for a in row):
+            return None
     from .kernels import numba_optim
     return numba_optim
 

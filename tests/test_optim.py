@@ -72,7 +72,7 @@ def test_bad_learning_rate():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind", ["adam", "adam_l2", "adamw"])
 def test_fused_adam_is_bitwise_the_numpy_adam(monkeypatch, dtype, kind):
-    """The compiled Adam update (one pass per array) gives the NumPy lines' results to the bit, so seeded
+    """The compiled Adam update (one call for all the arrays) gives the NumPy lines' results to the bit, so seeded
     training is the same with or without it; a non-contiguous parameter takes the NumPy lines."""
     pytest.importorskip("numba")
     from minilstm.optim import compiled_passes
@@ -87,7 +87,8 @@ def test_fused_adam_is_bitwise_the_numpy_adam(monkeypatch, dtype, kind):
     for env in ("", "1"):
         monkeypatch.setenv("MINILSTM_NUMPY_OPTIM", env)
         params = {k: v.copy() for k, v in start.items()}
-        assert (compiled_passes(params["W"], grads[0]["W"], params["W"], params["W"]) is None) == (env == "1")
+        W = params["W"]
+        assert (compiled_passes([W], [grads[0]["W"]], [W], [W]) is None) == (env == "1")
         opt = make(params)
         for g in grads:
             opt.step(g)
@@ -97,7 +98,11 @@ def test_fused_adam_is_bitwise_the_numpy_adam(monkeypatch, dtype, kind):
             assert a[k].dtype == dtype
             np.testing.assert_array_equal(a[k], b[k])
     assert not np.array_equal(results[0][0]["W"], start["W"])
+    monkeypatch.setenv("MINILSTM_NUMPY_OPTIM", "")
     strided = {"W": np.asfortranarray(start["W"])}                 # not C-contiguous: the NumPy lines
-    assert compiled_passes(strided["W"], grads[0]["W"], strided["W"], strided["W"]) is None
+    assert compiled_passes([strided["W"]], [grads[0]["W"]], [strided["W"]], [strided["W"]]) is None
+    W = start["W"]                                                 # arrays that go together differ in shape or length
+    assert compiled_passes([W], [W[:, :6].copy()]) is None
+    assert compiled_passes([W, start["b"]], [W]) is None
     Adam(strided, lr=3e-3).step({"W": grads[0]["W"]})
     assert np.isfinite(strided["W"]).all()

@@ -86,7 +86,7 @@ def test_compiled_weight_average_is_bitwise_the_numpy_lines(monkeypatch, dtype):
     kept = []
     for env in ("", "1"):
         monkeypatch.setenv("MINILSTM_NUMPY_OPTIM", env)
-        assert (compiled_passes(*start.values()) is None) == (env == "1")
+        assert (compiled_passes(list(start.values()), list(start.values())) is None) == (env == "1")
         avg = WeightAverage(start, decay=0.97)
         for w in steps:
             avg.update(w)
@@ -97,7 +97,7 @@ def test_compiled_weight_average_is_bitwise_the_numpy_lines(monkeypatch, dtype):
     assert not np.array_equal(kept[0]["W"], start["W"])
     mixed = {"W": start["W"], "x": np.zeros(3, np.float64 if dtype == np.float32 else np.float32)}
     monkeypatch.setenv("MINILSTM_NUMPY_OPTIM", "")
-    assert compiled_passes(*mixed.values()) is None
+    assert compiled_passes(list(mixed.values()), list(mixed.values())) is None
     avg = WeightAverage(mixed, decay=0.9)
     avg.update({"W": steps[0]["W"], "x": np.ones(3, mixed["x"].dtype)})
     np.testing.assert_allclose(avg.avg["x"], (1 - min(0.9, 2 / 11)) * 1.0, rtol=1e-6)

@@ -116,7 +116,7 @@ class WeightAverage:
         self.n += 1
         d = min(self.decay, (1.0 + self.n) / (10.0 + self.n))
         avgs, ws = [self.avg[k] for k in params], list(params.values())
-        fused = compiled_passes(*avgs, *ws)
+        fused = compiled_passes(avgs, ws)
         if fused is not None:              # the lines below for every array in one compiled call, bitwise equal
             fused.average_update(avgs, ws, d)
             return

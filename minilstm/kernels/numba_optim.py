@@ -47,7 +47,7 @@ def _average_update_all(avgs, ws, d, one_minus_d):
 
 def adam_update(ps, gs, ms, vs, lr, b1, b2, c1, c2, eps):
     """Fused Adam step on sequences of NumPy arrays (p, g, m, v of each k: one float dtype and shape, all
-    C-contiguous; the caller checks). Scalars are Python floats, cast to the arrays' dtype here, as NumPy
+    C-contiguous; ``minilstm.optim.compiled_passes`` checks). Scalars are Python floats, cast to the arrays' dtype here, as NumPy
     would."""
     cast = ps[0].dtype.type
     _adam_update_all(*(tuple(a.reshape(-1) for a in arrays) for arrays in (ps, gs, ms, vs)), cast(lr), cast(b1),
@@ -57,5 +57,5 @@ def adam_update(ps, gs, ms, vs, lr, b1, b2, c1, c2, eps):
 def average_update(avgs, ws, d):
     """avg = d avg + (1 - d) w for sequences of NumPy arrays (the same conditions as ``adam_update``)."""
     cast = avgs[0].dtype.type
-    _average_update_all(tuple(a.reshape(-1) for a in avgs), tuple(w.reshape(-1) for w in ws), cast(d), cast(1.0 - d))
-
+    _average_update_all(tuple(a.reshape(-1) for a in avgs), tuple(w.reshape(-1) for w in ws), cast(d),
+                        cast(1.0 - d))
