@@ -58,6 +58,15 @@ def make_rng(xp, seed):
     return np.random.default_rng(seed) if xp is np else xp.random.RandomState(seed)
 
 
+def _stack(xp, arrays):
+    """xp.stack(arrays) for arrays of one shape and dtype, by assignment (np.stack's checks cost more than the copy
+    for a layer's few (B, H) states)."""
+    out = xp.empty((len(arrays),) + arrays[0].shape, dtype=arrays[0].dtype)
+    for k, a in enumerate(arrays):
+        out[k] = a
+    return out
+
+
 class Module:
     """Holds ``params`` and ``grads`` (dicts of arrays with the same keys) and a training flag."""
 
@@ -234,7 +243,7 @@ class Recurrent(Module):
                 out = Fn.dropout_forward(out, masks[layer])
             inp = out
         self._caches, self._cache_state, self._batch_time = caches, "ready", (B, T)
-        return out, tuple(xp.stack([f[i] for f in finals]) for i in range(len(self.state_names)))
+        return out, tuple(_stack(xp, [f[i] for f in finals]) for i in range(len(self.state_names)))
 
     def _backward(self, dout, dstates_n):
         """dout (B, T, num_directions * H) or None; dstates_n: one entry per state (array or None).
@@ -262,7 +271,7 @@ class Recurrent(Module):
                 grads.update({f"l{layer}{self.directions[k]}.{name}": g for name, g in dps[k].items()})
         self.grads = {k: grads[k] for k in self.params}
         self._cache_state = "used"
-        return dout, tuple(xp.stack([s[i] for s in dstates0]) for i in range(len(self.state_names)))
+        return dout, tuple(_stack(xp, [s[i] for s in dstates0]) for i in range(len(self.state_names)))
 
     def _layer_cache(self, layer, direction):
         if self._caches is None:

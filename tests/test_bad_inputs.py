@@ -1,5 +1,6 @@
 """Bad input: each case raises a minilstm error (keeping ValueError/TypeError semantics) whose
 message names what was wrong and how to fix it. Nothing escapes as AttributeError or IndexError."""
+import re
 import numpy as np
 import pytest
 
@@ -133,3 +134,22 @@ def test_a_failed_load_does_not_touch_the_file(tmp_path):
     with pytest.raises(MiniLSTMError):
         LSTMModel().load(p)
     assert p.read_bytes() == b"not a model at all"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_check_counts_exactly_whatever_the_sum(dtype):
+    """check_finite's one-pass answer (the sum is finite) never passes a NaN or Inf, and finite values whose sum
+    overflows are not refused: the exact count decides."""
+    from minilstm.errors import DataError
+    from minilstm.validate import check_finite
+    big = np.full((3, 5), np.finfo(dtype).max / 2, dtype=dtype)           # finite, but the sum overflows
+    assert check_finite(big, "x") is big
+    for bad, where in ((np.nan, (0, 0)), (np.inf, (2, 4)), (-np.inf, (1, 3))):
+        a = np.ones((3, 5), dtype=dtype)
+        a[where] = bad
+        with pytest.raises(DataError, match=rf"1 NaN or Inf value\(s\) \(first at index {re.escape(str(where))}\)"):
+            check_finite(a, "x")
+    a = big.copy()
+    a[1, 1], a[2, 2] = np.inf, -np.inf                                   # the sum of the two Infs is NaN
+    with pytest.raises(DataError, match=r"2 NaN or Inf"):
+        check_finite(a, "x")

@@ -179,3 +179,41 @@ def test_workspaces_are_reused_but_never_handed_out():
     for k in range(5):                                         # many shapes: the total kept stays bounded
         numba_cpu.scratch("test_many", (numba_cpu.SCRATCH_MAX_BYTES // 8 - k,), np.float64)
         assert sum(a.nbytes for a in numba_cpu._SCRATCH.arrays.values()) <= 2 * numba_cpu.SCRATCH_MAX_BYTES
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,K,N,lda", [(1, 64, 256, 64), (1, 256, 64, 300), (1, 3, 5, 3), (4, 7, 24, 7), (5, 9, 30, 11),
+                                       (9, 33, 70, 40), (16, 96, 384, 96), (3, 1, 1, 1)])
+def test_vector_product_equals_matmul_and_each_row_alone(dtype, n, K, N, lda):
+    """simd.product: every tile and edge (wide tiles, one-vector tiles, columns past the last vector, rows past the
+    last 4-row tile), strided A rows; each row's result bitwise the same computed alone (the row split's invariance)."""
+    from minilstm.kernels import simd
+    rng = np.random.default_rng(n * 100 + N)
+    A = rng.standard_normal((n, lda)).astype(dtype)
+    W, C = rng.standard_normal((K, N)).astype(dtype), np.full((n, N), np.nan, dtype)
+    simd.product(n, N, K, A.ctypes.data, lda, W.ctypes.data, N, C.ctypes.data, N, dtype(0))
+    ref = A[:, :K].astype(np.float64) @ W.astype(np.float64)
+    assert np.abs(C - ref).max() <= (1e-5 if dtype == np.float32 else 1e-13) * max(1.0, np.abs(ref).max()) * K
+    for r in range(n):
+        row, a_r = np.full((1, N), np.nan, dtype), A[r].copy()        # a_r kept alive: product reads its address
+        simd.product(1, N, K, a_r.ctypes.data, K, W.ctypes.data, N, row.ctypes.data, N, dtype(0))
+        np.testing.assert_array_equal(row[0], C[r])
+
+
+@pytest.mark.parametrize("max_rows", [0, 64])
+@pytest.mark.parametrize("B,T,D,H", [(1, 9, 3, 5), (6, 7, 3, 12), (33, 5, 4, 9)])
+def test_both_step_products_equal_reference(monkeypatch, max_rows, B, T, D, H):
+    """The per-step product through BLAS (max_rows 0) and through simd.product (64) both match the reference."""
+    from minilstm.kernels import numba_cpu
+    monkeypatch.setattr(numba_cpu, "VECTOR_STEP_MAX_ROWS", max_rows)
+    rng = np.random.default_rng(B + H)
+    p = random_params(rng, D, H, scale=0.4)
+    x, G = rng.standard_normal((B, T, D)), rng.standard_normal((B, T, H))
+    ref = core.lstm_forward(x, None, None, p)
+    out = numba_cpu.lstm_forward(x, None, None, p)
+    assert rel_norm(out[0], ref[0]) < 1e-12
+    rb, nb = core.lstm_backward(G, None, None, ref[2]), numba_cpu.lstm_backward(G, None, None, out[2])
+    for a, b in zip(nb[:3], rb[:3]):
+        assert rel_norm(a, b) < 1e-12
+    for k in p:
+        assert rel_norm(nb[3][k], rb[3][k]) < 1e-12, k

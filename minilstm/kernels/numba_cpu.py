@@ -8,7 +8,7 @@ h_t; the backward step is one pass for all gate derivatives and the carried dC, 
 one product for the carried dh. The input projection before the loop and the weight
 gradients after it are single large products over all time steps, as in the reference.
 
-Three measured design choices:
+Four measured design choices:
 
 * The whole time loop is one compiled call: the per-step product is NumPy's own
   ``cblas_?gemm``, called from compiled code (``blas.gemm``). Issued from Python, every
@@ -24,6 +24,9 @@ Three measured design choices:
   are sums over the row ranges. Measured on 2 cores (training step, ms, before ->
   after): 32,20,10,64,2: 2.8 -> 1.8; 64,50,10,128,2: 50 -> 30; 128,100,32,256,2:
   453 -> 392; one demo ``fit`` epoch: 2.9 s -> 1.7 s.
+* At up to VECTOR_STEP_MAX_ROWS batch rows the per-step product is ``simd.product`` (register tiles
+  written in LLVM vector IR) instead of gemm, which packs all of W_h on every call: a training step
+  at batch 1 (1,20,10,64,2) went from 0.51 to 0.47 ms, at 16,30,5,96,2 from 3.5 to 3.2 ms.
 * Numba has no vector math library here, so ``math.tanh``/``math.exp`` are scalar
   calls (about 16-26 ns per element). In float32 the gates use a rational
   approximation of tanh (Eigen's, accurate to a few float32 ulps) that LLVM can
@@ -49,7 +52,7 @@ from numba.extending import intrinsic, overload
 
 from ..core import (CACHE_KEYS, carried_gradients, check_backward_args, check_forward_args, contiguous_weights,
                     initial_states, input_projection, sequence_buffers, sequence_outputs, weights_backward)
-from . import blas, check_contract, check_kernel_dtype
+from . import blas, check_contract, check_kernel_dtype, simd
 from .blas import NO_TRANS, ROW_MAJOR, TRANS
 from ..errors import InputTypeError, ShapeError
 from ..validate import check_same_module
@@ -221,16 +224,24 @@ def _gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, 
 
 @numba.njit(**_JIT)
 def _vecmat(v, W, out):
-    """out = v @ W for one row vector, by hand as a sum of the rows of W scaled by v (no horizontal
-    reduction, so LLVM vectorizes the inner loop). v (M,), W (M, N), out (N,). A one-row range (batch 1)
-    uses it for h_{t-1} @ W_h forward and da_t @ W_h.T backward: a BLAS call would pack all of W for one
-    row, every step."""
-    out[:] = 0
-    for m in range(W.shape[0]):
-        vm = v[m]
-        w = W[m]
-        for k in range(W.shape[1]):
-            out[k] += vm * w[k]
+    """out = v @ W for one row vector: v (M,), W (M, N), out (N,), all C-contiguous. Batch 1 uses it for
+    h_{t-1} @ W_h forward and da_t @ W_h.T backward (``simd.product``: a BLAS call would pack all of W
+    for one row, every step)."""
+    M, N = W.shape
+    simd.product(1, N, M, v.ctypes.data, M, W.ctypes.data, N, out.ctypes.data, N, simd.zero_of(out))
+
+
+@numba.njit(**_JIT)
+def _transpose(W, out):
+    """out (N, M) = W (M, N).T, by blocks of 8 rows of W, so each column read is 8 nearby elements, not one
+    element per row (measured, W_h (H, 4H) float32: H=64 15 vs 17-22 us for np.ascontiguousarray(W.T);
+    H=256 235 vs 840 us)."""
+    M, N = W.shape
+    for i0 in range(0, M, 8):
+        i1 = min(i0 + 8, M)
+        for j in range(N):
+            for i in range(i0, i1):
+                out[j, i] = W[i, j]
 
 
 @numba.njit(**_JIT)
@@ -260,7 +271,7 @@ def _backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT,
 
 
 @numba.njit(**_JIT)
-def _forward_rows(gemm, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, r0, r1, one, zero):
+def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, r0, r1, one, zero):
     """A layer's whole forward pass for batch rows r0:r1, in one compiled call.
 
     x: (B, T, D) batch-first input; W_x (D, 4H), W_h (H, 4H), bias (4H,). Fills, for rows r0:r1:
@@ -280,8 +291,9 @@ def _forward_rows(gemm, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_se
     gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n * T, G, D, one, x.ctypes.data + r0 * T * D * sz, D,
          W_x.ctypes.data, G, zero, xw.ctypes.data + r0 * T * G * sz, G)                  # x_t @ W_x, all t
     for t in range(T):
-        if n == 1:                                                   # one row: no BLAS call, no packing of W_h
-            _vecmat(hs[t, r0], W_h, a[r0])                                              # h_{t-1} @ W_h
+        if vec:                                                      # few rows: no BLAS call, no packing of W_h
+            simd.product(n, G, H, hs.ctypes.data + (t * B + r0) * H * sz, H, W_h.ctypes.data, G,
+                         a.ctypes.data + r0 * G * sz, G, zero)                          # h_{t-1} @ W_h
         else:
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, G, H, one, hs.ctypes.data + (t * B + r0) * H * sz, H,
                  W_h.ctypes.data, G, zero, a.ctypes.data + r0 * G * sz, G)              # h_{t-1} @ W_h
@@ -291,7 +303,7 @@ def _forward_rows(gemm, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_se
 
 
 @numba.njit(**_JIT)
-def _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
+def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
                    x_bf, h_bf, dx, dW_x, dW_h, db, r0, r1, one, zero):
     """A layer's whole BPTT for batch rows r0:r1, in one compiled call.
 
@@ -318,8 +330,9 @@ def _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs
                 dh_r = dh_next[r]
             _gates_backward_row(dh_r, dc_next[r], gates[t, r], cs[t, r], tanh_c[t, r], da[r, t], dc_prev, db, one)
             dc_next[r, :] = dc_prev                                  # dC_{t-1} carried to the next step down
-        if n == 1:
-            _vecmat(da[r0, t], W_hT, dh_next[r0])                                       # dh_{t-1} = da_t @ W_h^T
+        if vec:
+            simd.product(n, H, G, da.ctypes.data + (r0 * T + t) * G * sz, T * G, W_hT.ctypes.data, H,
+                         dh_next.ctypes.data + r0 * H * sz, H, zero)                    # dh_{t-1} = da_t @ W_h^T
         else:
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da.ctypes.data + (r0 * T + t) * G * sz, T * G,
                  W_hT.ctypes.data, H, zero, dh_next.ctypes.data + r0 * H * sz, H)       # dh_{t-1} = da_t @ W_h^T
@@ -337,20 +350,20 @@ def _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs
 
 
 @numba.njit(**_JIT_PAR)
-def _forward_rows_par(gemm, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, bounds, one, zero):
+def _forward_rows_par(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, bounds, one, zero):
     """``_forward_rows`` on every row range [bounds[k], bounds[k+1]), one Numba thread each."""
     for k in numba.prange(bounds.shape[0] - 1):
-        _forward_rows(gemm, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, bounds[k], bounds[k + 1],
+        _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, bounds[k], bounds[k + 1],
                       one, zero)
 
 
 @numba.njit(**_JIT_PAR)
-def _backward_rows_par(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
+def _backward_rows_par(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
                        x_bf, h_bf, dx, dW_xs, dW_hs, dbs, bounds, one, zero):
     """``_backward_rows`` on every row range, one Numba thread each; range k writes its sums into
     dW_xs[k], dW_hs[k], dbs[k]."""
     for k in numba.prange(bounds.shape[0] - 1):
-        _backward_rows(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
+        _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
                        x_bf, h_bf, dx, dW_xs[k], dW_hs[k], dbs[k], bounds[k], bounds[k + 1], one, zero)
 
 
@@ -365,6 +378,14 @@ def _backward_rows_par(gemm, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c
 # saves (2 cores, 32,20,10,64,2: 3.2 -> 3.0 ms; a demo epoch beside a busy process: 20.4 s -> 4.4 s).
 # MINILSTM_STEP_SERIAL_MAX_FLOPS overrides it (0: never one thread).
 STEP_SERIAL_MAX_FLOPS = int(os.environ.get("MINILSTM_STEP_SERIAL_MAX_FLOPS", 2 ** 21))
+
+# The per-step product h_{t-1} @ W_h (and da_t @ W_h^T) is ``simd.product``, not BLAS, when the call has at
+# most VECTOR_STEP_MAX_ROWS batch rows: a gemm call packs all of W_h before multiplying, which at a few rows a
+# step costs about as much as the product (measured, one thread, float32, rows x H x 4H: 1x64x256 0.94 vs
+# 3.1 us; 8x96x384 7.4 vs 10.1 us; 16x64x256 6.9 vs 7.5 us; 32x64x256 13.8 vs 13.4 us). Decided by the
+# call's rows, not a thread's share, so the results do not depend on the row split.
+# MINILSTM_VECTOR_STEP_MAX_ROWS overrides it (0: always BLAS).
+VECTOR_STEP_MAX_ROWS = int(os.environ.get("MINILSTM_VECTOR_STEP_MAX_ROWS", 32))
 _BLAS = []
 
 
@@ -429,7 +450,7 @@ def lstm_forward(x, h0, c0, params):
         x = np.ascontiguousarray(x)
         a, xw = scratch("a", (B, 4 * H), dt), scratch("xw", (B, T, 4 * H), dt)       # workspaces
         x_tm, h_seq = np.empty((T, B, D), dtype=dt), np.empty((B, T, H), dt)
-        args = (gemm, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
+        args = (gemm, B <= VECTOR_STEP_MAX_ROWS, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
         if nt > 1:
             with blas.one_thread_blas():
                 _forward_rows_par(*args, blas.row_bounds(B, nt), dt.type(1), dt.type(0))
@@ -460,7 +481,8 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     W_x, W_h = contiguous_weights(params, dt)                          # compiled code reads raw memory
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
-    W_hT = np.ascontiguousarray(W_h.T)
+    W_hT = scratch("W_hT", W_h.shape[::-1], dt)                       # workspace: W_h.T, C-contiguous
+    _transpose(W_h, W_hT)
     one = dt.type(1)
     gemm = blas.gemm(dt)
     if gemm is not None:                                              # the compiled layer, rows over threads
@@ -471,7 +493,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         dx = np.empty((B, T, D), dtype=dt)
         dW_xs, dW_hs, dbs = np.empty((nt, D, G), dt), np.empty((nt, H, G), dt), np.empty((nt, G), dt)
         seq = dh_tm if dh_tm is not None else np.zeros((1, 1, 1), dt)
-        args = (gemm, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm,
+        args = (gemm, B <= VECTOR_STEP_MAX_ROWS, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm,
                 W_x, W_hT, da, dh, x_bf, h_bf, dx)
         if nt > 1:
             with blas.one_thread_blas():
