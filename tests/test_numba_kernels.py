@@ -217,3 +217,22 @@ def test_both_step_products_equal_reference(monkeypatch, max_rows, B, T, D, H):
         assert rel_norm(a, b) < 1e-12
     for k in p:
         assert rel_norm(nb[3][k], rb[3][k]) < 1e-12, k
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,K,N,lda", [(1, 256, 64, 256), (1, 12, 3, 20), (4, 24, 2, 24), (5, 33, 9, 40), (9, 7, 17, 7),
+                                       (16, 384, 96, 384), (2, 3, 1, 3)])
+def test_transposed_product_equals_matmul_and_each_row_alone(dtype, n, K, N, lda):
+    """simd.product_nt: C = A @ W.T with W (N, K) row-major: dot tiles, the columns past the last tile, K past the
+    last vector (and K shorter than a vector), strided A rows; each row bitwise the same computed alone."""
+    from minilstm.kernels import simd
+    rng = np.random.default_rng(n * 100 + N + K)
+    A = rng.standard_normal((n, lda)).astype(dtype)
+    W, C = rng.standard_normal((N, K)).astype(dtype), np.full((n, N), np.nan, dtype)
+    simd.product_nt(n, N, K, A.ctypes.data, lda, W.ctypes.data, K, C.ctypes.data, N, dtype(0))
+    ref = A[:, :K].astype(np.float64) @ W.T.astype(np.float64)
+    assert np.abs(C - ref).max() <= (1e-5 if dtype == np.float32 else 1e-13) * max(1.0, np.abs(ref).max()) * K
+    for r in range(n):
+        row, a_r = np.full((1, N), np.nan, dtype), A[r].copy()        # a_r kept alive: product_nt reads its address
+        simd.product_nt(1, N, K, a_r.ctypes.data, K, W.ctypes.data, K, row.ctypes.data, N, dtype(0))
+        np.testing.assert_array_equal(row[0], C[r])

@@ -24,9 +24,10 @@ Four measured design choices:
   are sums over the row ranges. Measured on 2 cores (training step, ms, before ->
   after): 32,20,10,64,2: 2.8 -> 1.8; 64,50,10,128,2: 50 -> 30; 128,100,32,256,2:
   453 -> 392; one demo ``fit`` epoch: 2.9 s -> 1.7 s.
-* At up to VECTOR_STEP_MAX_ROWS batch rows the per-step product is ``simd.product`` (register tiles
-  written in LLVM vector IR) instead of gemm, which packs all of W_h on every call: a training step
-  at batch 1 (1,20,10,64,2) went from 0.51 to 0.47 ms, at 16,30,5,96,2 from 3.5 to 3.2 ms.
+* At up to VECTOR_STEP_MAX_ROWS batch rows the per-step products are ``simd.product`` and, backward,
+  ``simd.product_nt`` with W_h itself (register tiles written in LLVM vector IR) instead of gemm, which
+  packs all of W_h on every call, and of a transposed copy of W_h: a training step at batch 1
+  (1,20,10,64,2) went from 0.51 to 0.42 ms, at 16,30,5,96,2 from 3.5 to 3.2 ms.
 * Numba has no vector math library here, so ``math.tanh``/``math.exp`` are scalar
   calls (about 16-26 ns per element). In float32 the gates use a rational
   approximation of tanh (Eigen's, accurate to a few float32 ulps) that LLVM can
@@ -303,7 +304,7 @@ def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c,
 
 
 @numba.njit(**_JIT)
-def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
+def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_h, W_hT, da, dh,
                    x_bf, h_bf, dx, dW_x, dW_h, db, r0, r1, one, zero):
     """A layer's whole BPTT for batch rows r0:r1, in one compiled call.
 
@@ -311,10 +312,11 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
     the rows' share of every weight gradient as ONE product each over all their steps, and their dx.
     dh_tm: (T, B, H) gradient from above (read when has_seq); dh_next, dc_next (B, H) carry dh and dC
     (updated in place after each row's pass); gates, cs, tanh_c, hs, x_tm:
-    the forward's cache; W_x (D, 4H); W_hT (4H, H). Workspaces: da (B, T, 4H), dh (B, H), x_bf (B, T, D),
+    the forward's cache; W_x (D, 4H); W_h (H, 4H); W_hT (4H, H) its transpose, read only when not ``vec`` (then
+    the per-step product is ``simd.product_nt`` with W_h itself; else a gemm with W_hT). Workspaces: da (B, T, 4H), dh (B, H), x_bf (B, T, D),
     h_bf (B, T, H) (batch-first copies of x_t and h_{t-1}, so a row range is one (n T, .) block).
     Out: dx (B, T, D) rows r0:r1; dW_x (D, 4H), dW_h (H, 4H), db (4H,) this range's sums (overwritten).
-    da, dh_next, W_x, W_hT, x_bf, h_bf, dx, dW_x, dW_h C-contiguous."""
+    da, dh_next, W_x, W_h, W_hT, x_bf, h_bf, dx, dW_x, dW_h C-contiguous."""
     T, B, H = gates.shape[0], cs.shape[1], cs.shape[2]
     D = x_tm.shape[2]
     G, n, sz = 4 * H, r1 - r0, da.itemsize
@@ -331,8 +333,8 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
             _gates_backward_row(dh_r, dc_next[r], gates[t, r], cs[t, r], tanh_c[t, r], da[r, t], dc_prev, db, one)
             dc_next[r, :] = dc_prev                                  # dC_{t-1} carried to the next step down
         if vec:
-            simd.product(n, H, G, da.ctypes.data + (r0 * T + t) * G * sz, T * G, W_hT.ctypes.data, H,
-                         dh_next.ctypes.data + r0 * H * sz, H, zero)                    # dh_{t-1} = da_t @ W_h^T
+            simd.product_nt(n, H, G, da.ctypes.data + (r0 * T + t) * G * sz, T * G, W_h.ctypes.data, G,
+                            dh_next.ctypes.data + r0 * H * sz, H, zero)                 # dh_{t-1} = da_t @ W_h^T
         else:
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da.ctypes.data + (r0 * T + t) * G * sz, T * G,
                  W_hT.ctypes.data, H, zero, dh_next.ctypes.data + r0 * H * sz, H)       # dh_{t-1} = da_t @ W_h^T
@@ -358,12 +360,13 @@ def _forward_rows_par(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tan
 
 
 @numba.njit(**_JIT_PAR)
-def _backward_rows_par(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
+def _backward_rows_par(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_h, W_hT, da,
+                       dh,
                        x_bf, h_bf, dx, dW_xs, dW_hs, dbs, bounds, one, zero):
     """``_backward_rows`` on every row range, one Numba thread each; range k writes its sums into
     dW_xs[k], dW_hs[k], dbs[k]."""
     for k in numba.prange(bounds.shape[0] - 1):
-        _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_hT, da, dh,
+        _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_h, W_hT, da, dh,
                        x_bf, h_bf, dx, dW_xs[k], dW_hs[k], dbs[k], bounds[k], bounds[k + 1], one, zero)
 
 
@@ -481,10 +484,12 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     W_x, W_h = contiguous_weights(params, dt)                          # compiled code reads raw memory
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
-    W_hT = scratch("W_hT", W_h.shape[::-1], dt)                       # workspace: W_h.T, C-contiguous
-    _transpose(W_h, W_hT)
     one = dt.type(1)
-    gemm = blas.gemm(dt)
+    gemm, vec = blas.gemm(dt), B <= VECTOR_STEP_MAX_ROWS
+    W_hT = W_h                                                         # placeholder: product_nt reads W_h itself
+    if gemm is None or not vec:
+        W_hT = scratch("W_hT", W_h.shape[::-1], dt)                   # workspace: W_h.T, C-contiguous
+        _transpose(W_h, W_hT)
     if gemm is not None:                                              # the compiled layer, rows over threads
         nt = blas.loop_threads(B)
         G = 4 * H
@@ -493,8 +498,8 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         dx = np.empty((B, T, D), dtype=dt)
         dW_xs, dW_hs, dbs = np.empty((nt, D, G), dt), np.empty((nt, H, G), dt), np.empty((nt, G), dt)
         seq = dh_tm if dh_tm is not None else np.zeros((1, 1, 1), dt)
-        args = (gemm, B <= VECTOR_STEP_MAX_ROWS, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm,
-                W_x, W_hT, da, dh, x_bf, h_bf, dx)
+        args = (gemm, vec, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm,
+                W_x, W_h, W_hT, da, dh, x_bf, h_bf, dx)
         if nt > 1:
             with blas.one_thread_blas():
                 _backward_rows_par(*args, dW_xs, dW_hs, dbs, blas.row_bounds(B, nt), one, dt.type(0))

@@ -2,6 +2,8 @@
 
 ``product(n, N, K, a, lda, w, ldw, c, ldc, zero)``: C = A @ W for row-major A (n, K), W (K, N), C (n, N),
 given as addresses and row strides in elements (the arguments of a cblas gemm with alpha 1, beta 0).
+``product_nt(...)``: C = A @ W.T for row-major W (N, K), each element a dot product of two contiguous
+rows: BPTT's da_t @ W_h^T without a transposed copy of W_h (a copy cost as much as 20 steps' products).
 
 Why not BLAS here: each gemm call packs all of W into a scratch buffer before it multiplies, and at one
 to a few rows per step (batch 1, or a small batch split over threads) the packing costs as much as the
@@ -77,6 +79,60 @@ def _tile(MR, NV):
 _tile_4x3, _tile_4x1, _tile_1x8, _tile_1x1 = _tile(4, 3), _tile(4, 1), _tile(1, 8), _tile(1, 1)
 
 
+def _dot_tile(MR, NJ):
+    """An intrinsic ``dot_tile(a, lda, w, ldw, c, ldc, K, zero)``: C[0:MR, 0:NJ] = A[0:MR, 0:K] @ W[0:NJ, 0:K].T
+    for K a multiple of the lanes (addresses and strides in elements). Each C[r, j] is the lane-wise fma chain over
+    K in vector steps, then the lanes summed pairwise in a fixed order: the same in every tile."""
+
+    @intrinsic
+    def dot_tile(typingctx, a, lda, w, ldw, c, ldc, K, zero):
+        if zero not in (types.float32, types.float64):
+            return None
+        sig = types.void(types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, zero)
+
+        def codegen(context, builder, sig, args):
+            a, lda, w, ldw, c, ldc, K, _ = args
+            fty = context.get_value_type(sig.args[-1])
+            size = 4 if sig.args[-1] == types.float32 else 8
+            lanes = VECTOR_BYTES // size
+            vty = ir.VectorType(fty, lanes)
+            i32, i64 = ir.IntType(32), ir.IntType(64)
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, vty]),
+                                                 f"llvm.fma.v{lanes}f{size * 8}")
+            pa, pw, pc = (builder.inttoptr(p, fty.as_pointer()) for p in (a, w, c))
+            zero_v = ir.Constant(vty, [ir.Constant(fty, 0.0)] * lanes)
+            acc = [[cgutils.alloca_once_value(builder, zero_v) for _ in range(NJ)] for _ in range(MR)]
+
+            def vec(base, row, stride, k):                     # <lanes x f> at base[row * stride + k]
+                off = builder.add(builder.mul(ir.Constant(i64, row), stride), k)
+                return builder.load(builder.bitcast(builder.gep(base, [off]), vty.as_pointer()), align=size)
+
+            n_vec = builder.udiv(K, ir.Constant(i64, lanes))
+            with cgutils.for_range(builder, n_vec) as loop:
+                k = builder.mul(loop.index, ir.Constant(i64, lanes))
+                wv = [vec(pw, j, ldw, k) for j in range(NJ)]                                 # W[j, k:k+lanes]
+                for r in range(MR):
+                    av = vec(pa, r, lda, k)                                                   # A[r, k:k+lanes]
+                    for j in range(NJ):
+                        builder.store(builder.call(fma, [av, wv[j], builder.load(acc[r][j])]), acc[r][j])
+            for r in range(MR):
+                for j in range(NJ):
+                    v = builder.load(acc[r][j])
+                    parts = [builder.extract_element(v, ir.Constant(i32, q)) for q in range(lanes)]
+                    while len(parts) > 1:                                                     # pairwise lane sum
+                        parts = [builder.fadd(parts[q], parts[q + 1]) for q in range(0, len(parts), 2)]
+                    off = builder.add(builder.mul(ir.Constant(i64, r), ldc), ir.Constant(i64, j))
+                    builder.store(parts[0], builder.gep(pc, [off]))
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return dot_tile
+
+
+_dot_4x2, _dot_1x8, _dot_1x1 = _dot_tile(4, 2), _dot_tile(1, 8), _dot_tile(1, 1)
+
+
 @numba.njit(**_JIT)
 def _columns(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     """C[0:nr] = A[0:nr] @ W for nr = 4 (tiles of 4 rows) or 1 (one row), every column: wide tiles, then one-vector
@@ -146,4 +202,47 @@ def product(n, N, K, a, lda, w, ldw, c, ldc, zero):
         r += 4
     while r < n:
         _columns(1, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
+        r += 1
+
+
+@numba.njit(**_JIT)
+def _dot_rows(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
+    """C[0:nr] = A[0:nr] @ W.T for nr = 4 or 1: dot tiles over the vector part of K, then the rest of K added
+    element by element (same order for every row and column)."""
+    lanes = 32 // sz
+    kv = K - K % lanes
+    j = 0
+    wide = 2 if nr == 4 else 8
+    if kv > 0:
+        while j + wide <= N:
+            if nr == 4:
+                _dot_4x2(a, lda, w + j * ldw * sz, ldw, c + j * sz, ldc, kv, zero)
+            else:
+                _dot_1x8(a, lda, w + j * ldw * sz, ldw, c + j * sz, ldc, kv, zero)
+            j += wide
+        for r in range(nr):
+            for jj in range(j, N):
+                _dot_1x1(a + r * lda * sz, lda, w + jj * ldw * sz, ldw, c + (r * ldc + jj) * sz, ldc, kv, zero)
+    A = numba.carray(_ptr(a, zero), (nr - 1) * lda + K)
+    W = numba.carray(_ptr(w, zero), (N - 1) * ldw + K)
+    C = numba.carray(_ptr(c, zero), (nr - 1) * ldc + N)
+    for r in range(nr):
+        for jj in range(N):
+            s = C[r * ldc + jj] if kv > 0 else zero
+            for m in range(kv, K):
+                s += A[r * lda + m] * W[jj * ldw + m]
+            C[r * ldc + jj] = s
+
+
+@numba.njit(**_JIT)
+def product_nt(n, N, K, a, lda, w, ldw, c, ldc, zero):
+    """C (n, N) = A (n, K) @ W.T for row-major W (N, K): the product with a transposed matrix without copying it
+    (each element a dot product of two contiguous rows). Addresses and strides as in ``product``."""
+    sz = _itemsize(zero)
+    r = 0
+    while r + 4 <= n:
+        _dot_rows(4, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
+        r += 4
+    while r < n:
+        _dot_rows(1, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
         r += 1
