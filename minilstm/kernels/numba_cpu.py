@@ -34,7 +34,7 @@ Four measured design choices:
   vectorize; sigmoid(x) = 0.5 tanh(x/2) + 0.5. In float64 they use ``_exp_split``,
   e^y as 2^n (1 + q) from the classic reduction y = n ln2 + r and a degree-13
   polynomial for q = e^r - 1, all plain arithmetic and bit moves that LLVM
-  vectorizes (within 3 ulp of libm, so the kernels match the reference to about
+  vectorizes (within 4 ulp of libm, so the kernels match the reference to about
   1e-15; a float64 gate pass went from 77 to 10 ns per cell).
 
 Cache contents and results are the reference's, so the two can be mixed and
@@ -91,6 +91,8 @@ def _bits_of_f64(typingctx, x):
 
 _LOG2E, _LN2_HI, _LN2_LO = 1.4426950408889634, 6.93147180369123816490e-01, 1.90821492927058770002e-10
 _ROUNDER = 6755399441055744.0            # 1.5 * 2**52: adding it rounds a float64 to an integer in its low bits
+_C = [1.0 / math.factorial(k + 1) for k in range(13)]     # e^r - 1 = r (c0 + c1 r + ... + c12 r^12), c_k = 1/(k+1)!
+_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12 = _C
 
 
 @numba.njit(error_model="numpy", fastmath={"contract"})
@@ -100,24 +102,23 @@ def _exp_split(y):
     y = n ln2 + r with n = round(y / ln2) and |r| <= ln2 / 2 (ln2 in two parts, so n ln2 is exact);
     q = e^r - 1 by its Taylor series to r^13 (relative error below 1e-17 there); scale = 2^n built
     from its exponent bits. Returns (scale, q): 1 + q for e^y, and scale q + (scale - 1) for e^y - 1
-    without cancellation near 0. NaN stays NaN."""
+    without cancellation near 0. NaN stays NaN.
+
+    The series is summed by Estrin's scheme (pairs, then pairs of pairs with r^2, r^4, r^8): a tree four
+    multiply-adds deep instead of Horner's chain of thirteen. The gate pass is bound by that chain's
+    latency, not by the arithmetic: measured 16 -> 12.5 ns per float64 cell (tanh within 4 ulp of NumPy's,
+    was 3)."""
     if y < -708.0:
         y = -708.0
     t = y * _LOG2E + _ROUNDER
     n = t - _ROUNDER
     r = (y - n * _LN2_HI) - n * _LN2_LO
-    q = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0        # Horner from 1/13! down to 1
-    q = r * q + 1.0 / 39916800.0
-    q = r * q + 1.0 / 3628800.0
-    q = r * q + 1.0 / 362880.0
-    q = r * q + 1.0 / 40320.0
-    q = r * q + 1.0 / 5040.0
-    q = r * q + 1.0 / 720.0
-    q = r * q + 1.0 / 120.0
-    q = r * q + 1.0 / 24.0
-    q = r * q + 1.0 / 6.0
-    q = r * q + 0.5
-    q = r * (r * q + 1.0)
+    r2 = r * r
+    r4 = r2 * r2
+    s03 = (_C0 + _C1 * r) + (_C2 + _C3 * r) * r2
+    s47 = (_C4 + _C5 * r) + (_C6 + _C7 * r) * r2
+    s812 = (_C8 + _C9 * r) + (_C10 + _C11 * r) * r2 + _C12 * r4
+    q = r * (s03 + s47 * r4 + s812 * (r4 * r4))
     return _f64_from_bits((_bits_of_f64(t) + 1023) << 52), q    # low bits of t hold n: 2^n = bits (n + 1023) << 52
 
 
