@@ -17,6 +17,8 @@ from .validate import check_array, check_keys_match, check_number
 
 def check_grad_dict(grads, name="grads"):
     """A dict of float arrays (NumPy or CuPy)."""
+    if type(grads) is dict and all(type(g) is np.ndarray and g.dtype.kind == "f" for g in grads.values()):
+        return grads                     # the common case, in one comparison per array; else the checks below
     if not isinstance(grads, Mapping):
         raise InputTypeError(f"{name} must be a dict of arrays (name -> gradient), got {type(grads).__name__}.")
     for k, g in grads.items():
@@ -60,6 +62,10 @@ class Optimizer:
 
     def check_grads(self, grads):
         """grads: the params' keys, each with its parameter's shape (else ShapeError naming them)."""
+        if type(grads) is dict and grads.keys() == self.params.keys() and all(
+                type(g) is np.ndarray and g.dtype.kind == "f" and g.shape == p.shape
+                for g, p in zip((grads[k] for k in self.params), self.params.values())):
+            return                       # the common case, in a few comparisons per array; else the checks below
         check_grad_dict(grads)
         check_keys_match(grads, self.params, "grads", "params")
         for k, p in self.params.items():
