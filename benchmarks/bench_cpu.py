@@ -355,8 +355,10 @@ def report(results):
           "of the per-process medians, ratio = ratio of those medians (range over rounds in brackets); " +
           ("malloc thresholds set for every process." if results.get("malloc") else
            "glibc's default malloc thresholds (as in a user's process)."), "", markdown_table(hdr, tab), "",
-          "\"floor\": the same sequence of matrix products that minilstm's design issues, timed alone (a lower "
-          "bound: the fastest process); numba/floor is how far the whole step is above it."]
+          "\"floor\": the same sequence of matrix products that minilstm's design issues, through NumPy's BLAS, "
+          "timed alone (a lower bound: the fastest process); numba/floor is how far the whole step is above it. At up "
+          "to 32 batch rows minilstm computes the per-step products with its own vector tiles instead of BLAS calls, "
+          "so there the floor is BLAS's cost for them, not minilstm's."]
     fe = results.get("fit_epoch")
     if fe:
         md += ["", f"One training epoch of `LSTMModel.fit` on the demo data ({fe.get('windows', '?')} windows, 2x64 "
