@@ -313,9 +313,10 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
     the rows' share of every weight gradient as ONE product each over all their steps, and their dx.
     dh_tm: (T, B, H) gradient from above (read when has_seq); dh_next, dc_next (B, H) carry dh and dC
     (updated in place after each row's pass); gates, cs, tanh_c, hs, x_tm:
-    the forward's cache; W_x (D, 4H); W_h (H, 4H); W_hT (4H, H) its transpose, read only when not ``vec`` (then
-    the per-step product is ``simd.product_nt`` with W_h itself; else a gemm with W_hT). Workspaces: da (B, T, 4H), dh (B, H), x_bf (B, T, D),
-    h_bf (B, T, H) (batch-first copies of x_t and h_{t-1}, so a row range is one (n T, .) block).
+    the forward's cache; W_x (D, 4H); W_h (H, 4H); W_hT (4H, H) its transpose, read only when not ``vec``
+    (then the per-step product is ``simd.product_nt`` with W_h itself; else a gemm with W_hT). Workspaces:
+    da (B, T, 4H), dh (B, H), x_bf (B, T, D), h_bf (B, T, H) (batch-first copies of x_t and h_{t-1}, so a row
+    range is one (n T, .) block).
     Out: dx (B, T, D) rows r0:r1; dW_x (D, 4H), dW_h (H, 4H), db (4H,) this range's sums (overwritten).
     da, dh_next, W_x, W_h, W_hT, x_bf, h_bf, dx, dW_x, dW_h C-contiguous."""
     T, B, H = gates.shape[0], cs.shape[1], cs.shape[2]
@@ -362,8 +363,7 @@ def _forward_rows_par(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tan
 
 @numba.njit(**_JIT_PAR)
 def _backward_rows_par(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_h, W_hT, da,
-                       dh,
-                       x_bf, h_bf, dx, dW_xs, dW_hs, dbs, bounds, one, zero):
+                       dh, x_bf, h_bf, dx, dW_xs, dW_hs, dbs, bounds, one, zero):
     """``_backward_rows`` on every row range, one Numba thread each; range k writes its sums into
     dW_xs[k], dW_hs[k], dbs[k]."""
     for k in numba.prange(bounds.shape[0] - 1):

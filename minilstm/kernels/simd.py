@@ -28,106 +28,106 @@ VECTOR_BYTES = 32                      # AVX2; LLVM splits the vectors where the
 _JIT = dict(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
 
 
-def _tile(MR, NV):
-    """An intrinsic ``tile(a, lda, w, ldw, c, ldc, K, zero)``: C[0:MR, 0:NV*lanes] = A[0:MR, 0:K] @ W[0:K, 0:NV*lanes]
-    (addresses and strides in elements; zero's type, float32 or float64, is the element type)."""
+class _Vec:
+    """What a tile's IR is written with: the element and vector types (float32: <8 x float>, float64:
+    <4 x double>), LLVM's fused multiply-add on vectors, and typed pointers to A, W and C."""
+
+    def __init__(self, context, builder, sig, args):
+        a, self.lda, w, self.ldw, c, self.ldc, self.K, _ = args
+        fty = context.get_value_type(sig.args[-1])
+        self.b, self.size = builder, 4 if sig.args[-1] == types.float32 else 8
+        self.lanes = VECTOR_BYTES // self.size
+        self.vty, self.i32 = ir.VectorType(fty, self.lanes), ir.IntType(32)
+        self.fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(self.vty, [self.vty] * 3),
+                                                  f"llvm.fma.v{self.lanes}f{self.size * 8}")
+        self.pa, self.pw, self.pc = (builder.inttoptr(p, fty.as_pointer()) for p in (a, w, c))
+        self.zero = ir.Constant(self.vty, [ir.Constant(fty, 0.0)] * self.lanes)
+
+    def int(self, n):
+        return ir.Constant(ir.IntType(64), n)
+
+    def at(self, base, row, stride, k):
+        """Address of base[row * stride + k] (row a Python int, stride and k IR values)."""
+        return self.b.gep(base, [self.b.add(self.b.mul(self.int(row), stride), k)])
+
+    def vector(self, address):
+        return self.b.bitcast(address, self.vty.as_pointer())
+
+    def accumulators(self, rows, cols):
+        """rows x cols vector registers (allocas that LLVM promotes), set to zero here."""
+        return [[cgutils.alloca_once_value(self.b, self.zero) for _ in range(cols)] for _ in range(rows)]
+
+    def fma_into(self, acc, x, y):
+        self.b.store(self.b.call(self.fma, [x, y, self.b.load(acc)]), acc)
+
+
+def _product_intrinsic(emit):
+    """A Numba intrinsic ``f(a, lda, w, ldw, c, ldc, K, zero)`` (addresses and strides in elements; zero's type,
+    float32 or float64, is the element type) whose IR ``emit(v)`` writes with a ``_Vec`` v."""
 
     @intrinsic
-    def tile(typingctx, a, lda, w, ldw, c, ldc, K, zero):
+    def f(typingctx, a, lda, w, ldw, c, ldc, K, zero):
         if zero not in (types.float32, types.float64):
             return None
-        sig = types.void(types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, zero)
 
         def codegen(context, builder, sig, args):
-            a, lda, w, ldw, c, ldc, K, _ = args
-            fty = context.get_value_type(sig.args[-1])
-            size = 4 if sig.args[-1] == types.float32 else 8
-            lanes = VECTOR_BYTES // size
-            vty = ir.VectorType(fty, lanes)
-            i32, i64 = ir.IntType(32), ir.IntType(64)
-            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, vty]),
-                                                 f"llvm.fma.v{lanes}f{size * 8}")
-            pa, pw, pc = (builder.inttoptr(p, fty.as_pointer()) for p in (a, w, c))
-            zero_v = ir.Constant(vty, [ir.Constant(fty, 0.0)] * lanes)
-            acc = [[cgutils.alloca_once_value(builder, zero_v) for _ in range(NV)] for _ in range(MR)]
-            splat = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
-
-            def vec(row, j):                                   # address of vector j of a row, as <lanes x f>
-                return builder.bitcast(builder.gep(row, [ir.Constant(i64, j * lanes)]), vty.as_pointer())
-
-            with cgutils.for_range(builder, K) as loop:
-                m = loop.index
-                w_m = builder.gep(pw, [builder.mul(m, ldw)])
-                wv = [builder.load(vec(w_m, j), align=size) for j in range(NV)]               # W[m, tile]
-                for r in range(MR):
-                    s = builder.load(builder.gep(pa, [builder.add(builder.mul(ir.Constant(i64, r), lda), m)]))
-                    sv = builder.insert_element(ir.Constant(vty, ir.Undefined), s, ir.Constant(i32, 0))
-                    sv = builder.shuffle_vector(sv, ir.Constant(vty, ir.Undefined), splat)   # A[r, m] in every lane
-                    for j in range(NV):
-                        builder.store(builder.call(fma, [sv, wv[j], builder.load(acc[r][j])]), acc[r][j])
-            for r in range(MR):
-                c_r = builder.gep(pc, [builder.mul(ir.Constant(i64, r), ldc)])
-                for j in range(NV):
-                    builder.store(builder.load(acc[r][j]), vec(c_r, j), align=size)
+            emit(_Vec(context, builder, sig, args))
             return context.get_dummy_value()
 
-        return sig, codegen
+        return types.void(*[types.intp] * 7, zero), codegen
 
-    return tile
+    return f
+
+
+def _tile(MR, NV):
+    """``tile(a, lda, w, ldw, c, ldc, K, zero)``: C[0:MR, 0:NV*lanes] = A[0:MR, 0:K] @ W[0:K, 0:NV*lanes]."""
+
+    def emit(v):
+        acc = v.accumulators(MR, NV)
+        splat = ir.Constant(ir.VectorType(v.i32, v.lanes), [0] * v.lanes)
+        with cgutils.for_range(v.b, v.K) as loop:
+            m = loop.index
+            w_m = v.b.gep(v.pw, [v.b.mul(m, v.ldw)])                                          # row m of W
+            wv = [v.b.load(v.vector(v.b.gep(w_m, [v.int(j * v.lanes)])), align=v.size) for j in range(NV)]
+            for r in range(MR):
+                s = v.b.load(v.at(v.pa, r, v.lda, m))
+                sv = v.b.insert_element(ir.Constant(v.vty, ir.Undefined), s, ir.Constant(v.i32, 0))
+                sv = v.b.shuffle_vector(sv, ir.Constant(v.vty, ir.Undefined), splat)          # A[r, m] in every lane
+                for j in range(NV):
+                    v.fma_into(acc[r][j], sv, wv[j])
+        for r in range(MR):
+            for j in range(NV):
+                v.b.store(v.b.load(acc[r][j]), v.vector(v.at(v.pc, r, v.ldc, v.int(j * v.lanes))), align=v.size)
+
+    return _product_intrinsic(emit)
 
 
 _tile_4x3, _tile_4x1, _tile_1x8, _tile_1x1 = _tile(4, 3), _tile(4, 1), _tile(1, 8), _tile(1, 1)
 
 
 def _dot_tile(MR, NJ):
-    """An intrinsic ``dot_tile(a, lda, w, ldw, c, ldc, K, zero)``: C[0:MR, 0:NJ] = A[0:MR, 0:K] @ W[0:NJ, 0:K].T
-    for K a multiple of the lanes (addresses and strides in elements). Each C[r, j] is the lane-wise fma chain over
-    K in vector steps, then the lanes summed pairwise in a fixed order: the same in every tile."""
+    """``dot_tile(a, lda, w, ldw, c, ldc, K, zero)``: C[0:MR, 0:NJ] = A[0:MR, 0:K] @ W[0:NJ, 0:K].T for K a
+    multiple of the lanes. Each C[r, j] is the lane-wise fma chain over K in vector steps, then the lanes summed
+    pairwise in a fixed order: the same in every tile."""
 
-    @intrinsic
-    def dot_tile(typingctx, a, lda, w, ldw, c, ldc, K, zero):
-        if zero not in (types.float32, types.float64):
-            return None
-        sig = types.void(types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, zero)
-
-        def codegen(context, builder, sig, args):
-            a, lda, w, ldw, c, ldc, K, _ = args
-            fty = context.get_value_type(sig.args[-1])
-            size = 4 if sig.args[-1] == types.float32 else 8
-            lanes = VECTOR_BYTES // size
-            vty = ir.VectorType(fty, lanes)
-            i32, i64 = ir.IntType(32), ir.IntType(64)
-            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, vty]),
-                                                 f"llvm.fma.v{lanes}f{size * 8}")
-            pa, pw, pc = (builder.inttoptr(p, fty.as_pointer()) for p in (a, w, c))
-            zero_v = ir.Constant(vty, [ir.Constant(fty, 0.0)] * lanes)
-            acc = [[cgutils.alloca_once_value(builder, zero_v) for _ in range(NJ)] for _ in range(MR)]
-
-            def vec(base, row, stride, k):                     # <lanes x f> at base[row * stride + k]
-                off = builder.add(builder.mul(ir.Constant(i64, row), stride), k)
-                return builder.load(builder.bitcast(builder.gep(base, [off]), vty.as_pointer()), align=size)
-
-            n_vec = builder.udiv(K, ir.Constant(i64, lanes))
-            with cgutils.for_range(builder, n_vec) as loop:
-                k = builder.mul(loop.index, ir.Constant(i64, lanes))
-                wv = [vec(pw, j, ldw, k) for j in range(NJ)]                                 # W[j, k:k+lanes]
-                for r in range(MR):
-                    av = vec(pa, r, lda, k)                                                   # A[r, k:k+lanes]
-                    for j in range(NJ):
-                        builder.store(builder.call(fma, [av, wv[j], builder.load(acc[r][j])]), acc[r][j])
+    def emit(v):
+        acc = v.accumulators(MR, NJ)
+        with cgutils.for_range(v.b, v.b.udiv(v.K, v.int(v.lanes))) as loop:
+            k = v.b.mul(loop.index, v.int(v.lanes))
+            wv = [v.b.load(v.vector(v.at(v.pw, j, v.ldw, k)), align=v.size) for j in range(NJ)]  # W[j, k:k+lanes]
             for r in range(MR):
+                av = v.b.load(v.vector(v.at(v.pa, r, v.lda, k)), align=v.size)                # A[r, k:k+lanes]
                 for j in range(NJ):
-                    v = builder.load(acc[r][j])
-                    parts = [builder.extract_element(v, ir.Constant(i32, q)) for q in range(lanes)]
-                    while len(parts) > 1:                                                     # pairwise lane sum
-                        parts = [builder.fadd(parts[q], parts[q + 1]) for q in range(0, len(parts), 2)]
-                    off = builder.add(builder.mul(ir.Constant(i64, r), ldc), ir.Constant(i64, j))
-                    builder.store(parts[0], builder.gep(pc, [off]))
-            return context.get_dummy_value()
+                    v.fma_into(acc[r][j], av, wv[j])
+        for r in range(MR):
+            for j in range(NJ):
+                x = v.b.load(acc[r][j])
+                parts = [v.b.extract_element(x, ir.Constant(v.i32, q)) for q in range(v.lanes)]
+                while len(parts) > 1:                                                         # pairwise lane sum
+                    parts = [v.b.fadd(parts[q], parts[q + 1]) for q in range(0, len(parts), 2)]
+                v.b.store(parts[0], v.at(v.pc, r, v.ldc, v.int(j)))
 
-        return sig, codegen
-
-    return dot_tile
+    return _product_intrinsic(emit)
 
 
 _dot_4x2, _dot_1x8, _dot_1x1 = _dot_tile(4, 2), _dot_tile(1, 8), _dot_tile(1, 1)
@@ -140,18 +140,18 @@ def _columns(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     lanes = 32 // sz
     k0 = 0
     wide = 3 * lanes if nr == 4 else 8 * lanes
-    while k0 + wide <= N:
-        if nr == 4:
-            _tile_4x3(a, lda, w + k0 * sz, ldw, c + k0 * sz, ldc, K, zero)
-        else:
-            _tile_1x8(a, lda, w + k0 * sz, ldw, c + k0 * sz, ldc, K, zero)
-        k0 += wide
     while k0 + lanes <= N:
-        if nr == 4:
-            _tile_4x1(a, lda, w + k0 * sz, ldw, c + k0 * sz, ldc, K, zero)
+        step = wide if k0 + wide <= N else lanes
+        wk, ck = w + k0 * sz, c + k0 * sz
+        if nr == 4 and step == wide:
+            _tile_4x3(a, lda, wk, ldw, ck, ldc, K, zero)
+        elif nr == 4:
+            _tile_4x1(a, lda, wk, ldw, ck, ldc, K, zero)
+        elif step == wide:
+            _tile_1x8(a, lda, wk, ldw, ck, ldc, K, zero)
         else:
-            _tile_1x1(a, lda, w + k0 * sz, ldw, c + k0 * sz, ldc, K, zero)
-        k0 += lanes
+            _tile_1x1(a, lda, wk, ldw, ck, ldc, K, zero)
+        k0 += step
     if k0 < N:
         A = numba.carray(_ptr(a, zero), (nr - 1) * lda + K)
         W = numba.carray(_ptr(w, zero), (K - 1) * ldw + N)
@@ -192,20 +192,6 @@ def zero_of(typingctx, a):
 
 
 @numba.njit(**_JIT)
-def product(n, N, K, a, lda, w, ldw, c, ldc, zero):
-    """C (n, N) = A (n, K) @ W (K, N), row-major, addresses a, w, c and row strides in elements; C must not
-    overlap A or W. zero: 0 in the element type (float32 or float64)."""
-    sz = _itemsize(zero)
-    r = 0
-    while r + 4 <= n:
-        _columns(4, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
-        r += 4
-    while r < n:
-        _columns(1, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
-        r += 1
-
-
-@numba.njit(**_JIT)
 def _dot_rows(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     """C[0:nr] = A[0:nr] @ W.T for nr = 4 or 1: dot tiles over the vector part of K, then the rest of K added
     element by element (same order for every row and column)."""
@@ -235,14 +221,28 @@ def _dot_rows(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
 
 
 @numba.njit(**_JIT)
+def _row_blocks(transposed, n, N, K, a, lda, w, ldw, c, ldc, zero):
+    """The rows of C in blocks of 4, then one by one, through ``_dot_rows`` (transposed) or ``_columns``."""
+    sz = _itemsize(zero)
+    r = 0
+    while r < n:
+        nr = 4 if r + 4 <= n else 1
+        if transposed:
+            _dot_rows(nr, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
+        else:
+            _columns(nr, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
+        r += nr
+
+
+@numba.njit(**_JIT)
+def product(n, N, K, a, lda, w, ldw, c, ldc, zero):
+    """C (n, N) = A (n, K) @ W (K, N), row-major, addresses a, w, c and row strides in elements; C must not
+    overlap A or W. zero: 0 in the element type (float32 or float64)."""
+    _row_blocks(False, n, N, K, a, lda, w, ldw, c, ldc, zero)
+
+
+@numba.njit(**_JIT)
 def product_nt(n, N, K, a, lda, w, ldw, c, ldc, zero):
     """C (n, N) = A (n, K) @ W.T for row-major W (N, K): the product with a transposed matrix without copying it
     (each element a dot product of two contiguous rows). Addresses and strides as in ``product``."""
-    sz = _itemsize(zero)
-    r = 0
-    while r + 4 <= n:
-        _dot_rows(4, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
-        r += 4
-    while r < n:
-        _dot_rows(1, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
-        r += 1
+    _row_blocks(True, n, N, K, a, lda, w, ldw, c, ldc, zero)
