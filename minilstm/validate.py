@@ -90,9 +90,11 @@ def check_dtype_kind(a, name, kind=FLOAT):
 def check_finite(a, name):
     """Refuse NaN and Inf with the count and the first position (DataError)."""
     xp = get_array_module(a)
-    if a.dtype.kind in "fc" and bool(xp.isfinite(a.sum())):
-        return a                 # one pass: a NaN or Inf anywhere makes the sum NaN or Inf (a sum that overflows
-    bad = ~xp.isfinite(a)        # from finite values only takes the exact count below)
+    if a.dtype.kind in "fc":
+        with np.errstate(all="ignore"):              # an overflowing sum is a verdict here, not an error
+            if bool(xp.isfinite(a.sum())):
+                return a     # one pass: a NaN or Inf anywhere makes the sum NaN or Inf (a sum that overflows
+    bad = ~xp.isfinite(a)    # from finite values only takes the exact count below)
     n = int(bad.sum())
     if n:
         first = tuple(int(i) for i in np.argwhere(np.asarray(bad.get() if hasattr(bad, "get") else bad))[0])

@@ -1,6 +1,7 @@
 """Bad input: each case raises a minilstm error (keeping ValueError/TypeError semantics) whose
 message names what was wrong and how to fix it. Nothing escapes as AttributeError or IndexError."""
 import re
+import warnings
 import numpy as np
 import pytest
 
@@ -143,7 +144,9 @@ def test_finite_check_counts_exactly_whatever_the_sum(dtype):
     from minilstm.errors import DataError
     from minilstm.validate import check_finite
     big = np.full((3, 5), np.finfo(dtype).max / 2, dtype=dtype)           # finite, but the sum overflows
-    assert check_finite(big, "x") is big
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")                                   # the overflow is neither raised nor warned
+        assert check_finite(big, "x") is big
     for bad, where in ((np.nan, (0, 0)), (np.inf, (2, 4)), (-np.inf, (1, 3))):
         a = np.ones((3, 5), dtype=dtype)
         a[where] = bad
@@ -151,5 +154,5 @@ def test_finite_check_counts_exactly_whatever_the_sum(dtype):
             check_finite(a, "x")
     a = big.copy()
     a[1, 1], a[2, 2] = np.inf, -np.inf                                   # the sum of the two Infs is NaN
-    with pytest.raises(DataError, match=r"2 NaN or Inf"):
+    with np.errstate(all="raise"), pytest.raises(DataError, match=r"2 NaN or Inf"):
         check_finite(a, "x")

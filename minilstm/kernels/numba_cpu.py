@@ -2,7 +2,7 @@
 
 Where the time goes. Per time step the reference issues one matrix product and then
 about a dozen NumPy elementwise passes, each a full read and write of a (B, 4H) or
-(B, H) array plus a temporary. Here each step is one BLAS product and ONE compiled
+(B, H) array plus a temporary. Here each step is one matrix product and ONE compiled
 pass over memory that applies the four gate nonlinearities, updates C_t and writes
 h_t; the backward step is one pass for all gate derivatives and the carried dC, then
 one product for the carried dh. The input projection before the loop and the weight
@@ -19,9 +19,11 @@ Four measured design choices:
   them over Numba's threads (``_forward_rows_par``, ``_backward_rows_par``: one
   threaded region per layer and direction). Each thread does its rows' input
   projection, time loop, weight-gradient share and dx with a one-thread BLAS, so no
-  BLAS thread pool is woken (its spinning would take a core from the loop). The
-  forward pass is bitwise the same however the rows are split; the weight gradients
-  are sums over the row ranges. Measured on 2 cores (training step, ms, before ->
+  BLAS thread pool is woken (its spinning would take a core from the loop). Results
+  are bitwise reproducible for a given number of threads; between thread counts they
+  can differ in the last bits (each range's input projection is its own gemm, whose
+  rounding OpenBLAS may vary with the row count, and the weight gradients are sums
+  over the row ranges). Measured on 2 cores (training step, ms, before ->
   after): 32,20,10,64,2: 2.8 -> 1.8; 64,50,10,128,2: 50 -> 30; 128,100,32,256,2:
   453 -> 392; one demo ``fit`` epoch: 2.9 s -> 1.7 s.
 * At up to VECTOR_STEP_MAX_ROWS batch rows the per-step products are ``simd.product`` and, backward,
@@ -35,7 +37,7 @@ Four measured design choices:
   e^y as 2^n (1 + q) from the classic reduction y = n ln2 + r and a degree-13
   polynomial for q = e^r - 1, all plain arithmetic and bit moves that LLVM
   vectorizes (within 4 ulp of libm, so the kernels match the reference to about
-  1e-15; a float64 gate pass went from 77 to 10 ns per cell).
+  1e-15; a float64 gate pass went from 77 ns per cell with libm to 12.5).
 
 Cache contents and results are the reference's, so the two can be mixed and
 compared. Compiled functions are cached on disk (``cache=True``).
@@ -226,9 +228,9 @@ def _gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, 
 
 @numba.njit(**_JIT)
 def _vecmat(v, W, out):
-    """out = v @ W for one row vector: v (M,), W (M, N), out (N,), all C-contiguous. Batch 1 uses it for
-    h_{t-1} @ W_h forward and da_t @ W_h.T backward (``simd.product``: a BLAS call would pack all of W
-    for one row, every step)."""
+    """out = v @ W for one row vector: v (M,), W (M, N), out (N,), all C-contiguous and of one dtype (read
+    as raw memory). The batch-1 loops without NumPy's gemm (LSTM and GRU) use it for h_{t-1} @ W_h forward
+    and da_t @ W_h.T backward (``simd.product``: a BLAS call would pack all of W for one row, every step)."""
     M, N = W.shape
     simd.product(1, N, M, v.ctypes.data, M, W.ctypes.data, N, out.ctypes.data, N, simd.zero_of(out))
 
@@ -248,8 +250,8 @@ def _transpose(W, out):
 
 @numba.njit(**_JIT)
 def _forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a):
-    """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h as a
-    hand-written vector-matrix product (vectorized by LLVM; no BLAS call, no Python per step).
+    """Batch-1 path when NumPy's gemm is not reachable: the whole time loop in one compiled call,
+    h_{t-1} @ W_h by ``_vecmat`` (no BLAS call, no Python per step).
     Shapes as in ``lstm_forward`` with B = 1; a: (1, 4H) workspace."""
     for t in range(xw.shape[0]):
         a_r = a[0]
@@ -259,8 +261,8 @@ def _forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a):
 
 @numba.njit(**_JIT)
 def _backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db, one):
-    """Batch-1 BPTT in one compiled call; dh_{t-1} = da_t @ W_h.T by hand, as a sum of rows of
-    W_hT (4H, H) scaled by da_t (no horizontal reduction, so LLVM vectorizes it)."""
+    """Batch-1 BPTT in one compiled call (NumPy's gemm not reachable); dh_{t-1} = da_t @ W_h.T by
+    ``_vecmat`` with W_hT (4H, H)."""
     T = gates.shape[0]
     H = W_hT.shape[1]
     for t in range(T - 1, -1, -1):
@@ -314,7 +316,7 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
     dh_tm: (T, B, H) gradient from above (read when has_seq); dh_next, dc_next (B, H) carry dh and dC
     (updated in place after each row's pass); gates, cs, tanh_c, hs, x_tm:
     the forward's cache; W_x (D, 4H); W_h (H, 4H); W_hT (4H, H) its transpose, read only when not ``vec``
-    (then the per-step product is ``simd.product_nt`` with W_h itself; else a gemm with W_hT). Workspaces:
+    (when ``vec`` the per-step product is ``simd.product_nt`` with W_h itself, else a gemm with W_hT). Workspaces:
     da (B, T, 4H), dh (B, H), x_bf (B, T, D), h_bf (B, T, H) (batch-first copies of x_t and h_{t-1}, so a row
     range is one (n T, .) block).
     Out: dx (B, T, D) rows r0:r1; dW_x (D, 4H), dW_h (H, 4H), db (4H,) this range's sums (overwritten).
@@ -386,8 +388,9 @@ STEP_SERIAL_MAX_FLOPS = int(os.environ.get("MINILSTM_STEP_SERIAL_MAX_FLOPS", 2 *
 # The per-step product h_{t-1} @ W_h (and da_t @ W_h^T) is ``simd.product``, not BLAS, when the call has at
 # most VECTOR_STEP_MAX_ROWS batch rows: a gemm call packs all of W_h before multiplying, which at a few rows a
 # step costs about as much as the product (measured, one thread, float32, rows x H x 4H: 1x64x256 0.94 vs
-# 3.1 us; 8x96x384 7.4 vs 10.1 us; 16x64x256 6.9 vs 7.5 us; 32x64x256 13.8 vs 13.4 us). Decided by the
-# call's rows, not a thread's share, so the results do not depend on the row split.
+# 3.1 us; 8x96x384 7.4 vs 10.1 us; 16x64x256 6.9 vs 7.5 us; 32x64x256 13.8 vs 13.4 us: 32 rows are 16 a
+# thread on two cores). Decided by the call's rows, not a thread's share, so every thread count takes the
+# same kind of product (``simd``'s give each row the same bits whatever rows go with it).
 # MINILSTM_VECTOR_STEP_MAX_ROWS overrides it (0: always BLAS).
 VECTOR_STEP_MAX_ROWS = int(os.environ.get("MINILSTM_VECTOR_STEP_MAX_ROWS", 32))
 _BLAS = []
@@ -410,7 +413,7 @@ def step_blas_threads(B, H):
 
 # ---- workspaces -------------------------------------------------------------------------------------
 # A layer call's scratch arrays (x_t @ W_x for all steps, the per-step product, da, the batch-first
-# copies) never leave the call, so each thread keeps them from call to call instead of allocating them
+# copies, W_h.T) never leave the call, so each thread keeps them from call to call instead of allocating them
 # anew. With glibc's default malloc thresholds a fresh array over 128 KiB is new memory from the
 # kernel every call, and touching it costs page faults (measured at 32,20,10,64,2 in a default
 # process, 4 processes each: training step 4.25 -> 3.27 ms). The forward's cache (hs, cs, gates,
@@ -458,7 +461,7 @@ def lstm_forward(x, h0, c0, params):
         if nt > 1:
             with blas.one_thread_blas():
                 _forward_rows_par(*args, blas.row_bounds(B, nt), dt.type(1), dt.type(0))
-        elif B == 1:                                  # no BLAS call per step: nothing to hold at one thread
+        elif B == 1 and VECTOR_STEP_MAX_ROWS >= 1:    # no BLAS call per step: nothing to hold at one thread
             _forward_rows(*args, 0, 1, dt.type(1), dt.type(0))
         else:
             with step_blas_threads(B, H):
@@ -504,7 +507,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         if nt > 1:
             with blas.one_thread_blas():
                 _backward_rows_par(*args, dW_xs, dW_hs, dbs, blas.row_bounds(B, nt), one, dt.type(0))
-        elif B == 1:
+        elif B == 1 and vec:                          # no BLAS call per step: nothing to hold at one thread
             _backward_rows(*args, dW_xs[0], dW_hs[0], dbs[0], 0, 1, one, dt.type(0))
         else:
             with step_blas_threads(B, H):

@@ -91,8 +91,8 @@ def _gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, 
 
 @numba.njit(**_JIT)
 def _gru_forward_loop_b1(xw, W_h, b_x, b_h, hs, gates, hn, a):
-    """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h as a hand-written
-    vector-matrix product (vectorized by LLVM; no BLAS call, no Python per step). a: (1, 3H) workspace."""
+    """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h by ``_vecmat``
+    (``simd.product``: no BLAS call, no Python per step). a: (1, 3H) workspace."""
     for t in range(xw.shape[0]):
         a_r = a[0]
         h_prev = hs[t, 0]
@@ -102,8 +102,8 @@ def _gru_forward_loop_b1(xw, W_h, b_x, b_h, hs, gates, hn, a):
 
 @numba.njit(**_JIT)
 def _gru_backward_loop_b1(dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, W_hT, da_x, da_h, db_x, db_h, one):
-    """Batch-1 BPTT in one compiled call; the part of dh_{t-1} through W_h, da_h_t @ W_h.T, by hand as a sum
-    of rows of W_hT (3H, H) scaled by da_h_t (no horizontal reduction, so LLVM vectorizes it)."""
+    """Batch-1 BPTT in one compiled call; the part of dh_{t-1} through W_h, da_h_t @ W_h.T, by ``_vecmat``
+    with W_hT (3H, H)."""
     for t in range(gates.shape[0] - 1, -1, -1):
         _gru_backward_row(dh_tm[t, 0] if has_above else dh_mm[0], has_above, dh_mm[0], dh_z[0], gates[t, 0],
                           hn[t, 0], hs[t, 0], da_x[t, 0], da_h[t, 0], db_x, db_h, one)

@@ -137,7 +137,7 @@ _dot_4x2, _dot_1x8, _dot_1x1 = _dot_tile(4, 2), _dot_tile(1, 8), _dot_tile(1, 1)
 def _columns(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     """C[0:nr] = A[0:nr] @ W for nr = 4 (tiles of 4 rows) or 1 (one row), every column: wide tiles, then one-vector
     tiles, then the last columns (fewer than a vector) one by one, by the same fma chain."""
-    lanes = 32 // sz
+    lanes = VECTOR_BYTES // sz
     k0 = 0
     wide = 3 * lanes if nr == 4 else 8 * lanes
     while k0 + lanes <= N:
@@ -195,7 +195,7 @@ def zero_of(typingctx, a):
 def _dot_rows(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     """C[0:nr] = A[0:nr] @ W.T for nr = 4 or 1: dot tiles over the vector part of K, then the rest of K added
     element by element (same order for every row and column)."""
-    lanes = 32 // sz
+    lanes = VECTOR_BYTES // sz
     kv = K - K % lanes
     j = 0
     wide = 2 if nr == 4 else 8
