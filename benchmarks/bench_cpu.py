@@ -21,8 +21,8 @@ pool steal the other's time slices). Measured here: PyTorch's 32,20,10,64,2 trai
 time, so each side is timed alone.
 
 float32 (plus float64 rows for the seed and medium shapes), 2 threads on every side. Training
-step = forward, MSE on a linear head over the last hidden state, full BPTT; inference = forward
-in eval mode. Also: one epoch of ``LSTMModel.fit`` on the demo data against the same loop
+step = forward, MSE on a linear head over the last hidden state, full BPTT; inference = the forward
+without caches (minilstm's ``infer``, PyTorch's forward under ``no_grad``). Also: one epoch of ``LSTMModel.fit`` on the demo data against the same loop
 written in PyTorch (each in its own processes, alternated), and Numba's first-call JIT cost.
 Results go to benchmarks/results/cpu.{json,md,png} (cpu_partial.* for partial runs).
 

@@ -63,7 +63,7 @@ def median_ms(times):
 
 def make_minilstm_step(B, T, D, H, L, kernels, dtype=np.float32, seed=0, cell="lstm"):
     """Return (train_step, infer) closures for minilstm on random data: forward, linear head on the
-    last step's output, MSE, full BPTT (train_step); forward in eval mode (infer).
+    last step's output, MSE, full BPTT (train_step); the forward without caches, ``layer.infer`` (infer).
     cell: 'lstm', 'gru' or 'bilstm' (a bidirectional LSTM: the head reads the (B, 2H) last output)."""
     import minilstm
     from minilstm.functional import mse_loss
@@ -90,10 +90,8 @@ def make_minilstm_step(B, T, D, H, L, kernels, dtype=np.float32, seed=0, cell="l
             layer.backward(None, dh_n=dh_n)
         return layer.grads
 
-    def infer():
-        layer.eval()
-        out, _ = layer.forward(x)
-        layer.train()
+    def infer():                                   # no dropout, no caches: PyTorch's no_grad forward
+        out, _ = layer.infer(x)
         return head.forward(out[:, -1])
 
     return train_step, infer

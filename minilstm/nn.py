@@ -173,6 +173,7 @@ class Recurrent(Module):
         self.kernels = resolve_kernels(kernels, self.device)
         self.xp = xp_for(self.device)
         self._cell_forward, self._cell_backward = self._cell_functions(self.kernels)
+        self._cell_infer = getattr(self._impl, f"{self.cell}_infer", None) or self._forward_without_cache
         self.rng = make_rng(self.xp, seed)
         init = np.random.default_rng(seed)
         H = self.hidden_size
@@ -211,15 +212,21 @@ class Recurrent(Module):
                              f"{f' of length {len(masks)}' if isinstance(masks, (list, tuple)) else ''}.")
         return [self._as_input(m, f"masks[{k}]", shape, ("batch", "time", "features")) for k, m in enumerate(masks)]
 
-    def _forward(self, x, states0, masks):
-        """x (B, T, input_size), states0: one entry per ``state_names`` (array or None) -> (out, tuple of states)."""
+    def _forward_without_cache(self, *args):
+        """The cell's forward with its cache dropped (kernels without a cache-free forward of their own)."""
+        out, s_T, _ = self._cell_forward(*args)
+        return out, s_T, None
+
+    def _forward(self, x, states0, masks, keep=True):
+        """x (B, T, input_size), states0: one entry per ``state_names`` (array or None) -> (out, tuple of states).
+        keep=False: inference (``infer``): no dropout, no caches kept, the last forward's caches left as they are."""
         xp, L, nd = self.xp, self.num_layers, self.num_directions
         x = self._as_input(x, "x", (None, None, self.input_size), ("batch", "time", "features"))
         B, T, _ = x.shape
         if T < 1 or B < 1:
             raise ShapeError(f"x needs at least one sample and one time step, got shape {x.shape}.")
         states0 = [self._states(s, B, name) for s, name in zip(states0, self.state_names)]
-        use_dropout = self.training and self.dropout > 0 and L > 1
+        use_dropout = keep and self.training and self.dropout > 0 and L > 1
         if masks is not None and use_dropout:
             masks = self._check_masks(masks, B, T)
         if masks is None and use_dropout:
@@ -227,22 +234,24 @@ class Recurrent(Module):
                      for _ in range(L - 1)]
         elif not use_dropout:
             masks = None
-        self.masks, caches, finals = masks, [], []
+        cell = self._cell_forward if keep else self._cell_infer
+        caches, finals = [], []
         inp = x
         for layer in range(L):
             s0 = [tuple(s[layer * nd + d] for s in states0) for d in range(nd)]
             params = [self.layer_params(layer, d) for d in range(nd)]
             if nd == 1:
-                out, s_T, cache = self._cell_forward(inp, *s0[0], params[0])
+                out, s_T, cache = cell(inp, *s0[0], params[0])
                 finals.append(as_states(s_T))
             else:
-                out, s_T, cache = bidirectional_forward(self._cell_forward, inp, s0, params)
+                out, s_T, cache = bidirectional_forward(cell, inp, s0, params)
                 finals.extend(s_T)                               # forward, then reverse: PyTorch's order
             caches.append(cache)
             if layer < L - 1 and masks is not None:
                 out = Fn.dropout_forward(out, masks[layer])
             inp = out
-        self._caches, self._cache_state, self._batch_time = caches, "ready", (B, T)
+        if keep:
+            self.masks, self._caches, self._cache_state, self._batch_time = masks, caches, "ready", (B, T)
         return out, tuple(_stack(xp, [f[i] for f in finals]) for i in range(len(self.state_names)))
 
     def _backward(self, dout, dstates_n):
@@ -323,6 +332,11 @@ class LSTM(Recurrent):
         """
         return self._forward(x, (h0, c0), masks)
 
+    def infer(self, x, h0=None, c0=None):
+        """Inference: ``forward`` in eval mode (no dropout) that keeps no cache, so it needs less memory and time;
+        no ``backward`` or ``gate_activations`` follows it (those still see the last ``forward``). Same outputs."""
+        return self._forward(x, (h0, c0), None, keep=False)
+
     def backward(self, dout, dh_n=None, dc_n=None):
         """dout: (B, T, num_directions * H) gradient on out; dh_n, dc_n: (num_layers * num_directions, B, H) or None.
 
@@ -366,6 +380,11 @@ class GRU(Recurrent):
         masks: optional list of num_layers - 1 dropout masks, as for ``LSTM.forward``.
         """
         out, (h_n,) = self._forward(x, (h0,), masks)
+        return out, h_n
+
+    def infer(self, x, h0=None):
+        """Inference: ``forward`` in eval mode (no dropout) keeping no cache, as ``LSTM.infer``."""
+        out, (h_n,) = self._forward(x, (h0,), None, keep=False)
         return out, h_n
 
     def backward(self, dout, dh_n=None):

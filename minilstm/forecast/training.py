@@ -57,8 +57,9 @@ class Network:
             layer, name = k.split(".", 1)
             getattr(self, layer).params[name][...] = self.xp.asarray(v)
 
-    def forward(self, xb):
-        _, states = self.lstm.forward(xb)
+    def forward(self, xb, infer=False):
+        """xb (B, L, F) -> predictions (B, outputs); infer: no dropout and no caches (``lstm.infer``)."""
+        _, states = self.lstm.infer(xb) if infer else self.lstm.forward(xb)
         h_n = states[0] if isinstance(states, tuple) else states      # LSTM (h_n, c_n); GRU h_n
         nd = getattr(self.lstm, "num_directions", 1)
         top = h_n[h_n.shape[0] - nd:]                                  # the top layer's directions, (nd, B, H)
@@ -77,25 +78,17 @@ class Network:
         return g
 
     def predict(self, Xw, n_out, batch=4096):
-        """Xw (n, L, F) host windows (normalized) -> (n, n_out) host predictions, eval mode (no dropout)."""
-        self.lstm.eval()
-        try:
-            outs = [to_numpy(self.forward(self.xp.asarray(np.ascontiguousarray(Xw[s:s + batch]), dtype=self.dtype)))
-                    for s in range(0, len(Xw), batch)]
-        finally:
-            self.lstm.train()
+        """Xw (n, L, F) host windows (normalized) -> (n, n_out) host predictions (inference: no dropout, no caches)."""
+        outs = [to_numpy(self.forward(self.xp.asarray(np.ascontiguousarray(Xw[s:s + batch]), dtype=self.dtype),
+                                      infer=True)) for s in range(0, len(Xw), batch)]
         return np.concatenate(outs) if outs else np.zeros((0, n_out))
 
     def loss(self, Xd, Yd, loss_fn, batch=4096):
-        """Mean loss over device arrays Xd (n, L, F), Yd (n, k*T), eval mode."""
-        self.lstm.eval()
-        try:
-            tot = 0.0
-            for s in range(0, len(Xd), batch):
-                loss, _ = loss_fn(self.forward(Xd[s:s + batch]), Yd[s:s + batch])
-                tot += loss * len(Xd[s:s + batch])
-        finally:
-            self.lstm.train()
+        """Mean loss over device arrays Xd (n, L, F), Yd (n, k*T) (inference: no dropout, no caches)."""
+        tot = 0.0
+        for s in range(0, len(Xd), batch):
+            loss, _ = loss_fn(self.forward(Xd[s:s + batch], infer=True), Yd[s:s + batch])
+            tot += loss * len(Xd[s:s + batch])
         return tot / len(Xd)
 
 

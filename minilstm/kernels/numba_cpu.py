@@ -284,14 +284,19 @@ def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c,
     a[r0:r1] = h_{t-1} @ W_h (a: (B, 4H) workspace) and the gate pass, writing hs, cs (T+1, B, H),
     gates (T, B, 4H) and tanh_c (T, B, H) as ``lstm_forward``, and the batch-first output h_seq (B, T, H)
     (written as each h_t is made: no separate transposing pass). Products are NumPy's own cblas gemm
-    (``blas``). Rows are independent through time: threads may run disjoint row ranges at once.
+    (``blas``), the per-step one ``simd.product`` when ``vec``. Rows are independent through time: threads
+    may run disjoint row ranges at once.
+    Without a cache (``lstm_infer``) x_tm, gates and tanh_c have a leading size of 1 instead of T: x_tm is not
+    filled and every step's gates and tanh(C_t) go to their one slice.
     x, W_x, W_h, xw, hs and a are C-contiguous."""
     B, T, D = x.shape
     H = hs.shape[2]
     G, n, sz = 4 * H, r1 - r0, hs.itemsize
-    for t in range(T):
-        for r in range(r0, r1):
-            x_tm[t, r] = x[r, t]
+    keep = gates.shape[0] == T
+    if keep:
+        for t in range(T):
+            for r in range(r0, r1):
+                x_tm[t, r] = x[r, t]
     gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n * T, G, D, one, x.ctypes.data + r0 * T * D * sz, D,
          W_x.ctypes.data, G, zero, xw.ctypes.data + r0 * T * G * sz, G)                  # x_t @ W_x, all t
     for t in range(T):
@@ -301,8 +306,9 @@ def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c,
         else:
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, G, H, one, hs.ctypes.data + (t * B + r0) * H * sz, H,
                  W_h.ctypes.data, G, zero, a.ctypes.data + r0 * G * sz, G)              # h_{t-1} @ W_h
+        tk = t if keep else 0
         for r in range(r0, r1):
-            _gates_forward_row(a[r], xw[r, t], bias, cs[t, r], gates[t, r], cs[t + 1, r], hs[t + 1, r], tanh_c[t, r])
+            _gates_forward_row(a[r], xw[r, t], bias, cs[t, r], gates[tk, r], cs[t + 1, r], hs[t + 1, r], tanh_c[tk, r])
             h_seq[r, t] = hs[t + 1, r]
 
 
@@ -445,18 +451,36 @@ def scratch(name, shape, dtype):
 def lstm_forward(x, h0, c0, params):
     """Same contract as ``minilstm.core.lstm_forward``: x (B, T, D), h0, c0 (B, H) ->
     (h_seq (B, T, H), (h_T, c_T), cache)."""
+    return _forward(x, h0, c0, params, keep_cache=True)
+
+
+def lstm_infer(x, h0, c0, params):
+    """``lstm_forward`` for inference: the same h_seq and final states (bitwise), and None for the cache. The
+    per-step gates, tanh(C_t), the time-major x and the state sequences are not kept: with NumPy's gemm they
+    go to per-thread scratch arrays, so a call takes no fresh memory beyond its outputs (in a process with
+    glibc's default malloc thresholds, fresh cache arrays cost page faults on every call)."""
+    return _forward(x, h0, c0, params, keep_cache=False)
+
+
+def _forward(x, h0, c0, params, keep_cache):
     B, T, D, H = check_forward_args(x, h0, c0, params)
     check_host_arrays(x, "x")
     dt = x.dtype
     W_x, W_h, b = (np.ascontiguousarray(params[k]) for k in ("W_x", "W_h", "b"))
-    h0, c0 = initial_states(x, params, h0, c0)
-    hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
     gemm = blas.gemm(dt)
     if gemm is not None:                                              # the compiled layer, rows over threads
+        if keep_cache:
+            hs, cs, gates, tanh_c = sequence_buffers(*initial_states(x, params, h0, c0), T, dt)
+            x_tm = np.empty((T, B, D), dtype=dt)
+        else:                                         # no cache: one step's gates and tanh(C_t), no x_tm
+            hs, cs = scratch("hs", (T + 1, B, H), dt), scratch("cs", (T + 1, B, H), dt)
+            hs[0], cs[0] = (0 if s is None else s for s in (h0, c0))
+            gates, tanh_c = scratch("gates", (1, B, 4 * H), dt), scratch("tanh_c", (1, B, H), dt)
+            x_tm = scratch("x_tm", (1, B, D), dt)
         nt = blas.loop_threads(B)
         x = np.ascontiguousarray(x)
         a, xw = scratch("a", (B, 4 * H), dt), scratch("xw", (B, T, 4 * H), dt)       # workspaces
-        x_tm, h_seq = np.empty((T, B, D), dtype=dt), np.empty((B, T, H), dt)
+        h_seq = np.empty((B, T, H), dt)
         args = (gemm, B <= VECTOR_STEP_MAX_ROWS, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
         if nt > 1:
             with blas.one_thread_blas():
@@ -466,7 +490,10 @@ def lstm_forward(x, h0, c0, params):
         else:
             with step_blas_threads(B, H):
                 _forward_rows(*args, 0, B, dt.type(1), dt.type(0))
+        if not keep_cache:
+            return h_seq, (hs[-1].copy(), cs[-1].copy()), None
         return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params, h_seq=h_seq)
+    hs, cs, gates, tanh_c = sequence_buffers(*initial_states(x, params, h0, c0), T, dt)
     a = np.empty((B, 4 * H), dtype=dt)                                # workspace, reused every step
     x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
     if B == 1:
@@ -476,7 +503,8 @@ def lstm_forward(x, h0, c0, params):
             for t in range(T):
                 np.matmul(hs[t], W_h, out=a)                          # h_{t-1} @ W_h
                 _gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
-    return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
+    h_seq, finals, cache = sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
+    return h_seq, finals, cache if keep_cache else None
 
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
