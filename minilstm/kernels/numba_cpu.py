@@ -477,15 +477,15 @@ def _forward(x, h0, c0, params, keep_cache):
             hs[0], cs[0] = (0 if s is None else s for s in (h0, c0))
             gates, tanh_c = scratch("gates", (1, B, 4 * H), dt), scratch("tanh_c", (1, B, H), dt)
             x_tm = scratch("x_tm", (1, B, D), dt)
-        nt = blas.loop_threads(B)
+        nt, vec = blas.loop_threads(B), B <= VECTOR_STEP_MAX_ROWS
         x = np.ascontiguousarray(x)
         a, xw = scratch("a", (B, 4 * H), dt), scratch("xw", (B, T, 4 * H), dt)       # workspaces
         h_seq = np.empty((B, T, H), dt)
-        args = (gemm, B <= VECTOR_STEP_MAX_ROWS, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
+        args = (gemm, vec, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
         if nt > 1:
             with blas.one_thread_blas():
                 _forward_rows_par(*args, blas.row_bounds(B, nt), dt.type(1), dt.type(0))
-        elif B == 1 and VECTOR_STEP_MAX_ROWS >= 1:    # no BLAS call per step: nothing to hold at one thread
+        elif B == 1 and vec:                          # no BLAS call per step: nothing to hold at one thread
             _forward_rows(*args, 0, 1, dt.type(1), dt.type(0))
         else:
             with step_blas_threads(B, H):

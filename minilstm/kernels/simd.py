@@ -15,8 +15,9 @@ How: ``_tile(MR, NV)`` is a Numba intrinsic that emits, in LLVM IR, the classic 
 by NV vectors of C held in registers while m runs over K, each step one load of NV vectors of W's row m,
 one broadcast of A[r, m] per row and MR * NV fused multiply-adds. Every element of C is the chain
 fma(A[r, K-1], W[K-1, k], ... fma(A[r, 0], W[0, k], 0)), the same whichever tile or edge loop computes
-it, so a row's result does not depend on how many rows are multiplied with it (the kernels' row split
-stays bitwise invariant).
+it, so a row's result does not depend on how many rows are multiplied with it. ``_dot_tile`` is the
+same for ``product_nt``: lane-wise fma chains over K, the lanes summed pairwise in a fixed order, the
+rest of K (past the last whole vector) added one by one.
 """
 import numba
 from llvmlite import ir
@@ -136,7 +137,8 @@ _dot_4x2, _dot_1x8, _dot_1x1 = _dot_tile(4, 2), _dot_tile(1, 8), _dot_tile(1, 1)
 @numba.njit(**_JIT)
 def _columns(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     """C[0:nr] = A[0:nr] @ W for nr = 4 (tiles of 4 rows) or 1 (one row), every column: wide tiles, then one-vector
-    tiles, then the last columns (fewer than a vector) one by one, by the same fma chain."""
+    tiles, then the last columns (fewer than a vector) one by one in a scalar loop (which columns take it depends
+    on N only, so every row's column k is computed the same way)."""
     lanes = VECTOR_BYTES // sz
     k0 = 0
     wide = 3 * lanes if nr == 4 else 8 * lanes
