@@ -69,7 +69,7 @@ CASES = [
     ("bad normalize", lambda: LSTMModel({"normalize": "scale"}), ValueError, ["normalize", "zscore"]),
     ("diff normalize in model", lambda: LSTMModel({"normalize": "diff"}), ValueError, ["diff", "DataNormalizer"]),
     ("config not a dict", lambda: LSTMModel(["hidden_size"]), ValueError, ["dict"]),
-    ("bad target_columns", lambda: LSTMModel({"target_columns": "a"}), ValueError, ["target_columns"]),
+    ("bad target_columns", lambda: LSTMModel({"target_columns": ["a", 0]}), ValueError, ["target_columns"]),
     ("target column out of range", lambda: LSTMModel({**CFG, "target_columns": [5]}).fit(X2), ValueError,
      ["target_columns", "2 column"]),
     ("input_size disagrees", lambda: LSTMModel({**CFG, "input_size": 3}).fit(X2, s), ValueError,
