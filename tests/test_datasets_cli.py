@@ -29,7 +29,7 @@ def test_electricity_frame_is_hourly_across_daylight_saving_changes():
     e = datasets.load_electricity()
     local = e.index
     assert len(local) - len(np.unique(local)) == 3            # the naive wall-clock labels repeat 02:00 each April
-    f = e.frame()
+    f = e.frame
     assert f.index.is_unique and str(f.index.tz) == "Australia/Melbourne"
     regular = f.asfreq("h")
     assert len(regular) == len(f) and np.array_equal(regular.to_numpy(), f.to_numpy())

@@ -107,9 +107,11 @@ def bptt_factory(kind):
         for t in steps:
             h_prev = hs[t + 1] if kind == "off_by_one" else hs[t]
             dh = dh_seq[:, t] if kind == "no_dh" else dh_seq[:, t] + dh_next
-            dc_in = np.zeros_like(dc_next) if kind == "no_dc" else dc_next
-            dx[:, t], dh_next, dc_next, g = S.lstm_step_backward(dh, dc_in,
+            dc_in = {"no_dc": np.zeros_like(dc_next), "dc_T_every_step": dc_T,
+                     "dc_T_last_only": dc_T if t == T - 1 else np.zeros_like(dc_T)}.get(kind, dc_next)
+            dx[:, t], dh_next, dc_prev, g = S.lstm_step_backward(dh, dc_in,
                                                                  (x_tm[t], h_prev, cs[t], gates[t], tanh_c[t], params))
+            dc_next = dc_prev
             for k in grads:
                 if kind == "assign":
                     grads[k] = g[k]
@@ -122,6 +124,8 @@ def bptt_factory(kind):
 @pytest.mark.parametrize("kind,mistake,words", [
     ("no_dh", "dropped_carried_dh", "carried dh is dropped"),
     ("no_dc", "dropped_carried_dc", "carried dc is dropped"),
+    ("dc_T_every_step", "dc_never_carried", "carried dc is dropped"),     # dc_next never updated
+    ("dc_T_last_only", "dc_only_at_last_step", "carried dc is dropped"),  # dc_T in, nothing carried after
     ("assign", "assign_not_accumulate", "+="),
     ("off_by_one", "off_by_one_h_prev", "off by one"),
     ("forward", "forward_time_order", "T-1 down to 0"),

@@ -68,7 +68,7 @@ def test_a_datetime_index_implies_the_season(freq, season):
 def test_the_index_of_a_pandas_target_and_the_datasets_season_are_used():
     ds = datasets.load_stocks()
     assert M.choose_season(ds.column("AAPL"), index=ds.index)[0] == 5       # trading days: business-daily
-    w = datasets.load_weather().frame()
+    w = datasets.load_weather().frame
     s, how = M.choose_season(w["temp_max"].to_numpy(), index=M.datetime_hint(w["temp_max"], w))
     assert s == 365 and "weather" in how                                     # the dataset's own, not daily's 7
     assert M.choose_season(w["temp_max"], index=w, season=7) == (7, "configured")
@@ -147,7 +147,7 @@ def test_the_report_is_a_dict_whose_repr_is_the_table(capsys):
 
 
 def test_units_come_from_pandas_attrs():
-    f = datasets.load_electricity().frame().iloc[:900]
+    f = datasets.load_electricity().frame.iloc[:900]
     assert M.units_of(f["Demand"]) == "MW" and M.units_of(f[["Temperature"]]) == "deg C"
     assert M.units_of(np.zeros(3)) == "" and M.units_of(f[["Demand", "Temperature"]]) == ""
     m = LSTMModel({**TINY, "sequence_length": 24}).fit(f[["Demand", "Temperature"]], f["Demand"], verbose=False)

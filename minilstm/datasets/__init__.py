@@ -1,10 +1,10 @@
 """Real time series bundled with minilstm (see PROVENANCE.md beside this file).
 
-Each loader returns a ``Dataset``: ``data`` (N, F) float64 array, ``columns``,
-``index`` (datetime64 per row), ``target`` (the column to forecast), ``units`` (the
-target's; ``column_units`` for every column), ``season`` (the seasonal-naive period the
-data's calendar implies) and a description. ``ds.frame()`` gives a pandas DataFrame whose
-``attrs`` carry the units and the season, so that ``LSTMModel.evaluate`` reports them.
+Each loader returns a ``Dataset``: ``data`` (N, F) float64 array, ``frame`` the same values
+as a pandas DataFrame indexed by time (its ``attrs`` carry the units and the season, so that
+``LSTMModel.evaluate`` reports them), ``columns``, ``index`` (datetime64 per row), ``target``
+(the column to forecast), ``units`` (the target's; ``column_units`` for every column),
+``season`` (the seasonal-naive period the data's calendar implies) and a description.
 Nothing is downloaded: the files ship inside the package.
 
 Seasons: electricity 24 (hourly data, daily cycle), stocks 5 (trading days, weekly cycle),
@@ -12,6 +12,7 @@ weather 365 (daily data, yearly cycle: weather has no weekly cycle, so the 7 a d
 would imply is not used).
 """
 import csv
+import functools
 import gzip
 import os
 from dataclasses import dataclass, field
@@ -54,8 +55,10 @@ class Dataset:
         """Row position of the first row at or after ``date`` (e.g. '2014-01-01')."""
         return int(np.searchsorted(self.index, np.datetime64(date)))
 
+    @functools.cached_property
     def frame(self):
-        """A pandas DataFrame indexed by time; ``attrs`` holds name, target, units ({column: units}) and season.
+        """The data as a pandas DataFrame indexed by time (an attribute, like ``data``; built on first use):
+        ``attrs`` holds name, target, units ({column: units}) and season.
 
         Hourly electricity is indexed by tz-aware Australia/Melbourne time (each hour once, so
         ``asfreq('h')`` works across daylight-saving changes); see ``load_electricity``.
@@ -91,7 +94,7 @@ def load_electricity():
     Time: ``ds.index`` is naive local (Australia/Melbourne) wall-clock time, as people read it;
     at each end of daylight saving (April) the hour 02:00 occurs twice (3 repeated labels),
     and at each start (October) 02:00 is skipped. ``ds.extra['utc']`` holds the unambiguous
-    UTC times, and ``ds.frame()`` is indexed by tz-aware Australia/Melbourne time, which tells
+    UTC times, and ``ds.frame`` is indexed by tz-aware Australia/Melbourne time, which tells
     the two 02:00s apart by their offset (+11:00, then +10:00): unique and hourly.
     """
     header, rows = _read("vic_elec_hourly.csv.gz")

@@ -59,9 +59,10 @@ def _error_feedback(name, err):
 
 
 def _diagnose(name, answer_parts, variants, generic):
-    """Match the answer against each mistake's output; the first match gives the hint."""
+    """Match the answer against each mistake's output; the first match gives the hint (a part given as None
+    matches anything: a mistake whose other outputs betray it whatever the learner returns there)."""
     for mistake, (expected_parts, hint) in variants.items():
-        if all(_close(a, e, 1e-6) for a, e in zip(answer_parts, expected_parts)):
+        if all(e is None or _close(a, e, 1e-6) for a, e in zip(answer_parts, expected_parts)):
             return Feedback(name, False, hint, mistake)
     return Feedback(name, False, generic, "unknown")
 
@@ -278,8 +279,9 @@ def _bptt_variant(dh_seq, dh_T, dc_T, cache, kind):
         dh = dh_seq[:, t] + (0 if kind == "dropped_carried_dh" else dh_next)
         h_prev = hs[t + 1] if kind == "off_by_one_h_prev" else hs[t]
         step_cache = (x_tm[t], h_prev, cs[t], gates[t], tanh_c[t], p)
-        dx[:, t], dh_next, dc_prev, g = core.lstm_step_backward(dh, 0 * dc_next if kind == "dropped_carried_dc"
-                                                                else dc_next, step_cache)
+        dc_in = {"dropped_carried_dc": 0 * dc_T, "dc_never_carried": dc_T,
+                 "dc_only_at_last_step": dc_T if t == T - 1 else 0 * dc_T}.get(kind, dc_next)
+        dx[:, t], dh_next, dc_prev, g = core.lstm_step_backward(dh, dc_in, step_cache)
         dc_next = dc_prev
         for k in grads:
             if kind == "assign_not_accumulate":
@@ -292,6 +294,11 @@ def _bptt_variant(dh_seq, dh_T, dc_T, cache, kind):
 BPTT_HINTS = {
     "dropped_carried_dh": "the carried dh is dropped: at step t, dh = dh_seq[:, t] + (dh_prev returned by step t+1).",
     "dropped_carried_dc": "the carried dc is dropped: pass the dc_prev of step t+1 as dc into step t.",
+    "dc_never_carried": "the carried dc is dropped: every step gets dc_T, but step t must get the dc_prev that step "
+                        "t+1 returned (dc_next = dc_prev after each step; dc_T only enters the last step).",
+    "dc_only_at_last_step": "the carried dc is dropped after the last step: dc_T enters step T-1, but each earlier "
+                            "step t must get the dc_prev that step t+1 returned (the cell state C_t feeds C_{t+1}, "
+                            "so its gradient flows back through time like dh's).",
     "assign_not_accumulate": "weight gradients are assigned (=) instead of accumulated (+=) over time steps: "
                              "only one step's contribution survives.",
     "off_by_one_h_prev": "off by one: the step at time t uses h_{t-1} = hs[t] (hs[0] = h0), not hs[t+1].",
@@ -333,6 +340,9 @@ def check_bptt(fn, seed=0):
         return Feedback(name, True, f"gradient check passed (max rel error {report.max_error:.1e}).",
                         details=str(report))
     variants = {k: (_flat(_bptt_variant(dh_seq, dh_T, dc_T, cache, k)), hint) for k, hint in BPTT_HINTS.items()}
+    for k in ("dropped_carried_dc", "dc_never_carried", "dc_only_at_last_step"):   # dc0 returned: any
+        parts = variants[k][0]
+        variants[k] = (parts[:2] + (None,) + parts[3:], variants[k][1])
     fb = _diagnose(name, _flat(out), variants, f"gradient check failed for {', '.join(report.failures)}.")
     fb.details = str(report)
     return fb

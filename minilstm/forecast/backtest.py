@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .config import validate_config
-from .inputs import read_table
+from .inputs import read_table, target_positions
 from .metrics import (EvaluationReport, LinearAR, choose_season, datetime_hint, naive_scale, persistence_forecast,
                       regression_metrics, seasonal_naive_forecast, units_of)
 from .parallel import run_parallel, task
@@ -39,21 +39,22 @@ BASELINES = ("persistence", "seasonal_naive", "linear_ar", "mean", "zero")
 
 
 def as_arrays(X, y, config):
-    """X, y as given to fit -> (X (N, F), y (N, T), datetime64 index (N,) or None), checked."""
+    """X, y as given to fit -> (X (N, F), y (N, T), datetime64 index (N,) or None, config), checked.
+
+    The config returned names target_columns by position (a DataFrame's names resolved), for fits on the arrays.
+    """
     Xt = read_table(X, "X")
-    tc = config["target_columns"]
+    tc = target_positions(config["target_columns"], Xt.columns if Xt.is_frame else None, Xt.values.shape[1])
     if y is None:
         if tc is None:
             raise ConfigError("y is None: pass targets, or set config['target_columns'] to forecast columns of X.")
-        if max(tc) >= Xt.values.shape[1]:
-            raise ConfigError(f"config['target_columns'] = {tc} but X has only {Xt.values.shape[1]} column(s).")
         ya = Xt.values[:, tc]
     else:
         ya = read_table(y, "y").values
     if len(ya) != len(Xt.values):
         raise DataError(f"X has {len(Xt.values)} rows but y has {len(ya)}; they must be aligned row by row.")
     index = getattr(X, "index", None) if Xt.index is not None else getattr(y, "index", None)
-    return Xt.values, ya, index
+    return Xt.values, ya, index, (config if tc is None else {**config, "target_columns": tc})
 
 
 def row_of(when, index, n_rows, name):
@@ -92,8 +93,8 @@ def recursive_ok(X, y, config):
     tc = config["target_columns"]
     if config["horizon"] != 1:
         return False
-    if tc is not None:
-        return sorted(tc) == list(range(X.shape[1]))
+    if tc is not None:                            # distinct columns (validated): all of X when as many
+        return len(tc) == X.shape[1]
     return X.shape[1] == 1 and y.shape[1] == 1 and np.array_equal(X[:, 0], y[:, 0])
 
 
@@ -254,7 +255,7 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     """
     c = validate_config(config)
     _check_settings(step, steps, window, train_size, refit)
-    Xa, ya, idx = as_arrays(X, y, c)
+    Xa, ya, idx, c = as_arrays(X, y, c)
     idx = idx if index is None else index
     N, L, h, k = len(Xa), c["sequence_length"], c["horizon"], c["output_steps"]
     start, end = row_of(start, idx, N, "start"), (N if end is None else row_of(end, idx, N, "end"))

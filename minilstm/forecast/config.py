@@ -30,7 +30,7 @@ DEFAULTS = {
     "shuffle": True,           # shuffle training windows every epoch (seeded)
     "dtype": "float32",        # 'float32' or 'float64'
     "normalize": "zscore",     # None/False, True (zscore), a DataNormalizer method, or a DataNormalizer config dict
-    "target_columns": None,    # indices of X's columns that are the targets (enables recursive forecasts; y optional)
+    "target_columns": None,    # X's columns that are the targets, by index or DataFrame name (y optional; recursive)
     "output_steps": 1,         # k > 1: predict k future steps at once (direct multi-step)
     "kernels": "auto",         # 'auto', 'numpy' (reference), 'numba' (CPU) or 'cuda'
     "loss": "mse",             # 'mse', 'mae' or 'huber'
@@ -219,14 +219,17 @@ def validate_config(config):
         cfg["normalize"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.items()}
     tc = cfg["target_columns"]
     if tc is not None:
-        if isinstance(tc, numbers.Integral) and not isinstance(tc, bool):
-            tc = [int(tc)]
+        if isinstance(tc, (numbers.Integral, str)) and not isinstance(tc, bool):
+            tc = [tc]
         elif isinstance(tc, np.ndarray) and tc.ndim == 1:
             tc = tc.tolist()
-        if not isinstance(tc, (list, tuple)) or not tc or not all(
-                isinstance(i, numbers.Integral) and not isinstance(i, bool) and i >= 0 for i in tc):
-            raise ConfigError(f"config['target_columns'] must be a non-empty list of column indices, got {tc!r}.")
+        ok = isinstance(tc, (list, tuple)) and tc and (
+            all(isinstance(i, numbers.Integral) and not isinstance(i, bool) and i >= 0 for i in tc) or
+            all(isinstance(i, str) and i for i in tc))
+        if not ok:
+            raise ConfigError(f"config['target_columns'] must be a non-empty list of column indices (ints >= 0) or of "
+                              f"DataFrame column names (strings), got {tc!r}.")
         if len(set(tc)) != len(tc):
             raise ConfigError(f"config['target_columns'] has repeated columns: {tc!r}.")
-        cfg["target_columns"] = [int(i) for i in tc]
+        cfg["target_columns"] = [i if isinstance(i, str) else int(i) for i in tc]
     return cfg

@@ -127,7 +127,7 @@ class LSTMEnsemble:
         over the members. Returns self.
         """
         c = self.config
-        Xa, ya, _ = as_arrays(X, y, c)
+        Xa, ya, _, _ = as_arrays(X, y, c)
         L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
         S = k if interval_steps is None else interval_steps
         if isinstance(S, bool) or not isinstance(S, (int, np.integer)) or S < 1:
@@ -201,18 +201,21 @@ class LSTMEnsemble:
             bounds[level] = (self._shape_like(outs[0], vals - q), self._shape_like(outs[0], vals + q))
         return point, bounds
 
-    def predict(self, X, steps=1, intervals=None):
-        """The members' mean (or median), shaped as ``LSTMModel.predict``.
+    def predict(self, X, steps=None, intervals=None):
+        """The members' mean (or median), shaped as ``LSTMModel.predict`` (steps=None: output_steps).
 
         intervals: None, a level (0.8) or levels ((0.8, 0.95)): then returns
         ``(point, {level: (lower, upper)})``, each bound shaped like point (conformal, see the module docstring).
         """
         self._require_fitted("predict")
+        steps = self.config["output_steps"] if steps is None else steps
         return self._combine([m.predict(X, steps=steps) for m in self.members], steps, intervals)
 
-    def forecast(self, X_history, steps=1, intervals=None):
-        """The next ``steps`` values after X_history (shaped as ``LSTMModel.forecast``); intervals as in ``predict``."""
+    def forecast(self, X_history, steps=None, intervals=None):
+        """The next ``steps`` values after X_history (shaped as ``LSTMModel.forecast``; steps=None: output_steps);
+        intervals as in ``predict``."""
         self._require_fitted("forecast")
+        steps = self.config["output_steps"] if steps is None else steps
         return self._combine([m.forecast(X_history, steps=steps) for m in self.members], steps, intervals)
 
     # ---- evaluate ---------------------------------------------------------------------------
@@ -226,7 +229,7 @@ class LSTMEnsemble:
         c = self.config
         L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
         report = EnsembleReport(self.members[0].evaluate(X, y, season=season, verbose=False))
-        _, ya, _ = as_arrays(X, y, c)
+        _, ya, _, _ = as_arrays(X, y, c)
         n = n_labeled(len(ya), L, h, k)
         truth = window_targets(ya, L, h, k)
         preds = [self._values(m, X, k)[:n] for m in self.members]
@@ -269,11 +272,12 @@ class LSTMEnsemble:
         model_io.write_model_file(path, meta, arrays)
         return path
 
+    @model_io.class_or_instance_method
     def load(self, path, device=None):
-        """Load a saved ensemble into this object and return it (``LSTMEnsemble().load(path)``)."""
+        """Load a saved ensemble and return it: ``LSTMEnsemble.load(path)`` or ``LSTMEnsemble().load(path)``."""
         meta, arrays = model_io.read_model_file(path)
         if meta.get("kind") != "ensemble":
-            raise ModelFileError(f"{path!r} holds a single model, not an ensemble: load it with "
+            raise ModelFileError(f"{path!r} holds a single model (LSTMModel.save), not an ensemble: load it with "
                                  "LSTMModel.load(path).")
         try:
             info, metas = meta["ensemble"], list(meta["members"])

@@ -12,7 +12,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ..errors import DataError, InputTypeError, ShapeError
+from ..errors import ConfigError, DataError, InputTypeError, ShapeError
 
 DATE_FIX = ("drop or encode the date column; use it as the index (df.set_index('date')) so that predictions "
             "are indexed by time.")
@@ -157,6 +157,28 @@ def align_columns(X, fitted_columns, name="X"):
                         f". Pass a DataFrame with exactly these columns (in any order): {name}[{fitted_columns}].")
     order = [have.index(c) for c in fitted_columns]
     return X._replace(values=X.values[:, order], columns=list(fitted_columns))
+
+
+def target_positions(target_columns, columns, n_columns, name="X"):
+    """config['target_columns'] (indices, or names of a DataFrame's columns) -> positions in X's columns.
+
+    columns: X's column names (None for arrays); n_columns: how many columns X has.
+    """
+    if target_columns is None:
+        return None
+    if all(isinstance(c, str) for c in target_columns):
+        if columns is None:
+            raise ConfigError(f"config['target_columns'] = {target_columns} names columns, but {name} is an array "
+                              "without column names; pass a DataFrame with these columns, or give the target "
+                              "columns as indices (e.g. [0]).")
+        missing = [c for c in target_columns if c not in columns]
+        if missing:
+            raise ConfigError(f"config['target_columns'] names {missing}, which {name} does not have; its columns are "
+                              f"{list(columns)}.")
+        return [list(columns).index(c) for c in target_columns]
+    if max(target_columns) >= n_columns:
+        raise ConfigError(f"config['target_columns'] = {target_columns} but {name} has only {n_columns} column(s).")
+    return list(target_columns)
 
 
 def is_datetime_index(index):

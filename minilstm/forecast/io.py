@@ -410,6 +410,9 @@ def _check_info(info, path, cfg, n_features, n_targets):
         _numbers(info["y_mean"], n_targets, path, "info field 'y_mean'")
     _labels(info.get("columns"), n_features, path, "columns")
     _labels(info.get("target_names"), n_targets, path, "target_names")
+    tc = cfg["target_columns"]
+    if tc is not None and isinstance(tc[0], str) and not set(tc) <= set(info.get("columns") or []):
+        raise _bad(path, f"config target_columns {tc} name columns that info's columns {info.get('columns')} lack")
     return dict(info)
 
 
@@ -482,7 +485,8 @@ def check_metadata(path, meta, arrays, device=None):
     if cfg["output_size"] is not None and cfg["output_size"] != n_targets:
         raise _bad(p, f"config output_size {cfg['output_size']} differs from n_targets {n_targets}")
     tc = cfg["target_columns"]
-    if tc is not None and (max(tc) >= n_features or len(tc) != n_targets):
+    named = tc is not None and isinstance(tc[0], str)
+    if tc is not None and (len(tc) != n_targets or (not named and max(tc) >= n_features)):
         raise _bad(p, f"config target_columns {tc} do not fit {n_features} feature(s) and {n_targets} target(s)")
     held = sum(a.size for a in arrays.values())              # nothing is allocated beyond what the file holds
     for what, need in (("hidden_size**2 * num_layers", H * H * layers), ("n_features * hidden_size", n_features * H),

@@ -203,7 +203,7 @@ def choose_season(y, index=None, season=None, n_rows=None):
     """The season of the seasonal-naive baseline and how it was chosen: (season, how).
 
     y: (N,) or (N, T) training targets; index: a DatetimeIndex, a datetime64 array, or a pandas
-    object carrying one (``attrs['season']``, set by the bundled datasets' ``frame()``, is used
+    object carrying one (``attrs['season']``, set by the bundled datasets' ``frame``, is used
     first); season: a configured season (wins). Order: configured -> the data's own season ->
     the index's frequency -> ``infer_season`` -> persistence (season 1). With ``n_rows`` (the
     rows the baseline will see), a season that no target can reach falls back to persistence.
@@ -332,7 +332,9 @@ class EvaluationReport(dict):
     that displays as the evaluation table (``print(r)``, a Jupyter cell's last line, ``repr``).
 
     Keys: the model's metrics (mse, rmse, mae, mape, smape, r2, mase, mape_excluded), n_scored,
-    ``baselines`` {name: metrics}, season, season_how, units, notes (list of str).
+    ``baselines`` {name: metrics}, season, season_how, units, notes (list of str); for a model of
+    output_steps k > 1 these pool all k steps, and ``per_step`` is a list of k dicts (step 1..k), each
+    the model's metrics for that step alone with its own ``baselines``.
     """
 
     def rows(self):
@@ -354,10 +356,26 @@ class EvaluationReport(dict):
             lines.append(f"MAPE excludes {self['mape_excluded']} zero target(s)")
         return lines + list(self.get("notes", []))
 
+    def step_table(self, metric="rmse"):
+        """One line per step ahead: ``metric`` of the model and of each baseline (empty for one step)."""
+        if not self.get("per_step"):
+            return ""
+        names = list(self["per_step"][0]["baselines"])
+        w = max(12, *(len(n) + 2 for n in names))
+        lines = [f"{metric.upper()} by step ahead" + (f" ({self['units']})" if self.get("units") else ""),
+                 f"{'step':>4}{'LSTM':>{w}}" + "".join(f"{n:>{w}}" for n in names)]
+        for row in self["per_step"]:
+            lines.append(f"{row['step']:>4}{row[metric]:>{w}.3f}" +
+                         "".join(f"{row['baselines'][n][metric]:>{w}.3f}" for n in names))
+        return "\n".join(lines)
+
     def table(self):
-        """The plain-text table (units in the headers) with its footer."""
+        """The plain-text table (units in the headers) with its footer; by step too when there are several."""
         head = f"{self.get('n_scored', '?')} targets scored" + (f", in {self['units']}" if self.get("units") else "")
-        return "\n".join([head, format_table(self.rows(), self.get("units", "")), *self.footer()])
+        steps = f", pooled over {len(self['per_step'])} steps ahead" if self.get("per_step") else ""
+        by_step = [self.step_table()] if self.get("per_step") else []
+        return "\n".join([head + steps, format_table(self.rows(), self.get("units", "")), *self.footer(),
+                          *by_step])
 
     def show(self):
         """Print the table (once: a Jupyter cell ending with the call that printed it shows nothing more)."""
@@ -430,6 +448,10 @@ def evaluation_report(truth, pred, y, n, L, horizon, steps, scale, ar_pred, seas
         base["mean"] = np.broadcast_to(np.asarray(y_mean, dtype=np.float64), truth.shape)
     base["zero"] = np.zeros_like(truth)
     res["baselines"] = {k: regression_metrics(truth, v, scale) for k, v in base.items()}
+    if steps > 1:          # the pooled figures above, then each step ahead on its own
+        res["per_step"] = [{**regression_metrics(truth[:, [j]], pred[:, [j]], scale), "step": j + 1,
+                            "baselines": {k: regression_metrics(truth[:, [j]], v[:, [j]], scale)
+                                          for k, v in base.items()}} for j in range(steps)]
     res["n_scored"] = int(truth.size)
     res["season"], res["season_how"], res["units"] = season, how, units or ""
     if looks_like_returns(y):

@@ -16,7 +16,7 @@ from . import io as model_io
 from . import training
 from .config import normalizer_spec, validate_config
 from .inputs import (align_columns, check_same_index, freq_string, in_dtype_range, is_datetime_index, labelled,
-                     read_table)
+                     read_table, target_positions)
 from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, training_mean,
                       units_of)
 from .normalizer import DataNormalizer
@@ -111,15 +111,14 @@ class LSTMModel:
             raise NotFittedError(f"{what} needs a fitted model: call fit(X, y) first, or load a saved model.")
 
     def _xy(self, X, y, c):
-        """Validate fit's X and y for config c -> (X (N, F), y (N, T), y_1d, labels): the pandas facts to keep."""
+        """Validate fit's X and y for config c -> (X (N, F), y (N, T), y_1d, labels): the pandas facts to keep.
+
+        ``c['target_columns']`` (indices or names) must already say which columns of X y is when y is None.
+        """
         Xt = read_table(X, "X")
-        Xa, tc = Xt.values, c["target_columns"]
-        if tc is not None and max(tc) >= Xa.shape[1]:
-            raise ConfigError(f"config['target_columns'] = {tc} but X has only {Xa.shape[1]} column(s).")
+        Xa = Xt.values
+        tc = target_positions(c["target_columns"], Xt.columns if Xt.is_frame else None, Xa.shape[1])
         if y is None:
-            if tc is None:
-                raise InputTypeError("y is None: pass targets, or set config['target_columns'] to forecast columns "
-                                     "of X.")
             yt = Xt._replace(values=Xa[:, tc], was_1d=len(tc) == 1, is_frame=False,
                              columns=None if Xt.columns is None else [Xt.columns[i] for i in tc])
         else:
@@ -138,13 +137,70 @@ class LSTMModel:
             raise ShapeError(f"config['target_columns'] names {len(tc)} column(s) but y has {ya.shape[1]}.")
         if tc is not None and y is not None and not np.allclose(ya, Xa[:, tc], rtol=1e-6, atol=0.0):
             r = int(np.argwhere(~np.isclose(ya, Xa[:, tc], rtol=1e-6, atol=0.0))[0][0])
-            raise ConfigError(f"config['target_columns'] = {tc} says y is X[:, {tc}], but the y given differs from "
-                              f"it (first at row {r}: y = {ya[r].tolist()}, X[:, {tc}] = {Xa[r, tc].tolist()}). Pass "
-                              "y=None to forecast those columns of X, or leave target_columns out to use this y.")
+            raise ConfigError(f"config['target_columns'] = {c['target_columns']} says y is those columns of X, but "
+                              f"the y given differs from them (first at row {r}: y = {ya[r].tolist()}, X = "
+                              f"{Xa[r, tc].tolist()}). Pass y=None to forecast those columns of X, or leave "
+                              "target_columns out to use this y.")
         index = Xt.index if Xt.index is not None else yt.index
         labels = {"columns": Xt.columns if Xt.is_frame else None, "target_names": yt.columns,
                   "time_index": is_datetime_index(index), "freq": freq_string(index)}
         return Xa, ya, yt.was_1d, labels
+
+    def _fit_config(self, X, y, settings):
+        """The config one fit trains with (the model's, with fit's keyword settings over it) and the y to read.
+
+        y may name target columns of X (``fit(df, 'Demand')``); y=None on a one-column X forecasts that
+        series (its own next values), as Darts' ``fit(series)`` does.
+        """
+        c = validate_config({**self.config, **settings})   # a config edited after construction is checked again
+        names = [y] if isinstance(y, str) else list(y) if (isinstance(y, (list, tuple)) and y and
+                                                           all(isinstance(v, str) for v in y)) else None
+        if names is not None:
+            if c["target_columns"] is not None and c["target_columns"] != names:
+                raise ConfigError(f"fit(X, {y!r}) names the target column(s) {names}, but config['target_columns'] = "
+                                  f"{c['target_columns']}; give one or the other.")
+            return validate_config({**c, "target_columns": names}), None
+        if y is None and c["target_columns"] is None:
+            n_cols = read_table(X, "X").values.shape[1]
+            if n_cols != 1:
+                raise InputTypeError(f"y is None and X has {n_cols} columns: pass the targets (fit(X, y)), name the "
+                                     "target column(s) of a DataFrame (fit(df, 'Demand')), or set "
+                                     "config['target_columns']. With y omitted, a one-column X is forecast from "
+                                     "its own past.")
+            return validate_config({**c, "target_columns": [0]}), None
+        return c, y
+
+    def _validation_windows(self, validation_data, labels, n_features, n_targets, c, xn, yn):
+        """fit's validation_data=(X_val, y_val) -> (windows (n, L, F), targets (n, k*T)), normalized like training."""
+        if isinstance(validation_data, (list, tuple)) and len(validation_data) in (1, 2):
+            Xv, yv = validation_data[0], validation_data[1] if len(validation_data) == 2 else None
+        else:
+            raise InputTypeError("validation_data must be a tuple (X_val, y_val) (or (X_val,) with "
+                                 f"config['target_columns']), got {type(validation_data).__name__}.")
+        Xt = align_columns(read_table(Xv, "validation_data's X"), labels["columns"], "validation_data's X")
+        Xa = Xt.values
+        if Xa.shape[1] != n_features:
+            raise ShapeError(f"validation_data's X has {Xa.shape[1]} column(s) but X has {n_features}.")
+        tc = target_positions(c["target_columns"], labels["columns"], n_features, "validation_data's X")
+        if yv is None:
+            if tc is None:
+                raise InputTypeError("validation_data = (X_val,) needs config['target_columns']; pass (X_val, y_val).")
+            ya = Xa[:, tc]
+        else:
+            yt = read_table(yv, "validation_data's y")
+            check_same_index(Xt, yt)
+            ya = yt.values
+        if len(ya) != len(Xa) or ya.shape[1] != n_targets:
+            raise ShapeError(f"validation_data's y is {ya.shape[0]} x {ya.shape[1]}, but its X has {len(Xa)} rows "
+                             f"and y has {n_targets} column(s).")
+        L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
+        n = n_labeled(len(Xa), L, h, k)
+        if n < 1:
+            raise DataError(f"validation_data has {len(Xa)} rows; a validation window needs at least "
+                            f"sequence_length + horizon + output_steps - 1 = {L + h + k - 1}.")
+        Xn, yn_ = _apply(xn, Xa), _apply(yn, ya)
+        in_dtype_range(Xn, c["dtype"], "validation_data's X")
+        return sliding_windows(Xn, L)[:n], window_targets(yn_, L, h, k).reshape(n, -1)
 
     def _nx(self, X):
         return in_dtype_range(_apply(self.x_normalizer, X), self.lstm.dtype, "X")
@@ -170,13 +226,20 @@ class LSTMModel:
         return out
 
     # ---- fit ------------------------------------------------------------------------------
-    def fit(self, X, y=None, validation_split=0.1, verbose=True):
+    def fit(self, X, y=None, validation_split=0.1, verbose=True, validation_data=None, **settings):
         """Train on X (samples, features) or (samples,) and y (samples,) or (samples, targets).
 
+        y: the targets; a column name or list of names of a DataFrame X (``fit(df, 'Demand')``: those
+        columns are the targets and stay inputs); or None: the columns in config['target_columns'], or
+        a one-column X forecast from its own past (``fit(series)``).
         Windows follow the contract of ``minilstm.forecast.windows``: rows [j, j+L) predict
         y[j+L-1+horizon] (and the next output_steps-1 rows). The last ``validation_split``
         fraction of windows, in time order, is held out (never shuffled; their targets never
-        overlap a training target). Normalizers are fitted on the training rows only.
+        overlap a training target). ``validation_data=(X_val, y_val)`` validates on those rows
+        instead and trains on every window of X (validation_split is then not used), as in Keras.
+        Normalizers are fitted on the training rows only.
+        Keyword settings are config keys for this fit (``fit(X, y, epochs=5, batch_size=64)``, as in
+        Keras); the fitted model's ``config`` holds them afterwards, so it says how it was trained.
         Returns self; ``train_history`` holds one dict per epoch.
 
         Transactional: the config, data, normalizers, windows, a new network and the baseline
@@ -185,7 +248,9 @@ class LSTMModel:
         unfitted model stays unfitted). A divergence later keeps the best epoch's weights: the
         model is then the new one, usable, and ``TrainingDivergedError`` says what happened.
         """
-        c = validate_config(self.config)                  # a config edited after construction is checked again
+        c, y = self._fit_config(X, y, settings)
+        if validation_data is not None:
+            validation_split = 0.0
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) or \
                 not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}.")
@@ -209,6 +274,11 @@ class LSTMModel:
         Xw = sliding_windows(Xn, L)
         Y = window_targets(yn_, L, h, k).reshape(n, -1)                            # (n, k*T)
         tr, va = np.arange(n_train), np.arange(n - n_val, n)
+        if validation_data is not None:                   # Keras' validation_data: windows of other rows
+            Xwv, Yv = self._validation_windows(validation_data, labels, Xa.shape[1], ya.shape[1], c, xn, yn)
+            Xw, Y = np.concatenate([Xw, Xwv]), np.concatenate([Y, Yv])
+            va = np.arange(n, n + len(Xwv))
+            n_val = len(va)
         net = build_network(c, Xa.shape[1], ya.shape[1])
         ar = LinearAR().fit(Xw[tr], Y[tr])                                         # baseline, same windows and units
         info = {"n_rows": len(Xa), "n_train_windows": int(n_train), "n_val_windows": int(n_val),
@@ -241,9 +311,11 @@ class LSTMModel:
             return P[:, 0] if self._y_1d else P
         return P[:, :, 0] if self._y_1d else P
 
-    def predict(self, X, steps=1):
+    def predict(self, X, steps=None):
         """One prediction per window of X (N - L + 1 windows; the last forecasts past the end of X).
 
+        steps: how many steps ahead; None (the default) is what the model was trained for, its
+        ``output_steps`` (1 unless set), so a model trained for k steps returns all k.
         steps = 1: shape (n_windows,) when y was 1-D in fit, else (n_windows, n_targets).
         steps = k > 1: (n_windows, k) or (n_windows, k, n_targets). A model trained with
         output_steps >= k predicts all k at once (direct); one trained with output_steps = 1 feeds
@@ -252,6 +324,8 @@ class LSTMModel:
         Values are in y's original units.
         """
         self._require_fitted("predict")
+        if steps is None:
+            steps = self.config["output_steps"]
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
             raise ConfigError(f"steps must be an integer in [1, {MAX_STEPS:,}], got {steps!r}.")
         Xt = self._read_X(X)
@@ -275,8 +349,12 @@ class LSTMModel:
         return labelled(out, Xt.index, first_position, self.info.get("target_names"), self.info.get("freq"),
                         step_columns)
 
+    def _target_positions(self):
+        """config['target_columns'] as positions in the fitted X's columns (None when not set)."""
+        return target_positions(self.config["target_columns"], self.info.get("columns"), self.n_features)
+
     def _recursive_columns(self):
-        tc = self.config["target_columns"]
+        tc = self._target_positions()
         if tc is None and self.n_features == 1 and self.n_targets == 1 and self._univariate:
             tc = [0]
         if tc is None or sorted(tc) != list(range(self.n_features)) or self.config["horizon"] != 1:
@@ -328,9 +406,14 @@ class LSTMModel:
             self.lstm.train()
         return {k: np.array(to_numpy(v)[0], dtype=np.float64) for k, v in acts.items()}
 
-    def forecast(self, X_history, steps=1):
-        """The next ``steps`` values after the end of X_history: (steps,) or (steps, n_targets)."""
+    def forecast(self, X_history, steps=None):
+        """The next ``steps`` values after the end of X_history: (steps,) or (steps, n_targets).
+
+        steps: None (the default) is the model's ``output_steps`` (1 unless set), as in ``predict``.
+        """
         self._require_fitted("forecast")
+        if steps is None:
+            steps = self.config["output_steps"]
         Xt = self._read_X(X_history, "X_history")
         L = self.config["sequence_length"]
         if len(Xt.values) < L:
@@ -367,7 +450,7 @@ class LSTMModel:
         Xt = self._read_X(X)
         Xa = Xt.values
         if y is None:
-            ya = Xa[:, self.config["target_columns"]]
+            ya = Xa[:, self._target_positions()]
         else:
             yt = read_table(y, "y")
             ya = yt.values
@@ -424,6 +507,9 @@ class LSTMModel:
         on a CPU-only machine).
         """
         meta, arrays = model_io.read_model_file(path)
+        if meta.get("kind") == "ensemble":
+            raise ModelFileError(f"{path!r} holds an ensemble (LSTMEnsemble.save), not a single model: load it with "
+                                 "LSTMEnsemble.load(path).")
         parts = model_io.check_metadata(path, meta, arrays, device=device)
         c, F, T = parts["config"], parts["n_features"], parts["n_targets"]
         LF, out = c["sequence_length"] * F, T * c["output_steps"]

@@ -133,15 +133,21 @@ class SweepResult:
     settings: dict = field(default_factory=dict)
 
     def table(self, top=None):
+        """Every trial, best first: rank, score, spread (the standard deviation over seeds or backtest folds;
+        '-' where a trial has one score, e.g. one holdout and one seed), fit seconds, then the swept keys."""
         keys = sorted({k for t in self.trials for k in t["params"]})
         head = f"{'rank':>4} {self.scoring:>10} {'spread':>9} {'fit s':>7}  " + "  ".join(keys)
         lines = [head]
         for t in self.trials[:top]:
             vals = "  ".join(f"{_fmt(t['params'].get(k, '')):>{len(k)}}" for k in keys)
             if t["status"] == "ok":
-                lines.append(f"{t['rank']:>4} {t['score']:>10.4g} {t['spread']:>9.3g} {t['fit_seconds']:>7.1f}  {vals}")
+                spread = f"{t['spread']:>9.3g}" if np.isfinite(t["spread"]) else f"{'-':>9}"
+                lines.append(f"{t['rank']:>4} {t['score']:>10.4g} {spread} {t['fit_seconds']:>7.1f}  {vals}")
             else:
                 lines.append(f"{'-':>4} {'failed':>10} {'':>9} {t['fit_seconds']:>7.1f}  {vals}  ({t['error'][:80]})")
+        if any(t["status"] == "ok" and not np.isfinite(t["spread"]) for t in self.trials[:top]):
+            lines.append("spread '-': one score per trial (one holdout, one seed); seeds=3 or cv={'start': ...} "
+                         "(a backtest) measure how much a score moves")
         return "\n".join(lines)
 
     @property
@@ -185,12 +191,12 @@ def sweep(params, X, y=None, *, config=None, scoring="rmse", cv=0.2, n_iter=None
         raise ConfigError(f"cv must be a fraction in (0, 1) (a holdout: the last rows) or a dict of backtest "
                           f"settings such as {{'start': 0.6, 'step': 24}}, got {cv!r}.")
     trials, base = trial_configs(params, config, n_iter, random_state)
-    Xa, ya, _ = as_arrays(X, y, base)
+    Xa, ya, _, positional = as_arrays(X, y, base)      # trials fit on arrays: target columns by position
     if seeds is None:
         seeds = [None]
     elif isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         seeds = np.random.SeedSequence(random_state).generate_state(int(seeds)).tolist()
-    configs = [{**base, **t, **({} if s is None else {"seed": int(s)})} for t in trials for s in seeds]
+    configs = [{**positional, **t, **({} if s is None else {"seed": int(s)})} for t in trials for s in seeds]
     tasks = [task(run_trial, c, Xa, ya, cv, validation_split, scoring) for c in configs]
     runs = run_parallel(tasks, n_jobs=n_jobs, backend=backend, progress="sweep fits" if verbose else False)
     rows = []
