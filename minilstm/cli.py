@@ -29,7 +29,7 @@ Time: {minutes} on a 2-core CPU with the default {epochs} epochs. Measured:
 {measured}.
 About 10 seconds with --epochs 2 or MINILSTM_FAST=1.
 
-Writes into --out (created if missing; an existing file there is refused):
+Writes into --out (created if missing; files of an earlier run there are replaced, and it says so):
   lstm_model.minilstm   the fitted model (LSTMModel.from_file or LSTMModel().load)
   history.png           training and validation loss per epoch
   forecast.png          the last two weeks of 2014: demand, forecast, persistence
@@ -174,12 +174,13 @@ def cuda_install_hint():
     return "pip install 'minilstm[cuda]' (or pip install -e '.[cuda]' in a source checkout)"
 
 
-def _check_demo_args(parser, args):
-    """Refuse what would fail after training: the output folder, the device. Sets args.epochs."""
-    from . import backend
-    out = args.out
+def check_out(parser, out, files):
+    """Refuse, before any work, an --out that cannot hold ``files``; return those of them that exist there.
+
+    demo and backtest treat an existing output alike: it is replaced, and ``announce_replaced`` says so first.
+    """
     if not out or not str(out).strip():
-        parser.error("--out is empty; give a folder for the model file and plots")
+        parser.error("--out is empty; give a folder for the output files")
     if os.path.exists(out) and not os.path.isdir(out):
         parser.error(f"--out {out!r} is an existing file, not a folder; give a folder (created if missing)")
     parent = os.path.abspath(out)
@@ -189,6 +190,26 @@ def _check_demo_args(parser, args):
         parser.error(f"--out {out!r} cannot be created: {parent!r} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         parser.error(f"--out {out!r} cannot be written: no write permission in {parent!r}; choose another folder")
+    existing = [f for f in files if os.path.lexists(os.path.join(out, f))]
+    for f in existing:
+        path = os.path.join(out, f)
+        if not os.path.isfile(path) or not os.access(path, os.W_OK):
+            parser.error(f"{path!r} exists and is not a writable file, so it cannot be replaced; choose another --out")
+    return existing
+
+
+def announce_replaced(command, out, existing):
+    if existing:
+        print(f"minilstm {command}: replacing {', '.join(existing)} in {out}/ (use --out to keep them)", flush=True)
+
+
+DEMO_FILES = ("lstm_model.minilstm", "history.png", "forecast.png", "gates.png")
+
+
+def _check_demo_args(parser, args):
+    """Refuse what would fail after training: the output folder, the device. Sets args.epochs."""
+    from . import backend
+    args.replaced = check_out(parser, args.out, DEMO_FILES)
     if args.device == "cuda" and not backend.cupy_available:
         what = "CuPy is not installed" if getattr(backend, "_cupy", None) is None else "CuPy found no CUDA GPU"
         parser.error(f"--device cuda needs CuPy and an NVIDIA GPU, and {what}. Install it with "
@@ -200,6 +221,7 @@ def _check_demo_args(parser, args):
 
 def _demo(args):
     from .forecast.demo import run_demo
+    announce_replaced("demo", args.out, getattr(args, "replaced", []))
     return run_demo(args)
 
 
@@ -211,7 +233,7 @@ From each origin the model forecasts the next row(s) from the rows before it; ea
 fitted on the rows before its first origin (--refit: once by default, every origin, or every
 K-th). Prints the per-fold table and the overall table beside the baselines of evaluate
 (persistence, seasonal naive, linear AR, training mean, zero) on the same rows, and writes the
-plot to --out/backtest.png.
+plot to --out/backtest.png (replacing one of an earlier run, and saying so).
 
 The config: --config FILE (a JSON dict of LSTMModel settings), then the flags given, over these
 defaults: {defaults} (epochs 1 when MINILSTM_FAST=1). Example:
@@ -259,9 +281,7 @@ def _check_backtest_args(parser, args):
         parser.error(f"{args.data!r} is neither a file nor a bundled dataset (electricity, stocks, weather)")
     if args.config is not None and not os.path.isfile(args.config):
         parser.error(f"--config {args.config!r} is not a file; give a JSON file holding a dict of settings")
-    plot = os.path.join(args.out, "backtest.png")
-    if os.path.exists(plot):
-        parser.error(f"{plot!r} exists; choose another --out (an existing file is never overwritten)")
+    args.replaced = check_out(parser, args.out, ("backtest.png",))
     refit = args.refit
     args.refit = True if refit == "every" else False if refit == "once" else refit
     if isinstance(args.refit, str):
@@ -285,6 +305,7 @@ def _backtest(args):
     import json
     from .errors import ConfigError
     from .forecast.backtest import backtest
+    announce_replaced("backtest", args.out, getattr(args, "replaced", []))
     data, columns, index, target, units = read_series(args.data)
     target = args.target or target
     if target not in columns:

@@ -126,9 +126,16 @@ def test_cli_backtest_on_a_csv_prints_the_tables_and_writes_the_plot(tmp_path, c
     text = capsys.readouterr().out
     assert "fold" in text and "persistence" in text and "targets scored" in text
     assert (out / "backtest.png").stat().st_size > 1000
-    with pytest.raises(SystemExit) as e:                  # never overwrites the plot it wrote
+    (out / "backtest.png").write_bytes(b"old")            # a second run replaces it and says so first
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"minilstm backtest: replacing backtest.png in {out}/")
+    assert (out / "backtest.png").stat().st_size > 1000
+    (out / "backtest.png").unlink()
+    (out / "backtest.png").mkdir()                        # what cannot be replaced is refused before any work
+    with pytest.raises(SystemExit) as e:
         main(args)
-    assert e.value.code == 2 and "exists" in capsys.readouterr().err
+    assert e.value.code == 2 and "not a writable file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["backtest", "no-such-dataset"])
     assert main(["backtest", str(path), "--target", "price", "--out", str(tmp_path / "o2")]) == 1

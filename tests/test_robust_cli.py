@@ -139,3 +139,18 @@ if not backend.cupy_available:
 def test_the_real_command_prints_no_traceback(argv):
     r = subprocess.run([sys.executable, "-m", "minilstm", *argv], capture_output=True, text=True, timeout=120)
     assert_one_line_error(r.returncode, r.stdout, r.stderr)
+
+
+def test_demo_and_backtest_treat_an_existing_output_alike(tmp_path, capsys, no_training):
+    """Both replace an earlier run's files, say so before any work, and refuse what cannot be replaced."""
+    from minilstm.cli import main
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "history.png").write_bytes(b"old")
+    with pytest.raises(AssertionError, match="the demo ran"):     # accepted: announced, then the demo starts
+        main(["demo", "--out", str(out), "--epochs", "1"])
+    assert f"minilstm demo: replacing history.png in {out}/" in capsys.readouterr().out
+    (out / "gates.png").mkdir()
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "--out", str(out), "--epochs", "1"])
+    assert e.value.code == 2 and "gates.png" in capsys.readouterr().err
