@@ -365,8 +365,8 @@ class EvaluationReport(dict):
         lines = [f"{metric.upper()} by step ahead" + (f" ({self['units']})" if self.get("units") else ""),
                  f"{'step':>4}{'LSTM':>{w}}" + "".join(f"{n:>{w}}" for n in names)]
         for row in self["per_step"]:
-            lines.append(f"{row['step']:>4}{row[metric]:>{w}.3f}" +
-                         "".join(f"{row['baselines'][n][metric]:>{w}.3f}" for n in names))
+            lines.append(f"{row['step']:>4}{row[metric]:>{w}.4g}" +
+                         "".join(f"{row['baselines'][n][metric]:>{w}.4g}" for n in names))
         return "\n".join(lines)
 
     def table(self):
