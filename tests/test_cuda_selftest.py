@@ -132,6 +132,19 @@ def test_one_wrong_weight_gradient_warns_with_its_name_and_falls_back(dtype, key
     assert "differ from the reference by up to 0.001 " in msg and f"d{key}" in msg
 
 
+@pytest.mark.parametrize("index,name", [(1, "dh0"), (2, "dc0")])
+def test_wrong_state_gradient_for_a_loss_on_h_n_only_is_caught(index, name):
+    """The kernels' second backward branch (no dh_seq, no dc_T) is checked on its own."""
+    def backward(dh_seq, dh_T, dc_T, cache):
+        grads = list(core.lstm_backward(dh_seq, dh_T, dc_T, cache))
+        if dh_seq is None:
+            grads[index] = -grads[index]
+        return tuple(grads)
+    with pytest.warns(CudaSelfTestWarning, match=f"in {name} \\(loss on h_n only\\), B="):
+        assert check(kernels(backward=backward), np.float64) is False
+    assert st._verdicts[np.dtype(np.float64)].difference == pytest.approx(2.0)
+
+
 def test_tolerance_is_per_dtype():
     """A gradient 1e-6 off fails float64 (1e-10) and passes float32 (1e-4)."""
     with pytest.warns(CudaSelfTestWarning, match="float64"):
