@@ -329,7 +329,7 @@ def test_model_with_auto_kernels_falls_back_instead_of_raising(gpu):
         net = build_network(validate_config({"device": "cuda", "hidden_size": 4, "dtype": "float32"}), 2, 1)
     assert net.lstm.kernels == "numpy" and net.lstm.device == "cuda"
     with pytest.raises(DeviceError):
-        build_network(validate_config({"device": "cuda", "kernels": "cuda", "hidden_size": 4, "dtype": "float32"}), 2, 1)
+        build_network(validate_config({"device": "cuda", "kernels": "cuda", "hidden_size": 4}), 2, 1)
 
 
 def test_no_selftest_for_the_gru_or_on_the_cpu(gpu):

@@ -67,8 +67,9 @@ def random_problem(rng, B, T, D, H, dtype):
     """One layer's inputs on the host in ``dtype``: x (B, T, D), h0, c0 (B, H); W_x (D, 4H), W_h (H, 4H), b (4H,) at
     PyTorch's initial scale U(-1/sqrt(H), 1/sqrt(H)); upstream gradients dh_seq (B, T, H), dh_T, dc_T (B, H)."""
     k = 1.0 / math.sqrt(H)
-    arrays = {"x": rng.standard_normal((B, T, D)), "h0": rng.standard_normal((B, H)), "c0": rng.standard_normal((B, H)),
-              "W_x": rng.uniform(-k, k, (D, 4 * H)), "W_h": rng.uniform(-k, k, (H, 4 * H)), "b": rng.uniform(-k, k, 4 * H),
+    arrays = {"x": rng.standard_normal((B, T, D)), "h0": rng.standard_normal((B, H)),
+              "c0": rng.standard_normal((B, H)), "W_x": rng.uniform(-k, k, (D, 4 * H)),
+              "W_h": rng.uniform(-k, k, (H, 4 * H)), "b": rng.uniform(-k, k, 4 * H),
               "dh_seq": rng.standard_normal((B, T, H)), "dh_T": rng.standard_normal((B, H)),
               "dc_T": rng.standard_normal((B, H))}
     return {name: a.astype(dtype) for name, a in arrays.items()}
@@ -83,7 +84,8 @@ def lstm_results(impl, problem, xp, dtype):
     params = {k: a[k] for k in ("W_x", "W_h", "b")}
     out, (h_n, c_n), cache = impl.lstm_forward(a["x"], a["h0"], a["c0"], params)
     results = {"out": out, "h_n": h_n, "c_n": c_n}
-    for label, upstream in (("", (a["dh_seq"], a["dh_T"], a["dc_T"])), (" (loss on h_n only)", (None, a["dh_T"], None))):
+    losses = (("", (a["dh_seq"], a["dh_T"], a["dc_T"])), (" (loss on h_n only)", (None, a["dh_T"], None)))
+    for label, upstream in losses:
         dx, dh0, dc0, dparams = impl.lstm_backward(*upstream, cache)
         results.update({f"dx{label}": dx, f"dh0{label}": dh0, f"dc0{label}": dc0})
         results.update({f"d{k}{label}": dparams[k] for k in params})
@@ -121,7 +123,7 @@ def run_selftest(kernel, reference, xp, dtype, device="the GPU", problems=PROBLE
                 d = relative_difference(got[name], w, xp)
                 if _worse(d, worst):
                     worst, where = d, f"{name}, B={B} T={T} D={D} H={H}"
-    except Exception as e:                                        # CUDA errors, compile errors, wrong results' shapes...
+    except Exception as e:                                        # CUDA or compile errors, results that are no arrays
         return Verdict(dtype, device, TOLERANCES[dtype], worst, where, f"{type(e).__name__}: {e}")
     return Verdict(dtype, device, TOLERANCES[dtype], worst, where)
 
@@ -181,12 +183,12 @@ def fused_kernels_ok(dtype, explicit=False, kernel=None, reference=None, xp=None
         return True
     if explicit:
         raise DeviceError(f"{failure_message(verdict)} kernels='cuda' was asked for by name, so minilstm does not "
-                          "fall back: use kernels='auto' (the reference on the GPU, with a warning) or fix the "
-                          f"kernels. {REPORT}")
+                          "fall back: use kernels='auto' (then the reference on the GPU, with a warning) or "
+                          f"kernels='numpy' (the reference). {REPORT}")
     if dtype not in _warned:
         _warned.add(dtype)
         warnings.warn(f"{failure_message(verdict)} LSTM layers in {dtype} run the reference (minilstm.core on CuPy) "
-                      f"on the GPU instead for the rest of this process: the same results, slower. {REPORT}",
+                      f"on the GPU instead for the rest of this process (slower). {REPORT}",
                       CudaSelfTestWarning, stacklevel=3)
     return False
 
