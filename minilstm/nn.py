@@ -147,6 +147,9 @@ class Recurrent(Module):
     Bidirectional layers follow ``torch.nn.LSTM``/``GRU``: out (B, T, 2H) is [forward, reverse] on the
     feature axis, and the states (num_layers * 2, B, H) are ordered layer 0 forward, layer 0 reverse, layer 1 ...
     ``kernels``: ``'auto'`` (fast path for the device), ``'numpy'`` (reference), ``'numba'`` or ``'cuda'``.
+    ``device``: ``'cpu'``, ``'cuda'`` or ``'auto'``; no GPU path has yet run on real hardware, so an LSTM layer's
+    fused CUDA kernels run a self-test first and fall back to the reference on the GPU if it fails
+    (``minilstm.backend``, ``minilstm.kernels.cuda_selftest``).
     """
 
     cell = None            # "lstm" or "gru"
