@@ -29,10 +29,10 @@ from ..errors import CudaSelfTestWarning, DeviceError
 ENV_VAR = "MINILSTM_CUDA_SELFTEST"
 # Largest relative difference (max |kernel - reference| / max |reference|, per quantity) a kernel may show.
 TOLERANCES = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
-# (B, T, D, H), chosen so that ``cuda.choose_path`` takes every path in both dtypes: persistent with one
-# row per block; persistent with four rows per block and a last block holding one row (37 = 9 * 4 + 1);
-# cuBLAS plus the fused gate kernel (H > 256).
-PROBLEMS = ((3, 5, 4, 7), (37, 3, 3, 6), (2, 3, 3, 260))
+# (B, T, D, H), chosen so that ``cuda.choose_path`` runs every compiled kernel in both dtypes: the persistent
+# kernels with 1, 2, 4 and 8 rows per block (``cuda.ROWS``; all but the first with a last block holding one
+# row: 21 = 10 * 2 + 1, 37 = 9 * 4 + 1, 129 = 16 * 8 + 1), and cuBLAS plus the fused gate kernels (H > 256).
+PROBLEMS = ((3, 5, 4, 7), (21, 2, 2, 5), (37, 3, 3, 6), (129, 2, 2, 3), (2, 3, 3, 260))
 REPORT = ("Please report it in minilstm's issue tracker with this whole message and, from a source checkout, the "
           f"output of `bash benchmarks/gpu_check.sh`. {ENV_VAR}=0 skips this self-test.")
 
