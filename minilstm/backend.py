@@ -12,6 +12,14 @@ Kernel families (``kernels=`` argument of ``LSTM``):
 - ``"cuda"``:  fused CUDA kernels in ``minilstm.kernels.cuda`` (CuPy).
 - ``"auto"``:  ``"cuda"`` on the GPU, ``"numba"`` on the CPU when Numba imports,
   else ``"numpy"``.
+
+No GPU path has yet run on real hardware: not the fused CUDA kernels (compiled with nvcc only), not
+the reference through CuPy, not the GRU through CuPy. So the first time a process builds an LSTM layer
+that would run the fused kernels for a dtype, they run a self-test against the reference on the GPU
+(``minilstm.kernels.cuda_selftest``): on a failure minilstm warns once per dtype
+(``CudaSelfTestWarning``) and the layer runs the reference on the GPU (its ``kernels`` becomes
+``"numpy"``); with ``kernels="cuda"`` asked for by name it raises ``DeviceError`` instead.
+The environment variable ``MINILSTM_CUDA_SELFTEST=0`` skips the self-test.
 """
 import numpy as np
 
@@ -50,6 +58,8 @@ def resolve_device(device="auto"):
 
     ``'auto'`` picks ``'cuda'`` when CuPy sees a GPU, else ``'cpu'``.
     ``'cuda'`` without CuPy or a GPU raises ``DeviceError`` saying what is missing.
+    No GPU path has yet run on real hardware; the fused kernels' first-use self-test guards LSTM
+    layers (see the module docstring).
     """
     if not isinstance(device, str) or device.lower() not in DEVICES:
         raise ConfigError(f"device must be one of {DEVICES}, got {device!r}.")

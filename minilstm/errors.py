@@ -2,7 +2,8 @@
 
 Every error minilstm raises on purpose is a ``MiniLSTMError``. The concrete
 classes also inherit from the matching built-in (``ValueError``,
-``TypeError``, ...) so ``except ValueError`` keeps working.
+``TypeError``, ...) so ``except ValueError`` keeps working. Warnings minilstm
+issues on purpose have their own classes too, at the end.
 """
 
 
@@ -40,3 +41,8 @@ class ModelFileError(MiniLSTMError, ValueError):
 
 class TrainingDivergedError(MiniLSTMError, FloatingPointError):
     """The loss became NaN or Inf during training."""
+
+
+class CudaSelfTestWarning(RuntimeWarning):
+    """The fused CUDA kernels failed their first-use self-test (``minilstm.kernels.cuda_selftest``); minilstm runs
+    the reference on the GPU instead."""

@@ -20,6 +20,7 @@ from .backend import get_array_module, resolve_device, resolve_kernels, xp_for
 from .errors import ConfigError, InputTypeError, NotFittedError, ShapeError
 from .bidirectional import as_states, bidirectional_backward, bidirectional_forward
 from .kernels import get_gru_impl, get_impl
+from .kernels.cuda_selftest import fused_kernels_ok
 from .validate import REAL, check_array, check_number
 
 _DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
@@ -146,6 +147,9 @@ class Recurrent(Module):
     Bidirectional layers follow ``torch.nn.LSTM``/``GRU``: out (B, T, 2H) is [forward, reverse] on the
     feature axis, and the states (num_layers * 2, B, H) are ordered layer 0 forward, layer 0 reverse, layer 1 ...
     ``kernels``: ``'auto'`` (fast path for the device), ``'numpy'`` (reference), ``'numba'`` or ``'cuda'``.
+    ``device``: ``'cpu'``, ``'cuda'`` or ``'auto'``; no GPU path has yet run on real hardware, so an LSTM layer's
+    fused CUDA kernels run a self-test first and fall back to the reference on the GPU if it fails
+    (``minilstm.backend``, ``minilstm.kernels.cuda_selftest``).
     """
 
     cell = None            # "lstm" or "gru"
@@ -170,7 +174,7 @@ class Recurrent(Module):
         check_size(self.input_size, self.hidden_size, self.num_layers, self.dtype.itemsize, gates=self.n_gates,
                    directions=self.num_directions, what=type(self).__name__)
         self.device = resolve_device(device)
-        self.kernels = resolve_kernels(kernels, self.device)
+        self.kernels = self._checked_kernels(resolve_kernels(kernels, self.device), requested=kernels)
         self.xp = xp_for(self.device)
         self._cell_forward, self._cell_backward = self._cell_functions(self.kernels)
         self._cell_infer = getattr(self._impl, f"{self.cell}_infer", None) or self._forward_without_cache
@@ -211,6 +215,11 @@ class Recurrent(Module):
                              f"from a forward on the same batch), got {type(masks).__name__}"
                              f"{f' of length {len(masks)}' if isinstance(masks, (list, tuple)) else ''}.")
         return [self._as_input(m, f"masks[{k}]", shape, ("batch", "time", "features")) for k, m in enumerate(masks)]
+
+    def _checked_kernels(self, kernels, requested):
+        """The kernel family the layer runs, given the resolved one and the ``kernels`` argument: the resolved one
+        (a cell without fused CUDA kernels runs its reference on CuPy for 'cuda')."""
+        return kernels
 
     def _forward_without_cache(self, *args):
         """The cell's forward with its cache dropped (kernels without a cache-free forward of their own)."""
@@ -313,6 +322,15 @@ class LSTM(Recurrent):
                  seed=0, device="cpu", kernels="auto", forget_bias=0.0, bidirectional=False):
         self.forget_bias = check_number(forget_bias, "forget_bias")
         super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed, device, kernels, bidirectional)
+
+    def _checked_kernels(self, kernels, requested):
+        """'cuda' -> the fused kernels if they pass their first-use self-test for the layer's dtype (run once per
+        dtype and process, ``minilstm.kernels.cuda_selftest``), else 'numpy': the reference on the GPU, with a
+        warning; a failure raises DeviceError instead when kernels='cuda' was asked for by name."""
+        explicit = isinstance(requested, str) and requested.lower() == "cuda"
+        if kernels == "cuda" and not fused_kernels_ok(self.dtype, explicit=explicit):
+            return "numpy"
+        return kernels
 
     def _cell_functions(self, kernels):
         self._impl = get_impl(kernels)

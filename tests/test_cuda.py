@@ -68,6 +68,17 @@ def test_cuda_kernels_equal_float64_reference(path, dtype, tol, B, T, D, H, monk
 
 @gpu
 @pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_first_use_selftest_passes_on_this_gpu(dtype):
+    import cupy as cp
+    from minilstm import core
+    from minilstm.kernels import cuda, cuda_selftest
+    v = cuda_selftest.run_selftest(cuda, core, cp, dtype, cuda_selftest.describe_cuda_device(cp))
+    assert v.passed, cuda_selftest.failure_message(v)
+
+
+@gpu
+@pytest.mark.cuda
 def test_cuda_layer_directional_gradcheck():
     import minilstm
     from minilstm.gradcheck import directional_check

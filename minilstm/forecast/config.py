@@ -19,7 +19,7 @@ DEFAULTS = {
     "epochs": 100,             # maximum epochs (early stopping may end sooner)
     "batch_size": 32,          # windows per mini-batch
     "sequence_length": 20,     # rows per window (L)
-    "device": "auto",          # 'cpu', 'cuda' or 'auto' (GPU when CuPy sees one)
+    "device": "auto",          # 'cpu', 'cuda' or 'auto' (GPU when CuPy sees one; no GPU path run on one yet)
     "seed": 0,                 # seeds weights, dropout and shuffling: same seed, same result on CPU
     "horizon": 1,              # window [j, j+L) predicts y[j+L-1+horizon]; 0 if y is already shifted
     "weight_decay": 0.0,       # decoupled weight decay (AdamW) when > 0

@@ -21,7 +21,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..backend import resolve_device, resolve_kernels, to_numpy
+from ..backend import resolve_device, to_numpy
 from ..errors import ConfigError
 from ..functional import LOSSES
 from ..nn import GRU, LSTM, Linear
@@ -144,9 +144,10 @@ def build_network(cfg, n_features, n_targets):
                           f"{cfg['hidden_size']}, num_layers={cfg['num_layers']}), more than the {MAX_PARAMETERS:,} "
                           "minilstm allows; use a smaller hidden_size or num_layers, or fewer input columns.")
     device = resolve_device(cfg["device"])
-    kernels = resolve_kernels(cfg["kernels"], device)
     dtype = np.dtype(cfg["dtype"])
-    common = dict(dropout=cfg["dropout"], dtype=dtype, seed=cfg["seed"], device=device, kernels=kernels,
+    # the request, not the resolved family: the layer falls back from the fused CUDA kernels only when they
+    # were not asked for by name (kernels='cuda')
+    common = dict(dropout=cfg["dropout"], dtype=dtype, seed=cfg["seed"], device=device, kernels=cfg["kernels"],
                   bidirectional=cfg["bidirectional"])
     if cfg["cell"] == "gru":
         lstm = GRU(n_features, cfg["hidden_size"], cfg["num_layers"], **common)       # no forget gate: no forget_bias

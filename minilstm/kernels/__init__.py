@@ -4,7 +4,8 @@ Each module exposes ``lstm_forward(x, h0, c0, params)`` and
 ``lstm_backward(dh_seq, dh_T, dc_T, cache)`` with the shapes, cache contents and
 results of the reference in ``minilstm.core``; the tests hold every one to it. The GRU's
 family (``get_gru_impl``): ``gru_forward(x, h0, params)``/``gru_backward(dh_seq, dh_T, cache)``
-of ``minilstm.gru`` (reference, also on CuPy) and ``numba_gru`` (CPU).
+of ``minilstm.gru`` (reference, also on CuPy) and ``numba_gru`` (CPU). ``cuda_selftest`` runs the fused
+CUDA kernels against the reference once per dtype and process before an LSTM layer uses them.
 
 Compiled code reads and writes raw memory, so every kernel entry first checks its
 arguments with ``minilstm.core``'s checks, then the size contract below (exact shapes,
