@@ -28,14 +28,19 @@ def poisoned(X, y, o):
     return Xp, yp
 
 
-@pytest.mark.parametrize("settings", [
-    dict(step=17, refit=True, window="expanding"),
-    dict(step=6, refit=3, window="sliding", train_size=60),
-    dict(step=9, refit=False, window="expanding"),
-])
-def test_no_fold_sees_a_row_at_or_after_its_origin(settings):
+WINDOW_MECHANISMS = {"scaling": "window", "baseline": "seasonal_naive", "season": 12, "refit_full": True}
+
+
+@pytest.mark.parametrize("settings,mechanisms", [
+    (dict(step=17, refit=True, window="expanding"), {}),
+    (dict(step=6, refit=3, window="sliding", train_size=60), {}),
+    (dict(step=9, refit=False, window="expanding"), {}),
+    (dict(step=17, refit=True, window="expanding"), WINDOW_MECHANISMS),      # per-window scaling, baseline, refit
+    (dict(step=9, refit=False, window="expanding"), WINDOW_MECHANISMS),
+], ids=["expanding", "sliding", "once", "expanding-window-mechanisms", "once-window-mechanisms"])
+def test_no_fold_sees_a_row_at_or_after_its_origin(settings, mechanisms):
     X, y = series()
-    cfg = dict(CFG, output_steps=2)
+    cfg = dict(CFG, output_steps=2, **mechanisms)
     clean = backtest(cfg, X, y, start=70, steps=2, verbose=False, **settings)
     assert len(clean.origins) >= 4
     for o in clean.origins[1:]:

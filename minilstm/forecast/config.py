@@ -38,6 +38,9 @@ DEFAULTS = {
     "forget_bias": 0.0,        # added to the forget gate's bias at initialisation (measured: see below)
     "restore_best": True,      # end with the best validation epoch's weights (False: the last epoch's)
     "weight_average": 0.99,    # decay of the moving average of the weights that is validated and kept (None: off)
+    "scaling": None,           # 'window': each window on its own level and scale (forecast.scaling), None: global only
+    "refit_full": False,       # after validation chose the epochs, train again on every row for that many epochs
+    "baseline": None,          # 'naive' or 'seasonal_naive': the network learns the residual over it (forecast.scaling)
 }
 
 
@@ -189,7 +192,13 @@ def validate_config(config):
                           f"got {cfg['lr_schedule']!r}.")
     _float(cfg, "forget_bias", -10.0, 10.0)
     _float(cfg, "weight_average", 0.0, 1.0, lo_open=True, allow_none=True)
-    for key in ("shuffle", "restore_best", "bidirectional"):
+    if cfg["scaling"] not in (None, "window"):
+        raise ConfigError(f"config['scaling'] must be None (the global normalizer only) or 'window' (each window "
+                          f"on its own level and scale, see minilstm.forecast.scaling), got {cfg['scaling']!r}.")
+    if cfg["baseline"] not in (None, "naive", "seasonal_naive"):
+        raise ConfigError(f"config['baseline'] must be None, 'naive' (the last value) or 'seasonal_naive' (the value "
+                          f"one season earlier): the network then learns the residual over it; got {cfg['baseline']!r}.")
+    for key in ("shuffle", "restore_best", "bidirectional", "refit_full"):
         if isinstance(cfg[key], np.bool_):
             cfg[key] = bool(cfg[key])
         if not isinstance(cfg[key], bool):

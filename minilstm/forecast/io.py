@@ -410,6 +410,19 @@ def _check_info(info, path, cfg, n_features, n_targets):
         _numbers(info["y_mean"], n_targets, path, "info field 'y_mean'")
     _labels(info.get("columns"), n_features, path, "columns")
     _labels(info.get("target_names"), n_targets, path, "target_names")
+    history, floors = info.get("target_history"), info.get("window_floors")
+    if cfg["scaling"] == "window" or cfg["baseline"] is not None or history is not None or floors is not None:
+        if not isinstance(history, list) or len(history) != n_targets or not isinstance(floors, list) or \
+                len(floors) != n_targets:
+            raise _bad(path, f"info's target_history and window_floors must be lists of {n_targets} entries for "
+                             "scaling='window'")
+        for c, f in zip(history, floors):
+            ok = (c is None and f is None) or (isinstance(c, int) and not isinstance(c, bool) and 0 <= c < n_features
+                                               and (f is None or isinstance(f, (int, float)) and math.isfinite(f)
+                                                    and f > 0))
+            if not ok:
+                raise _bad(path, f"info's target_history {history} / window_floors {floors} are not column "
+                                 "indices with positive floors")
     tc = cfg["target_columns"]
     if tc is not None and isinstance(tc[0], str) and not set(tc) <= set(info.get("columns") or []):
         raise _bad(path, f"config target_columns {tc} name columns that info's columns {info.get('columns')} lack")
@@ -458,6 +471,9 @@ def check_metadata(path, meta, arrays, device=None):
         raise _bad(p, f"'config' must be a dict, got {type(cfg).__name__}")
     cfg = dict(cfg)
     cfg.setdefault("weight_average", None)         # files from before the option trained without it
+    cfg.setdefault("scaling", None)                # ... and these two
+    cfg.setdefault("refit_full", False)
+    cfg.setdefault("baseline", None)
     from ..backend import cupy_available, resolve_device, resolve_kernels
     if device is not None and device not in ("cpu", "cuda", "auto"):
         raise ConfigError(f"load(path, device=...) takes 'cpu', 'cuda' or 'auto', got {device!r}.")

@@ -20,6 +20,7 @@ from .inputs import (align_columns, check_same_index, freq_string, in_dtype_rang
 from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, training_mean,
                       units_of)
 from .normalizer import DataNormalizer
+from .scaling import window_transform
 from .training import build_network
 from .windows import n_labeled, n_windows, sliding_windows, window_targets
 
@@ -90,9 +91,18 @@ class LSTMModel:
         """xb (B, L, F) on the device -> predictions (B, k * T) in normalized units."""
         return self._net.forward(xb)
 
+    def _transform(self):
+        """The fitted WindowTransform (scaling='window', a baseline), or None."""
+        return self.__dict__.get("_window_transform")
+
     def _predict_windows(self, Xw):
         """Xw (n, L, F) host windows in normalized units -> (n, k*T) host predictions, eval mode."""
-        return self._net.predict(Xw, self.n_targets * self.config["output_steps"])
+        out, wt = self.n_targets * self.config["output_steps"], self._transform()
+        if wt is None:
+            return self._net.predict(Xw, out)
+        Xs, levels = wt.inputs(Xw)
+        P = self._net.predict(Xs, out).reshape(len(Xw), self.config["output_steps"], -1)
+        return wt.outputs(Xs, P, levels).reshape(len(Xw), out)
 
     # ---- input checking ---------------------------------------------------------------
     def _read_X(self, X, name="X"):
@@ -255,8 +265,37 @@ class LSTMModel:
                 not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}.")
         Xa, ya, y_1d, labels = self._xy(X, y, c)
+        season_hint = datetime_hint(y, X)
+        state = self._train(Xa, ya, y_1d, labels, c, float(validation_split), validation_data, season_hint, verbose)
+        result = state["result"]
+        if c["refit_full"] and state["info"]["n_val_windows"] and not result.diverged and not result.interrupted:
+            # the epochs validation chose, now on every row: the most recent rows train too
+            again = dict(c, epochs=result.best_epoch, patience=None, restore_best=False)
+            if verbose:
+                print(f"refit on every row for the {result.best_epoch} epoch(s) validation chose")
+            refit = self._train(Xa, ya, y_1d, labels, again, 0.0, None, season_hint, verbose)
+            if refit["result"].best_epoch and not refit["result"].diverged:
+                refit["info"].update(best_epoch=result.best_epoch, refit_epochs=refit["result"].best_epoch,
+                                     n_val_windows=state["info"]["n_val_windows"])
+                refit["result"].history, refit["result"].best_epoch = result.history, result.best_epoch
+                state = refit
+        self.config = c
+        self._install(state["net"], Xa.shape[1], ya.shape[1])
+        self.x_normalizer, self.y_normalizer, self.ar, self.info = state["xn"], state["yn"], state["ar"], state["info"]
+        self._window_transform = state["transform"]
+        self.train_history, self._y_1d, self.is_fitted = result.history, y_1d, True
+        self._univariate = Xa.shape[1] == 1 and ya.shape[1] == 1 and np.array_equal(Xa[:, 0], ya[:, 0])
+        if result.diverged:
+            raise TrainingDivergedError(result.diverged + f" The best weights so far (epoch {result.best_epoch}) "
+                                        "were kept and the model is usable.")
+        return self
+
+    def _train(self, Xa, ya, y_1d, labels, c, validation_split, validation_data, season_hint, verbose):
+        """One training run on checked arrays: normalizers, windows (scaled per window with scaling='window'),
+        a new network, the baseline, the loop. Returns {net, xn, yn, ar, info, result}; raises when no epoch
+        finished (the model is not touched here)."""
         L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
-        n, n_train, n_val = _split(len(Xa), L, h, k, float(validation_split))
+        n, n_train, n_val = _split(len(Xa), L, h, k, validation_split)
         last_train_row = n_train - 1 + L - 1 + h + k - 1  # last row that a training target touches
         spec = normalizer_spec(c["normalize"])
         xn, yn = (None, None) if spec is None else (DataNormalizer(spec), DataNormalizer(spec))
@@ -271,7 +310,7 @@ class LSTMModel:
                             "extrapolates (zscore, robust) or validation_split=0.") from None
         in_dtype_range(Xn, c["dtype"], "X")
         in_dtype_range(yn_, c["dtype"], "y")
-        Xw = sliding_windows(Xn, L)
+        Xw = sliding_windows(Xn, L)[:n]                                           # the labeled windows
         Y = window_targets(yn_, L, h, k).reshape(n, -1)                            # (n, k*T)
         tr, va = np.arange(n_train), np.arange(n - n_val, n)
         if validation_data is not None:                   # Keras' validation_data: windows of other rows
@@ -283,8 +322,12 @@ class LSTMModel:
         ar = LinearAR().fit(Xw[tr], Y[tr])                                         # baseline, same windows and units
         info = {"n_rows": len(Xa), "n_train_windows": int(n_train), "n_val_windows": int(n_val),
                 "mase_scale": naive_scale(ya[:last_train_row + 1]).tolist(), "y_1d": bool(y_1d),
-                **season_info(ya[:last_train_row + 1], datetime_hint(y, X), c["season"]),
+                **season_info(ya[:last_train_row + 1], season_hint, c["season"]),
                 "y_mean": training_mean(ya[:last_train_row + 1]), **labels}
+        wt = window_transform(c, info, Xa, ya, Xn[:last_train_row + 1], labels)                # (forecast.scaling)
+        if wt is not None:                                # each window on its own level and scale, a baseline
+            Xw, levels = wt.inputs(Xw)
+            Y = wt.targets(Xw, Y.reshape(len(Y), k, -1), levels).reshape(len(Y), -1)
         result = training.train(net, Xw, Y, tr, va, c, verbose)
         if result.best_epoch == 0:                        # nothing usable: the model stays as it was
             if result.interrupted:
@@ -293,15 +336,7 @@ class LSTMModel:
                                         ("the model is the one fitted before." if self.is_fitted else
                                          "the model is not fitted."))
         info["best_epoch"] = result.best_epoch
-        self.config = c
-        self._install(net, Xa.shape[1], ya.shape[1])
-        self.x_normalizer, self.y_normalizer, self.ar, self.info = xn, yn, ar, info
-        self.train_history, self._y_1d, self.is_fitted = result.history, y_1d, True
-        self._univariate = Xa.shape[1] == 1 and ya.shape[1] == 1 and np.array_equal(Xa[:, 0], ya[:, 0])
-        if result.diverged:
-            raise TrainingDivergedError(result.diverged + f" The best weights so far (epoch {result.best_epoch}) "
-                                        "were kept and the model is usable.")
-        return self
+        return {"net": net, "xn": xn, "yn": yn, "ar": ar, "info": info, "result": result, "transform": wt}
 
     # ---- predict / forecast ---------------------------------------------------------------
     def _shape_out(self, P, steps):
@@ -398,6 +433,7 @@ class LSTMModel:
                 raise ConfigError(f"{name} must be an integer in [{-size}, {size - 1}] ({size} "
                                   f"{'windows in X' if name == 'window' else 'layers'}), got {v!r}.")
         xw = sliding_windows(self._nx(Xa), L)[int(window)][None]                  # (1, L, F)
+        xw = xw if self._transform() is None else self._transform().inputs(xw)[0]   # what the network reads
         self.lstm.eval()
         try:
             self.lstm.forward(self.xp.asarray(np.ascontiguousarray(xw), dtype=self.lstm.dtype))
@@ -523,6 +559,7 @@ class LSTMModel:
         m.train_history, m.info = parts["train_history"], parts["info"]
         m._y_1d = bool(m.info.get("y_1d", False))
         m._univariate = parts["univariate"]
+        m._window_transform = window_transform(c, m.info)
         m.is_fitted = True
         self.__dict__.clear()
         self.__dict__.update(m.__dict__)

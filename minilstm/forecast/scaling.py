@@ -1,0 +1,165 @@
+r"""Per-window scaling: each window is put on its own level and scale before the network reads it.
+
+A global normalizer (``config['normalize']``) is fitted once, on the training rows; a level the
+training rows never reached (a trend, a level shift) then lies outside everything the network saw.
+With ``config['scaling'] = 'window'`` every window is also rescaled by its own numbers, as in RevIN
+(Kim et al., 2022) and DeepAR's mean scaling: for each column c of X that holds the history of a
+target (``target_history``), with L the window length and the window's rows r = 0..L-1::
+
+    m_{j,c}    = x_{j,L-1,c}                                  the window's last value: its level
+    s_{j,c}    = max(std_r x_{j,r,c}, floor_c)                its spread (floor_c: 0.1 of the column's
+                                                              spread over the training rows)
+    x'_{j,r,c} = (x_{j,r,c} - m_{j,c}) / s_{j,c}              what the network reads
+    y'_{j,s,t} = (y_{j,s,t} - m_{j,c_t}) / s_{j,c_t}          what it learns to predict (c_t: target t's column)
+    yhat       = yhat' * s_{j,c_t} + m_{j,c_t}                a prediction mapped back, with the window's own m, s
+
+The network then learns how a series moves from where it is, in units of its recent spread, which
+is the same for a window in 1990 and one in 2020.
+
+A baseline (``config['baseline']``) goes further: the network learns only what a simple forecast
+read off the window misses (the residual, as in Smyl's ES-RNN hybrid and N-BEATS' residual stacks)::
+
+    b_{j,s,t}  = x'_{j,p_s,c_t}      'naive': p_s = L-1, the last value; 'seasonal_naive': p_s the last row of the
+                                     window in the target's phase of the season m (L-1 + d - m ceil(d / m), d the
+                                     target's rows after the window), the last value where m = 1 or m > L
+    y'' = y' - b,   yhat' = net + b  an untrained network (output 0) forecasts the baseline itself Every number comes from the window itself (rows
+before its targets), so nothing is read from the future. Columns that are no target's history
+(temperature, calendar features) keep the global normalizer only; a target whose history is not
+a column of X is not rescaled (its window has no level to read).
+"""
+import numpy as np
+
+FLOOR = 0.1     # a window's spread is at least this fraction of its column's spread over the training rows
+
+
+def target_history(X, y, target_positions=None):
+    """For each target column, the column of X that holds its past values, or None.
+
+    X (N, F), y (N, T); target_positions: config['target_columns'] as positions (y is those columns of X),
+    else a target's history is a column of X equal to it on every row.
+    """
+    if target_positions is not None:
+        return [int(c) for c in target_positions]
+    return [next((int(c) for c in range(X.shape[1]) if np.array_equal(X[:, c], y[:, t])), None)
+            for t in range(y.shape[1])]
+
+
+def column_floors(X, history):
+    """The floor of each history column's window spread: FLOOR x its standard deviation over X's rows (N, F).
+
+    A constant column gets floor 1 (its windows are all flat: they are only shifted)."""
+    cols = sorted({c for c in history if c is not None})
+    sd = np.std(X[:, cols], axis=0) if cols else np.zeros(0)
+    return {c: float(FLOOR * s) if s > 0 else 1.0 for c, s in zip(cols, sd)}
+
+
+def window_levels(Xw, floors):
+    """Xw (n, L, F) -> {column: (level (n,), scale (n,))} for every column in ``floors``."""
+    out = {}
+    for c, floor in floors.items():
+        col = Xw[:, :, c]
+        out[c] = (col[:, -1].copy(), np.maximum(col.std(axis=1), floor))
+    return out
+
+
+def scale_windows(Xw, levels):
+    """Windows (n, L, F) -> a copy with each history column shifted by its level and divided by its scale."""
+    Xs = np.array(Xw, dtype=np.float64)
+    for c, (m, s) in levels.items():
+        Xs[:, :, c] = (Xs[:, :, c] - m[:, None]) / s[:, None]
+    return Xs
+
+
+def scale_targets(Y, history, levels):
+    """Targets (n, k, T) -> in each window's own units (targets without a history column unchanged)."""
+    Ys = np.array(Y, dtype=np.float64)
+    for t, c in enumerate(history):
+        if c is not None:
+            m, s = levels[c]
+            Ys[:, :, t] = (Ys[:, :, t] - m[:, None]) / s[:, None]
+    return Ys
+
+
+def unscale_targets(P, history, levels):
+    """Predictions (n, k, T) in the windows' own units -> the units the windows came in."""
+    out = np.array(P, dtype=np.float64)
+    for t, c in enumerate(history):
+        if c is not None:
+            m, s = levels[c]
+            out[:, :, t] = out[:, :, t] * s[:, None] + m[:, None]
+    return out
+
+
+def baseline_positions(L, horizon, steps, season):
+    """For each step ahead s (0..steps-1): the row of a window whose value the seasonal naive forecast repeats.
+
+    The target of step s lies d = horizon + s rows after the window's last row (L - 1); the seasonal naive
+    forecast is the latest row of the window in the same phase of the season: L - 1 + d - season * ceil(d / season).
+    season 1, or a season longer than the window, gives the last row (the naive forecast)."""
+    out = []
+    for s in range(steps):
+        d = horizon + s
+        out.append(L - 1 + d - season * -(-d // season) if 1 < season <= L and d > 0 else L - 1)
+    return np.array(out, dtype=np.int64)
+
+
+def window_baseline(Xw, history, positions):
+    """Windows (n, L, F) -> the baseline (n, k, T): target t at step s is Xw[:, positions[s], history[t]]
+    (0 for a target without a history column)."""
+    n, T = len(Xw), len(history)
+    b = np.zeros((n, len(positions), T))
+    for t, c in enumerate(history):
+        if c is not None:
+            b[:, :, t] = Xw[:, positions, c]
+    return b
+
+
+class WindowTransform:
+    """What the network reads and learns, from the windows in the normalizer's units: per-window scaling
+    (``floors`` {column: floor}, or None) and a baseline (``positions`` from ``baseline_positions``, or None).
+
+    inputs(Xw) -> (X', levels); targets(X', Y, levels) -> what the network learns (n, k, T);
+    outputs(X', P, levels) -> its predictions P (n, k, T) back in the normalizer's units.
+    """
+
+    def __init__(self, history, floors=None, positions=None):
+        self.history, self.floors, self.positions = history, floors, positions
+
+    def inputs(self, Xw):
+        if not self.floors:
+            return Xw, None
+        levels = window_levels(Xw, self.floors)
+        return scale_windows(Xw, levels), levels
+
+    def targets(self, Xs, Y, levels):
+        out = Y if levels is None else scale_targets(Y, self.history, levels)
+        return out if self.positions is None else out - window_baseline(Xs, self.history, self.positions)
+
+    def outputs(self, Xs, P, levels):
+        out = P if self.positions is None else P + window_baseline(Xs, self.history, self.positions)
+        return out if levels is None else unscale_targets(out, self.history, levels)
+
+
+def window_transform(config, info, X=None, y=None, X_train_normalized=None, labels=None):
+    """The WindowTransform a config asks for (None when neither scaling='window' nor a baseline).
+
+    In fit (X (N, F), y (N, T) as given, X_train_normalized: the training rows after the normalizer) it is
+    built from the data and written into ``info`` (target_history, window_floors, baseline_season); after
+    ``load`` it is rebuilt from that ``info`` alone.
+    """
+    if config.get("scaling") != "window" and config.get("baseline") is None:
+        return None
+    if X is not None:
+        from .inputs import target_positions
+        history = target_history(X, y, target_positions(config["target_columns"], labels["columns"], X.shape[1]))
+        floors = column_floors(X_train_normalized, history) if config.get("scaling") == "window" else {}
+        info["target_history"] = history
+        info["window_floors"] = [floors.get(c) if c is not None else None for c in history]
+        info["baseline_season"] = int(config["season"] or info.get("season") or 1)
+    history = info["target_history"]
+    floors = {c: f for c, f in zip(history, info["window_floors"]) if c is not None and f is not None}
+    positions = None
+    if config.get("baseline") is not None:
+        season = info.get("baseline_season", 1) if config["baseline"] == "seasonal_naive" else 1
+        positions = baseline_positions(config["sequence_length"], config["horizon"], config["output_steps"], season)
+    return WindowTransform(history, floors or None, positions)
