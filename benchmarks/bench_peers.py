@@ -6,10 +6,12 @@
     python benchmarks/bench_peers.py --sides minilstm --minilstm-config '{"hidden_size": 32}' --label h32
     python benchmarks/bench_peers.py --csv my_series.csv --season 12 --horizon 6 --label mine
 
-The peers need their own environment (statsforecast needs pandas < 3; minilstm works with both):
-``python -m venv --system-site-packages .venv-peers && .venv-peers/bin/pip install -e ".[peers]" "torch==2.13.0"``
-(or ``pip install statsforecast "darts[torch]"`` there), then run the commands with ``.venv-peers/bin/python``.
-minilstm itself never imports them.
+The peers are benchmark-only dependencies (the extra ``minilstm[peers]``; minilstm never imports them). Give
+them their own environment, since statsforecast needs pandas < 3 (minilstm works with both):
+``python -m venv --system-site-packages .venv-peers`` and
+``.venv-peers/bin/pip install "statsforecast>=2" "darts[torch]>=0.30" "torch==2.13.0"``, then run the commands
+above with ``.venv-peers/bin/python`` (the script imports this checkout's minilstm). A side whose
+package is missing is skipped with a printed notice.
 
 Series (one fixed split each, rows in time order):
 
@@ -57,10 +59,10 @@ Methods:
   without re-estimating; checked in the tests): ``SeasonalNaive(m)``, ``AutoETS(season_length=m)``
   (statsforecast fits a non-seasonal ETS when m > 24), ``AutoARIMA(season_length=m)`` (skipped, with a
   printed reason, when m > 24 or m x training rows > 20,000: a seasonal ARIMA at lag 365 is impractical, and
-  AutoARIMA(season_length=24) on Victoria's 2688 training hours had not finished after 8 minutes), and ``MSTL(season_length=seasons)``
-  where a series has several seasons or one longer than 24 rows (its default trend forecaster,
-  ``AutoETS(model='ZZN')``). "Best statistical method" = the lowest MASE among AutoETS, AutoARIMA and MSTL.
-  Each model is run in its own ``StatsForecast`` so each is timed alone.
+  AutoARIMA(season_length=24) on Victoria's 2688 training hours had not finished after 8 minutes), and
+  ``MSTL(season_length=seasons)`` where a series has several seasons or one longer than 24 rows (its default
+  trend forecaster, ``AutoETS(model='ZZN')``). "Best statistical method" = the lowest MASE among AutoETS,
+  AutoARIMA and MSTL. Each model is run in its own ``StatsForecast`` so each is timed alone.
 
 Neural methods run with every seed (default 0 1 2): mean and range (min-max) over seeds. Summary: minilstm's
 MASE (mean over seeds) over the best statistical method's, per series; the median and max of those ratios;
@@ -500,9 +502,10 @@ def report(results):
     lines.append(markdown_table(hdr, rows))
     o = results["summary"]
     if "median_ratio_to_best_stat" in o:
-        lines += ["", f"minilstm's MASE over the best statistical method's: median **{o['median_ratio_to_best_stat']:.2f}x**, "
-                  f"max **{o['max_ratio_to_best_stat']:.2f}x** ({o['worst_series']}), min {o['min_ratio_to_best_stat']:.2f}x; "
-                  f"below 1 on {o['series_beating_best_stat']} of {o['n_ratios']} series."]
+        lines += ["", "minilstm's MASE over the best statistical method's: median "
+                  f"**{o['median_ratio_to_best_stat']:.2f}x**, max **{o['max_ratio_to_best_stat']:.2f}x** "
+                  f"({o['worst_series']}), min {o['min_ratio_to_best_stat']:.2f}x; below 1 on "
+                  f"{o['series_beating_best_stat']} of {o['n_ratios']} series."]
     if "beats_darts" in o:
         lines += [f"minilstm beats Darts' BlockRNNModel(model='LSTM') on {o['beats_darts']} of {o['n_darts']} series "
                   "(mean MASE over seeds)."]
@@ -698,7 +701,8 @@ def main(argv=None):
     sides = available_sides(sides)
     full = not (args.series or args.csv or args.seeds or args.sides or args.quick or args.epochs or args.horizon
                 or args.season or args.minilstm_config)
-    stem = f"peers_{args.label}" if args.label else "peers" if full else "peers_quick" if args.quick else "peers_partial"
+    stem = (f"peers_{args.label}" if args.label else "peers" if full else "peers_quick" if args.quick else
+            "peers_partial")
     specs = []
     for name in list(names) + list(args.csv):
         try:
