@@ -21,8 +21,9 @@ Series (one fixed split each, rows in time order):
   Test span = the last max(2H, ceil(20% of the rows)) rows; training span = the rows before it.
 - ``victoria``: the bundled hourly Victoria demand (``load_electricity()``), the target 'Demand' alone
   (univariate: no temperature or calendar inputs, for any method), H = 24 (one day), seasons 24 and 168.
-  Kept tractable: the 18 weeks ending 2014-11-30 23:00, train = the first 16 weeks (2688 hours), test = the
-  last 2 (336 hours), an origin every 24 hours (each midnight: 14 origins).
+  Kept tractable: the 3024 hours ending 2014-11-30 23:00 local time, train = the first 2688 (16 weeks, from
+  2014-07-27 23:00: daylight saving starts inside them), test = the last 336 (2014-11-17..30), an origin every
+  24 hours (each local midnight: 14 origins).
 - ``weather``: the bundled daily Seattle maximum temperature (``load_weather()``, 'temp_max'), H = 14,
   season 365 (a year: temperature has a yearly cycle and no weekly one, so season 7 would only be a worse
   naive), train 2012-2014 (1096 days), test 2015 (365 days), an origin every 7 days from 2015-01-01 (51
@@ -239,7 +240,8 @@ def load_series(name, default_length=20, horizon=None, season=None):
         y = ds.column("Demand")[end - 18 * 168:end]
         return Series(name, y, "hourly", [24, 168], horizon or HORIZON["hourly"], n_train=16 * 168,
                       stride=24, default_length=default_length,
-                      note="Demand alone (univariate), 2014-07-28..2014-11-30; origins each midnight")
+                      note="Demand alone (univariate); train 2014-07-27 23:00 (local; 2688 hours, a DST change inside) to "
+                           "2014-11-16 23:00, test 2014-11-17..30; origins each local midnight")
     if name == "weather":
         ds = datasets.load_weather()
         return Series(name, ds.column("temp_max"), "daily", [365], horizon or HORIZON["daily"],
@@ -528,12 +530,12 @@ def report(results):
             rows.append([s["series"], m, _cell(e, "rmse", 4), _cell(e, "mae", 4), _cell(e, "mase"),
                          _cell(e, "bias", 4), _cell(e, "seconds", 2), extra])
     lines.append(markdown_table(["series", "method", "RMSE", "MAE", "MASE", "bias", "seconds", "notes"], rows))
-    notes = []
+    notes = {}                                       # the same note for several series: one line
     for s in series:
-        notes += [f"- {s['series']}: {n}" for n in s["notes"]]
-        notes += [f"- {s['series']}: {k} {v}" for k, v in s["skipped"].items()]
+        for n in s["notes"] + [f"{k} {v}" for k, v in s["skipped"].items()]:
+            notes.setdefault(n, []).append(s["series"])
     if notes:
-        lines += ["", "Notes:", ""] + notes
+        lines += ["", "Notes:", ""] + [f"- {', '.join(names)}: {n}" for n, names in notes.items()]
     return "\n".join(lines)
 
 

@@ -217,7 +217,7 @@ def test_peers_quick_run_writes_its_results(tmp_path):
     res = json.loads((tmp_path / "peers_quick.json").read_text())
     assert [s["series"] for s in res["series"]] == bp.QUICK_SERIES and res["seeds"] == [0]
     assert (tmp_path / "peers_quick.png").stat().st_size > 0
-    assert (tmp_path / "peers_quick.md").read_text().startswith("Command: `python benchmarks/bench_peers.py --quick`")
+    assert (tmp_path / "peers_quick.md").read_text().startswith("Command: `python benchmarks/bench_peers.py --quick ")
     for s in res["series"]:
         assert {"minilstm", "SeasonalNaive", "AutoETS", "AutoARIMA"} <= set(s["methods"])
         assert "MSTL" in s["skipped"] and s["n_origins"] == s["n"] - s["n_train"] - s["H"] + 1
