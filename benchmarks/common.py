@@ -110,9 +110,9 @@ def machine_description():
     return f"{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}, NumPy {np.__version__}"
 
 
-def write_results(results, stem, markdown, chart=None):
-    """Write results JSON, a markdown table and (optionally) a PNG chart under benchmarks/results/."""
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+def write_results(results, stem, markdown, chart=None, out=None):
+    """Write results JSON, a markdown table and (optionally) a PNG chart under benchmarks/results/ (or out)."""
+    out = out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, f"{stem}.json"), "w") as f:
         json.dump(results, f, indent=1)

@@ -100,3 +100,131 @@ def test_gru_and_bidirectional_steps_run_like_their_torch_peers():
     assert set(grads) == {"l0.W_x", "l0.W_h", "l0.b_x", "l0.b_h"}
     train, infer = make_minilstm_step(2, 3, 4, 5, 1, "numpy", cell="bilstm")
     assert {"l0.W_x", "l0_reverse.W_x"} <= set(train()) and infer().shape == (2, 1)
+
+
+# ---- bench_peers: the rolling-origin protocol, its metrics and the quick run ----------------------------
+def test_peers_protocol_split_origins_and_window():
+    import bench_peers as bp
+    assert bp.test_size(100, 10) == 20 and bp.test_size(72, 12) == 24 and bp.test_size(240, 12) == 48
+    assert bp.forecast_origins(48, 72, 12) == list(range(48, 61))               # 13 origins, targets inside
+    assert bp.forecast_origins(2688, 3024, 24, 24) == list(range(2688, 3001, 24))
+    assert bp.choose_window(48, 12, [12], 20) == 12          # capped: the window and its targets fit twice
+    assert bp.choose_window(192, 12, [12], 20) == 24         # two seasons
+    assert bp.choose_window(2688, 24, [24, 168], 20) == 48
+    assert bp.choose_window(1096, 14, [365], 20) == 20       # a yearly season of daily data is not in the window
+    assert bp.choose_window(80, 10, [1], 20) == 20
+    with pytest.raises(ValueError, match="shorter than two windows.*--horizon"):
+        bp.choose_window(19, 8, [1], 20)
+    with pytest.raises(ValueError, match="longer than the test span.*shorter horizon"):
+        bp.Series("short", np.arange(12.0), "other", [1], 10)
+    with pytest.raises(ValueError, match="missing or infinite"):
+        bp.Series("nan", np.r_[np.arange(50.0), np.nan], "other", [1], 5)
+    sp = bp.Series("toy", np.arange(60.0), "quarterly", [4], 8)
+    assert (sp.n_train, sp.W, len(sp.origins)) == (44, 14, 9)             # W capped at 44 // 2 - 8
+    assert sp.truth.shape == (9, 8) and sp.truth[0, 0] == 44 and sp.truth[-1, -1] == 59
+
+
+def test_peers_metrics_by_hand_and_seasonal_naive_mase_is_one_in_sample():
+    import bench_peers as bp
+    y = np.array([1.0, 2, 3, 4, 2, 3, 4, 5])
+    scale, m, note = bp.mase_scale(y, 4)
+    assert (scale, m, note) == (1.0, 4, None)                # |2-1|, |3-2|, |4-3|, |5-4|
+    r = bp.score(np.array([[2.0, 2.0], [0.0, 6.0]]), np.array([[1.0, 3.0], [0.0, 4.0]]), scale)
+    assert r["mae"] == pytest.approx(1.0) and r["rmse"] == pytest.approx(np.sqrt(1.5))
+    assert r["mase"] == pytest.approx(1.0) and r["bias"] == pytest.approx(0.5) and r["mae_by_step"] == [0.5, 1.5]
+    z = np.random.default_rng(0).standard_normal(50).cumsum()
+    for m in (1, 4, 12):                                     # the seasonal naive on its own training rows: MASE 1
+        s, _, _ = bp.mase_scale(z, m)
+        assert bp.score(z[None, :-m], z[None, m:], s)["mase"] == pytest.approx(1.0)
+    s, m, note = bp.mase_scale(np.tile([1.0, 2, 3, 4], 3), 4)   # constant seasons: the naive scale, said
+    assert (s, m) == (pytest.approx(15 / 11), 1) and "naive scale" in note   # nine steps of 1, two of 3
+    s, m, note = bp.mase_scale(np.zeros(10), 4)                  # all zero: MASE skipped, said
+    assert s is None and "skipped" in note
+    assert bp.score(np.ones((1, 2)), np.zeros((1, 2)), None)["mase"] is None
+    s, m, note = bp.mase_scale(np.arange(6.0), 12)               # shorter than a season: the naive scale
+    assert (s, m) == (1.0, 1) and "not longer than the season" in note
+
+
+def test_peers_minilstm_forecasts_read_only_the_rows_before_each_origin():
+    import bench_peers as bp
+    from minilstm import LSTMModel
+    y = np.sin(np.arange(80) / 3.0) + 0.01 * np.arange(80)
+    model = LSTMModel({"hidden_size": 4, "num_layers": 1, "epochs": 1, "sequence_length": 5, "output_steps": 3,
+                       "device": "cpu", "kernels": "numpy"}).fit(y[:50], verbose=False)
+    origins = [50, 51, 55, 77]
+    P = bp.minilstm_forecasts(model, y, origins, 3)
+    assert P.shape == (4, 3)
+    for k, o in enumerate(origins):
+        spoiled = y.copy()
+        spoiled[o:] = 1e6                                    # every target from the origin on
+        assert np.allclose(bp.minilstm_forecasts(model, spoiled, [o], 3)[0], P[k], rtol=1e-5, atol=1e-6)
+        assert np.allclose(model.forecast(y[:o]), P[k])
+
+
+def test_peers_statsforecast_side_fits_once_then_forecasts_from_each_origin():
+    pytest.importorskip("statsforecast")
+    import bench_peers as bp
+    from statsforecast.models import AutoETS, SeasonalNaive
+    y = 10 + np.sin(np.arange(60) * np.pi / 2) + 0.1 * np.arange(60)
+    origins = [40, 42, 44, 46]
+    P = bp.stats_forecasts(SeasonalNaive(season_length=4), y, origins, 3, 2)
+    assert np.allclose(P, [y[o - 4:o - 1] for o in origins])         # hand-checked: last season repeated
+    P = bp.stats_forecasts(AutoETS(season_length=4), y, origins, 3, 2)
+    fitted = AutoETS(season_length=4).fit(y[:40])                     # fitted once, on the rows before origin 1
+    assert np.allclose(P[0], fitted.predict(3)["mean"])
+    for k, o in enumerate(origins):                                   # then applied to each origin's history
+        assert np.allclose(P[k], fitted.forward(y[:o], h=3)["mean"])
+
+
+def test_peers_summary_report_and_reference_merge(tmp_path):
+    import json
+    import bench_peers as bp
+
+    def entry(vals, sec=1.0):
+        return {k: bp.spread(list(v)) for k, v in (("rmse", vals), ("mae", vals), ("mase", vals), ("bias", vals),
+                                                   ("seconds", [sec] * len(vals)))}
+    s = {"series": "toy", "H": 4, "n": 40, "n_train": 30, "stride": 1, "W": 20, "mase_m": 4, "n_origins": 7,
+         "notes": [], "skipped": {"AutoARIMA": "skipped: test"},
+         "methods": {"minilstm": entry([2.0, 3.0, 4.0]), "AutoETS": entry([1.5]), "MSTL": entry([1.0])}}
+    ref = {"series": [dict(s, methods={"darts_lstm": entry([4.0, 4.0]), "AutoETS": entry([9.0])})]}
+    (tmp_path / "peers.json").write_text(json.dumps(ref))
+    bp.merge_reference([s], str(tmp_path / "peers.json"), log=lambda m: None)
+    assert s["methods"]["darts_lstm"]["from"] == "peers.json" and "from" not in s["methods"]["AutoETS"]
+    s["summary"] = bp.series_summary(s)
+    assert s["summary"]["best_stat"] == "MSTL" and s["summary"]["ratio_to_best_stat"] == pytest.approx(3.0)
+    assert s["summary"]["beats_darts"] and s["summary"]["ratio_to_darts"] == pytest.approx(0.75)
+    res = {"command": "python benchmarks/bench_peers.py --test", "machine": "m", "versions": "v", "seeds": [0, 1, 2],
+           "epochs": 100, "minilstm_config": {}, "series": [s], "summary": bp.overall_summary([s])}
+    assert res["summary"]["median_ratio_to_best_stat"] == pytest.approx(3.0) and res["summary"]["beats_darts"] == 1
+    text = bp.report(res)
+    assert text.startswith("Command: `python benchmarks/bench_peers.py --test`")
+    assert "| toy | 4 | 4 | 20 | 7 | 3.000 (2.000-4.000) | 4.000 (4.000-4.000)* |" in text
+    assert "**3.00x** (MSTL)" in text and "**win** (0.75x)" in text and "AutoARIMA skipped: test" in text
+    args = bp.parse_args(["--minilstm-config", '{"hidden_size": 32}', "--label", "h32", "--sides", "minilstm"])
+    assert args.minilstm_config == {"hidden_size": 32} and args.label == "h32" and args.sides == ["minilstm"]
+    for bad in (["--minilstm-config", "[1]"], ["--minilstm-config", "{x"], ["--series", "nope"], ["--label", "a/b"]):
+        with pytest.raises(SystemExit):
+            bp.parse_args(bad)
+
+
+def test_peers_quick_run_writes_its_results(tmp_path):
+    pytest.importorskip("statsforecast")
+    import json
+    import bench_peers as bp
+    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_peers.py"), "--quick", "--results-dir",
+                        str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads((tmp_path / "peers_quick.json").read_text())
+    assert [s["series"] for s in res["series"]] == bp.QUICK_SERIES and res["seeds"] == [0]
+    assert (tmp_path / "peers_quick.png").stat().st_size > 0
+    assert (tmp_path / "peers_quick.md").read_text().startswith("Command: `python benchmarks/bench_peers.py --quick ")
+    for s in res["series"]:
+        assert {"minilstm", "SeasonalNaive", "AutoETS", "AutoARIMA"} <= set(s["methods"])
+        assert "MSTL" in s["skipped"] and s["n_origins"] == s["n"] - s["n_train"] - s["H"] + 1
+        for e in s["methods"].values():
+            assert set(e) >= {"rmse", "mae", "mase", "bias", "seconds"}
+            assert e["mase"]["mean"] == pytest.approx(e["mae"]["mean"] / s["mase_scale"])
+            assert len(e["mae_by_step"]) == s["H"]
+        best = min(s["methods"][k]["mase"]["mean"] for k in bp.BEST_OF if k in s["methods"])
+        assert s["summary"]["ratio_to_best_stat"] == pytest.approx(s["methods"]["minilstm"]["mase"]["mean"] / best)
+    assert res["summary"]["n_ratios"] == 3
