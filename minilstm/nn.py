@@ -15,9 +15,10 @@ signatures (``minilstm.kernels``); this file never re-derives it.
 """
 import numpy as np
 
+from . import archive
 from . import functional as Fn
-from .backend import get_array_module, resolve_device, resolve_kernels, xp_for
-from .errors import ConfigError, InputTypeError, NotFittedError, ShapeError
+from .backend import get_array_module, resolve_device, resolve_kernels, to_numpy, xp_for
+from .errors import ConfigError, InputTypeError, MiniLSTMError, ModelFileError, NotFittedError, ShapeError
 from .bidirectional import as_states, bidirectional_backward, bidirectional_forward
 from .kernels import get_gru_impl, get_impl
 from .validate import REAL, check_array, check_number
@@ -83,6 +84,15 @@ class Module:
     def zero_grad(self):
         self.grads = {k: self.xp.zeros_like(v) for k, v in self.params.items()}
 
+    def __reduce__(self):
+        """pickle and ``copy.deepcopy``: the layer's settings, parameters, training flag and dropout generator state
+        as a zip of JSON + .npy (``minilstm.archive``), never the objects themselves; unpickling builds the layer
+        anew from the settings and checks every array against it. Caches and gradients are not carried."""
+        rng = getattr(self, "rng", None)
+        meta = {"layer": type(self).__name__, "settings": self._settings(), "training": self.training,
+                "rng": rng.bit_generator.state if isinstance(rng, np.random.Generator) else None}
+        return _unpickle_layer, (type(self), archive.to_bytes(meta, {k: to_numpy(v) for k, v in self.params.items()}))
+
     def _as_input(self, a, name, shape, dims, finite=True):
         """Check an array handed to the layer (type, shape, real dtype, finite values), then cast it to the
         layer's dtype and device. shape: tuple with None for any size. Returns the cast array."""
@@ -119,6 +129,10 @@ class Linear(Module):
         }
         self.in_features, self.out_features = self.params["W"].shape
         self._cache, self._cache_state = None, None
+
+    def _settings(self):
+        return {"in_features": self.in_features, "out_features": self.out_features, "dtype": self.dtype.name,
+                "device": self.device}
 
     def forward(self, x):
         """x: (N, in_features) -> y (N, out_features)."""
@@ -184,6 +198,11 @@ class Recurrent(Module):
                     self.params[f"l{layer}{suffix}.{name}"] = self.xp.asarray(arr.astype(self.dtype))
         self.masks = None
         self._caches, self._cache_state = None, None
+
+    def _settings(self):
+        return {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "dropout": self.dropout, "dtype": self.dtype.name, "device": self.device, "kernels": self.kernels,
+                "bidirectional": self.bidirectional}
 
     @property
     def directions(self):
@@ -314,6 +333,9 @@ class LSTM(Recurrent):
         self.forget_bias = check_number(forget_bias, "forget_bias")
         super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed, device, kernels, bidirectional)
 
+    def _settings(self):
+        return {**super()._settings(), "forget_bias": self.forget_bias}
+
     def _cell_functions(self, kernels):
         self._impl = get_impl(kernels)
         return self._impl.lstm_forward, self._impl.lstm_backward
@@ -399,3 +421,36 @@ class GRU(Recurrent):
         """Gate activations r, z, n, h (each (B, T, H)) of the last forward, for plots."""
         from .gru import gru_gate_activations
         return self._in_time_order(gru_gate_activations(self._layer_cache(layer, direction)), direction)
+
+
+def _unpickle_layer(cls, data):
+    """A pickled layer (``Module.__reduce__``): rebuilt from its checked settings, then every array checked against
+    the new layer's own (names, shapes, dtype) before it replaces them."""
+    if not (isinstance(cls, type) and cls in (Linear, LSTM, GRU)):
+        raise ModelFileError(f"a pickled layer names {cls!r}, not minilstm's Linear, LSTM or GRU; the pickle was not "
+                             "written by minilstm.")
+    what = f"a pickled {cls.__name__} layer"
+    meta, arrays = archive.from_bytes(data, what)
+    settings = meta.get("settings")
+    if meta.get("layer") != cls.__name__ or not isinstance(settings, dict):
+        raise ModelFileError(f"{what}: its metadata describes {str(meta.get('layer'))[:40]!r}, not a {cls.__name__}.")
+    try:
+        layer = cls(**settings)
+    except (MiniLSTMError, TypeError) as e:
+        raise ModelFileError(f"{what}: its settings are invalid ({e}).") from None
+    if set(arrays) != set(layer.params):
+        raise ModelFileError(f"{what}: it holds arrays {sorted(arrays)[:8]}, the layer has {sorted(layer.params)[:8]}.")
+    for k, v in layer.params.items():
+        if arrays[k].shape != v.shape or arrays[k].dtype != layer.dtype:
+            raise ModelFileError(f"{what}: array {k} is {arrays[k].dtype} {arrays[k].shape}, the layer's is "
+                                 f"{layer.dtype} {v.shape}.")
+    layer.params = {k: layer.xp.asarray(arrays[k]) for k in layer.params}
+    if not isinstance(meta.get("training"), bool):
+        raise ModelFileError(f"{what}: its training flag must be true or false, got {meta.get('training')!r}.")
+    layer.train(meta["training"])
+    if meta.get("rng") is not None and isinstance(getattr(layer, "rng", None), np.random.Generator):
+        try:
+            layer.rng.bit_generator.state = meta["rng"]
+        except (TypeError, ValueError, KeyError, OverflowError) as e:
+            raise ModelFileError(f"{what}: its dropout generator state is invalid ({e}).") from None
+    return layer

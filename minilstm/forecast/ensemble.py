@@ -32,7 +32,7 @@ from .backtest import as_arrays, recursive_ok
 from .config import validate_config
 from .metrics import EvaluationReport, regression_metrics
 from .model import LSTMModel
-from .parallel import run_parallel, task
+from .parallel import check_n_jobs, run_parallel, task
 from .windows import n_labeled, window_targets
 
 WINDOWING = ("sequence_length", "horizon", "output_steps", "target_columns")   # members must agree on these
@@ -312,7 +312,43 @@ class LSTMEnsemble:
         """``LSTMEnsemble.from_file(path)``: the classmethod form of ``load``."""
         return cls().load(path, device=device)
 
+    def __reduce__(self):
+        """pickle and ``copy.deepcopy``: a fitted ensemble travels as the bytes of its model file (``save``), an
+        unfitted one as its members' configs in JSON; both with n_jobs and backend (when a name). Unpickling
+        checks them as ``load`` and the constructor do."""
+        run = model_io.config_text({"n_jobs": self.n_jobs,
+                                    "backend": self.backend if isinstance(self.backend, str) else None})
+        if self.is_fitted:
+            return _unpickle, (type(self), model_io.file_bytes(self.save), run)
+        return _unpickle, (type(self), model_io.config_text({"configs": self.configs, "aggregate": self.aggregate}),
+                           run)
+
     def __repr__(self):
         c = self.config
         return (f"LSTMEnsemble(n_members={self.n_members}, aggregate={self.aggregate!r}, hidden_size="
                 f"{c['hidden_size']}, sequence_length={c['sequence_length']}, fitted={self.is_fitted})")
+
+
+def _unpickle(cls, payload, run):
+    """A pickled LSTMEnsemble: model-file bytes (checked as ``load`` checks a file) or an unfitted one's configs."""
+    what = "a pickled LSTMEnsemble"
+    if not (isinstance(cls, type) and issubclass(cls, LSTMEnsemble)):
+        raise ModelFileError(f"{what} names {cls!r}, not an LSTMEnsemble class; the pickle was not written by "
+                             "minilstm.")
+    run = model_io.config_from_text(run, what)
+    try:
+        if isinstance(payload, str):
+            settings = model_io.config_from_text(payload, what)
+            configs = settings.get("configs")
+            seeds = [c.get("seed") for c in configs] if isinstance(configs, list) and \
+                all(isinstance(c, dict) for c in configs) else None
+            new = cls(None, member_configs=configs, seeds=seeds, aggregate=settings.get("aggregate"))
+        else:
+            new = model_io.from_file_bytes(cls().load, payload, what)
+        check_n_jobs(run.get("n_jobs"))
+        if run.get("backend") is not None and not isinstance(run["backend"], str):
+            raise ConfigError(f"backend must be a name or None, got {run['backend']!r}.")
+        new.n_jobs, new.backend = run.get("n_jobs"), run.get("backend")
+    except ConfigError as e:
+        raise ModelFileError(f"{what}: its settings are invalid ({e}).") from None
+    return new

@@ -113,7 +113,7 @@ def check_dask():
                           f"{INSTALL_HINT}.)") from None
 
 
-def _check_n_jobs(n_jobs):
+def check_n_jobs(n_jobs):
     import numbers
     if n_jobs is None:
         return
@@ -165,7 +165,7 @@ def run_parallel(tasks, n_jobs=1, backend=None, progress=False):
     catch inside the task, as ``sweep`` does).
     """
     tasks = list(tasks)
-    _check_n_jobs(n_jobs)
+    check_n_jobs(n_jobs)
     _check_backend(backend)
     desc = progress if isinstance(progress, str) else None
     bar = progress_bar(total=len(tasks), desc=desc, disable=not progress or not tasks, leave=True, unit="fit")
