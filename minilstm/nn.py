@@ -21,7 +21,7 @@ from .backend import get_array_module, resolve_device, resolve_kernels, to_numpy
 from .errors import ConfigError, InputTypeError, MiniLSTMError, ModelFileError, NotFittedError, ShapeError
 from .bidirectional import as_states, bidirectional_backward, bidirectional_forward
 from .kernels import get_gru_impl, get_impl
-from .validate import REAL, check_array, check_number
+from .validate import REAL, check_array, check_in_range, check_number, check_seed
 
 _DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
 
@@ -100,6 +100,8 @@ class Module:
         if self.xp is np and get_array_module(a) is not np:
             raise InputTypeError(f"{name} is a CuPy array but this layer is on the CPU; pass cupy.asnumpy({name}) "
                                  "or build the layer with device='cuda'.")
+        if finite:
+            check_in_range(a, self.dtype, name)                    # finite here, Inf after the cast otherwise
         return self.xp.asarray(a, dtype=self.dtype)
 
     def _check_cache_ready(self, name):
@@ -121,7 +123,7 @@ class Linear(Module):
         self.dtype = check_dtype(dtype)
         self.device = resolve_device(device)
         self.xp = xp_for(self.device)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         k = 1.0 / np.sqrt(in_features)
         self.params = {
             "W": self.xp.asarray(rng.uniform(-k, k, (in_features, out_features)).astype(self.dtype)),
@@ -174,6 +176,7 @@ class Recurrent(Module):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}.")
         check_number(dropout, "dropout", low=0.0, high=1.0, high_open=True)
+        seed = check_seed(seed)
         if not isinstance(bidirectional, (bool, np.bool_)):
             raise ConfigError(f"bidirectional must be True or False, got {bidirectional!r}.")
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)

@@ -27,8 +27,19 @@ def check_grad_dict(grads, name="grads"):
 
 
 def global_norm(grads):
-    """sqrt(sum over all arrays of sum(g**2)) as a Python float."""
-    return math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
+    """sqrt(sum over all arrays of sum(g**2)) as a Python float. Integer arrays are squared in float64 (never
+    wrapped around); finite values whose squares overflow are scaled by the largest |g| first, so the norm of
+    finite gradients is finite whenever it fits a float (NaN or Inf in the gradients give NaN or Inf)."""
+    arrays = [g if g.dtype.kind == "f" else g.astype(np.float64) for g in grads.values()]
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = sum(float((g * g).sum()) for g in arrays)
+        if math.isfinite(total):
+            return math.sqrt(total)
+        peak = max((float(abs(g).max()) for g in arrays if g.size), default=0.0)
+        if not math.isfinite(peak) or peak == 0.0:                    # max is NaN or Inf where a value is
+            return total                                               # NaN or Inf in the gradients themselves
+        scaled = sum(float(((g.astype(np.float64) / peak) ** 2).sum()) for g in arrays)
+    return peak * math.sqrt(scaled)
 
 
 def clip_grad_norm(grads, max_norm):

@@ -232,7 +232,7 @@ def _vecmat(v, W, out):
     as raw memory). The batch-1 loops without NumPy's gemm (LSTM and GRU) use it for h_{t-1} @ W_h forward
     and da_t @ W_h.T backward (``simd.product``: a BLAS call would pack all of W for one row, every step)."""
     M, N = W.shape
-    simd.product(1, N, M, v.ctypes.data, M, W.ctypes.data, N, out.ctypes.data, N, simd.zero_of(out))
+    simd._product(1, N, M, v.ctypes.data, M, W.ctypes.data, N, out.ctypes.data, N, simd.zero_of(out))
 
 
 @numba.njit(**_JIT)
@@ -301,7 +301,7 @@ def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c,
          W_x.ctypes.data, G, zero, xw.ctypes.data + r0 * T * G * sz, G)                  # x_t @ W_x, all t
     for t in range(T):
         if vec:                                                      # few rows: no BLAS call, no packing of W_h
-            simd.product(n, G, H, hs.ctypes.data + (t * B + r0) * H * sz, H, W_h.ctypes.data, G,
+            simd._product(n, G, H, hs.ctypes.data + (t * B + r0) * H * sz, H, W_h.ctypes.data, G,
                          a.ctypes.data + r0 * G * sz, G, zero)                          # h_{t-1} @ W_h
         else:
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, G, H, one, hs.ctypes.data + (t * B + r0) * H * sz, H,
@@ -343,7 +343,7 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
             _gates_backward_row(dh_r, dc_next[r], gates[t, r], cs[t, r], tanh_c[t, r], da[r, t], dc_prev, db, one)
             dc_next[r, :] = dc_prev                                  # dC_{t-1} carried to the next step down
         if vec:
-            simd.product_nt(n, H, G, da.ctypes.data + (r0 * T + t) * G * sz, T * G, W_h.ctypes.data, G,
+            simd._product_nt(n, H, G, da.ctypes.data + (r0 * T + t) * G * sz, T * G, W_h.ctypes.data, G,
                             dh_next.ctypes.data + r0 * H * sz, H, zero)                 # dh_{t-1} = da_t @ W_h^T
         else:
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da.ctypes.data + (r0 * T + t) * G * sz, T * G,
