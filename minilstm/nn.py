@@ -307,11 +307,15 @@ class Recurrent(Module):
     def _layer_cache(self, layer, direction):
         if self._caches is None:
             raise NotFittedError("gate_activations needs a forward pass first: run forward(x).")
-        if direction not in range(self.num_directions):
+        if isinstance(direction, (bool, np.bool_)) or direction not in range(self.num_directions):
             raise ConfigError(f"direction must be 0 (forward){' or 1 (reverse)' if self.bidirectional else ''} for "
                               f"this {'bidirectional' if self.bidirectional else 'unidirectional'} layer, got "
                               f"{direction!r}.")
-        cache = self._caches[layer]
+        n = self.num_layers
+        if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)) or not -n <= layer < n:
+            raise ConfigError(f"layer must be an integer in [{-n}, {n - 1}] ({n} layer{'s' if n > 1 else ''}; -1: the "
+                              f"top one), got {layer!r}.")
+        cache = self._caches[int(layer)]
         return cache[direction] if self.bidirectional else cache
 
     def _in_time_order(self, acts, direction):

@@ -192,3 +192,57 @@ def test_sweep_seeds_and_random_state_are_checked():
         with pytest.raises(ConfigError):
             sweep({"hidden_size": [2]}, X, Y, verbose=False, **kwargs)
 
+
+
+# ---- normalizer, time order, gates, CLI -------------------------------------------------------------------------
+def test_normalizer_matches_dataframe_columns_by_name():
+    import pandas as pd
+    from minilstm.forecast import DataNormalizer
+    df = pd.DataFrame({"a": np.arange(10.0), "b": 100 + 7 * np.arange(10.0)})
+    n = DataNormalizer("zscore").fit(df[["a", "b"]])
+    swapped = n.transform(df[["b", "a"]])
+    assert list(swapped.columns) == ["b", "a"]
+    pd.testing.assert_frame_equal(swapped[["a", "b"]], n.transform(df[["a", "b"]]))
+    pd.testing.assert_frame_equal(n.inverse_transform(swapped), df[["b", "a"]])
+    with pytest.raises(DataError, match="missing"):
+        n.transform(df.rename(columns={"a": "c"}))
+
+
+@pytest.mark.parametrize("how", ["reversed", "duplicated"])
+def test_fit_refuses_an_unsorted_or_duplicated_time_index(how):
+    import pandas as pd
+    from minilstm.forecast import LSTMModel
+    df = pd.DataFrame({"a": np.sin(np.arange(100.0))}, index=pd.date_range("2020", periods=100, freq="D"))
+    bad = df.iloc[::-1] if how == "reversed" else pd.concat([df.iloc[:50], df.iloc[49:]])
+    with pytest.raises(DataError, match="sort" if how == "reversed" else "repeats"):
+        LSTMModel(CFG).fit(bad, bad["a"], verbose=False)
+
+
+@pytest.mark.parametrize("kwargs", [{"layer": 5}, {"layer": 1.5}, {"layer": "0"}, {"direction": True},
+                                    {"direction": 2}])
+def test_layer_gate_activations_check_layer_and_direction(kwargs):
+    from minilstm.nn import GRU, LSTM
+    for layer in (LSTM(2, 3, num_layers=2), GRU(2, 3, bidirectional=True)):
+        layer.forward(np.ones((1, 2, 2)))
+        with pytest.raises(ConfigError):
+            layer.gate_activations(**kwargs)
+
+
+@pytest.mark.parametrize("name, content, flag, words", [
+    ("bad.json", b'{"hidden_size": ', "--config", "not valid JSON"),
+    ("bin.json", b"\xff\xfe{}", "--config", "not UTF-8"),
+    ("bin.csv", b"a,b\n\xff,1\n2,3\n", "data", "not UTF-8"),
+    ("dates.csv", b"date\n2020-01-01\n2020-01-02\n2020-01-03\n", "data", "no data column"),
+    ("folder.csv", None, "data", "is a folder"),
+])
+def test_cli_backtest_inputs_give_one_line_errors(tmp_path, capsys, name, content, flag, words):
+    from minilstm.cli import main
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    argv = ["backtest", "electricity", "--config", str(path)] if flag == "--config" else ["backtest", str(path)]
+    assert main(argv + ["--start", "0.9", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
