@@ -71,7 +71,7 @@ def from_bytes(data, what):
                     arrays[m.group(1)] = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("="), copy=False))
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, ValueError, UnicodeDecodeError, RecursionError, EOFError, OSError) as e:
+    except Exception as e:          # noqa: BLE001 -- zipfile, zlib and .npy errors of a damaged archive
         raise bad(f"{type(e).__name__}: {e}") from None
     return meta, arrays
 

@@ -307,7 +307,8 @@ class Recurrent(Module):
     def _layer_cache(self, layer, direction):
         if self._caches is None:
             raise NotFittedError("gate_activations needs a forward pass first: run forward(x).")
-        if isinstance(direction, (bool, np.bool_)) or direction not in range(self.num_directions):
+        if isinstance(direction, (bool, np.bool_)) or not isinstance(direction, (int, np.integer)) or \
+                direction not in range(self.num_directions):
             raise ConfigError(f"direction must be 0 (forward){' or 1 (reverse)' if self.bidirectional else ''} for "
                               f"this {'bidirectional' if self.bidirectional else 'unidirectional'} layer, got "
                               f"{direction!r}.")

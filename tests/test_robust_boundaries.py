@@ -72,6 +72,7 @@ def test_global_norm_of_integers_and_of_huge_finite_gradients():
     assert np.isfinite(norm) and global_norm(clipped) == pytest.approx(1.0)
     assert np.isnan(global_norm({"a": np.array([np.nan, 1.0])}))
     assert global_norm({"a": np.array([np.inf, 1.0])}) == np.inf
+    assert global_norm({"a": np.full(4, 1e-300)}) == pytest.approx(2e-300)          # squares underflow: scaled too
 
 
 @pytest.mark.parametrize("cls", ["LSTM", "GRU"])

@@ -139,7 +139,7 @@ class LSTMEnsemble:
             raise ConfigError(f"n_members must be an integer in [1, {MAX_MEMBERS:,}], got {n_members!r} (beyond a few "
                               "dozen members the intervals and the mean no longer change).")
         seeds = _member_seeds(seeds, int(n_members), base["seed"], member_configs)
-        if aggregate not in ("mean", "median"):
+        if not isinstance(aggregate, str) or aggregate not in ("mean", "median"):
             raise ConfigError(f"aggregate must be 'mean' or 'median', got {aggregate!r}.")
         self.configs = [validate_config({**base, **(member_configs[i] if member_configs else {}), "seed": int(s)})
                         for i, s in enumerate(seeds)]
