@@ -117,11 +117,16 @@ def recursive_ok(X, y, config):
     return X.shape[1] == 1 and y.shape[1] == 1 and np.array_equal(X[:, 0], y[:, 0])
 
 
-def _check_settings(step, steps, window, train_size, refit):
-    for name, v in (("step", step), ("steps", steps)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ConfigError(f"{name} must be an integer >= 1, got {v!r}.")
-    if window not in ("expanding", "sliding"):
+def _check_settings(step, steps, window, train_size, refit, season=None):
+    from .model import MAX_STEPS
+    for name, v, hi in (("step", step, 10 ** 12), ("steps", steps, MAX_STEPS)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= hi:
+            raise ConfigError(f"{name} must be an integer in [1, {hi:,}], got {v!r}.")
+    if season is not None and (isinstance(season, (bool, np.bool_)) or not isinstance(season, (int, np.integer)) or
+                               not 1 <= season <= 10 ** 9):
+        raise ConfigError(f"season must be None (chosen from the data) or an integer >= 1 (rows per season), got "
+                          f"{season!r}.")
+    if not isinstance(window, str) or window not in ("expanding", "sliding"):
         raise ConfigError(f"window must be 'expanding' (fit on every row before the origin) or 'sliding' (the "
                           f"last train_size rows), got {window!r}.")
     if train_size is not None and (isinstance(train_size, bool) or not isinstance(train_size, (int, np.integer))
@@ -280,7 +285,7 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     do not depend on them. verbose: a progress bar over the fits. Returns a ``BacktestResult``.
     """
     c = validate_config(config)
-    _check_settings(step, steps, window, train_size, refit)
+    _check_settings(step, steps, window, train_size, refit, season)
     Xa, ya, idx = as_arrays(X, y, c)
     if index is not None:
         time_index(index, len(Xa))

@@ -227,7 +227,7 @@ def sweep(params, X, y=None, *, config=None, scoring="rmse", cv=0.2, n_iter=None
     single seed). n_jobs, backend: parallel fits (``minilstm.forecast.parallel``); the numbers do
     not depend on them. refit: fit the best config on all of (X, y) as ``best_model``.
     """
-    if scoring not in SCORES:
+    if not isinstance(scoring, str) or scoring not in SCORES:
         raise ConfigError(f"scoring must be one of {list(SCORES)}, got {scoring!r}.")
     if not (isinstance(cv, dict) or (isinstance(cv, float) and 0.0 < cv < 1.0)):
         raise ConfigError(f"cv must be a fraction in (0, 1) (a holdout: the last rows) or a dict of backtest "

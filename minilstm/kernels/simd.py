@@ -271,6 +271,8 @@ def _checked(kernel, A, W, k_axis):
         raise ShapeError(f"{kernel}: A is {A.shape} and W {W.shape}; W's {'rows' if k_axis == 0 else 'columns'} "
                          f"must number A's columns ({K}).")
     size = A.itemsize
+    if A.size == 0 or W.size == 0:                   # nothing is read: any layout will do
+        return n, N, K, K, A.dtype
     if not W.flags.c_contiguous or (n > 1 and (A.strides[0] < K * size or A.strides[0] % size)) or \
             (K > 1 and A.strides[1] != size):
         raise ShapeError(f"{kernel}: W must be C-contiguous and A's rows contiguous (np.ascontiguousarray).")
