@@ -148,6 +148,29 @@ def cases():
                 return a
             add("kernels", f"forward_loop_b1 arg {arg} = {v!r:.20}", run,
                 lambda a: np.isfinite(a[3]).all())
+    from minilstm import core
+    from minilstm.kernels import numba_optim
+    for B in (1, 3, 17, 40):
+        for layout in ("F", "strided", "C"):
+            def run(B=B, layout=layout):
+                r = np.random.default_rng(B)
+                p = {"W_x": r.normal(size=(2, 12)), "W_h": r.normal(size=(3, 12)), "b": r.normal(size=12)}
+                x, G = r.normal(size=(B, 5, 2)), r.normal(size=(B, 5, 3))
+                ref = core.lstm_forward(x, None, None, p)
+                out = numba_cpu.lstm_forward(x, None, None, p)
+
+                def lay(a):
+                    if not isinstance(a, np.ndarray) or a.ndim < 2 or layout == "C":
+                        return a
+                    return np.asfortranarray(a) if layout == "F" else np.repeat(a, 2, axis=-1)[..., ::2]
+                cache = {k: lay(v) for k, v in out[2].items()}
+                return core.lstm_backward(G, None, None, ref[2]), numba_cpu.lstm_backward(lay(G), None, None, cache)
+            add("kernels", f"lstm_backward B={B} cache {layout}", run,
+                lambda r: all(np.allclose(a, b, atol=1e-10) for a, b in zip(r[0][:3], r[1][:3])))
+    for i, v in enumerate(V):
+        add("kernels", f"adam_update(ps=[V[{i}]])", lambda v=v: numba_optim.adam_update(
+            [v], [np.ones(3)], [np.zeros(3)], [np.zeros(3)], 0.1, 0.9, 0.999, 0.1, 0.001, 1e-8))
+        add("kernels", f"average_update(ws=[V[{i}]])", lambda v=v: numba_optim.average_update([np.zeros(3)], [v], 0.5))
     for i, v in enumerate(V):
         add("optim", f"global_norm(V[{i}])", lambda v=v: global_norm({"a": v}))
         add("optim", f"clip_grad_norm(max_norm=V[{i}])", lambda v=v: clip_grad_norm({"a": np.ones(3)}, v))

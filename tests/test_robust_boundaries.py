@@ -247,3 +247,36 @@ def test_cli_backtest_inputs_give_one_line_errors(tmp_path, capsys, name, conten
     assert main(argv + ["--start", "0.9", "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("B", [1, 4, 40])
+def test_numba_backward_with_a_fortran_ordered_cache_equals_the_reference(B):
+    from minilstm import core
+    from minilstm.kernels import numba_cpu
+    rng = np.random.default_rng(B)
+    D, H = 3, 5
+    p = {"W_x": rng.normal(size=(D, 4 * H)), "W_h": rng.normal(size=(H, 4 * H)), "b": rng.normal(size=4 * H)}
+    x, G = rng.normal(size=(B, 6, D)), rng.normal(size=(B, 6, H))
+    ref = core.lstm_forward(x, None, None, p)
+    out = numba_cpu.lstm_forward(np.asfortranarray(x), None, None, {k: np.asfortranarray(v) for k, v in p.items()})
+    cache = {k: np.asfortranarray(v) if isinstance(v, np.ndarray) and v.ndim >= 2 else v for k, v in out[2].items()}
+    rb, nb = core.lstm_backward(G, None, None, ref[2]), numba_cpu.lstm_backward(np.asfortranarray(G), None, None, cache)
+    for a, b in zip(nb[:3], rb[:3]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    for k in p:
+        np.testing.assert_allclose(nb[3][k], rb[3][k], rtol=1e-10, atol=1e-12)
+
+
+def test_fused_optimizer_passes_refuse_arrays_they_would_not_update_in_place():
+    from minilstm.kernels import numba_optim
+    F = [np.zeros((3, 4), order="F")]
+    C = [np.zeros((3, 4))]
+    with pytest.raises(ShapeError, match="C-contiguous"):
+        numba_optim.adam_update(F, C, C, C, 0.1, 0.9, 0.999, 0.1, 0.001, 1e-8)
+    with pytest.raises(ShapeError, match="C-contiguous"):
+        numba_optim.average_update(F, C, 0.5)
+    with pytest.raises(ShapeError, match="same length"):
+        numba_optim.average_update(C, [], 0.5)
+    p, w = [np.zeros((3, 4))], [np.ones((3, 4))]
+    numba_optim.average_update(p, w, 0.5)
+    np.testing.assert_array_equal(p[0], 0.5)

@@ -512,6 +512,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     T, B, D, H = check_backward_args(dh_seq, dh_T, dc_T, cache)
     check_host_arrays(cache["x_tm"], "cache['x_tm']", dh_seq=dh_seq, dh_T=dh_T, dc_T=dc_T)
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
+    x_tm, hs, cs, gates, tanh_c = (np.ascontiguousarray(a) for a in (x_tm, hs, cs, gates, tanh_c))  # raw reads below
     dt = x_tm.dtype
     W_x, W_h = contiguous_weights(params, dt)                          # compiled code reads raw memory
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
