@@ -280,3 +280,10 @@ def test_fused_optimizer_passes_refuse_arrays_they_would_not_update_in_place():
     p, w = [np.zeros((3, 4))], [np.ones((3, 4))]
     numba_optim.average_update(p, w, 0.5)
     np.testing.assert_array_equal(p[0], 0.5)
+
+
+def test_raw_address_helpers_are_private():
+    from minilstm.kernels import blas, simd
+    assert not hasattr(blas, "gemm") and callable(blas._gemm)
+    public = {n for n in dir(simd) if not n.startswith("_")}
+    assert {"product", "product_nt"} <= public and "_product" in dir(simd)

@@ -9,8 +9,9 @@ calls (found through threadpoolctl, so the results are NumPy's to the bit), and 
 batch rows, which are independent through time, are split over the cores: each
 thread runs its rows' whole time loop with a one-thread BLAS.
 
-``gemm(dtype)`` is the ctypes function for float32/float64, or None when NumPy's BLAS
-does not export a CBLAS gemm that can be found (the kernels then loop in Python);
+``_gemm(dtype)`` is the ctypes function for float32/float64, or None when NumPy's BLAS
+does not export a CBLAS gemm that can be found (the kernels then loop in Python); private,
+since the function it hands out takes raw addresses;
 ``loop_threads(B)`` is how many threads a layer's forward or backward over B rows may
 use; ``one_thread_blas()`` holds NumPy's BLAS at one thread while they run.
 
@@ -95,7 +96,7 @@ def _load():
         return _STATE
 
 
-def gemm(dtype):
+def _gemm(dtype):
     """The CBLAS gemm (ctypes function) of NumPy's BLAS for ``dtype``, or None."""
     return _load()["gemm"].get(np.dtype(dtype))
 

@@ -11,7 +11,7 @@ gradients after it are single large products over all time steps, as in the refe
 Four measured design choices:
 
 * The whole time loop is one compiled call: the per-step product is NumPy's own
-  ``cblas_?gemm``, called from compiled code (``blas.gemm``). Issued from Python, every
+  ``cblas_?gemm``, called from compiled code (``blas._gemm``). Issued from Python, every
   step paid a NumPy call and a Numba dispatch, about as long as the product itself at
   small sizes. (Numba's ``np.dot`` would call SciPy's BLAS, a second OpenBLAS whose
   threads fight NumPy's: a 64x24x64 two-layer step went from 7 ms to 42 ms.)
@@ -380,7 +380,7 @@ def _backward_rows_par(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, t
 
 
 # ---- who owns the cores ------------------------------------------------------------------------------
-# With NumPy's gemm reachable (``blas.gemm``) and more than one thread allowed (``blas.loop_threads``), a
+# With NumPy's gemm reachable (``blas._gemm``) and more than one thread allowed (``blas.loop_threads``), a
 # layer's forward and backward split the batch rows over Numba's threads, each running its rows' whole
 # time loop with a one-thread BLAS, and the big products (input projection, weight gradients, dx) are
 # split the same way; NumPy's BLAS is held at one thread meanwhile (``blas.one_thread_blas``).
@@ -467,7 +467,7 @@ def _forward(x, h0, c0, params, keep_cache):
     check_host_arrays(x, "x")
     dt = x.dtype
     W_x, W_h, b = (np.ascontiguousarray(params[k]) for k in ("W_x", "W_h", "b"))
-    gemm = blas.gemm(dt)
+    gemm = blas._gemm(dt)
     if gemm is not None:                                              # the compiled layer, rows over threads
         if keep_cache:
             hs, cs, gates, tanh_c = sequence_buffers(*initial_states(x, params, h0, c0), T, dt)
@@ -518,7 +518,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
     one = dt.type(1)
-    gemm, vec = blas.gemm(dt), B <= VECTOR_STEP_MAX_ROWS
+    gemm, vec = blas._gemm(dt), B <= VECTOR_STEP_MAX_ROWS
     W_hT = W_h                                                         # placeholder: product_nt reads W_h itself
     if gemm is None or not vec:
         W_hT = scratch("W_hT", W_h.shape[::-1], dt)                   # workspace: W_h.T, C-contiguous
