@@ -254,8 +254,15 @@ def read_series(source):
     if not os.path.exists(source):
         ds = getattr(datasets, f"load_{source}")()
         return ds.data, list(ds.columns), ds.index, ds.target, ds.units
-    with open(source, newline="") as f:
-        rows = [r for r in csv.reader(f) if r]
+    if os.path.isdir(source):
+        raise DataError(f"{source!r} is a folder; give a CSV file (a header row, then one row per time step).")
+    try:
+        with open(source, newline="", encoding="utf-8-sig") as f:
+            rows = [r for r in csv.reader(f) if r]
+    except UnicodeDecodeError as e:
+        raise DataError(f"{source}: not UTF-8 text ({e.reason} at byte {e.start}); save the CSV as UTF-8.") from None
+    except (OSError, csv.Error) as e:
+        raise DataError(f"{source}: cannot read it as CSV ({e}).") from None
     if len(rows) < 3:
         raise DataError(f"{source}: a CSV needs a header row and data rows, got {len(rows)} row(s).")
     header, body = rows[0], rows[1:]
@@ -268,11 +275,34 @@ def read_series(source):
         except ValueError:
             raise DataError(f"{source}: the first column {header[0]!r} is neither numeric nor dates.") from None
         header, body = header[1:], [r[1:] for r in body]
+        if not header:
+            raise DataError(f"{source}: after the date column there is no data column; add at least one numeric "
+                            "column.")
     try:
         data = np.array(body, dtype=np.float64)
     except ValueError as e:
         raise DataError(f"{source}: every column after the dates must be numeric ({e}).") from None
     return data, header, index, header[0], ""
+
+
+def read_config(path):
+    """--config: a UTF-8 JSON file holding an object of settings -> dict (ConfigError saying what is wrong)."""
+    import json
+    from .errors import ConfigError
+    try:
+        with open(path, encoding="utf-8") as f:
+            extra = json.load(f)
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"--config {path!r} is not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8 "
+                          "JSON.") from None
+    except (ValueError, RecursionError) as e:
+        raise ConfigError(f"--config {path!r} is not valid JSON ({e}); it must hold an object such as "
+                          '{"hidden_size": 32}.') from None
+    except OSError as e:
+        raise ConfigError(f"--config {path!r} cannot be read ({e.strerror or e}).") from None
+    if not isinstance(extra, dict):
+        raise ConfigError(f"--config {path!r} must hold a JSON object of settings, got {type(extra).__name__}.")
+    return extra
 
 
 def _check_backtest_args(parser, args):
@@ -302,7 +332,6 @@ def _when(text):
 
 
 def _backtest(args):
-    import json
     from .errors import ConfigError
     from .forecast.backtest import backtest
     announce_replaced("backtest", args.out, getattr(args, "replaced", []))
@@ -312,12 +341,7 @@ def _backtest(args):
         raise ConfigError(f"--target {target!r} is not a column; the columns are {columns}.")
     config = dict(BACKTEST_CONFIG, epochs=1 if fast_mode() else BACKTEST_CONFIG["epochs"])
     if args.config:
-        with open(args.config) as f:
-            extra = json.load(f)
-        if not isinstance(extra, dict):
-            raise ConfigError(f"--config {args.config!r} must hold a JSON object of settings, got "
-                              f"{type(extra).__name__}.")
-        config.update(extra)
+        config.update(read_config(args.config))
     config.update({k: getattr(args, k) for k, _ in BACKTEST_FLAGS if getattr(args, k) is not None})
     y = data[:, columns.index(target)]
     r = backtest(config, data, y, start=_when(args.start), end=None if args.end is None else _when(args.end),

@@ -15,13 +15,14 @@ signatures (``minilstm.kernels``); this file never re-derives it.
 """
 import numpy as np
 
+from . import archive
 from . import functional as Fn
-from .backend import get_array_module, resolve_device, resolve_kernels, xp_for
-from .errors import ConfigError, InputTypeError, NotFittedError, ShapeError
+from .backend import get_array_module, resolve_device, resolve_kernels, to_numpy, xp_for
+from .errors import ConfigError, InputTypeError, MiniLSTMError, ModelFileError, NotFittedError, ShapeError
 from .bidirectional import as_states, bidirectional_backward, bidirectional_forward
 from .kernels import get_gru_impl, get_impl
 from .kernels.cuda_selftest import fused_kernels_ok
-from .validate import REAL, check_array, check_number
+from .validate import REAL, check_array, check_in_range, check_number, check_seed
 
 _DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
 
@@ -84,6 +85,15 @@ class Module:
     def zero_grad(self):
         self.grads = {k: self.xp.zeros_like(v) for k, v in self.params.items()}
 
+    def __reduce__(self):
+        """pickle and ``copy.deepcopy``: the layer's settings, parameters, training flag and dropout generator state
+        as a zip of JSON + .npy (``minilstm.archive``), never the objects themselves; unpickling builds the layer
+        anew from the settings and checks every array against it. Caches and gradients are not carried."""
+        rng = getattr(self, "rng", None)
+        meta = {"layer": type(self).__name__, "settings": self._settings(), "training": self.training,
+                "rng": rng.bit_generator.state if isinstance(rng, np.random.Generator) else None}
+        return _unpickle_layer, (type(self), archive.to_bytes(meta, {k: to_numpy(v) for k, v in self.params.items()}))
+
     def _as_input(self, a, name, shape, dims, finite=True):
         """Check an array handed to the layer (type, shape, real dtype, finite values), then cast it to the
         layer's dtype and device. shape: tuple with None for any size. Returns the cast array."""
@@ -91,6 +101,8 @@ class Module:
         if self.xp is np and get_array_module(a) is not np:
             raise InputTypeError(f"{name} is a CuPy array but this layer is on the CPU; pass cupy.asnumpy({name}) "
                                  "or build the layer with device='cuda'.")
+        if finite:
+            check_in_range(a, self.dtype, name)                    # finite here, Inf after the cast otherwise
         return self.xp.asarray(a, dtype=self.dtype)
 
     def _check_cache_ready(self, name):
@@ -112,7 +124,7 @@ class Linear(Module):
         self.dtype = check_dtype(dtype)
         self.device = resolve_device(device)
         self.xp = xp_for(self.device)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         k = 1.0 / np.sqrt(in_features)
         self.params = {
             "W": self.xp.asarray(rng.uniform(-k, k, (in_features, out_features)).astype(self.dtype)),
@@ -120,6 +132,10 @@ class Linear(Module):
         }
         self.in_features, self.out_features = self.params["W"].shape
         self._cache, self._cache_state = None, None
+
+    def _settings(self):
+        return {"in_features": self.in_features, "out_features": self.out_features, "dtype": self.dtype.name,
+                "device": self.device}
 
     def forward(self, x):
         """x: (N, in_features) -> y (N, out_features)."""
@@ -164,6 +180,7 @@ class Recurrent(Module):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}.")
         check_number(dropout, "dropout", low=0.0, high=1.0, high_open=True)
+        seed = check_seed(seed)
         if not isinstance(bidirectional, (bool, np.bool_)):
             raise ConfigError(f"bidirectional must be True or False, got {bidirectional!r}.")
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
@@ -188,6 +205,11 @@ class Recurrent(Module):
                     self.params[f"l{layer}{suffix}.{name}"] = self.xp.asarray(arr.astype(self.dtype))
         self.masks = None
         self._caches, self._cache_state = None, None
+
+    def _settings(self):
+        return {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "dropout": self.dropout, "dtype": self.dtype.name, "device": self.device, "kernels": self.kernels,
+                "bidirectional": self.bidirectional}
 
     @property
     def directions(self):
@@ -294,11 +316,16 @@ class Recurrent(Module):
     def _layer_cache(self, layer, direction):
         if self._caches is None:
             raise NotFittedError("gate_activations needs a forward pass first: run forward(x).")
-        if direction not in range(self.num_directions):
+        if isinstance(direction, (bool, np.bool_)) or not isinstance(direction, (int, np.integer)) or \
+                direction not in range(self.num_directions):
             raise ConfigError(f"direction must be 0 (forward){' or 1 (reverse)' if self.bidirectional else ''} for "
                               f"this {'bidirectional' if self.bidirectional else 'unidirectional'} layer, got "
                               f"{direction!r}.")
-        cache = self._caches[layer]
+        n = self.num_layers
+        if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)) or not -n <= layer < n:
+            raise ConfigError(f"layer must be an integer in [{-n}, {n - 1}] ({n} layer{'s' if n > 1 else ''}; -1: the "
+                              f"top one), got {layer!r}.")
+        cache = self._caches[int(layer)]
         return cache[direction] if self.bidirectional else cache
 
     def _in_time_order(self, acts, direction):
@@ -331,6 +358,9 @@ class LSTM(Recurrent):
         if kernels == "cuda" and not fused_kernels_ok(self.dtype, explicit=explicit):
             return "numpy"
         return kernels
+
+    def _settings(self):
+        return {**super()._settings(), "forget_bias": self.forget_bias}
 
     def _cell_functions(self, kernels):
         self._impl = get_impl(kernels)
@@ -417,3 +447,36 @@ class GRU(Recurrent):
         """Gate activations r, z, n, h (each (B, T, H)) of the last forward, for plots."""
         from .gru import gru_gate_activations
         return self._in_time_order(gru_gate_activations(self._layer_cache(layer, direction)), direction)
+
+
+def _unpickle_layer(cls, data):
+    """A pickled layer (``Module.__reduce__``): rebuilt from its checked settings, then every array checked against
+    the new layer's own (names, shapes, dtype) before it replaces them."""
+    if not (isinstance(cls, type) and cls in (Linear, LSTM, GRU)):
+        raise ModelFileError(f"a pickled layer names {cls!r}, not minilstm's Linear, LSTM or GRU; the pickle was not "
+                             "written by minilstm.")
+    what = f"a pickled {cls.__name__} layer"
+    meta, arrays = archive.from_bytes(data, what)
+    settings = meta.get("settings")
+    if meta.get("layer") != cls.__name__ or not isinstance(settings, dict):
+        raise ModelFileError(f"{what}: its metadata describes {str(meta.get('layer'))[:40]!r}, not a {cls.__name__}.")
+    try:
+        layer = cls(**settings)
+    except (MiniLSTMError, TypeError) as e:
+        raise ModelFileError(f"{what}: its settings are invalid ({e}).") from None
+    if set(arrays) != set(layer.params):
+        raise ModelFileError(f"{what}: it holds arrays {sorted(arrays)[:8]}, the layer has {sorted(layer.params)[:8]}.")
+    for k, v in layer.params.items():
+        if arrays[k].shape != v.shape or arrays[k].dtype != layer.dtype:
+            raise ModelFileError(f"{what}: array {k} is {arrays[k].dtype} {arrays[k].shape}, the layer's is "
+                                 f"{layer.dtype} {v.shape}.")
+    layer.params = {k: layer.xp.asarray(arrays[k]) for k in layer.params}
+    if not isinstance(meta.get("training"), bool):
+        raise ModelFileError(f"{what}: its training flag must be true or false, got {meta.get('training')!r}.")
+    layer.train(meta["training"])
+    if meta.get("rng") is not None and isinstance(getattr(layer, "rng", None), np.random.Generator):
+        try:
+            layer.rng.bit_generator.state = meta["rng"]
+        except (TypeError, ValueError, KeyError, OverflowError) as e:
+            raise ModelFileError(f"{what}: its dropout generator state is invalid ({e}).") from None
+    return layer

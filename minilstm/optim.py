@@ -12,7 +12,7 @@ import numpy as np
 
 from .backend import get_array_module, numba_available
 from .errors import ConfigError, InputTypeError
-from .validate import check_array, check_keys_match, check_number
+from .validate import REAL, check_array, check_keys_match, check_number
 
 
 def check_grad_dict(grads, name="grads"):
@@ -27,8 +27,32 @@ def check_grad_dict(grads, name="grads"):
 
 
 def global_norm(grads):
-    """sqrt(sum over all arrays of sum(g**2)) as a Python float."""
-    return math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
+    """sqrt(sum over all arrays of sum(g**2)) as a Python float. Integer arrays are squared in float64 (never
+    wrapped around); finite values whose squares overflow (or underflow) are scaled by the largest |g| first, so
+    the norm of finite gradients is right whenever it fits a float (NaN or Inf in the gradients give NaN or Inf).
+    grads: a dict of name -> real array (checked)."""
+    if not isinstance(grads, Mapping):
+        raise InputTypeError(f"grads must be a dict of arrays (name -> gradient), got {type(grads).__name__}.")
+    for k, g in grads.items():
+        check_array(g, f"grads[{k!r}]", kind=REAL)
+    return _global_norm(grads)
+
+
+_SMALL = 1e-30          # below this sum of squares some squares may have underflowed (float32's tiny is 1.2e-38)
+
+
+def _global_norm(grads):
+    """``global_norm`` without the argument check (its callers checked)."""
+    arrays = [g if g.dtype.kind == "f" else g.astype(np.float64) for g in grads.values()]
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        total = sum(float((g * g).sum()) for g in arrays)
+        if math.isfinite(total) and (total > _SMALL or total == 0.0 and not any(g.any() for g in arrays)):
+            return math.sqrt(total)
+        peak = max((float(abs(g).max()) for g in arrays if g.size), default=0.0)
+        if not math.isfinite(peak) or peak == 0.0:                    # max is NaN or Inf where a value is
+            return total                                               # NaN or Inf in the gradients themselves
+        scaled = sum(float(((g.astype(np.float64) / peak) ** 2).sum()) for g in arrays)
+    return peak * math.sqrt(scaled)
 
 
 def clip_grad_norm(grads, max_norm):
@@ -40,7 +64,7 @@ def clip_grad_norm(grads, max_norm):
     """
     max_norm = check_number(max_norm, "max_norm", low=0.0, low_open=True, allow_none=True)
     check_grad_dict(grads)
-    total = global_norm(grads)
+    total = _global_norm(grads)
     if max_norm is None or not math.isfinite(total) or total <= max_norm:
         return dict(grads), total
     scale = max_norm / (total + 1e-12)

@@ -7,6 +7,7 @@ once, whether the call is a cell's last line, ends with ``;``, is assigned or is
 import numpy as np
 
 from .backend import to_numpy
+from .errors import ConfigError
 
 
 def _plt():
@@ -28,6 +29,25 @@ GATE_NAMES = {"f": "forget gate f_t", "i": "input gate i_t", "c_tilde": "candida
 GRU_GATE_NAMES = {"r": "reset gate r_t", "z": "update gate z_t", "n": "candidate n_t", "h": "hidden state h_t"}
 
 
+def _save(fig, path):
+    """fig.savefig(path), with a ConfigError naming the path and the fix (the figure is closed) on failure."""
+    import os
+    try:
+        p = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(p))
+        if not os.path.isdir(folder):
+            raise ConfigError(f"cannot save the plot to {p!r}: folder {folder!r} does not exist; create it first "
+                              "(os.makedirs(folder, exist_ok=True)).")
+        fig.savefig(p, dpi=110)
+    except (ConfigError, TypeError, ValueError, OSError) as e:
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"cannot save the plot to {path!r}: {e}. Give a writable file path ending in .png, .pdf or "
+                          ".svg.") from None
+
+
 def _finish(fig, path):
     """Lay out, save when asked, and hand the Figure back so that Jupyter shows it exactly once.
 
@@ -39,7 +59,7 @@ def _finish(fig, path):
     """
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        _save(fig, path)
     import matplotlib
     backend = matplotlib.get_backend().lower()
     if "inline" in backend and _display_once():

@@ -45,6 +45,10 @@ def check_array(a, name, ndim=None, shape=None, dims=None, kind=FLOAT, finite=Fa
         want = shape_str(shape, dims) if shape is not None else f"{ndim}-D" if ndim else "any"
         raise InputTypeError(f"{name} must be an array of shape {want}, got {type(a).__name__}; "
                              f"convert it with np.asarray(...).")
+    if not isinstance(a.dtype, np.dtype):
+        hint = f"{name}.detach().cpu().numpy()" if type(a).__module__.split(".")[0] == "torch" else f"np.asarray({name})"
+        raise InputTypeError(f"{name} is a {type(a).__module__}.{type(a).__name__} with dtype {a.dtype}, not a NumPy "
+                             f"(or CuPy) array; convert it first: {hint}.")
     if shape is not None:
         ndim = len(shape)
     if ndim is not None and a.ndim != ndim:
@@ -248,3 +252,29 @@ def check_keys_match(got, expected, name, expected_name):
     if missing or extra:
         parts = ([f"missing {missing}"] if missing else []) + ([f"unexpected {extra}"] if extra else [])
         raise ShapeError(f"{name} must have the same keys as {expected_name}: {'; '.join(parts)}.")
+
+
+MAX_SEED = 2 ** 63 - 1
+
+
+def check_seed(seed, name="seed"):
+    """None or an integer in [0, 2**63 - 1] (what NumPy's generators take), else ConfigError. Returns it as int."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{name} must be None or an integer in [0, 2**63 - 1], got {seed!r}.")
+    return int(seed)
+
+
+def check_in_range(a, dtype, name):
+    """Finite values of ``a`` (any real dtype) must fit ``dtype`` before a cast (a float64 1e39 is Inf in float32).
+    DataError naming the largest value and the fix. Cheap when ``a`` already has ``dtype``."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or (a.dtype.kind == "f" and a.dtype.itemsize <= dtype.itemsize) or a.size == 0:
+        return
+    xp = get_array_module(a)
+    peak = float(xp.abs(a).max())
+    if peak > float(np.finfo(dtype).max):
+        raise DataError(f"{name} holds values up to {peak:.3g}, beyond the {dtype.name} range "
+                        f"({float(np.finfo(dtype).max):.3g}) of this layer; scale the data (e.g. normalize it) or use "
+                        "dtype=np.float64.")

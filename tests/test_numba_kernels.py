@@ -190,13 +190,13 @@ def test_vector_product_equals_matmul_and_each_row_alone(dtype, n, K, N, lda):
     from minilstm.kernels import simd
     rng = np.random.default_rng(n * 100 + N)
     A = rng.standard_normal((n, lda)).astype(dtype)
-    W, C = rng.standard_normal((K, N)).astype(dtype), np.full((n, N), np.nan, dtype)
-    simd.product(n, N, K, A.ctypes.data, lda, W.ctypes.data, N, C.ctypes.data, N, dtype(0))
+    W = rng.standard_normal((K, N)).astype(dtype)
+    C = simd.product(A[:, :K], W)                                     # A's rows strided by lda
     ref = A[:, :K].astype(np.float64) @ W.astype(np.float64)
     assert np.abs(C - ref).max() <= (1e-5 if dtype == np.float32 else 1e-13) * max(1.0, np.abs(ref).max()) * K
     for r in range(n):
-        row, a_r = np.full((1, N), np.nan, dtype), A[r].copy()        # a_r kept alive: product reads its address
-        simd.product(1, N, K, a_r.ctypes.data, K, W.ctypes.data, N, row.ctypes.data, N, dtype(0))
+        a_r = A[r].copy()
+        row = simd.product(a_r[None, :K], W)
         np.testing.assert_array_equal(row[0], C[r])
 
 
@@ -228,11 +228,11 @@ def test_transposed_product_equals_matmul_and_each_row_alone(dtype, n, K, N, lda
     from minilstm.kernels import simd
     rng = np.random.default_rng(n * 100 + N + K)
     A = rng.standard_normal((n, lda)).astype(dtype)
-    W, C = rng.standard_normal((N, K)).astype(dtype), np.full((n, N), np.nan, dtype)
-    simd.product_nt(n, N, K, A.ctypes.data, lda, W.ctypes.data, K, C.ctypes.data, N, dtype(0))
+    W = rng.standard_normal((N, K)).astype(dtype)
+    C = simd.product_nt(A[:, :K], W)                                  # A's rows strided by lda
     ref = A[:, :K].astype(np.float64) @ W.T.astype(np.float64)
     assert np.abs(C - ref).max() <= (1e-5 if dtype == np.float32 else 1e-13) * max(1.0, np.abs(ref).max()) * K
     for r in range(n):
-        row, a_r = np.full((1, N), np.nan, dtype), A[r].copy()        # a_r kept alive: product_nt reads its address
-        simd.product_nt(1, N, K, a_r.ctypes.data, K, W.ctypes.data, K, row.ctypes.data, N, dtype(0))
+        a_r = A[r].copy()
+        row = simd.product_nt(a_r[None, :K], W)
         np.testing.assert_array_equal(row[0], C[r])

@@ -19,13 +19,13 @@ pytestmark = pytest.mark.skipif(not numba_available, reason="Numba is not instal
 def _paths(monkeypatch, path, threads=2):
     from minilstm.kernels import blas
     if path == "threaded":
-        if blas.gemm(np.float64) is None:
+        if blas._gemm(np.float64) is None:
             pytest.skip("NumPy's gemm is not reachable from compiled code here")
         monkeypatch.setattr(blas, "loop_threads", lambda B: min(threads, B))
     elif path == "compiled":
         monkeypatch.setattr(blas, "loop_threads", lambda B: 1)
     else:
-        monkeypatch.setattr(blas, "gemm", lambda dtype: None)
+        monkeypatch.setattr(blas, "_gemm", lambda dtype: None)
         monkeypatch.setattr(blas, "loop_threads", lambda B: 1)
 
 
@@ -99,7 +99,7 @@ def test_a_bug_in_the_threaded_path_is_caught(monkeypatch):
 def test_threads_respect_the_blas_limit_and_restore_it():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from minilstm.kernels import blas
-    if blas.gemm(np.float32) is None or blas._load()["get_threads"] is None:
+    if blas._gemm(np.float32) is None or blas._load()["get_threads"] is None:
         pytest.skip("NumPy's BLAS is not an OpenBLAS this module can drive")
     before = blas.blas_threads()
     with blas.one_thread_blas():
@@ -243,5 +243,5 @@ def test_asking_for_the_threading_layer_first_does_not_hide_the_gemm(monkeypatch
     from minilstm.kernels import blas
     monkeypatch.setattr(blas, "_STATE", {})
     blas.threaded_layer()
-    assert (blas.gemm(np.float64) is None) == (blas._blas_info() is None)
+    assert (blas._gemm(np.float64) is None) == (blas._blas_info() is None)
     assert isinstance(blas.loop_threads(64), int)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, ShapeError
 from .config import validate_config
 from .inputs import read_table, target_positions
 from .metrics import (EvaluationReport, LinearAR, choose_season, datetime_hint, naive_scale, persistence_forecast,
@@ -68,17 +68,37 @@ def row_of(when, index, n_rows, name):
             raise ConfigError(f"{name}={when!r}: a date needs a time index (pass X as a pandas object indexed by time, "
                               "or index=dataset.index); otherwise give a row number or a fraction in (0, 1).")
         import pandas as pd
-        idx = pd.DatetimeIndex(index)
+        idx = time_index(index, n_rows)
         try:
             ts = pd.Timestamp(when)
         except (TypeError, ValueError):
             raise ConfigError(f"{name}={when!r} is not a row number, a fraction in (0, 1) or a date.") from None
         if idx.tz is not None and ts.tz is None:
             ts = ts.tz_localize(idx.tz)
+        if idx.tz is None and ts.tz is not None:
+            raise ConfigError(f"{name}={when!r} has a time zone ({ts.tz}) but the index has none; give the date "
+                              f"without one (e.g. {str(ts.tz_localize(None))!r}) or index the data in that zone.")
         r = int(idx.searchsorted(ts))
     if not 0 <= r <= n_rows:
         raise ConfigError(f"{name}={when!r} is row {r}, outside the data's 0..{n_rows} rows.")
     return r
+
+
+def time_index(index, n_rows):
+    """index (one timestamp per row, sorted) -> pandas.DatetimeIndex, else a clear error."""
+    import pandas as pd
+    if not hasattr(index, "__len__") or isinstance(index, (str, bytes)) or len(index) != n_rows:
+        raise ShapeError(f"index must hold one timestamp per row of X ({n_rows}), got "
+                         f"{len(index) if hasattr(index, '__len__') else type(index).__name__}.")
+    try:
+        idx = pd.DatetimeIndex(index)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"index must hold timestamps (one per row), got values pandas cannot read as dates ({e}).") \
+            from None
+    if not idx.is_monotonic_increasing:
+        raise DataError("the time index is not sorted in increasing order, so a date does not name one row; sort "
+                        "the data by time first (df.sort_index()).")
+    return idx
 
 
 def n_train_windows(n_rows, L, h, k, validation_split):
@@ -98,16 +118,25 @@ def recursive_ok(X, y, config):
     return X.shape[1] == 1 and y.shape[1] == 1 and np.array_equal(X[:, 0], y[:, 0])
 
 
-def _check_settings(step, steps, window, train_size, refit):
-    for name, v in (("step", step), ("steps", steps)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ConfigError(f"{name} must be an integer >= 1, got {v!r}.")
-    if window not in ("expanding", "sliding"):
+def _check_settings(step, steps, window, train_size, refit, season=None):
+    from .model import MAX_STEPS
+    for name, v, hi in (("step", step, 10 ** 12), ("steps", steps, MAX_STEPS)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= hi:
+            raise ConfigError(f"{name} must be an integer in [1, {hi:,}], got {v!r}.")
+    if season is not None and (isinstance(season, (bool, np.bool_)) or not isinstance(season, (int, np.integer)) or
+                               not 1 <= season <= 10 ** 9):
+        raise ConfigError(f"season must be None (chosen from the data) or an integer >= 1 (rows per season), got "
+                          f"{season!r}.")
+    if not isinstance(window, str) or window not in ("expanding", "sliding"):
         raise ConfigError(f"window must be 'expanding' (fit on every row before the origin) or 'sliding' (the "
                           f"last train_size rows), got {window!r}.")
     if train_size is not None and (isinstance(train_size, bool) or not isinstance(train_size, (int, np.integer))
                                    or train_size < 1):
         raise ConfigError(f"train_size must be an integer >= 1 (rows per fit) or None, got {train_size!r}.")
+    if train_size is not None and window == "expanding":
+        raise ConfigError(f"train_size={train_size!r} applies to window='sliding' (the last train_size rows); the "
+                          "expanding window fits on every row before the origin. Pass window='sliding' or drop "
+                          "train_size.")
     if not (isinstance(refit, bool) or (isinstance(refit, (int, np.integer)) and refit >= 1)):
         raise ConfigError(f"refit must be True (every origin), False (once) or an integer k >= 1 (every k-th "
                           f"origin), got {refit!r}.")
@@ -176,6 +205,9 @@ class BacktestResult:
 
     def table(self, metric="rmse"):
         """One row per fold (its origins, the model's and the baselines' metric), then the overall row."""
+        if metric not in self.metrics or not isinstance(self.metrics[metric], (int, float)):
+            valid = [k for k, v in self.metrics.items() if isinstance(v, float) and k not in ("mape_excluded",)]
+            raise ConfigError(f"table(metric) takes one of {valid}, got {metric!r}.")
         names = ["model", *self.baselines]
         head = f"{'fold':>4} {'origins':>15} {'n':>5}" + "".join(f"{n[:14]:>15}" for n in names)
         lines = [f"backtest, {metric.upper()} per fold ({self.settings.get('window')} window, refit="
@@ -254,8 +286,10 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     do not depend on them. verbose: a progress bar over the fits. Returns a ``BacktestResult``.
     """
     c = validate_config(config)
-    _check_settings(step, steps, window, train_size, refit)
+    _check_settings(step, steps, window, train_size, refit, season)
     Xa, ya, idx, c = as_arrays(X, y, c)
+    if index is not None:
+        time_index(index, len(Xa))
     idx = idx if index is None else index
     N, L, h, k = len(Xa), c["sequence_length"], c["horizon"], c["output_steps"]
     start, end = row_of(start, idx, N, "start"), (N if end is None else row_of(end, idx, N, "end"))
@@ -270,6 +304,9 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
         raise ConfigError(f"steps={steps} exceeds config['output_steps']={k}, and this model cannot feed its "
                           "predictions back (that needs every input column to be a target and horizon 1). Set "
                           f"config['output_steps']={steps} (direct multi-step), or steps <= {k}.")
+    if train_size is not None and train_size > start:
+        raise ConfigError(f"train_size={train_size} rows, but the first origin (row {start}) has only {start} rows "
+                          "before it; lower train_size or start later.")
     train_size = start if train_size is None else int(train_size)
     check_first_fold(start, window, train_size, L, h, k, validation_split, N)
     spans = plan_folds(origins, refit, window, train_size)

@@ -32,10 +32,34 @@ from .backtest import as_arrays, recursive_ok
 from .config import validate_config
 from .metrics import EvaluationReport, regression_metrics
 from .model import LSTMModel
-from .parallel import run_parallel, task
+from .parallel import check_n_jobs, run_parallel, task
 from .windows import n_labeled, window_targets
 
 WINDOWING = ("sequence_length", "horizon", "output_steps", "target_columns")   # members must agree on these
+MAX_MEMBERS = 1000
+
+
+def _member_seeds(seeds, n, base_seed, member_configs):
+    """One int seed per member: ``seeds`` (a list of n integers >= 0), else the member configs' own 'seed' where
+    given and the rest drawn from ``SeedSequence(base_seed)``; a member config's seed that ``seeds`` contradicts
+    is an error, never silently replaced."""
+    given = [m.get("seed") if member_configs else None for m in (member_configs or [None] * n)]
+    if seeds is None:
+        drawn = np.random.SeedSequence(base_seed).generate_state(n).tolist()
+        seeds = [g if g is not None else d for g, d in zip(given, drawn)]
+    elif not isinstance(seeds, (list, tuple, np.ndarray)) or np.ndim(seeds) != 1:
+        raise ConfigError(f"seeds must be a list of {n} integers (one per member) or None, got {seeds!r}.")
+    if len(seeds) != n:
+        raise ConfigError(f"seeds has {len(seeds)} entries for {n} members; give one seed per member.")
+    out = []
+    for i, s in enumerate(seeds):
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or not 0 <= s <= 2 ** 63 - 1:
+            raise ConfigError(f"seeds[{i}] must be an integer in [0, 2**63 - 1], got {s!r}.")
+        if given[i] is not None and given[i] != s:
+            raise ConfigError(f"member_configs[{i}] sets seed {given[i]!r} but seeds[{i}] is {s!r}; give the seed in "
+                              "one place.")
+        out.append(int(s))
+    return out
 
 
 def conformal_quantile(abs_residuals, level):
@@ -67,6 +91,21 @@ def _member_from_bytes(data):
         return LSTMModel().load(path)
 
 
+def _levels(levels, name, allow_empty=False):
+    """A level (0.8) or a list of levels -> a list of floats in (0, 1); empty only where allowed."""
+    if levels is None and allow_empty:
+        return []
+    try:
+        out = np.atleast_1d(np.asarray(levels, dtype=np.float64)).tolist()
+    except (TypeError, ValueError):
+        out = None
+    if out is None or np.ndim(levels) > 1 or (not out and not allow_empty) or \
+            any(isinstance(v, bool) or not 0.0 < v < 1.0 for v in out) or isinstance(levels, (bool, str)):
+        raise ConfigError(f"{name} must be a level in (0, 1) such as 0.8 or a non-empty list of them such as "
+                          f"(0.8, 0.95), got {levels!r}" + (" (None: no intervals)." if allow_empty else "."))
+    return out
+
+
 class EnsembleReport(EvaluationReport):
     """``LSTMEnsemble.evaluate``'s result: an ``EvaluationReport`` whose first row is the ensemble."""
 
@@ -95,16 +134,21 @@ class LSTMEnsemble:
                     not all(isinstance(m, dict) for m in member_configs):
                 raise ConfigError(f"member_configs must be a non-empty list of config dicts, got {member_configs!r}.")
             n_members = len(member_configs)
-        if isinstance(n_members, bool) or not isinstance(n_members, (int, np.integer)) or n_members < 1:
-            raise ConfigError(f"n_members must be an integer >= 1, got {n_members!r}.")
-        if seeds is None:
-            seeds = np.random.SeedSequence(base["seed"]).generate_state(n_members).tolist()
-        if len(seeds) != n_members:
-            raise ConfigError(f"seeds has {len(seeds)} entries for {n_members} members; give one seed per member.")
-        if aggregate not in ("mean", "median"):
+        if isinstance(n_members, bool) or not isinstance(n_members, (int, np.integer)) or \
+                not 1 <= n_members <= MAX_MEMBERS:
+            raise ConfigError(f"n_members must be an integer in [1, {MAX_MEMBERS:,}], got {n_members!r} (beyond a few "
+                              "dozen members the intervals and the mean no longer change).")
+        seeds = _member_seeds(seeds, int(n_members), base["seed"], member_configs)
+        if not isinstance(aggregate, str) or aggregate not in ("mean", "median"):
             raise ConfigError(f"aggregate must be 'mean' or 'median', got {aggregate!r}.")
         self.configs = [validate_config({**base, **(member_configs[i] if member_configs else {}), "seed": int(s)})
                         for i, s in enumerate(seeds)]
+        keys = [repr(sorted(c.items())) for c in self.configs]
+        if len(set(keys)) < len(keys):
+            i = next(i for i, k in enumerate(keys) if keys.count(k) > 1)
+            j = keys.index(keys[i], i + 1)
+            raise ConfigError(f"members {i} and {j} have the same config and seed ({self.configs[i]['seed']}), so they "
+                              "would be the same model; give every member its own seed.")
         for key in WINDOWING:
             values = [c[key] for c in self.configs]
             if any(v != values[0] for v in values):
@@ -173,6 +217,8 @@ class LSTMEnsemble:
         if self.residuals is None:
             raise NotFittedError("the ensemble was fitted with validation_split=0, so no tail calibrates intervals; "
                                  "refit with validation_split > 0 (0.1 or more).")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ConfigError(f"steps must be an integer >= 1, got {steps!r}.")
         if steps > self.residuals.shape[1]:
             raise ConfigError(f"intervals are calibrated for up to {self.residuals.shape[1]} steps ahead; refit with "
                               f"interval_steps={steps}.")
@@ -196,7 +242,7 @@ class LSTMEnsemble:
         if intervals is None:
             return point
         bounds = {}
-        for level in np.atleast_1d(intervals).tolist():
+        for level in _levels(intervals, "intervals"):
             q = self.quantiles(level, steps)                                  # (steps, T)
             bounds[level] = (self._shape_like(outs[0], vals - q), self._shape_like(outs[0], vals + q))
         return point, bounds
@@ -240,6 +286,7 @@ class LSTMEnsemble:
         report["member_rmse"] = [regression_metrics(truth, p, scale)["rmse"] for p in preds]
         report["intervals"] = {}
         notes = list(report.get("notes", []))
+        levels = _levels(levels, "levels", allow_empty=True)
         for level in (() if self.residuals is None else levels):
             q = self.quantiles(level, k)
             inside = (truth >= point - q) & (truth <= point + q)
@@ -316,7 +363,43 @@ class LSTMEnsemble:
         """``LSTMEnsemble.from_file(path)``: the classmethod form of ``load``."""
         return cls().load(path, device=device)
 
+    def __reduce__(self):
+        """pickle and ``copy.deepcopy``: a fitted ensemble travels as the bytes of its model file (``save``), an
+        unfitted one as its members' configs in JSON; both with n_jobs and backend (when a name). Unpickling
+        checks them as ``load`` and the constructor do."""
+        run = model_io.config_text({"n_jobs": self.n_jobs,
+                                    "backend": self.backend if isinstance(self.backend, str) else None})
+        if self.is_fitted:
+            return _unpickle, (type(self), model_io.file_bytes(self.save), run)
+        return _unpickle, (type(self), model_io.config_text({"configs": self.configs, "aggregate": self.aggregate}),
+                           run)
+
     def __repr__(self):
         c = self.config
         return (f"LSTMEnsemble(n_members={self.n_members}, aggregate={self.aggregate!r}, hidden_size="
                 f"{c['hidden_size']}, sequence_length={c['sequence_length']}, fitted={self.is_fitted})")
+
+
+def _unpickle(cls, payload, run):
+    """A pickled LSTMEnsemble: model-file bytes (checked as ``load`` checks a file) or an unfitted one's configs."""
+    what = "a pickled LSTMEnsemble"
+    if not (isinstance(cls, type) and issubclass(cls, LSTMEnsemble)):
+        raise ModelFileError(f"{what} names {cls!r}, not an LSTMEnsemble class; the pickle was not written by "
+                             "minilstm.")
+    run = model_io.config_from_text(run, what)
+    try:
+        if isinstance(payload, str):
+            settings = model_io.config_from_text(payload, what)
+            configs = settings.get("configs")
+            seeds = [c.get("seed") for c in configs] if isinstance(configs, list) and \
+                all(isinstance(c, dict) for c in configs) else None
+            new = cls(None, member_configs=configs, seeds=seeds, aggregate=settings.get("aggregate"))
+        else:
+            new = model_io.from_file_bytes(cls().load, payload, what)
+        check_n_jobs(run.get("n_jobs"))
+        if run.get("backend") is not None and not isinstance(run["backend"], str):
+            raise ConfigError(f"backend must be a name or None, got {run['backend']!r}.")
+        new.n_jobs, new.backend = run.get("n_jobs"), run.get("backend")
+    except ConfigError as e:
+        raise ModelFileError(f"{what}: its settings are invalid ({e}).") from None
+    return new

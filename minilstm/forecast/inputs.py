@@ -62,6 +62,20 @@ def _looks_like_dates(arr):
     return any(isinstance(v, (datetime.date, datetime.timedelta, np.datetime64, np.timedelta64)) for v in flat)
 
 
+def check_time_order(index, name):
+    """A DatetimeIndex must be strictly increasing: windows of consecutive rows are then spans of time, never
+    jumps back or repeated timestamps (DataError with the first offending row and the fix)."""
+    if not is_datetime_index(index) or index.is_monotonic_increasing and index.is_unique:
+        return
+    if not index.is_unique:
+        r = int(np.argmax(index.duplicated()))
+        raise DataError(f"{name}'s time index repeats {index[r]} (row {r}); windows would mix rows of the same time. "
+                        "Aggregate or drop duplicates first (e.g. df.groupby(level=0).mean()).")
+    r = int(np.argmax(np.diff(index.asi8) < 0)) + 1
+    raise DataError(f"{name}'s time index is not sorted ({index[r]} at row {r} comes after {index[r - 1]}); windows "
+                    "would span jumps in time. Sort it first: df.sort_index().")
+
+
 def read_table(a, name):
     """Any array-like -> Table with values (N, C) float64. Shape in: (N,) or (N, C)."""
     columns = index = None
@@ -72,6 +86,7 @@ def read_table(a, name):
         raise InputTypeError(f"{name} must be an array-like of numbers, got {type(a).__name__}.")
     if is_pandas(a):
         a, columns, index, frame = _pandas_values(a, name)
+        check_time_order(index, name)
     try:
         arr = np.asarray(a)
     except Exception as e:  # ragged lists etc.

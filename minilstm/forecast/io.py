@@ -568,3 +568,56 @@ class class_or_instance_method:
         def bound(*args, **kwargs):
             return func(cls() if obj is None else obj, *args, **kwargs)
         return bound
+
+
+# ---- pickle: the model file's bytes, nothing else -------------------------------------------------------
+def file_bytes(save):
+    """The bytes of the model file that ``save(path)`` writes: what a pickle of a fitted ``LSTMModel`` or
+    ``LSTMEnsemble`` carries (the same validated zip, never the objects themselves)."""
+    with tempfile.TemporaryDirectory(prefix="minilstm-pickle-") as d:
+        path = os.path.join(d, "model.minilstm")
+        save(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def from_file_bytes(load, data, what):
+    """``load(path)`` on a temporary file holding ``data`` (a pickle's model-file bytes): the same checks as
+    loading the file; errors name ``what`` (e.g. 'a pickled LSTMModel') instead of the temporary path."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ModelFileError(f"{what} carries {type(data).__name__}, not the bytes of a model file; the pickle was "
+                             "not written by minilstm.")
+    if len(data) > _MAX_BYTES:
+        raise ModelFileError(f"{what} carries {len(data)} bytes, more than a model file may be (4 GiB).")
+    with tempfile.TemporaryDirectory(prefix="minilstm-pickle-") as d:
+        path = os.path.join(d, "model.minilstm")
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            return load(path)
+        except ModelFileError as e:
+            raise ModelFileError(str(e).replace(repr(path), what).replace(path, what)) from None
+
+
+def config_text(settings):
+    """An unfitted model's settings (a dict of plain values) -> JSON text, what its pickle carries."""
+    try:
+        return json.dumps(settings, allow_nan=True, default=_plain)
+    except (TypeError, ValueError) as e:
+        raise ModelFileError(f"cannot pickle the model: its config holds a value a model file cannot store ({e}).") \
+            from None
+
+
+def config_from_text(text, what):
+    """JSON text from ``config_text`` -> dict (checked by the caller's constructor)."""
+    if not isinstance(text, str) or len(text) > _MAX_META_BYTES or \
+            _json_depth(text.encode("utf-8", "replace")) > _MAX_JSON_DEPTH:
+        raise ModelFileError(f"{what} does not carry a model's settings as JSON text; the pickle was not written by "
+                             "minilstm.")
+    try:
+        settings = json.loads(text, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError) as e:
+        raise ModelFileError(f"{what}: its settings are not valid JSON ({e}).") from None
+    if not isinstance(settings, dict):
+        raise ModelFileError(f"{what}: its settings must be a JSON object, got {type(settings).__name__}.")
+    return settings

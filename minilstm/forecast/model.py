@@ -570,8 +570,28 @@ class LSTMModel:
         """``LSTMModel.from_file(path)``: the same as ``LSTMModel.load(path)``."""
         return cls().load(path, device=device)
 
+    def __reduce__(self):
+        """pickle and ``copy.deepcopy``: a fitted model travels as the bytes of its model file (``save``), an
+        unfitted one as its config in JSON; unpickling checks them as ``load`` and ``LSTMModel(config)`` do."""
+        if self.is_fitted:
+            return _unpickle, (type(self), model_io.file_bytes(self.save))
+        return _unpickle, (type(self), model_io.config_text(self.config))
+
     def __repr__(self):
         c = self.config
         return (f"LSTMModel(hidden_size={c['hidden_size']}, num_layers={c['num_layers']}, "
                 f"sequence_length={c['sequence_length']}, fitted={self.is_fitted})")
 
+
+
+def _unpickle(cls, payload):
+    """A pickled LSTMModel: model-file bytes (checked as ``load`` checks a file) or an unfitted model's config."""
+    what = "a pickled LSTMModel"
+    if not (isinstance(cls, type) and issubclass(cls, LSTMModel)):
+        raise ModelFileError(f"{what} names {cls!r}, not an LSTMModel class; the pickle was not written by minilstm.")
+    if isinstance(payload, str):
+        try:
+            return cls(model_io.config_from_text(payload, what))
+        except ConfigError as e:
+            raise ModelFileError(f"{what}: its config is invalid ({e}).") from None
+    return model_io.from_file_bytes(cls().load, payload, what)

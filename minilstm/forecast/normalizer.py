@@ -354,9 +354,11 @@ class DataNormalizer:
         if what != "fit" and self.state is not None and A2.shape[1] != self.state["n_columns"]:
             raise ShapeError(f"{what}: the normalizer was fitted on {self.state['n_columns']} column(s), got "
                              f"{A2.shape[1]}; pass the same columns as in fit.")
-        return A2
+        return A2 if what == "fit" else self._by_name(A2, what)
 
     def _from_array(self, A):
+        if getattr(self, "_order", None) is not None:
+            A = A[:, np.argsort(self._order)]                       # back to the caller's column order
         out = A[:, 0] if self._was_1d else A
         if self._frame is not None:
             kind, index, columns, name = self._frame
@@ -419,7 +421,30 @@ class DataNormalizer:
         except DataError:
             self.state = old                  # a refused fit leaves the normalizer as it was
             raise
+        self.columns_ = self._frame_columns()   # a DataFrame's names: later frames are matched by name
         return self
+
+    def _frame_columns(self):
+        """The column names of the DataFrame being read (unique), else None."""
+        cols = self._frame[2] if self._frame is not None else None
+        if cols is None or self._frame[0].__name__ != "DataFrame" or len(set(cols)) != len(cols):
+            return None
+        return list(cols)
+
+    def _by_name(self, A2, what):
+        """A DataFrame given to transform/inverse_transform after a fit on one: its columns in the fitted order (by
+        name, as LSTMModel does); ``_from_array`` puts them back in the caller's order."""
+        fitted, have = getattr(self, "columns_", None), self._frame_columns()
+        self._order = None
+        if fitted is None or have is None or have == fitted:
+            return A2
+        missing, extra = [c for c in fitted if c not in have], [c for c in have if c not in fitted]
+        if missing or extra:
+            raise DataError(f"{what}: the DataFrame's columns do not match those of fit {fitted}: " +
+                            "; ".join(([f"missing {missing}"] if missing else []) +
+                                      ([f"unexpected {extra}"] if extra else [])) + ". Pass the same columns.")
+        self._order = [have.index(c) for c in fitted]
+        return A2[:, self._order]
 
     def _check_round_trip(self, A):
         """inverse_transform(transform(A)) must give A back, column by column, relative to its largest magnitude."""

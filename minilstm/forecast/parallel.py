@@ -31,6 +31,7 @@ import threading
 from ..errors import ConfigError, DeviceError
 
 INSTALL_HINT = "pip install 'minilstm[distributed]'"
+MAX_JOBS = 10_000         # n_jobs beyond this is a typo; the workers started are also capped at the number of tasks
 
 
 def task(fn, *args, **kwargs):
@@ -113,21 +114,27 @@ def check_dask():
                           f"{INSTALL_HINT}.)") from None
 
 
-def _check_n_jobs(n_jobs):
+def check_n_jobs(n_jobs):
     import numbers
     if n_jobs is None:
         return
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         raise ConfigError(f"n_jobs must be a nonzero integer (1: one fit at a time; k: k processes; -1: all cores) "
                           f"or None, got {n_jobs!r}.")
+    if abs(n_jobs) > MAX_JOBS:
+        raise ConfigError(f"n_jobs must be between -{MAX_JOBS:,} and {MAX_JOBS:,} (-1: all cores), got {n_jobs!r}; "
+                          "no run needs more workers than that (and never more than it has tasks).")
 
 
 def _check_backend(backend):
     if backend is None:
         return
-    from joblib.parallel import BACKENDS
+    from joblib.parallel import BACKENDS, ParallelBackendBase
     if not isinstance(backend, str):
-        return  # a joblib ParallelBackendBase instance: joblib checks it
+        if isinstance(backend, ParallelBackendBase):
+            return  # a joblib backend instance: joblib checks it
+        raise ConfigError(f"backend must be None, a joblib backend name ('loky', 'threading', 'multiprocessing', "
+                          f"'dask', ...) or a joblib ParallelBackendBase instance, got {backend!r}.")
     if backend == "dask":
         check_dask()
         return
@@ -165,7 +172,7 @@ def run_parallel(tasks, n_jobs=1, backend=None, progress=False):
     catch inside the task, as ``sweep`` does).
     """
     tasks = list(tasks)
-    _check_n_jobs(n_jobs)
+    check_n_jobs(n_jobs)
     _check_backend(backend)
     desc = progress if isinstance(progress, str) else None
     bar = progress_bar(total=len(tasks), desc=desc, disable=not progress or not tasks, leave=True, unit="fit")
@@ -178,10 +185,19 @@ def run_parallel(tasks, n_jobs=1, backend=None, progress=False):
                 bar.update()
             return results
         import joblib
+        if jobs < 0 and backend != "dask":
+            jobs = joblib.effective_n_jobs(jobs)        # -1: all cores, -2: all but one... (joblib's meaning)
+        if jobs > 0:
+            jobs = min(jobs, max(len(tasks), 1))        # never more workers than tasks
         limited = [(_run_single_threaded, (fn, args, kwargs), {}) for fn, args, kwargs in tasks]
         config = joblib.parallel_config(backend=backend) if backend is not None else contextlib.nullcontext()
         results = []
         with config:                       # parallel_config registers 'dask' (and other external backends)
+            parallel = joblib.Parallel(n_jobs=jobs)
+            if not getattr(parallel._backend, "supports_return_generator", True):
+                results = parallel(limited)               # 'multiprocessing': results all at once at the end
+                bar.update(len(results))
+                return results
             for r in joblib.Parallel(n_jobs=jobs, return_as="generator")(limited):
                 results.append(r)
                 bar.update()

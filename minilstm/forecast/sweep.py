@@ -16,12 +16,14 @@ of a NumPy Generator) for random search; a list of config dicts; or a sampler fu
 sweep goes on. The result's ``trials`` table is sorted by score, like scikit-learn's ``cv_results_``.
 """
 import itertools
+import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..validate import check_seed
 from .backtest import as_arrays, backtest
 from .config import DEFAULTS, validate_config
 from .parallel import run_parallel, task
@@ -46,12 +48,33 @@ def _draw(spec, rng):
     return spec(rng)
 
 
+MAX_FITS = 10_000      # trials x seeds: more is a typo or a job for a cluster scheduler, not one call
+
+
+def _random_state(random_state):
+    """An integer seed >= 0 or a NumPy Generator, else ConfigError."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return check_seed(random_state, "random_state")
+
+
+def _grid_item(params, keys, i):
+    """The i-th combination of itertools.product over params[k] for k in keys (the last key varies fastest)."""
+    out = {}
+    for k in reversed(keys):
+        i, r = divmod(i, len(params[k]))
+        out[k] = params[k][r]
+    return {k: out[k] for k in keys}
+
+
 def trial_configs(params, config=None, n_iter=None, random_state=0):
     """params (see the module docstring) -> (list of the trials' parameter dicts, base config), all checked."""
     base = validate_config(config)
-    rng = np.random.default_rng(random_state)
-    if n_iter is not None and (isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1):
-        raise ConfigError(f"n_iter must be an integer >= 1 (random search) or None (the whole grid), got {n_iter!r}.")
+    rng = np.random.default_rng(_random_state(random_state))
+    if n_iter is not None and (isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or
+                               not 1 <= n_iter <= MAX_FITS):
+        raise ConfigError(f"n_iter must be an integer in [1, {MAX_FITS:,}] (random search) or None (the whole grid), "
+                          f"got {n_iter!r}.")
     if callable(params) and not isinstance(params, dict):
         if n_iter is None:
             raise ConfigError("a sampler function needs n_iter: how many configs to draw.")
@@ -76,12 +99,15 @@ def trial_configs(params, config=None, n_iter=None, random_state=0):
             elif n_iter is None:
                 raise ConfigError(f"params[{k!r}] is a distribution: random search needs n_iter.")
         keys = list(params)
+        size = math.prod(len(params[k]) for k in keys) if all(isinstance(params[k], (list, tuple)) for k in keys) \
+            else None
+        if n_iter is None and size > MAX_FITS:
+            raise ConfigError(f"the grid has {size:,} combinations, more than {MAX_FITS:,} fits; search a part of it "
+                              f"at random with n_iter (e.g. n_iter=50) or give fewer values.")
         if n_iter is None:
             trials = [dict(zip(keys, combo)) for combo in itertools.product(*(params[k] for k in keys))]
-        elif all(isinstance(params[k], (list, tuple)) for k in keys) and \
-                n_iter <= np.prod([len(params[k]) for k in keys]):
-            grid = list(itertools.product(*(params[k] for k in keys)))
-            trials = [dict(zip(keys, grid[i])) for i in sorted(rng.choice(len(grid), n_iter, replace=False))]
+        elif size is not None and n_iter <= size:
+            trials = [_grid_item(params, keys, int(i)) for i in sorted(rng.choice(size, n_iter, replace=False))]
         else:
             trials = [{k: _draw(params[k], rng) for k in keys} for _ in range(n_iter)]
     else:
@@ -93,6 +119,28 @@ def trial_configs(params, config=None, n_iter=None, random_state=0):
         except ConfigError as e:
             raise ConfigError(f"trial {i} {t}: {e}") from None
     return trials, base
+
+
+def _seeds(seeds, random_state, n_trials):
+    """seeds: None -> [None]; n >= 1 -> n seeds from SeedSequence(random_state); a non-empty list of integers >= 0.
+    Trials x seeds must stay within MAX_FITS."""
+    if seeds is None:
+        out = [None]
+    elif isinstance(seeds, (int, np.integer)) and not isinstance(seeds, (bool, np.bool_)):
+        if not 1 <= seeds <= MAX_FITS:
+            raise ConfigError(f"seeds={seeds!r}: an integer seeds is how many seeds per trial, in [1, {MAX_FITS:,}].")
+        entropy = random_state if not isinstance(random_state, np.random.Generator) else \
+            int(random_state.integers(2 ** 63 - 1))
+        out = np.random.SeedSequence(entropy).generate_state(int(seeds)).tolist()
+    elif isinstance(seeds, (list, tuple, np.ndarray)) and np.ndim(seeds) == 1 and len(seeds) >= 1:
+        out = [check_seed(s, f"seeds[{i}]") for i, s in enumerate(seeds)]
+    else:
+        raise ConfigError(f"seeds must be None (each config's seed), a count n >= 1 or a non-empty list of integer "
+                          f"seeds, got {seeds!r}.")
+    if n_trials * len(out) > MAX_FITS:
+        raise ConfigError(f"{n_trials:,} trials x {len(out):,} seeds = {n_trials * len(out):,} fits, more than "
+                          f"{MAX_FITS:,}; use fewer trials (n_iter) or seeds.")
+    return out
 
 
 def run_trial(config, X, y, cv, validation_split, scoring):
@@ -185,17 +233,14 @@ def sweep(params, X, y=None, *, config=None, scoring="rmse", cv=0.2, n_iter=None
     single seed). n_jobs, backend: parallel fits (``minilstm.forecast.parallel``); the numbers do
     not depend on them. refit: fit the best config on all of (X, y) as ``best_model``.
     """
-    if scoring not in SCORES:
+    if not isinstance(scoring, str) or scoring not in SCORES:
         raise ConfigError(f"scoring must be one of {list(SCORES)}, got {scoring!r}.")
     if not (isinstance(cv, dict) or (isinstance(cv, float) and 0.0 < cv < 1.0)):
         raise ConfigError(f"cv must be a fraction in (0, 1) (a holdout: the last rows) or a dict of backtest "
                           f"settings such as {{'start': 0.6, 'step': 24}}, got {cv!r}.")
     trials, base = trial_configs(params, config, n_iter, random_state)
     Xa, ya, _, positional = as_arrays(X, y, base)      # trials fit on arrays: target columns by position
-    if seeds is None:
-        seeds = [None]
-    elif isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        seeds = np.random.SeedSequence(random_state).generate_state(int(seeds)).tolist()
+    seeds = _seeds(seeds, random_state, len(trials))
     configs = [{**positional, **t, **({} if s is None else {"seed": int(s)})} for t in trials for s in seeds]
     tasks = [task(run_trial, c, Xa, ya, cv, validation_split, scoring) for c in configs]
     runs = run_parallel(tasks, n_jobs=n_jobs, backend=backend, progress="sweep fits" if verbose else False)

@@ -9,7 +9,8 @@ CUDA kernels against the reference once per dtype and process before an LSTM lay
 
 Compiled code reads and writes raw memory, so every kernel entry first checks its
 arguments with ``minilstm.core``'s checks, then the size contract below (exact shapes,
-one dtype, float32 or float64): a mis-sized array is a ``ShapeError``, never a crash.
+C-contiguous, one dtype, float32 or float64): a mis-sized or strided array is a ``ShapeError``,
+never a crash or a wrong value. Functions that take raw addresses are private (``simd._product``).
 """
 import numpy as np
 
@@ -54,7 +55,7 @@ def check_kernel_dtype(dtype, family):
 def check_contract(kernel, arrays, array_type=np.ndarray):
     """Size contract of one compiled kernel: ``arrays`` maps a name to (array, expected shape).
 
-    Every array must be an ``array_type`` of exactly that shape, all of one kernel dtype.
+    Every array must be an ``array_type`` of exactly that shape, C-contiguous, all of one kernel dtype.
     Cheap (no pass over the data); call it before handing arrays to compiled code.
     """
     dtype = None
@@ -64,6 +65,9 @@ def check_contract(kernel, arrays, array_type=np.ndarray):
                                  f"{type(a).__name__}.")
         if tuple(a.shape) != tuple(shape):
             raise ShapeError(f"{kernel}: {name} must have shape {tuple(shape)}, got {tuple(a.shape)}.")
+        if not a.flags.c_contiguous:
+            raise ShapeError(f"{kernel}: {name} must be C-contiguous (compiled code reads it as raw memory), got a "
+                             f"strided or Fortran-ordered view; pass np.ascontiguousarray({name}).")
         if dtype is None:
             dtype = a.dtype
             check_kernel_dtype(dtype, kernel)

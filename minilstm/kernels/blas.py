@@ -9,12 +9,18 @@ calls (found through threadpoolctl, so the results are NumPy's to the bit), and 
 batch rows, which are independent through time, are split over the cores: each
 thread runs its rows' whole time loop with a one-thread BLAS.
 
-``gemm(dtype)`` is the ctypes function for float32/float64, or None when NumPy's BLAS
-does not export a CBLAS gemm that can be found (the kernels then loop in Python);
+``_gemm(dtype)`` is the ctypes function for float32/float64, or None when NumPy's BLAS
+does not export a CBLAS gemm that can be found (the kernels then loop in Python); private,
+since the function it hands out takes raw addresses;
 ``loop_threads(B)`` is how many threads a layer's forward or backward over B rows may
 use; ``one_thread_blas()`` holds NumPy's BLAS at one thread while they run.
 
 The threads are Numba's (``prange``, the OpenMP or TBB layer; launching costs about 2 us).
+Fork: GNU OpenMP's thread pool does not survive ``fork`` (Numba terminates a child that starts a
+threaded region its parent had used), so a process forked after its parent ran one (a fork-started
+``multiprocessing`` pool, the default on Linux) runs every layer on one thread (``forked_serial``):
+the same results as a one-thread run, and the parent keeps its threads. Spawn, forkserver, TBB and
+workqueue need nothing (a user's ``NUMBA_THREADING_LAYER`` is honoured as it is).
 Every product inside a threaded section runs on its caller's thread: an OpenBLAS pool
 woken for one big product spins on the cores for a while afterwards and would steal
 the second core from the time loop (measured: 64,50,10,128,2 from 29 ms to 50 ms).
@@ -23,6 +29,7 @@ import ctypes
 import functools
 import importlib
 import os
+import sys
 import threading
 
 import numpy as np
@@ -89,7 +96,7 @@ def _load():
         return _STATE
 
 
-def gemm(dtype):
+def _gemm(dtype):
     """The CBLAS gemm (ctypes function) of NumPy's BLAS for ``dtype``, or None."""
     return _load()["gemm"].get(np.dtype(dtype))
 
@@ -123,11 +130,38 @@ def threaded_layer():
     return False
 
 
+_FORK = {"serial": False}
+
+
+def _after_fork_in_child():
+    """In a forked child: if the parent had started Numba's threads on GNU OpenMP, the child must not."""
+    numba = sys.modules.get("numba")
+    if numba is None or not hasattr(numba, "threading_layer"):
+        return
+    try:
+        layer = numba.threading_layer()
+    except ValueError:                                   # the parent never ran a threaded region
+        return
+    if layer == "omp":
+        omppool = sys.modules.get("numba.np.ufunc.omppool")
+        _FORK["serial"] = getattr(omppool, "openmp_vendor", "GNU") == "GNU"
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def forked_serial():
+    """True in a process forked from one that had used GNU OpenMP's threads: its layers run on one thread."""
+    return _FORK["serial"]
+
+
 def loop_threads(B):
     """Threads for a layer's forward or backward over B rows: as many as the BLAS and Numba may use
     (threadpoolctl and ``numba.set_num_threads`` lower them), the cores allow and the rows fill (at least
-    MIN_ROWS_PER_THREAD each); one without NumPy's gemm, OpenBLAS's thread control or a thread-safe layer."""
-    if B < 2 * MIN_ROWS_PER_THREAD:                      # too few rows for two threads: answer without asking
+    MIN_ROWS_PER_THREAD each); one without NumPy's gemm, OpenBLAS's thread control or a thread-safe layer, and
+    in a child forked after its parent used GNU OpenMP's threads (``forked_serial``)."""
+    if B < 2 * MIN_ROWS_PER_THREAD or _FORK["serial"]:   # too few rows for two threads, or GNU OpenMP after fork
         return 1
     st = _load()
     if st["set_threads"] is None or not st["gemm"] or not threaded_layer():

@@ -11,7 +11,7 @@ gradients after it are single large products over all time steps, as in the refe
 Four measured design choices:
 
 * The whole time loop is one compiled call: the per-step product is NumPy's own
-  ``cblas_?gemm``, called from compiled code (``blas.gemm``). Issued from Python, every
+  ``cblas_?gemm``, called from compiled code (``blas._gemm``). Issued from Python, every
   step paid a NumPy call and a Numba dispatch, about as long as the product itself at
   small sizes. (Numba's ``np.dot`` would call SciPy's BLAS, a second OpenBLAS whose
   threads fight NumPy's: a 64x24x64 two-layer step went from 7 ms to 42 ms.)
@@ -232,7 +232,7 @@ def _vecmat(v, W, out):
     as raw memory). The batch-1 loops without NumPy's gemm (LSTM and GRU) use it for h_{t-1} @ W_h forward
     and da_t @ W_h.T backward (``simd.product``: a BLAS call would pack all of W for one row, every step)."""
     M, N = W.shape
-    simd.product(1, N, M, v.ctypes.data, M, W.ctypes.data, N, out.ctypes.data, N, simd.zero_of(out))
+    simd._product(1, N, M, v.ctypes.data, M, W.ctypes.data, N, out.ctypes.data, N, simd.zero_of(out))
 
 
 @numba.njit(**_JIT)
@@ -301,7 +301,7 @@ def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c,
          W_x.ctypes.data, G, zero, xw.ctypes.data + r0 * T * G * sz, G)                  # x_t @ W_x, all t
     for t in range(T):
         if vec:                                                      # few rows: no BLAS call, no packing of W_h
-            simd.product(n, G, H, hs.ctypes.data + (t * B + r0) * H * sz, H, W_h.ctypes.data, G,
+            simd._product(n, G, H, hs.ctypes.data + (t * B + r0) * H * sz, H, W_h.ctypes.data, G,
                          a.ctypes.data + r0 * G * sz, G, zero)                          # h_{t-1} @ W_h
         else:
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, G, H, one, hs.ctypes.data + (t * B + r0) * H * sz, H,
@@ -343,7 +343,7 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
             _gates_backward_row(dh_r, dc_next[r], gates[t, r], cs[t, r], tanh_c[t, r], da[r, t], dc_prev, db, one)
             dc_next[r, :] = dc_prev                                  # dC_{t-1} carried to the next step down
         if vec:
-            simd.product_nt(n, H, G, da.ctypes.data + (r0 * T + t) * G * sz, T * G, W_h.ctypes.data, G,
+            simd._product_nt(n, H, G, da.ctypes.data + (r0 * T + t) * G * sz, T * G, W_h.ctypes.data, G,
                             dh_next.ctypes.data + r0 * H * sz, H, zero)                 # dh_{t-1} = da_t @ W_h^T
         else:
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da.ctypes.data + (r0 * T + t) * G * sz, T * G,
@@ -380,7 +380,7 @@ def _backward_rows_par(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, t
 
 
 # ---- who owns the cores ------------------------------------------------------------------------------
-# With NumPy's gemm reachable (``blas.gemm``) and more than one thread allowed (``blas.loop_threads``), a
+# With NumPy's gemm reachable (``blas._gemm``) and more than one thread allowed (``blas.loop_threads``), a
 # layer's forward and backward split the batch rows over Numba's threads, each running its rows' whole
 # time loop with a one-thread BLAS, and the big products (input projection, weight gradients, dx) are
 # split the same way; NumPy's BLAS is held at one thread meanwhile (``blas.one_thread_blas``).
@@ -467,7 +467,7 @@ def _forward(x, h0, c0, params, keep_cache):
     check_host_arrays(x, "x")
     dt = x.dtype
     W_x, W_h, b = (np.ascontiguousarray(params[k]) for k in ("W_x", "W_h", "b"))
-    gemm = blas.gemm(dt)
+    gemm = blas._gemm(dt)
     if gemm is not None:                                              # the compiled layer, rows over threads
         if keep_cache:
             hs, cs, gates, tanh_c = sequence_buffers(*initial_states(x, params, h0, c0), T, dt)
@@ -512,12 +512,13 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     T, B, D, H = check_backward_args(dh_seq, dh_T, dc_T, cache)
     check_host_arrays(cache["x_tm"], "cache['x_tm']", dh_seq=dh_seq, dh_T=dh_T, dc_T=dc_T)
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
+    x_tm, hs, cs, gates, tanh_c = (np.ascontiguousarray(a) for a in (x_tm, hs, cs, gates, tanh_c))  # raw reads below
     dt = x_tm.dtype
     W_x, W_h = contiguous_weights(params, dt)                          # compiled code reads raw memory
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
     one = dt.type(1)
-    gemm, vec = blas.gemm(dt), B <= VECTOR_STEP_MAX_ROWS
+    gemm, vec = blas._gemm(dt), B <= VECTOR_STEP_MAX_ROWS
     W_hT = W_h                                                         # placeholder: product_nt reads W_h itself
     if gemm is None or not vec:
         W_hT = scratch("W_hT", W_h.shape[::-1], dt)                   # workspace: W_h.T, C-contiguous

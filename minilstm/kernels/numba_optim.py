@@ -45,10 +45,30 @@ def _average_update_all(avgs, ws, d, one_minus_d):
             a[i] = a[i] * d + one_minus_d * w[i]
 
 
+def _check(kernel, names, groups):
+    """Sequences of NumPy arrays, as many in each; the k-th of every sequence of one float dtype and shape and
+    C-contiguous (a strided array's flat view would be a copy, and an in-place update would be lost)."""
+    from . import check_contract
+    from ..errors import ShapeError
+    if len({len(g) for g in groups}) != 1 or not len(groups[0]):
+        raise ShapeError(f"{kernel}: {', '.join(names)} must be non-empty sequences of the same length.")
+    dt = groups[0][0].dtype if isinstance(groups[0][0], np.ndarray) else None
+    for arrays in zip(*groups):
+        ref = arrays[0]
+        if all(type(a) is np.ndarray and a.flags.c_contiguous and a.shape == ref.shape and a.dtype == dt
+               for a in arrays):
+            continue
+        check_contract(kernel, {n: (a, getattr(ref, "shape", ())) for n, a in zip(names, arrays)})
+        raise ShapeError(f"{kernel}: every array must have the dtype of the first ({dt}).")
+    if not all(a.flags.writeable for a in groups[0]):
+        raise ShapeError(f"{kernel}: {names[0]} must be writeable arrays (they are updated in place).")
+
+
 def adam_update(ps, gs, ms, vs, lr, b1, b2, c1, c2, eps):
     """Fused Adam step on sequences of NumPy arrays (p, g, m, v of each k: one float dtype and shape, all
-    C-contiguous; ``minilstm.optim.compiled_passes`` checks). Scalars are Python floats, cast to the arrays' dtype here, as NumPy
-    would."""
+    C-contiguous, checked here: ``ShapeError``/``InputTypeError`` otherwise). Scalars are Python floats, cast to
+    the arrays' dtype here, as NumPy would."""
+    _check("adam_update", ("p", "g", "m", "v"), (ps, gs, ms, vs))
     cast = ps[0].dtype.type
     _adam_update_all(*(tuple(a.reshape(-1) for a in arrays) for arrays in (ps, gs, ms, vs)), cast(lr), cast(b1),
                      cast(1.0 - b1), cast(b2), cast(1.0 - b2), cast(c1), cast(c2), cast(eps))
@@ -56,6 +76,7 @@ def adam_update(ps, gs, ms, vs, lr, b1, b2, c1, c2, eps):
 
 def average_update(avgs, ws, d):
     """avg = d avg + (1 - d) w for sequences of NumPy arrays (the same conditions as ``adam_update``)."""
+    _check("average_update", ("avg", "w"), (avgs, ws))
     cast = avgs[0].dtype.type
     _average_update_all(tuple(a.reshape(-1) for a in avgs), tuple(w.reshape(-1) for w in ws), cast(d),
                         cast(1.0 - d))

@@ -1,9 +1,11 @@
 """Small matrix products in explicit 256-bit vectors, for the time loop's per-step product at few rows.
 
-``product(n, N, K, a, lda, w, ldw, c, ldc, zero)``: C = A @ W for row-major A (n, K), W (K, N), C (n, N),
+``_product(n, N, K, a, lda, w, ldw, c, ldc, zero)``: C = A @ W for row-major A (n, K), W (K, N), C (n, N),
 given as addresses and row strides in elements (the arguments of a cblas gemm with alpha 1, beta 0).
-``product_nt(...)``: C = A @ W.T for row-major W (N, K), each element a dot product of two contiguous
+``_product_nt(...)``: C = A @ W.T for row-major W (N, K), each element a dot product of two contiguous
 rows: BPTT's da_t @ W_h^T without a transposed copy of W_h (a copy cost as much as 20 steps' products).
+Both read raw memory and are private (the kernels call them with their own arrays); ``product(A, W)`` and
+``product_nt(A, W)`` are the checked entries for NumPy arrays (dtype, shapes, contiguity, no overlap).
 
 Why not BLAS here: each gemm call packs all of W into a scratch buffer before it multiplies, and at one
 to a few rows per step (batch 1, or a small batch split over threads) the packing costs as much as the
@@ -20,6 +22,7 @@ same for ``product_nt``: lane-wise fma chains over K, the lanes summed pairwise 
 rest of K (past the last whole vector) added one by one.
 """
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -237,14 +240,63 @@ def _row_blocks(transposed, n, N, K, a, lda, w, ldw, c, ldc, zero):
 
 
 @numba.njit(**_JIT)
-def product(n, N, K, a, lda, w, ldw, c, ldc, zero):
+def _product(n, N, K, a, lda, w, ldw, c, ldc, zero):
     """C (n, N) = A (n, K) @ W (K, N), row-major, addresses a, w, c and row strides in elements; C must not
-    overlap A or W. zero: 0 in the element type (float32 or float64)."""
+    overlap A or W. zero: 0 in the element type (float32 or float64). Private: it trusts the addresses
+    (``product`` is the checked entry for arrays)."""
     _row_blocks(False, n, N, K, a, lda, w, ldw, c, ldc, zero)
 
 
 @numba.njit(**_JIT)
-def product_nt(n, N, K, a, lda, w, ldw, c, ldc, zero):
+def _product_nt(n, N, K, a, lda, w, ldw, c, ldc, zero):
     """C (n, N) = A (n, K) @ W.T for row-major W (N, K): the product with a transposed matrix without copying it
-    (each element a dot product of two contiguous rows). Addresses and strides as in ``product``."""
+    (each element a dot product of two contiguous rows). Addresses and strides as in ``_product``."""
     _row_blocks(True, n, N, K, a, lda, w, ldw, c, ldc, zero)
+
+
+def _checked(kernel, A, W, k_axis):
+    """A (n, K) with contiguous rows (any row stride), W C-contiguous with K on ``k_axis``; one float dtype.
+    Returns (n, N, K, lda, dtype)."""
+    from . import check_kernel_dtype
+    from ..errors import InputTypeError, ShapeError
+    for name, a in (("A", A), ("W", W)):
+        if not isinstance(a, np.ndarray) or a.ndim != 2:
+            raise ShapeError(f"{kernel}: {name} must be a 2-D NumPy array, got {getattr(a, 'shape', type(a).__name__)}.")
+    check_kernel_dtype(A.dtype, kernel)
+    if W.dtype != A.dtype:
+        raise InputTypeError(f"{kernel}: W has dtype {W.dtype}, A {A.dtype}; use one dtype.")
+    n, K = A.shape
+    N = W.shape[1 - k_axis]
+    if W.shape[k_axis] != K:
+        raise ShapeError(f"{kernel}: A is {A.shape} and W {W.shape}; W's {'rows' if k_axis == 0 else 'columns'} "
+                         f"must number A's columns ({K}).")
+    size = A.itemsize
+    if A.size == 0 or W.size == 0:                   # nothing is read: any layout will do
+        return n, N, K, K, A.dtype
+    if not W.flags.c_contiguous or (n > 1 and (A.strides[0] < K * size or A.strides[0] % size)) or \
+            (K > 1 and A.strides[1] != size):
+        raise ShapeError(f"{kernel}: W must be C-contiguous and A's rows contiguous (np.ascontiguousarray).")
+    return n, N, K, (A.strides[0] // size if n > 1 else K), A.dtype
+
+
+def product(A, W):
+    """C (n, N) = A (n, K) @ W (K, N), a new array: the kernels' per-step product, checked (float32 or float64, one
+    dtype, W C-contiguous, A's rows contiguous; a mis-sized or strided array is a ShapeError, never a bad read)."""
+    n, N, K, lda, dt = _checked("simd.product", A, W, 0)
+    C = np.empty((n, N), dtype=dt)
+    if C.size and K:
+        _product(n, N, K, A.ctypes.data, lda, W.ctypes.data, N, C.ctypes.data, N, dt.type(0))
+    elif C.size:
+        C[...] = 0
+    return C
+
+
+def product_nt(A, W):
+    """C (n, N) = A (n, K) @ W.T for W (N, K), a new array: BPTT's product with W_h itself, checked as ``product``."""
+    n, N, K, lda, dt = _checked("simd.product_nt", A, W, 1)
+    C = np.empty((n, N), dtype=dt)
+    if C.size and K:
+        _product_nt(n, N, K, A.ctypes.data, lda, W.ctypes.data, K, C.ctypes.data, N, dt.type(0))
+    elif C.size:
+        C[...] = 0
+    return C
