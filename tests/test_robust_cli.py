@@ -154,3 +154,12 @@ def test_demo_and_backtest_treat_an_existing_output_alike(tmp_path, capsys, no_t
     with pytest.raises(SystemExit) as e:
         main(["demo", "--out", str(out), "--epochs", "1"])
     assert e.value.code == 2 and "gates.png" in capsys.readouterr().err
+
+
+def test_backtest_out_that_is_a_file_is_refused_before_any_fit(tmp_path, capsys, monkeypatch):
+    bt = sys.modules["minilstm.forecast.backtest"]            # the module (the package exports a function so named)
+    monkeypatch.setattr(bt, "backtest", lambda *a, **k: (_ for _ in ()).throw(AssertionError("a fit ran")))
+    out = tmp_path / "out"
+    out.write_text("not a folder")
+    code, stdout, err = run_main(["backtest", "stocks", "--out", str(out)], capsys)
+    assert_one_line_error(code, stdout, err, "existing file, not a folder")
