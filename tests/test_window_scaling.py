@@ -59,6 +59,23 @@ def test_window_scaling_carries_a_new_level_exactly():
         assert np.allclose(moved, m.predict(y), atol=1e-6 * shift) == exact, scaling
 
 
+def test_auto_baseline_picks_per_step_on_the_training_windows():
+    from minilstm.forecast.scaling import choose_positions
+    rng = np.random.default_rng(0)
+    t = np.arange(400)
+    y = np.sin(2 * np.pi * t / 8) * 5 + 0.01 * rng.standard_normal(400)     # a clean cycle: seasonal wins
+    m = LSTMModel({**SMALL, "output_steps": 3, "baseline": "auto", "season": 8}).fit(y, verbose=False)
+    assert m.info["baseline_positions"] == baseline_positions(12, 1, 3, 8).tolist()
+    walk = np.cumsum(rng.standard_normal(400))                              # a random walk: the last value wins
+    m = LSTMModel({**SMALL, "output_steps": 3, "baseline": "auto", "season": 8}).fit(walk, verbose=False)
+    assert m.info["baseline_positions"] == [11, 11, 11]
+    # per step: step 0 is closest to now, the later ones to the season before
+    Xw = np.zeros((4, 6, 1))
+    Xw[:, :, 0] = [0, 1, 2, 3, 4, 5]
+    Y = np.array([[[5.0], [3.0]]] * 4)                                      # step 0 = last value, step 1 = row 3
+    assert choose_positions(Xw, Y, [0], 6, 1, 2, 4).tolist() == [5, 3]
+
+
 def test_exogenous_columns_keep_the_global_normalizer():
     y = seasonal()
     X = np.c_[y, np.cos(np.arange(len(y)))]
@@ -83,6 +100,7 @@ def test_refit_full_trains_on_every_row_for_the_chosen_epochs():
 
 
 @pytest.mark.parametrize("settings", [{"scaling": "window"}, {"baseline": "seasonal_naive", "season": 6},
+                                      {"baseline": "auto", "output_steps": 3},
                                       {"scaling": "window", "baseline": "naive", "refit_full": True}])
 def test_save_load_keeps_the_window_mechanisms(settings, tmp_path):
     y = seasonal()

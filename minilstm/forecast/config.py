@@ -40,7 +40,7 @@ DEFAULTS = {
     "weight_average": 0.99,    # decay of the moving average of the weights that is validated and kept (None: off)
     "scaling": None,           # 'window': each window on its own level and scale (forecast.scaling), None: global only
     "refit_full": False,       # after validation chose the epochs, train again on every row for that many epochs
-    "baseline": None,          # 'naive' or 'seasonal_naive': the network learns the residual over it (forecast.scaling)
+    "baseline": None,          # 'naive', 'seasonal_naive' or 'auto': the network learns the residual (forecast.scaling)
 }
 
 
@@ -195,9 +195,10 @@ def validate_config(config):
     if cfg["scaling"] not in (None, "window"):
         raise ConfigError(f"config['scaling'] must be None (the global normalizer only) or 'window' (each window "
                           f"on its own level and scale, see minilstm.forecast.scaling), got {cfg['scaling']!r}.")
-    if cfg["baseline"] not in (None, "naive", "seasonal_naive"):
-        raise ConfigError(f"config['baseline'] must be None, 'naive' (the last value) or 'seasonal_naive' (the value "
-                          f"one season earlier): the network then learns the residual over it; got {cfg['baseline']!r}.")
+    if cfg["baseline"] not in (None, "naive", "seasonal_naive", "auto"):
+        raise ConfigError(f"config['baseline'] must be None, 'naive' (the last value), 'seasonal_naive' (the value one "
+                          "season earlier) or 'auto' (per step ahead, whichever of the two fits the training windows "
+                          f"better): the network then learns the residual over it; got {cfg['baseline']!r}.")
     for key in ("shuffle", "restore_best", "bidirectional", "refit_full"):
         if isinstance(cfg[key], np.bool_):
             cfg[key] = bool(cfg[key])

@@ -423,6 +423,12 @@ def _check_info(info, path, cfg, n_features, n_targets):
             if not ok:
                 raise _bad(path, f"info's target_history {history} / window_floors {floors} are not column "
                                  "indices with positive floors")
+    if cfg["baseline"] is not None:
+        pos, L = info.get("baseline_positions"), cfg["sequence_length"]
+        if not isinstance(pos, list) or len(pos) != cfg["output_steps"] or not all(
+                isinstance(p, int) and not isinstance(p, bool) and 0 <= p < L for p in pos):
+            raise _bad(path, f"info's baseline_positions must be {cfg['output_steps']} window rows in [0, {L}), "
+                             f"got {pos!r}")
     tc = cfg["target_columns"]
     if tc is not None and isinstance(tc[0], str) and not set(tc) <= set(info.get("columns") or []):
         raise _bad(path, f"config target_columns {tc} name columns that info's columns {info.get('columns')} lack")

@@ -324,7 +324,8 @@ class LSTMModel:
                 "mase_scale": naive_scale(ya[:last_train_row + 1]).tolist(), "y_1d": bool(y_1d),
                 **season_info(ya[:last_train_row + 1], season_hint, c["season"]),
                 "y_mean": training_mean(ya[:last_train_row + 1]), **labels}
-        wt = window_transform(c, info, Xa, ya, Xn[:last_train_row + 1], labels)                # (forecast.scaling)
+        wt = window_transform(c, info, Xa, ya, Xn[:last_train_row + 1], labels,               # (forecast.scaling)
+                              train_windows=(Xw[tr], Y[tr].reshape(len(tr), k, -1)))
         if wt is not None:                                # each window on its own level and scale, a baseline
             Xw, levels = wt.inputs(Xw)
             Y = wt.targets(Xw, Y.reshape(len(Y), k, -1), levels).reshape(len(Y), -1)

@@ -21,7 +21,9 @@ read off the window misses (the residual, as in Smyl's ES-RNN hybrid and N-BEATS
 
     b_{j,s,t}  = x'_{j,p_s,c_t}      'naive': p_s = L-1, the last value; 'seasonal_naive': p_s the last row of the
                                      window in the target's phase of the season m (L-1 + d - m ceil(d / m), d the
-                                     target's rows after the window), the last value where m = 1 or m > L
+                                     target's rows after the window), the last value where m = 1 or m > L;
+                                     'auto': per step s, whichever of the two had the lower error on the
+                                     training windows (a day ahead of hourly data: yesterday; an hour ahead: now)
     y'' = y' - b,   yhat' = net + b  an untrained network (output 0) forecasts the baseline itself Every number comes from the window itself (rows
 before its targets), so nothing is read from the future. Columns that are no target's history
 (temperature, calendar features) keep the global normalizer only; a target whose history is not
@@ -140,26 +142,45 @@ class WindowTransform:
         return out if levels is None else unscale_targets(out, self.history, levels)
 
 
-def window_transform(config, info, X=None, y=None, X_train_normalized=None, labels=None):
+def choose_positions(Xw, Y, history, L, horizon, steps, season):
+    """baseline='auto': for each step ahead, the naive or the seasonal-naive row, whichever forecast the
+    training windows' targets better (mean absolute error over the targets with a history column).
+
+    Xw (n, L, F) training windows, Y (n, k, T) their targets, both in the normalizer's units."""
+    naive = baseline_positions(L, horizon, steps, 1)
+    seasonal = baseline_positions(L, horizon, steps, season)
+    cols = [(t, c) for t, c in enumerate(history) if c is not None]
+    out = []
+    for s in range(steps):
+        err = [np.mean([np.abs(Y[:, s, t] - Xw[:, p[s], c]).mean() for t, c in cols]) for p in (naive, seasonal)]
+        out.append(int(seasonal[s] if err[1] < err[0] else naive[s]))
+    return np.array(out, dtype=np.int64)
+
+
+def window_transform(config, info, X=None, y=None, X_train_normalized=None, labels=None, train_windows=None):
     """The WindowTransform a config asks for (None when neither scaling='window' nor a baseline).
 
-    In fit (X (N, F), y (N, T) as given, X_train_normalized: the training rows after the normalizer) it is
-    built from the data and written into ``info`` (target_history, window_floors, baseline_season); after
-    ``load`` it is rebuilt from that ``info`` alone.
+    In fit (X (N, F), y (N, T) as given, X_train_normalized: the training rows after the normalizer,
+    train_windows: (windows (n, L, F), targets (n, k, T)) of the training rows, normalized) it is built from
+    the data and written into ``info`` (target_history, window_floors, baseline_positions); after ``load`` it
+    is rebuilt from that ``info`` alone. Only training rows are read.
     """
-    if config.get("scaling") != "window" and config.get("baseline") is None:
+    baseline = config.get("baseline")
+    if config.get("scaling") != "window" and baseline is None:
         return None
+    L, h, k = config["sequence_length"], config["horizon"], config["output_steps"]
     if X is not None:
         from .inputs import target_positions
         history = target_history(X, y, target_positions(config["target_columns"], labels["columns"], X.shape[1]))
         floors = column_floors(X_train_normalized, history) if config.get("scaling") == "window" else {}
         info["target_history"] = history
         info["window_floors"] = [floors.get(c) if c is not None else None for c in history]
-        info["baseline_season"] = int(config["season"] or info.get("season") or 1)
+        season = int(config["season"] or info.get("season") or 1)
+        if baseline is not None:
+            positions = (choose_positions(*train_windows, history, L, h, k, season) if baseline == "auto" else
+                         baseline_positions(L, h, k, season if baseline == "seasonal_naive" else 1))
+            info["baseline_positions"] = positions.tolist()
     history = info["target_history"]
     floors = {c: f for c, f in zip(history, info["window_floors"]) if c is not None and f is not None}
-    positions = None
-    if config.get("baseline") is not None:
-        season = info.get("baseline_season", 1) if config["baseline"] == "seasonal_naive" else 1
-        positions = baseline_positions(config["sequence_length"], config["horizon"], config["output_steps"], season)
+    positions = np.array(info["baseline_positions"], dtype=np.int64) if baseline is not None else None
     return WindowTransform(history, floors or None, positions)
