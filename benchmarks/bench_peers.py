@@ -1,6 +1,6 @@
 """Peer benchmark: ``LSTMModel`` at its defaults against statsforecast and Darts, H steps ahead from rolling origins.
 
-    python benchmarks/bench_peers.py                  # every series, seeds 0 1 2, every side (about 30 min on 2 cores)
+    python benchmarks/bench_peers.py                  # every series, seeds 0 1 2, every side (about 9 min on 2 cores)
     python benchmarks/bench_peers.py --quick          # 3 short series, seed 0, 3 epochs, no Darts (the tests run it)
     python benchmarks/bench_peers.py --series nottem victoria --seeds 0 --sides minilstm stats
     python benchmarks/bench_peers.py --sides minilstm --minilstm-config '{"hidden_size": 32}' --label h32
@@ -33,8 +33,9 @@ Protocol (every method alike): fit once on the training span; from each origin o
 forecast rows o..o+H-1 using only rows before o; every origin in the test span whose H targets lie inside it
 (stride 1 unless stated). Errors are pooled over all origins and steps: RMSE, MAE, MASE and bias (mean of
 forecast - actual). MASE's scale is the in-sample seasonal-naive MAE of the training rows, mean |y_t - y_{t-m}|
-(m = 1: the naive); a scale of zero (a constant training span) falls back to the naive scale with a printed
-note, and where that is zero too MASE is skipped (printed). Seconds = fit + every origin's forecast, single
+(m = 1: the naive); a seasonal scale of zero (the same value every season) or a training span no longer than
+m falls back to the naive scale with a printed note, and a constant training span (naive scale zero) gets no
+MASE (printed; RMSE and MAE are still given). Seconds = fit + every origin's forecast, single
 threaded (OMP/BLAS/Numba/torch limited to one thread); each method first runs once untimed on a toy series so
 JIT compilation is not counted.
 
