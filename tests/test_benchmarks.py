@@ -186,13 +186,15 @@ def test_peers_summary_report_and_reference_merge(tmp_path):
     s = {"series": "toy", "H": 4, "n": 40, "n_train": 30, "stride": 1, "W": 20, "mase_m": 4, "n_origins": 7,
          "notes": [], "skipped": {"AutoARIMA": "skipped: test"},
          "methods": {"minilstm": entry([2.0, 3.0, 4.0]), "AutoETS": entry([1.5]), "MSTL": entry([1.0])}}
-    ref = {"series": [dict(s, methods={"darts_lstm": entry([4.0, 4.0]), "AutoETS": entry([9.0])})]}
+    ref = {"series": [dict(s, methods={"darts_lstm": entry([4.0, 4.0]), "AutoETS": entry([9.0]),
+                                       "minilstm": entry([6.0, 6.0, 6.0])})]}
     (tmp_path / "peers.json").write_text(json.dumps(ref))
     bp.merge_reference([s], str(tmp_path / "peers.json"), log=lambda m: None)
     assert s["methods"]["darts_lstm"]["from"] == "peers.json" and "from" not in s["methods"]["AutoETS"]
     s["summary"] = bp.series_summary(s)
     assert s["summary"]["best_stat"] == "MSTL" and s["summary"]["ratio_to_best_stat"] == pytest.approx(3.0)
     assert s["summary"]["beats_darts"] and s["summary"]["ratio_to_darts"] == pytest.approx(0.75)
+    assert s["summary"]["ratio_to_reference_minilstm"] == pytest.approx(0.5)      # an ablation against the defaults
     res = {"command": "python benchmarks/bench_peers.py --test", "machine": "m", "versions": "v", "seeds": [0, 1, 2],
            "epochs": 100, "minilstm_config": {}, "series": [s], "summary": bp.overall_summary([s])}
     assert res["summary"]["median_ratio_to_best_stat"] == pytest.approx(3.0) and res["summary"]["beats_darts"] == 1
@@ -200,9 +202,12 @@ def test_peers_summary_report_and_reference_merge(tmp_path):
     assert text.startswith("Command: `python benchmarks/bench_peers.py --test`")
     assert "| toy | 4 | 4 | 20 | 7 | 3.000 (2.000-4.000) | 4.000 (4.000-4.000)* |" in text
     assert "**3.00x** (MSTL)" in text and "**win** (0.75x)" in text and "AutoARIMA skipped: test" in text
+    assert "| **win** (0.75x) | 0.50 |" in text and "median **0.500x**, lower on 1 of 1" in text
     args = bp.parse_args(["--minilstm-config", '{"hidden_size": 32}', "--label", "h32", "--sides", "minilstm"])
     assert args.minilstm_config == {"hidden_size": 32} and args.label == "h32" and args.sides == ["minilstm"]
-    for bad in (["--minilstm-config", "[1]"], ["--minilstm-config", "{x"], ["--series", "nope"], ["--label", "a/b"]):
+    assert bp.parse_args(["--skip", "victoria"]).series == [n for n in bp.SERIES if n != "victoria"]
+    for bad in (["--minilstm-config", "[1]"], ["--minilstm-config", "{x"], ["--series", "nope"], ["--label", "a/b"],
+                ["--skip", "nope"]):
         with pytest.raises(SystemExit):
             bp.parse_args(bad)
 
