@@ -157,8 +157,9 @@ def test_demo_and_backtest_treat_an_existing_output_alike(tmp_path, capsys, no_t
 
 
 def test_backtest_out_that_is_a_file_is_refused_before_any_fit(tmp_path, capsys, monkeypatch):
-    bt = sys.modules["minilstm.forecast.backtest"]            # the module (the package exports a function so named)
-    monkeypatch.setattr(bt, "backtest", lambda *a, **k: (_ for _ in ()).throw(AssertionError("a fit ran")))
+    from minilstm.forecast.backtest import backtest
+    module_dict = backtest.__globals__                       # the module's namespace (a function shadows its name)
+    monkeypatch.setitem(module_dict, "backtest", lambda *a, **k: (_ for _ in ()).throw(AssertionError("a fit ran")))
     out = tmp_path / "out"
     out.write_text("not a folder")
     code, stdout, err = run_main(["backtest", "stocks", "--out", str(out)], capsys)
