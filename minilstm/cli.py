@@ -25,9 +25,10 @@ A 2-layer LSTM (64 units) trains on 2012-2013 (its last 10% of windows validate,
 early stopping) and is scored on every hour of 2014 beside persistence, seasonal naive
 (24 hours), a linear autoregression, the training mean and zero, all in MW.
 
-Time: {minutes} on a 2-core CPU with the default {epochs} epochs. Measured:
-{measured}.
-About 10 seconds with --epochs 2 or MINILSTM_FAST=1.
+Time, measured on an idle 2-core AMD EPYC with the default {epochs} epochs: {warm_s} s
+(about {epoch_s} s per epoch); the first run after installing also compiles the Numba kernels
+and takes {cold_s} s. With --epochs 2 or MINILSTM_FAST=1: {fast_warm_s} s ({fast_cold_s} s the first
+time). Other jobs on the same cores make it several times longer.
 
 Writes into --out (created if missing; files of an earlier run there are replaced, and it says so):
   lstm_model.minilstm   the fitted model (LSTMModel.from_file or LSTMModel().load)
@@ -35,9 +36,9 @@ Writes into --out (created if missing; files of an earlier run there are replace
   forecast.png          the last two weeks of 2014: demand, forecast, persistence
   gates.png             gate activations of the top layer over one input window"""
 
-DEMO_TIME = {"minutes": "about 1 minute",
-             "measured": "73 s wall clock on an idle 2-core AMD EPYC (about 2.2 s per epoch);\n"
-                         "several times longer when other jobs share the cores"}
+# Measured with `time python -m minilstm demo` (and MINILSTM_FAST=1), idle 2-core AMD EPYC; "cold": the first run,
+# Numba's cache empty (a fresh install). The README's first line and "Demo results" give the same figures (tested).
+DEMO_TIME = {"warm_s": 68, "epoch_s": 2, "cold_s": 97, "fast_warm_s": 11, "fast_cold_s": 44}
 
 GRADCHECK_DESCRIPTION = """\
 Check the engine's analytic gradients against central finite differences in float64:

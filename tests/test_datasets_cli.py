@@ -82,9 +82,22 @@ def test_help_is_plain_text_and_says_what_each_command_does(capsys):
     top = _help(["--help"], capsys)
     assert "``" not in top and "demo" in top and "gradcheck" in top and "--version" in top
     demo = _help(["demo", "--help"], capsys)
-    for words in ("one hour ahead", "2-core CPU", "Measured", "--epochs 2 or MINILSTM_FAST=1",
+    for words in ("one hour ahead", "idle 2-core", "measured", "--epochs 2 or MINILSTM_FAST=1", "first run",
                   "lstm_model.minilstm", "history.png", "forecast.png", "gates.png", "files of an earlier run there are replaced"):
         assert words in demo, words
     grad = _help(["gradcheck", "--help"], capsys)
     assert "kernels training uses" in grad and "NumPy reference" in grad and "--kernels" in grad
     assert _help(["--version"], capsys).startswith(f"minilstm {minilstm.__version__} (numpy ")
+
+
+def test_demo_help_and_readme_state_the_same_timings(capsys):
+    """The timings a newcomer reads in --help are the README's: one source (cli.DEMO_TIME), checked here."""
+    from minilstm.cli import DEMO_TIME
+    readme = open(os.path.join(os.path.dirname(__file__), os.pardir, "README.md")).read()
+    demo = " ".join(_help(["demo", "--help"], capsys).split())
+    first_line = readme.split("```bash", 1)[1].splitlines()[1]
+    assert f"({DEMO_TIME['warm_s']} s on 2 cores; {DEMO_TIME['cold_s']} s the first time)" in first_line
+    results = " ".join(readme.split("## Demo results", 1)[1].split("##", 1)[0].split())
+    for key in ("warm_s", "cold_s", "fast_warm_s", "fast_cold_s", "epoch_s"):
+        assert f"{DEMO_TIME[key]} s" in demo, key
+        assert f"{DEMO_TIME[key]} s" in results, key
