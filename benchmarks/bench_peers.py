@@ -43,7 +43,8 @@ Methods:
 
 - ``minilstm``: ``LSTMModel({'output_steps': H, 'sequence_length': W, 'seed': s, 'device': 'cpu'})``, every
   other key at its default (``DEFAULTS``: 2x64 LSTM, 100 epochs with early stopping on the last 10% of the
-  windows, ...), ``fit(y_train)`` (y omitted: the series forecasts itself), then ``predict`` on the windows
+  windows, ...), ``fit(y_train)`` (y omitted: the series forecasts itself; a pandas Series with the rows'
+  dates where the series has a calendar: monthly, quarterly, annual, hourly, daily), then ``predict`` on the windows
   [o - W, o). ``--minilstm-config JSON`` merges a dict over that config (ablations).
   The window W, a user's choice: max(minilstm's default sequence_length 20, H, 2m) with m the shortest season
   of at most 52 rows (so the window holds two seasons: 24 monthly, 48 hourly; a yearly season of daily data
@@ -189,8 +190,9 @@ class Series:
     """One series and its fixed protocol: values y (n,), seasons (primary first), horizon H, training rows,
     stride, window W, origins, MASE scale."""
 
-    def __init__(self, name, y, freq, seasons, H, n_train=None, stride=1, note=None, default_length=20):
+    def __init__(self, name, y, freq, seasons, H, n_train=None, stride=1, note=None, default_length=20, index=None):
         y = np.asarray(y, dtype=np.float64).reshape(-1)
+        self.index = index                                   # the rows' times (a pandas DatetimeIndex), or None
         if not np.isfinite(y).all():
             raise ValueError(f"{name}: the series has missing or infinite values; fill or drop them first.")
         if isinstance(H, bool) or not isinstance(H, (int, np.integer)) or H < 1:
@@ -233,6 +235,22 @@ def read_dev_csv(path):
     return np.asarray(values)
 
 
+def dev_calendar(path, freq):
+    """The times of a dev series' rows as a pandas DatetimeIndex (R's decimal years), or None where the rows have no
+    calendar (an index, or minutes): monthly and quarterly rows start a month or quarter, annual rows a year."""
+    import csv
+    import pandas as pd
+    if freq not in ("monthly", "quarterly", "annual"):
+        return None
+    with open(path, newline="") as f:
+        first = float(next(r for r in list(csv.reader(f))[1:] if r)[1])
+    n = len(read_dev_csv(path))
+    year, part = int(first), first - int(first)
+    pandas_freq = {"monthly": "MS", "quarterly": "QS", "annual": "YS"}[freq]
+    month = 1 + int(round(part * 12))
+    return pd.date_range(pd.Timestamp(year=year, month=month, day=1), periods=n, freq=pandas_freq)
+
+
 def load_series(name, default_length=20, horizon=None, season=None):
     """A Series for a dev series name, 'victoria', 'weather', or a CSV path."""
     from minilstm import datasets
@@ -241,18 +259,19 @@ def load_series(name, default_length=20, horizon=None, season=None):
         end = ds.split("2014-12-01")
         y = ds.column("Demand")[end - 18 * 168:end]
         return Series(name, y, "hourly", [24, 168], horizon or HORIZON["hourly"], n_train=16 * 168,
-                      stride=24, default_length=default_length,
+                      stride=24, default_length=default_length, index=ds.frame.index[end - 18 * 168:end],
                       note="Demand alone (univariate); train 2014-07-27 23:00 (local; 2688 hours, a DST change "
                            "inside) to 2014-11-16 23:00, test 2014-11-17..30; origins each local midnight")
     if name == "weather":
         ds = datasets.load_weather()
         return Series(name, ds.column("temp_max"), "daily", [365], horizon or HORIZON["daily"],
-                      n_train=ds.split("2015-01-01"), stride=7, default_length=default_length,
+                      n_train=ds.split("2015-01-01"), stride=7, default_length=default_length, index=ds.frame.index,
                       note="temp_max, train 2012-2014, test 2015, season 365, an origin every 7 days")
     if name in DEV_SERIES:
         freq = DEV_SERIES[name]
-        return Series(name, read_dev_csv(os.path.join(DATA, f"{name}.csv")), freq, [season or SEASON[freq]],
-                      horizon or HORIZON[freq], default_length=default_length)
+        path = os.path.join(DATA, f"{name}.csv")
+        return Series(name, read_dev_csv(path), freq, [season or SEASON[freq]], horizon or HORIZON[freq],
+                      default_length=default_length, index=dev_calendar(path, freq))
     if os.path.isfile(name):
         stem = os.path.splitext(os.path.basename(name))[0]
         return Series(stem, read_dev_csv(name), "other", [season or 1], horizon or HORIZON["other"],
@@ -276,7 +295,11 @@ def run_minilstm(sp, seed, overrides):
     cfg = {"output_steps": sp.H, "sequence_length": sp.W, "seed": seed, "device": "cpu", **overrides}
     t = time.perf_counter()
     model = LSTMModel(cfg)
-    model.fit(sp.y[:sp.n_train], verbose=False)
+    train = sp.y[:sp.n_train]
+    if sp.index is not None:                             # with its dates, as an analyst loads it (the season
+        import pandas as pd                              # is read from the calendar, as for the other methods)
+        train = pd.Series(train, index=sp.index[:sp.n_train], name=sp.name)
+    model.fit(train, verbose=False)
     pred = minilstm_forecasts(model, sp.y, sp.origins, sp.H)
     sec = time.perf_counter() - t
     hist = model.train_history

@@ -194,7 +194,7 @@ def check_out(parser, out, files):
     existing = [f for f in files if os.path.lexists(os.path.join(out, f))]
     for f in existing:
         path = os.path.join(out, f)
-        if not os.path.isfile(path) or not os.access(path, os.W_OK):
+        if not os.path.isfile(path) or not os.stat(path).st_mode & 0o222:    # as the model file's writer checks
             parser.error(f"{path!r} exists and is not a writable file, so it cannot be replaced; choose another --out")
     return existing
 

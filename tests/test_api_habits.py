@@ -190,3 +190,22 @@ def test_dataset_frame_is_an_attribute_like_data():
     ds = load_weather()
     assert isinstance(ds.frame, pd.DataFrame) and ds.frame is ds.frame
     np.testing.assert_array_equal(ds.frame.to_numpy(), ds.data)
+
+
+def test_targets_named_by_one_fit_do_not_bind_the_next():
+    df = frame()
+    m = LSTMModel(SMALL).fit(df["temp_max"].to_numpy(), verbose=False)       # y omitted: target column 0
+    m.fit(df.to_numpy(), df["wind"].to_numpy(), verbose=False)              # a new y: no stale target_columns
+    assert m.config["target_columns"] is None and m.n_features == 3
+    m = LSTMModel(SMALL).fit(df, "temp_max", verbose=False)
+    m.fit(df, "wind", verbose=False)
+    assert m.config["target_columns"] == ["wind"] and m.predict(df).name == "wind"
+    kept = LSTMModel({**SMALL, "target_columns": ["temp_max"]}).fit(df, verbose=False)
+    with pytest.raises(ConfigError, match="give one or the other"):        # a configured choice still binds
+        kept.fit(df, "wind", verbose=False)
+
+
+def test_validation_data_targets_are_range_checked():
+    x = series()
+    with pytest.raises(ValueError, match="validation_data's y"):
+        LSTMModel({**SMALL, "normalize": None}).fit(x, x, validation_data=(x[:50], x[:50] * 1e45), verbose=False)

@@ -24,7 +24,7 @@ def series(n=140, seed=0):
 
 def poisoned(X, y, o):
     Xp, yp = X.copy(), y.copy()
-    Xp[o:], yp[o:] = 1e6, -1e6
+    Xp[o:], yp[o:] = 1e6, 1e6          # garbage after the origin (y stays X's first column, as it is)
     return Xp, yp
 
 

@@ -164,3 +164,12 @@ def test_backtest_out_that_is_a_file_is_refused_before_any_fit(tmp_path, capsys,
     out.write_text("not a folder")
     code, stdout, err = run_main(["backtest", "stocks", "--out", str(out)], capsys)
     assert_one_line_error(code, stdout, err, "existing file, not a folder")
+
+
+def test_a_read_only_output_is_refused_before_training_even_for_root(tmp_path, capsys, no_training):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "lstm_model.minilstm").write_bytes(b"old")
+    os.chmod(out / "lstm_model.minilstm", 0o444)              # root may write it, but the model writer refuses it
+    code, stdout, err = run_main(["demo", "--out", str(out), "--epochs", "1"], capsys)
+    assert_one_line_error(code, stdout, err, "lstm_model.minilstm", "not a writable file")

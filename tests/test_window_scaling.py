@@ -81,9 +81,12 @@ def test_exogenous_columns_keep_the_global_normalizer():
     X = np.c_[y, np.cos(np.arange(len(y)))]
     m = LSTMModel({**SMALL, "scaling": "window"}).fit(X, y, verbose=False)
     assert m.info["target_history"] == [0] and m.info["window_floors"][0] > 0
-    m2 = LSTMModel({**SMALL, "scaling": "window"}).fit(X[:, 1:], y, verbose=False)   # y's history not in X
-    assert m2.info["target_history"] == [None]
-    np.testing.assert_array_equal(m2.predict(X[:, 1:]), m2.predict(X[:, 1:]))
+    with pytest.raises(ConfigError, match="no column of X holds them"):        # y's history not in X: refused
+        LSTMModel({**SMALL, "scaling": "window"}).fit(X[:, 1:], y, verbose=False)
+    with pytest.raises(ConfigError, match="no column of X holds them"):        # an already shifted y, horizon 0
+        LSTMModel({**SMALL, "baseline": "naive", "horizon": 0}).fit(X, np.r_[y[1:], y[-1]], verbose=False)
+    two = LSTMModel({**SMALL, "baseline": "auto"}).fit(X, np.c_[y, np.sin(np.arange(len(y)))], verbose=False)
+    assert two.info["target_history"] == [0, None]                          # one target with history is enough
 
 
 def test_refit_full_trains_on_every_row_for_the_chosen_epochs():
@@ -91,6 +94,7 @@ def test_refit_full_trains_on_every_row_for_the_chosen_epochs():
     m = LSTMModel({**SMALL, "epochs": 6, "refit_full": True}).fit(y, verbose=False)
     chosen = m.info["best_epoch"]
     assert m.info["refit_epochs"] == chosen and m.info["n_train_windows"] == len(y) - 12
+    assert m.info["n_val_windows"] == 0 and m.info["validated_windows"] > 0      # nothing is held out any more
     assert len(m.train_history) == 6 and all(r["val_loss"] is not None for r in m.train_history)
     plain = LSTMModel({**SMALL, "epochs": 6}).fit(y, verbose=False)
     assert plain.info["n_train_windows"] < m.info["n_train_windows"]
@@ -139,3 +143,33 @@ def test_files_from_before_the_options_load_without_them(tmp_path):
     back = LSTMModel.load(old)
     assert back.config["scaling"] is None and back.config["baseline"] is None and not back.config["refit_full"]
     np.testing.assert_array_equal(back.predict(y), m.predict(y))
+
+
+def test_a_refit_that_fails_keeps_the_validated_fit(monkeypatch):
+    from minilstm.forecast import training
+    y = seasonal()
+    real = training.train
+    calls = []
+
+    def second_call_diverges(net, Xw, Y, tr, va, cfg, verbose=True):
+        calls.append(len(va))
+        result = real(net, Xw, Y, tr, va, cfg, verbose)
+        if len(calls) == 2:
+            result.best_epoch, result.diverged = 0, "the loss became nan (planted)"
+        return result
+    monkeypatch.setattr(training, "train", second_call_diverges)
+    m = LSTMModel({**SMALL, "refit_full": True}).fit(y, verbose=False)
+    assert calls[0] > 0 and calls[1] == 0                                   # validated, then the refit on every row
+    assert m.is_fitted and "planted" in m.info["refit_failed"] and m.info["n_val_windows"] > 0
+    ref = LSTMModel(SMALL).fit(y, verbose=False)
+    np.testing.assert_array_equal(m.predict(y), ref.predict(y))            # the first, validated run
+
+
+def test_ensemble_with_refit_full_has_no_trained_on_tail_for_intervals():
+    from minilstm import LSTMEnsemble
+    from minilstm.errors import NotFittedError
+    y = seasonal()
+    ens = LSTMEnsemble({**SMALL, "epochs": 2, "refit_full": True}, n_members=2).fit(y, y, verbose=False)
+    assert ens.residuals is None
+    with pytest.raises(NotFittedError, match="refit_full"):
+        ens.predict(y, intervals=0.8)

@@ -57,8 +57,8 @@ class Dataset:
 
     @functools.cached_property
     def frame(self):
-        """The data as a pandas DataFrame indexed by time (an attribute, like ``data``; built on first use):
-        ``attrs`` holds name, target, units ({column: units}) and season.
+        """The data as a pandas DataFrame indexed by time (an attribute, like ``data``; built on first use, then
+        the same object: edit a copy, ``ds.frame.copy()``): ``attrs`` holds name, target, units and season.
 
         Hourly electricity is indexed by tz-aware Australia/Melbourne time (each hour once, so
         ``asfreq('h')`` works across daylight-saving changes); see ``load_electricity``.

@@ -64,8 +64,9 @@ DEFAULTS = {
 # - patience 10: without early stopping 0.942, 0.903, 0.959, 0.984, 0.891: it triggered on weather only.
 # Options measured but not defaults (yet), several steps ahead: benchmarks/bench_peers.py, 13 real series, seeds
 # 0-2, minilstm's MASE over the best statistical method's (median / max) and series beating Darts' LSTM:
-# defaults 1.54x / 70.9x / 2 of 13; baseline='seasonal_naive' 1.18x / 4.4x / 6; baseline='auto' 1.23x / 4.4x /
-# 6; scaling='window' with 'auto' 1.42x / 5.4x / 7; refit_full with 'auto' 1.25x / 3.2x / 7. One step ahead
+# defaults 1.54x / 70.9x / 2 of 13; baseline='seasonal_naive' 1.18x / 3.7x / 7; baseline='auto' 1.23x / 3.5x /
+# 7; with the series as bare arrays (no calendar: the baseline's season unknown), scaling='window' with 'auto'
+# 1.42x / 5.4x / 7 and refit_full with 'auto' 1.25x / 3.2x / 7. One step ahead
 # (bench_accuracy.py, seeds 0-2) 'seasonal_naive' costs elec_1h 273 MW against 74.6, scaling='window' costs
 # 1-5% on four of five tasks, and 'auto' gives paired ratios 0.978, 1.036, 1.006, 1.022, 1.019 to the defaults:
 # none is a default; a default is chosen on both benchmarks together.
@@ -204,7 +205,7 @@ def validate_config(config):
                           f"on its own level and scale, see minilstm.forecast.scaling), got {cfg['scaling']!r}.")
     if cfg["baseline"] not in (None, "naive", "seasonal_naive", "auto"):
         raise ConfigError(f"config['baseline'] must be None, 'naive' (the last value), 'seasonal_naive' (the value one "
-                          "season earlier) or 'auto' (per step ahead, whichever of the two fits the training windows "
+                          "season earlier; the last value when the season is longer than the window) or 'auto' (per step ahead, whichever of the two fits the training windows "
                           f"better): the network then learns the residual over it; got {cfg['baseline']!r}.")
     for key in ("shuffle", "restore_best", "bidirectional", "refit_full"):
         if isinstance(cfg[key], np.bool_):

@@ -215,8 +215,9 @@ class LSTMEnsemble:
         if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < level < 1.0:
             raise ConfigError(f"an interval level must be a number in (0, 1) such as 0.8 or 0.95, got {level!r}.")
         if self.residuals is None:
-            raise NotFittedError("the ensemble was fitted with validation_split=0, so no tail calibrates intervals; "
-                                 "refit with validation_split > 0 (0.1 or more).")
+            raise NotFittedError("no held-out tail calibrates intervals: the ensemble was fitted with "
+                                 "validation_split=0 or refit_full=True (its members then train on the tail); refit "
+                                 "with validation_split > 0 (0.1 or more) and refit_full off.")
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ConfigError(f"steps must be an integer >= 1, got {steps!r}.")
         if steps > self.residuals.shape[1]:

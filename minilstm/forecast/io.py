@@ -398,7 +398,7 @@ def _check_info(info, path, cfg, n_features, n_targets):
         raise _bad(path, f"info claims {info['n_train_windows']} training windows from {n_rows} rows")
     if info.get("season") is not None:
         _int_field(info, "season", path, 1, max(n_rows or 0, 10 ** 6), "info")
-    for key in ("y_1d", "time_index"):
+    for key in ("y_1d", "time_index", "targets_from_fit"):
         if key in info and not isinstance(info[key], bool):
             raise _bad(path, f"info field {key!r} must be true or false, got {info[key]!r}")
     if info.get("y_1d") and n_targets != 1:

@@ -160,16 +160,20 @@ class LSTMModel:
         """The config one fit trains with (the model's, with fit's keyword settings over it) and the y to read.
 
         y may name target columns of X (``fit(df, 'Demand')``); y=None on a one-column X forecasts that
-        series (its own next values), as Darts' ``fit(series)`` does.
+        series (its own next values), as Darts' ``fit(series)`` does. Returns (config, y, whether fit's y set
+        target_columns: such columns are this fit's, and the next fit's y decides again).
         """
-        c = validate_config({**self.config, **settings})   # a config edited after construction is checked again
+        base = dict(self.config)
+        if self.info.get("targets_from_fit") and "target_columns" not in settings:
+            base["target_columns"] = None                   # named by an earlier fit's y: this fit's y decides
+        c = validate_config({**base, **settings})           # a config edited after construction is checked again
         names = [y] if isinstance(y, str) else list(y) if (isinstance(y, (list, tuple)) and y and
                                                            all(isinstance(v, str) for v in y)) else None
         if names is not None:
             if c["target_columns"] is not None and c["target_columns"] != names:
                 raise ConfigError(f"fit(X, {y!r}) names the target column(s) {names}, but config['target_columns'] = "
                                   f"{c['target_columns']}; give one or the other.")
-            return validate_config({**c, "target_columns": names}), None
+            return validate_config({**c, "target_columns": names}), None, True
         if y is None and c["target_columns"] is None:
             n_cols = read_table(X, "X").values.shape[1]
             if n_cols != 1:
@@ -177,8 +181,8 @@ class LSTMModel:
                                      "target column(s) of a DataFrame (fit(df, 'Demand')), or set "
                                      "config['target_columns']. With y omitted, a one-column X is forecast from "
                                      "its own past.")
-            return validate_config({**c, "target_columns": [0]}), None
-        return c, y
+            return validate_config({**c, "target_columns": [0]}), None, True
+        return c, y, False
 
     def _validation_windows(self, validation_data, labels, n_features, n_targets, c, xn, yn):
         """fit's validation_data=(X_val, y_val) -> (windows (n, L, F), targets (n, k*T)), normalized like training."""
@@ -210,6 +214,7 @@ class LSTMModel:
                             f"sequence_length + horizon + output_steps - 1 = {L + h + k - 1}.")
         Xn, yn_ = _apply(xn, Xa), _apply(yn, ya)
         in_dtype_range(Xn, c["dtype"], "validation_data's X")
+        in_dtype_range(yn_, c["dtype"], "validation_data's y")
         return sliding_windows(Xn, L)[:n], window_targets(yn_, L, h, k).reshape(n, -1)
 
     def _nx(self, X):
@@ -258,37 +263,53 @@ class LSTMModel:
         unfitted model stays unfitted). A divergence later keeps the best epoch's weights: the
         model is then the new one, usable, and ``TrainingDivergedError`` says what happened.
         """
-        c, y = self._fit_config(X, y, settings)
-        if validation_data is not None:
-            validation_split = 0.0
+        c, y, targets_from_fit = self._fit_config(X, y, settings)
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) or \
                 not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}.")
+        if validation_data is not None:
+            validation_split = 0.0
         Xa, ya, y_1d, labels = self._xy(X, y, c)
         season_hint = datetime_hint(y, X)
         state = self._train(Xa, ya, y_1d, labels, c, float(validation_split), validation_data, season_hint, verbose)
         result = state["result"]
-        if c["refit_full"] and state["info"]["n_val_windows"] and not result.diverged and not result.interrupted:
-            # the epochs validation chose, now on every row: the most recent rows train too
-            again = dict(c, epochs=result.best_epoch, patience=None, restore_best=False)
-            if verbose:
-                print(f"refit on every row for the {result.best_epoch} epoch(s) validation chose")
-            refit = self._train(Xa, ya, y_1d, labels, again, 0.0, None, season_hint, verbose)
-            if refit["result"].best_epoch and not refit["result"].diverged:
-                refit["info"].update(best_epoch=result.best_epoch, refit_epochs=refit["result"].best_epoch,
-                                     n_val_windows=state["info"]["n_val_windows"])
-                refit["result"].history, refit["result"].best_epoch = result.history, result.best_epoch
-                state = refit
+        if c["refit_full"] and validation_data is None and state["info"]["n_val_windows"] and not result.diverged \
+                and not result.interrupted:          # the epochs validation chose, now on every row
+            state = self._refit(state, Xa, ya, y_1d, labels, c, season_hint, verbose)
         self.config = c
         self._install(state["net"], Xa.shape[1], ya.shape[1])
         self.x_normalizer, self.y_normalizer, self.ar, self.info = state["xn"], state["yn"], state["ar"], state["info"]
         self._window_transform = state["transform"]
+        self.info["targets_from_fit"] = targets_from_fit
         self.train_history, self._y_1d, self.is_fitted = result.history, y_1d, True
         self._univariate = Xa.shape[1] == 1 and ya.shape[1] == 1 and np.array_equal(Xa[:, 0], ya[:, 0])
         if result.diverged:
             raise TrainingDivergedError(result.diverged + f" The best weights so far (epoch {result.best_epoch}) "
                                         "were kept and the model is usable.")
         return self
+
+    def _refit(self, state, Xa, ya, y_1d, labels, c, season_hint, verbose):
+        """refit_full: train again on every row (the validation tail too) for the epochs validation chose.
+
+        The refit's info says no window was held out (n_val_windows 0; validated_windows: the first run's tail),
+        so nothing downstream (an ensemble's conformal intervals) takes trained-on rows for held-out ones. A
+        refit that fails keeps the validated first run, with a note in info."""
+        result = state["result"]
+        again = dict(c, epochs=result.best_epoch, patience=None, restore_best=False)
+        if verbose:
+            print(f"refit on every row for the {result.best_epoch} epoch(s) validation chose")
+        try:
+            refit = self._train(Xa, ya, y_1d, labels, again, 0.0, None, season_hint, verbose)
+        except TrainingDivergedError as e:
+            state["info"]["refit_failed"] = str(e)
+            return state
+        if refit["result"].diverged:
+            state["info"]["refit_failed"] = refit["result"].diverged
+            return state
+        refit["info"].update(best_epoch=result.best_epoch, refit_epochs=refit["result"].best_epoch, n_val_windows=0,
+                             validated_windows=state["info"]["n_val_windows"])
+        refit["result"] = result                       # the history and epoch that validation saw
+        return refit
 
     def _train(self, Xa, ya, y_1d, labels, c, validation_split, validation_data, season_hint, verbose):
         """One training run on checked arrays: normalizers, windows (scaled per window with scaling='window'),

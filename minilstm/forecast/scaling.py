@@ -24,10 +24,12 @@ read off the window misses (the residual, as in Smyl's ES-RNN hybrid and N-BEATS
                                      target's rows after the window), the last value where m = 1 or m > L;
                                      'auto': per step s, whichever of the two had the lower error on the
                                      training windows (a day ahead of hourly data: yesterday; an hour ahead: now)
-    y'' = y' - b,   yhat' = net + b  an untrained network (output 0) forecasts the baseline itself Every number comes from the window itself (rows
-before its targets), so nothing is read from the future. Columns that are no target's history
-(temperature, calendar features) keep the global normalizer only; a target whose history is not
-a column of X is not rescaled (its window has no level to read).
+    y'' = y' - b,   yhat' = net + b  an untrained network (output 0) forecasts the baseline itself
+
+Every number comes from the window itself (rows before its targets), so nothing is read from the
+future. Columns that are no target's history (temperature, calendar features) keep the global
+normalizer only; a target whose history is not a column of X is not rescaled (its window has no
+level to read), and a config asking for these options when no target has one is refused.
 """
 import numpy as np
 
@@ -163,7 +165,8 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
     In fit (X (N, F), y (N, T) as given, X_train_normalized: the training rows after the normalizer,
     train_windows: (windows (n, L, F), targets (n, k, T)) of the training rows, normalized) it is built from
     the data and written into ``info`` (target_history, window_floors, baseline_positions); after ``load`` it
-    is rebuilt from that ``info`` alone. Only training rows are read.
+    is rebuilt from that ``info`` alone. The floors and the 'auto' choice read training rows only (which column
+    of X holds a target's history is found by comparing the columns over the rows given to fit).
     """
     baseline = config.get("baseline")
     if config.get("scaling") != "window" and baseline is None:
@@ -172,6 +175,12 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
     if X is not None:
         from .inputs import target_positions
         history = target_history(X, y, target_positions(config["target_columns"], labels["columns"], X.shape[1]))
+        if all(c is None for c in history):
+            from ..errors import ConfigError
+            raise ConfigError("config['scaling'] = 'window' and config['baseline'] read the target's past values from "
+                              "the window, but no column of X holds them (y is not a column of X, e.g. with "
+                              "horizon=0 and an already shifted y). Include the target's history as a column of X "
+                              "(fit(df, 'target') or config['target_columns']), or leave these options off.")
         floors = column_floors(X_train_normalized, history) if config.get("scaling") == "window" else {}
         info["target_history"] = history
         info["window_floors"] = [floors.get(c) if c is not None else None for c in history]
