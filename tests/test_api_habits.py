@@ -209,3 +209,22 @@ def test_validation_data_targets_are_range_checked():
     x = series()
     with pytest.raises(ValueError, match="validation_data's y"):
         LSTMModel({**SMALL, "normalize": None}).fit(x, x, validation_data=(x[:50], x[:50] * 1e45), verbose=False)
+
+
+def test_ensemble_backtest_and_sweep_take_y_as_fit_does():
+    from minilstm.forecast import backtest, sweep
+    df = frame(200)
+    cfg = {**SMALL, "epochs": 1}
+    named = backtest(cfg, df, "temp_max", start=160, step=20)
+    ref = backtest({**cfg, "target_columns": [1]}, df.to_numpy(), start=160, step=20)
+    assert named.metrics["rmse"] == ref.metrics["rmse"]
+    s = df["temp_max"].to_numpy()
+    alone = backtest(cfg, s, start=160, step=20)                             # y omitted: the series itself
+    assert alone.metrics["rmse"] == backtest(cfg, s, s, start=160, step=20).metrics["rmse"]
+    ens = LSTMEnsemble(cfg, n_members=2).fit(df, "temp_max", verbose=False)
+    assert ens.evaluate(df, verbose=False)["n_scored"] == 200 - 8
+    assert LSTMEnsemble(cfg, n_members=2).fit(s, verbose=False).predict(s).shape == (200 - 8 + 1,)
+    result = sweep({"hidden_size": [4, 6]}, df, "temp_max", config=cfg, cv=0.2, verbose=False)
+    assert all(t["status"] == "ok" for t in result.trials)
+    with pytest.raises(ConfigError, match="several columns"):
+        backtest(cfg, df.to_numpy(), start=160)

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, ShapeError
 from .config import validate_config
-from .inputs import read_table, target_positions
+from .inputs import read_table, target_names, target_positions
 from .metrics import (EvaluationReport, LinearAR, choose_season, datetime_hint, naive_scale, persistence_forecast,
                       regression_metrics, seasonal_naive_forecast, units_of)
 from .parallel import run_parallel, task
@@ -39,15 +39,25 @@ BASELINES = ("persistence", "seasonal_naive", "linear_ar", "mean", "zero")
 
 
 def as_arrays(X, y, config):
-    """X, y as given to fit -> (X (N, F), y (N, T), datetime64 index (N,) or None, config), checked.
+    """X, y as given to fit (y may be omitted for a one-column X, or name columns of a DataFrame X) ->
+    (X (N, F), y (N, T), datetime64 index (N,) or None, config), checked.
 
     The config returned names target_columns by position (a DataFrame's names resolved), for fits on the arrays.
     """
     Xt = read_table(X, "X")
+    names = target_names(y)                    # y as LSTMModel.fit takes it: names of X's columns, or omitted
+    if names is not None:
+        if config["target_columns"] is not None and config["target_columns"] != names:
+            raise ConfigError(f"y = {y!r} names the target column(s) {names}, but config['target_columns'] = "
+                              f"{config['target_columns']}; give one or the other.")
+        config, y = {**config, "target_columns": names}, None
     tc = target_positions(config["target_columns"], Xt.columns if Xt.is_frame else None, Xt.values.shape[1])
+    if y is None and tc is None and Xt.values.shape[1] == 1:
+        tc = [0]                                # a one-column X forecasts itself
     if y is None:
         if tc is None:
-            raise ConfigError("y is None: pass targets, or set config['target_columns'] to forecast columns of X.")
+            raise ConfigError("y is None and X has several columns: pass targets, name the target column(s) of a "
+                              "DataFrame (y='Demand'), or set config['target_columns'].")
         ya = Xt.values[:, tc]
     else:
         ya = read_table(y, "y").values

@@ -276,7 +276,7 @@ class LSTMEnsemble:
         c = self.config
         L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
         report = EnsembleReport(self.members[0].evaluate(X, y, season=season, verbose=False))
-        _, ya, _, _ = as_arrays(X, y, c)
+        _, ya, _, _ = as_arrays(X, y, self.members[0].config)      # the target columns the members' fits set
         n = n_labeled(len(ya), L, h, k)
         truth = window_targets(ya, L, h, k)
         preds = [self._values(m, X, k)[:n] for m in self.members]

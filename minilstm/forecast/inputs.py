@@ -174,6 +174,15 @@ def align_columns(X, fitted_columns, name="X"):
     return X._replace(values=X.values[:, order], columns=list(fitted_columns))
 
 
+def target_names(y):
+    """fit's y when it names target columns of X (``'Demand'`` or ``['a', 'b']``): the list of names, else None."""
+    if isinstance(y, str):
+        return [y]
+    if isinstance(y, (list, tuple)) and y and all(isinstance(v, str) for v in y):
+        return list(y)
+    return None
+
+
 def target_positions(target_columns, columns, n_columns, name="X"):
     """config['target_columns'] (indices, or names of a DataFrame's columns) -> positions in X's columns.
 

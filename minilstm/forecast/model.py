@@ -16,7 +16,7 @@ from . import io as model_io
 from . import training
 from .config import normalizer_spec, validate_config
 from .inputs import (align_columns, check_same_index, freq_string, in_dtype_range, is_datetime_index, labelled,
-                     read_table, target_positions)
+                     read_table, target_names, target_positions)
 from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, training_mean,
                       units_of)
 from .normalizer import DataNormalizer
@@ -167,8 +167,7 @@ class LSTMModel:
         if self.info.get("targets_from_fit") and "target_columns" not in settings:
             base["target_columns"] = None                   # named by an earlier fit's y: this fit's y decides
         c = validate_config({**base, **settings})           # a config edited after construction is checked again
-        names = [y] if isinstance(y, str) else list(y) if (isinstance(y, (list, tuple)) and y and
-                                                           all(isinstance(v, str) for v in y)) else None
+        names = target_names(y)
         if names is not None:
             if c["target_columns"] is not None and c["target_columns"] != names:
                 raise ConfigError(f"fit(X, {y!r}) names the target column(s) {names}, but config['target_columns'] = "
