@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, ShapeError
 from .config import validate_config
-from .inputs import read_table, target_names, target_positions
+from .inputs import read_table, target_positions, targets_from_y
 from .metrics import (EvaluationReport, LinearAR, choose_season, datetime_hint, naive_scale, persistence_forecast,
                       regression_metrics, seasonal_naive_forecast, units_of)
 from .parallel import run_parallel, task
@@ -45,15 +45,8 @@ def as_arrays(X, y, config):
     The config returned names target_columns by position (a DataFrame's names resolved), for fits on the arrays.
     """
     Xt = read_table(X, "X")
-    names = target_names(y)                    # y as LSTMModel.fit takes it: names of X's columns, or omitted
-    if names is not None:
-        if config["target_columns"] is not None and config["target_columns"] != names:
-            raise ConfigError(f"y = {y!r} names the target column(s) {names}, but config['target_columns'] = "
-                              f"{config['target_columns']}; give one or the other.")
-        config, y = {**config, "target_columns": names}, None
-    tc = target_positions(config["target_columns"], Xt.columns if Xt.is_frame else None, Xt.values.shape[1])
-    if y is None and tc is None and Xt.values.shape[1] == 1:
-        tc = [0]                                # a one-column X forecasts itself
+    target_columns, y, _ = targets_from_y(config["target_columns"], y, Xt.values.shape[1])   # as LSTMModel.fit
+    tc = target_positions(target_columns, Xt.columns if Xt.is_frame else None, Xt.values.shape[1])
     if y is None:
         if tc is None:
             raise ConfigError("y is None and X has several columns: pass targets, name the target column(s) of a "

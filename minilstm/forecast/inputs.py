@@ -183,6 +183,24 @@ def target_names(y):
     return None
 
 
+def targets_from_y(target_columns, y, n_columns):
+    """What fit's y says about the targets, with config['target_columns'] -> (target_columns, y, set_by_y).
+
+    y naming columns of X (``'Demand'``, ``['a', 'b']``) makes them the target columns (y None); y omitted on a
+    one-column X (n_columns == 1) forecasts that column ([0]); otherwise both come back as they were, and a caller
+    that gets (None, None, False) has no targets to train on. A name that contradicts target_columns is an error.
+    """
+    names = target_names(y)
+    if names is not None:
+        if target_columns is not None and target_columns != names:
+            raise ConfigError(f"y = {y!r} names the target column(s) {names}, but config['target_columns'] = "
+                              f"{target_columns}; give one or the other.")
+        return names, None, True
+    if y is None and target_columns is None and n_columns == 1:
+        return [0], None, True
+    return target_columns, y, False
+
+
 def target_positions(target_columns, columns, n_columns, name="X"):
     """config['target_columns'] (indices, or names of a DataFrame's columns) -> positions in X's columns.
 

@@ -16,7 +16,7 @@ from . import io as model_io
 from . import training
 from .config import normalizer_spec, validate_config
 from .inputs import (align_columns, check_same_index, freq_string, in_dtype_range, is_datetime_index, labelled,
-                     read_table, target_names, target_positions)
+                     read_table, target_positions, targets_from_y)
 from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, training_mean,
                       units_of)
 from .normalizer import DataNormalizer
@@ -120,12 +120,11 @@ class LSTMModel:
         if not self.is_fitted:
             raise NotFittedError(f"{what} needs a fitted model: call fit(X, y) first, or load a saved model.")
 
-    def _xy(self, X, y, c):
-        """Validate fit's X and y for config c -> (X (N, F), y (N, T), y_1d, labels): the pandas facts to keep.
-
-        ``c['target_columns']`` (indices or names) must already say which columns of X y is when y is None.
+    def _xy(self, Xt, y, c):
+        """Validate fit's X (read: a Table) and y for config c -> (X (N, F), y (N, T), y_1d, labels): the pandas
+        facts to keep. ``c['target_columns']`` (indices or names) must already say which columns of X y is when
+        y is None.
         """
-        Xt = read_table(X, "X")
         Xa = Xt.values
         tc = target_positions(c["target_columns"], Xt.columns if Xt.is_frame else None, Xa.shape[1])
         if y is None:
@@ -156,32 +155,26 @@ class LSTMModel:
                   "time_index": is_datetime_index(index), "freq": freq_string(index)}
         return Xa, ya, yt.was_1d, labels
 
-    def _fit_config(self, X, y, settings):
+    def _fit_config(self, Xt, y, settings):
         """The config one fit trains with (the model's, with fit's keyword settings over it) and the y to read.
 
         y may name target columns of X (``fit(df, 'Demand')``); y=None on a one-column X forecasts that
-        series (its own next values), as Darts' ``fit(series)`` does. Returns (config, y, whether fit's y set
-        target_columns: such columns are this fit's, and the next fit's y decides again).
+        series (its own next values), as Darts' ``fit(series)`` does (``inputs.targets_from_y``). Returns
+        (config, y, whether fit's y set target_columns: such columns are this fit's, and the next fit's y decides
+        again).
         """
         base = dict(self.config)
         if self.info.get("targets_from_fit") and "target_columns" not in settings:
             base["target_columns"] = None                   # named by an earlier fit's y: this fit's y decides
         c = validate_config({**base, **settings})           # a config edited after construction is checked again
-        names = target_names(y)
-        if names is not None:
-            if c["target_columns"] is not None and c["target_columns"] != names:
-                raise ConfigError(f"fit(X, {y!r}) names the target column(s) {names}, but config['target_columns'] = "
-                                  f"{c['target_columns']}; give one or the other.")
-            return validate_config({**c, "target_columns": names}), None, True
-        if y is None and c["target_columns"] is None:
-            n_cols = read_table(X, "X").values.shape[1]
-            if n_cols != 1:
-                raise InputTypeError(f"y is None and X has {n_cols} columns: pass the targets (fit(X, y)), name the "
-                                     "target column(s) of a DataFrame (fit(df, 'Demand')), or set "
-                                     "config['target_columns']. With y omitted, a one-column X is forecast from "
-                                     "its own past.")
-            return validate_config({**c, "target_columns": [0]}), None, True
-        return c, y, False
+        n_cols = Xt.values.shape[1]
+        target_columns, y, set_by_y = targets_from_y(c["target_columns"], y, n_cols)
+        if y is None and target_columns is None:
+            raise InputTypeError(f"y is None and X has {n_cols} columns: pass the targets (fit(X, y)), name the "
+                                 "target column(s) of a DataFrame (fit(df, 'Demand')), or set "
+                                 "config['target_columns']. With y omitted, a one-column X is forecast from "
+                                 "its own past.")
+        return (validate_config({**c, "target_columns": target_columns}) if set_by_y else c), y, set_by_y
 
     def _validation_windows(self, validation_data, labels, n_features, n_targets, c, xn, yn):
         """fit's validation_data=(X_val, y_val) -> (windows (n, L, F), targets (n, k*T)), normalized like training."""
@@ -262,13 +255,14 @@ class LSTMModel:
         unfitted model stays unfitted). A divergence later keeps the best epoch's weights: the
         model is then the new one, usable, and ``TrainingDivergedError`` says what happened.
         """
-        c, y, targets_from_fit = self._fit_config(X, y, settings)
+        Xt = read_table(X, "X")
+        c, y, targets_from_fit = self._fit_config(Xt, y, settings)
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) or \
                 not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}.")
         if validation_data is not None:
             validation_split = 0.0
-        Xa, ya, y_1d, labels = self._xy(X, y, c)
+        Xa, ya, y_1d, labels = self._xy(Xt, y, c)
         season_hint = datetime_hint(y, X)
         state = self._train(Xa, ya, y_1d, labels, c, float(validation_split), validation_data, season_hint, verbose)
         result = state["result"]
