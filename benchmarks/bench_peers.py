@@ -281,13 +281,17 @@ def load_series(name, default_length=20, horizon=None, season=None):
 
 # ---- the methods ------------------------------------------------------------------------------------
 def minilstm_forecasts(model, y, origins, H):
-    """(n_origins, H) forecasts of a fitted LSTMModel, each from the window of rows [o - L, o) only."""
+    """(n_origins, H) forecasts of a fitted LSTMModel from every origin o, each from the rows before o only.
+
+    predict gets rows [0, last origin): window j covers rows [j, j + L) and forecasts from origin j + L. The
+    network reads that window; an 'ets' baseline's states carry every row before the origin, as a statistical
+    model's forecast from that origin does."""
     L = model.config["sequence_length"]
-    lo, hi = origins[0], origins[-1]
-    if lo < L:
-        raise ValueError(f"the first origin {lo} has fewer than sequence_length = {L} rows before it.")
-    P = np.asarray(model.predict(np.asarray(y[lo - L:hi], dtype=np.float64), steps=H)).reshape(hi - lo + 1, H)
-    return P[np.asarray(origins) - lo]                   # window j of that slice ends at row lo + j - 1
+    if origins[0] < L:
+        raise ValueError(f"the first origin {origins[0]} has fewer than sequence_length = {L} rows before it.")
+    hi = origins[-1]
+    P = np.asarray(model.predict(np.asarray(y[:hi], dtype=np.float64), steps=H)).reshape(hi - L + 1, H)
+    return P[np.asarray(origins) - L]
 
 
 def run_minilstm(sp, seed, overrides):

@@ -55,7 +55,7 @@ def test_validation_data_validates_on_those_rows_and_trains_on_all_of_X():
     assert m.info["n_val_windows"] == 100 - 8
     assert all(r["val_loss"] is not None for r in m.train_history)
     # the last epoch's validation loss is the loss of the kept weights on exactly the given rows' windows
-    last = LSTMModel({**SMALL, "restore_best": False, "patience": None}).fit(
+    last = LSTMModel({**SMALL, "restore_best": False, "patience": None, "baseline": None}).fit(
         x[:300], x[:300], validation_data=(x[300:], x[300:]), verbose=False)
     xv, yv = (last.x_normalizer.transform(x[300:, None]), last.y_normalizer.transform(x[300:, None]))
     Y = window_targets(yv, 8, 1, 1).reshape(92, 1)

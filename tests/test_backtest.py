@@ -29,6 +29,7 @@ def poisoned(X, y, o):
 
 
 WINDOW_MECHANISMS = {"scaling": "window", "baseline": "seasonal_naive", "season": 12, "refit_full": True}
+SMOOTHING = {"baseline": "ets", "season": 12, "refit_full": True}     # its states read every row before the origin
 
 
 @pytest.mark.parametrize("settings,mechanisms", [
@@ -37,7 +38,11 @@ WINDOW_MECHANISMS = {"scaling": "window", "baseline": "seasonal_naive", "season"
     (dict(step=9, refit=False, window="expanding"), {}),
     (dict(step=17, refit=True, window="expanding"), WINDOW_MECHANISMS),      # per-window scaling, baseline, refit
     (dict(step=9, refit=False, window="expanding"), WINDOW_MECHANISMS),
-], ids=["expanding", "sliding", "once", "expanding-window-mechanisms", "once-window-mechanisms"])
+    (dict(step=17, refit=True, window="expanding"), SMOOTHING),
+    (dict(step=9, refit=False, window="expanding"), SMOOTHING),
+    (dict(step=6, refit=3, window="sliding", train_size=60), SMOOTHING),
+], ids=["expanding", "sliding", "once", "expanding-window-mechanisms", "once-window-mechanisms", "expanding-ets",
+        "once-ets", "sliding-ets"])
 def test_no_fold_sees_a_row_at_or_after_its_origin(settings, mechanisms):
     X, y = series()
     cfg = dict(CFG, output_steps=2, **mechanisms)

@@ -68,7 +68,7 @@ def test_fit_history_and_prediction_shapes():
 
 def test_train_loss_is_sample_weighted_mean_including_short_batch():
     s = sine(100)
-    m = LSTMModel({**SMALL, "epochs": 1, "batch_size": 7, "learning_rate": 1e-12, "shuffle": False,
+    m = LSTMModel({**SMALL, "epochs": 1, "batch_size": 7, "learning_rate": 1e-12, "shuffle": False, "baseline": None,
                    "dropout": 0.0})
     m.fit(s, s, validation_split=0.0, verbose=False)
     # lr ~ 0: the weights barely move, so the epoch's loss equals the loss of the initial weights on all windows
@@ -92,7 +92,7 @@ def test_validation_is_last_windows_and_normalizer_sees_training_rows_only():
 
 def test_early_stopping_restores_best_weights():
     s = sine(200)
-    m = LSTMModel({**SMALL, "epochs": 40, "patience": 2, "learning_rate": 0.05, "lr_schedule": None})
+    m = LSTMModel({**SMALL, "epochs": 40, "patience": 2, "learning_rate": 0.05, "lr_schedule": None, "baseline": None})
     m.fit(s, s, verbose=False)
     vals = [r["val_loss"] for r in m.train_history]
     best = int(np.argmin(vals)) + 1
@@ -155,7 +155,7 @@ def test_multi_step_direct_and_recursive():
     assert direct.forecast(s, steps=4).shape == (4,)
     with pytest.raises(ValueError, match="output_steps"):
         direct.predict(s, steps=5)
-    rec = LSTMModel(SMALL).fit(s, s, verbose=False)
+    rec = LSTMModel({**SMALL, "baseline": None}).fit(s, s, verbose=False)     # the network alone: see test_smoothing
     r = rec.predict(s, steps=3)
     assert r.shape == (295, 3)
     np.testing.assert_allclose(r[:, 0], rec.predict(s), rtol=1e-6)
@@ -232,7 +232,7 @@ def test_pandas_in_and_out():
 
 def test_gate_activations_are_those_of_the_window_predict_reads():
     s = sine(120)
-    m = LSTMModel({**SMALL, "num_layers": 2, "epochs": 1}).fit(s, s, verbose=False)
+    m = LSTMModel({**SMALL, "num_layers": 2, "epochs": 1, "baseline": None}).fit(s, s, verbose=False)   # the network alone
     acts = m.gate_activations(s)                       # the last window: rows [114, 120)
     assert set(acts) == {"f", "i", "c_tilde", "o", "C", "h"}
     assert all(isinstance(a, np.ndarray) and a.shape == (6, 8) for a in acts.values())

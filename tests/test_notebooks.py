@@ -89,6 +89,10 @@ PROBES = {
         "band_width": [float(np.mean(bands[lv][1] - bands[lv][0])) for lv in (0.8, 0.95)],
         "sweep_scores": [t["score"] for t in result.trials], "best": result.best_params,
         "first_params": result.trials[0]["params"], "same": bool(np.array_equal(one.forecasts, two.forecasts))}""",
+    "11_why_the_lstm_lost": """{
+        "summary": summary, "ablations": ablation_medians, "scores": scores, "still_losing": still_losing,
+        "kept": bool(default.info["network_kept"]), "windows": int(plain.info["n_train_windows"]),
+        "n_params": int(n_params), "baseline": default.info["baseline"], "plain_baseline": plain.info["baseline"]}""",
 }
 
 
@@ -271,6 +275,22 @@ def claims_10(c):
     assert c["band_width"] == pytest.approx([width["0.8"], width["0.95"]])   # the plotted bands are those scored
     assert c["sweep_scores"] == sorted(c["sweep_scores"]) and c["best"] == c["first_params"]
     assert c["same"]                                                  # n_jobs=2 gives the numbers of n_jobs=1
+
+
+def claims_11(c):
+    s, a = c["summary"], c["ablations"]
+    assert s["n"] == 13 and s["median_after"] < s["median_before"] and s["max_after"] < s["max_before"]
+    assert s["beat_darts_after"] > s["beat_darts_before"]
+    assert a["seasonal naive residual"] < a["old defaults"]           # a baseline read off the window helps
+    assert a["today's defaults (ets residual)"] < a["seasonal naive residual"]   # smoothing does better still
+    for extra in ("ets residual + window scaling", "ets residual + refit_full"):   # and they add nothing on top
+        assert a[extra] >= a["today's defaults (ets residual)"] - 0.01
+    assert c["windows"] < 30 and c["n_params"] > 10_000                # few windows, many weights
+    assert c["baseline"] == "ets" and c["plain_baseline"] is None
+    assert c["scores"]["minilstm default"] < c["scores"]["plain LSTM"]
+    if not c["kept"]:                                                 # the gate left the smoother alone
+        assert c["scores"]["minilstm default"] == pytest.approx(c["scores"]["smoother alone"], rel=1e-5)
+    assert s["worst_after"] in c["still_losing"] and "austres" in c["still_losing"]
 
 
 @pytest.mark.notebooks

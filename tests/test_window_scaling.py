@@ -53,7 +53,7 @@ def test_window_scaling_carries_a_new_level_exactly():
     """A level the training rows never reached: with scaling='window' the forecast moves with it exactly."""
     y = seasonal()
     for scaling, exact in (("window", True), (None, False)):
-        m = LSTMModel({**SMALL, "scaling": scaling}).fit(y, verbose=False)
+        m = LSTMModel({**SMALL, "scaling": scaling, "baseline": None}).fit(y, verbose=False)   # scaling alone
         shift = 100 * y.std()
         moved = m.predict(y + shift) - shift
         assert np.allclose(moved, m.predict(y), atol=1e-6 * shift) == exact, scaling
@@ -91,14 +91,14 @@ def test_exogenous_columns_keep_the_global_normalizer():
 
 def test_refit_full_trains_on_every_row_for_the_chosen_epochs():
     y = seasonal()
-    m = LSTMModel({**SMALL, "epochs": 6, "refit_full": True}).fit(y, verbose=False)
+    m = LSTMModel({**SMALL, "epochs": 6, "refit_full": True, "baseline": None}).fit(y, verbose=False)
     chosen = m.info["best_epoch"]
     assert m.info["refit_epochs"] == chosen and m.info["n_train_windows"] == len(y) - 12
     assert m.info["n_val_windows"] == 0 and m.info["validated_windows"] > 0      # nothing is held out any more
     assert len(m.train_history) == 6 and all(r["val_loss"] is not None for r in m.train_history)
-    plain = LSTMModel({**SMALL, "epochs": 6}).fit(y, verbose=False)
+    plain = LSTMModel({**SMALL, "epochs": 6, "baseline": None}).fit(y, verbose=False)
     assert plain.info["n_train_windows"] < m.info["n_train_windows"]
-    again = LSTMModel({**SMALL, "epochs": chosen, "patience": None, "restore_best": False}).fit(
+    again = LSTMModel({**SMALL, "epochs": chosen, "patience": None, "restore_best": False, "baseline": None}).fit(
         y, validation_split=0, verbose=False)
     np.testing.assert_allclose(m.predict(y), again.predict(y), rtol=1e-6)   # the refit is exactly that fit
 
@@ -118,7 +118,7 @@ def test_bad_settings_are_clear():
     with pytest.raises(ConfigError, match="scaling"):
         LSTMModel(scaling="revin")
     with pytest.raises(ConfigError, match="baseline"):
-        LSTMModel(baseline="ets")
+        LSTMModel(baseline="holt_winters")
     with pytest.raises(ConfigError, match="refit_full"):
         LSTMModel(refit_full="yes")
 

@@ -158,10 +158,7 @@ def fit_and_forecast(config, X, y, n_fit, origins, steps, validation_split):
     model = LSTMModel(config).fit(X[:n_fit], y[:n_fit], validation_split=validation_split, verbose=False)
     seconds = time.perf_counter() - t0
     m, T = len(origins), y.shape[1]
-    if m * L <= origins[-1] - origins[0] + 1:   # far apart: the origins' windows only, end to end
-        pred = model.predict(np.concatenate([X[o - L:o] for o in origins]), steps=steps)[::L]
-    else:                                       # close together: every window between them, then pick
-        pred = model.predict(X[origins[0] - L:origins[-1]], steps=steps)[origins - origins[0]]
+    pred = model._predict_rows(X[:origins[-1]], steps, origins)   # each origin's window, every row before it
     # the baselines' training rows are the model's: its training windows, without the validation tail
     k = config["output_steps"]
     n_tr = n_train_windows(n_fit, L, h, k, validation_split)

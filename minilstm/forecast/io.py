@@ -411,7 +411,12 @@ def _check_info(info, path, cfg, n_features, n_targets):
     _labels(info.get("columns"), n_features, path, "columns")
     _labels(info.get("target_names"), n_targets, path, "target_names")
     history, floors = info.get("target_history"), info.get("window_floors")
-    if cfg["scaling"] == "window" or cfg["baseline"] is not None or history is not None or floors is not None:
+    baseline = info["baseline"] if "baseline" in info else cfg["baseline"]
+    if "baseline" in info and baseline not in ("naive", "seasonal_naive", "auto", "ets", None):
+        raise _bad(path, f"info's baseline must be null, 'naive', 'seasonal_naive', 'auto' or 'ets', got {baseline!r}")
+    if baseline == "ets_univariate":
+        raise _bad(path, "config baseline 'ets_univariate' needs info's baseline (what fit resolved it to)")
+    if cfg["scaling"] == "window" or baseline is not None or history is not None or floors is not None:
         if not isinstance(history, list) or len(history) != n_targets or not isinstance(floors, list) or \
                 len(floors) != n_targets:
             raise _bad(path, f"info's target_history and window_floors must be lists of {n_targets} entries for "
@@ -423,7 +428,9 @@ def _check_info(info, path, cfg, n_features, n_targets):
             if not ok:
                 raise _bad(path, f"info's target_history {history} / window_floors {floors} are not column "
                                  "indices with positive floors")
-    if cfg["baseline"] is not None:
+    if baseline == "ets":
+        _check_ets(info.get("baseline_ets"), sum(c is not None for c in history), path)
+    elif baseline is not None:
         pos, L = info.get("baseline_positions"), cfg["sequence_length"]
         if not isinstance(pos, list) or len(pos) != cfg["output_steps"] or not all(
                 isinstance(p, int) and not isinstance(p, bool) and 0 <= p < L for p in pos):
@@ -433,6 +440,28 @@ def _check_info(info, path, cfg, n_features, n_targets):
     if tc is not None and isinstance(tc[0], str) and not set(tc) <= set(info.get("columns") or []):
         raise _bad(path, f"config target_columns {tc} name columns that info's columns {info.get('columns')} lack")
     return dict(info)
+
+
+def _check_ets(ets, n_columns, path):
+    """info's baseline_ets: {'season': int >= 1, 'params': per history column a dict of smoothing parameters in
+    [0, 1], a log flag and a finite floor >= 0, 'to_raw': per column [a, c] (finite, a != 0) or null}."""
+    def number(v, lo=-math.inf, hi=math.inf):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
+
+    unit = ("alpha", "beta", "phi", "gamma", "trend", "season", "log")
+    ok = isinstance(ets, dict) and set(ets) == {"season", "params", "to_raw"} and isinstance(ets["season"], int) and \
+        not isinstance(ets["season"], bool) and 1 <= ets["season"] <= 10 ** 6 and \
+        isinstance(ets["params"], list) and len(ets["params"]) == n_columns and \
+        isinstance(ets["to_raw"], list) and len(ets["to_raw"]) == n_columns
+    ok = ok and all(isinstance(p, dict) and set(p) == set(unit) | {"floor"} and all(number(p[k], 0, 1) for k in unit)
+                    and number(p["floor"], 0) for p in ets["params"])
+    ok = ok and all(r is None or isinstance(r, list) and len(r) == 2 and all(number(v) for v in r) and r[0] != 0
+                    for r in ets["to_raw"])
+    ok = ok and all(not p["log"] or r is not None for p, r in zip(ets["params"], ets["to_raw"]))
+    if not ok:
+        raise _bad(path, "info's baseline_ets must be {'season': an integer >= 1, 'params': one dict per target "
+                         "history column of alpha, beta, phi, gamma, trend, season, log in [0, 1] and floor >= 0, "
+                         f"'to_raw': one [a, c] or null per column (null only without log)}}, got {ets!r}")
 
 
 def _check_history(h, path):

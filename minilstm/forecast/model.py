@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import __version__
 from ..backend import to_numpy
+from ..functional import LOSSES
 from ..errors import (DataError, InputTypeError, ModelFileError, NotFittedError, ShapeError, ConfigError,  # noqa: F401
                       TrainingDivergedError)
 from . import io as model_io
@@ -25,6 +26,7 @@ from .training import build_network
 from .windows import n_labeled, n_windows, sliding_windows, window_targets
 
 
+SE_TO_KEEP = 1.0        # a baseline's network is kept when its validation gain exceeds this many standard errors
 MAX_STEPS = 100_000     # predict/forecast horizon limit: beyond it a recursive forecast is noise and memory
 
 
@@ -46,6 +48,29 @@ def _split(n_rows, L, h, k, validation_split):
         raise DataError(f"validation_split={validation_split} leaves no training window ({n} labeled windows); "
                         "lower validation_split or pass more rows.")
     return n, n_train, n_val
+
+
+def _keep_network_or_baseline(net, Xv, Yv, c, info, verbose):
+    """With the 'ets' baseline the network must earn its place: it is kept only when its validation loss is lower
+    than the baseline's alone (the network's residual 0) by at least two standard errors of the paired
+    per-window difference (the windows' k-step targets overlap, so n / k windows count as independent).
+    Otherwise the head is set to zero and the model forecasts the baseline itself: on a short series a
+    network fitted to a few residuals mostly adds noise. Xv (n, L, F), Yv (n, k*T): the validation
+    windows as the network reads them and their residual targets. The choice is recorded in info."""
+    loss_fn, k = LOSSES[c["loss"]], c["output_steps"]
+    P = net.predict(Xv, Yv.shape[1])
+    zero = np.zeros_like(Yv[:1])
+    d = np.array([loss_fn(zero, Yv[i:i + 1])[0] - loss_fn(P[i:i + 1], Yv[i:i + 1])[0] for i in range(len(Yv))])
+    se = d.std() / np.sqrt(max(len(d) / k, 1.0))
+    info["baseline_val_loss"] = float(loss_fn(np.zeros_like(Yv), Yv)[0])
+    info["network_val_gain"], info["network_val_se"] = float(d.mean()), float(se)
+    info["network_kept"] = bool(len(d) >= 2 * k and d.mean() > SE_TO_KEEP * se)
+    if not info["network_kept"]:
+        for v in net.head.params.values():
+            v[...] = 0
+        if verbose:
+            print(f"the network's validation loss is not clearly below the {info['baseline']} baseline's alone (by "
+                  f"{d.mean():.3g} against a standard error of {se:.3g}): the model forecasts the baseline")
 
 
 class LSTMModel:
@@ -95,14 +120,18 @@ class LSTMModel:
         """The fitted WindowTransform (scaling='window', a baseline), or None."""
         return self.__dict__.get("_window_transform")
 
-    def _predict_windows(self, Xw):
-        """Xw (n, L, F) host windows in normalized units -> (n, k*T) host predictions, eval mode."""
+    def _predict_windows(self, Xw, rows=None, smoothed=None):
+        """Xw (n, L, F) host windows in normalized units -> (n, k*T) host predictions, eval mode.
+
+        rows: the normalized rows the windows were cut from, Xw being their last n windows (the 'ets'
+        baseline's states then carry every row before each window; without rows, each window's own);
+        smoothed: that baseline's forecasts (n, k, T) given instead (recursive steps)."""
         out, wt = self.n_targets * self.config["output_steps"], self._transform()
         if wt is None:
             return self._net.predict(Xw, out)
-        Xs, levels = wt.inputs(Xw)
+        Xs, context = wt.inputs(Xw, rows, smoothed)
         P = self._net.predict(Xs, out).reshape(len(Xw), self.config["output_steps"], -1)
-        return wt.outputs(Xs, P, levels).reshape(len(Xw), out)
+        return wt.outputs(Xs, P, context).reshape(len(Xw), out)
 
     # ---- input checking ---------------------------------------------------------------
     def _read_X(self, X, name="X"):
@@ -207,7 +236,7 @@ class LSTMModel:
         Xn, yn_ = _apply(xn, Xa), _apply(yn, ya)
         in_dtype_range(Xn, c["dtype"], "validation_data's X")
         in_dtype_range(yn_, c["dtype"], "validation_data's y")
-        return sliding_windows(Xn, L)[:n], window_targets(yn_, L, h, k).reshape(n, -1)
+        return sliding_windows(Xn, L)[:n], window_targets(yn_, L, h, k).reshape(n, -1), Xn[:n + L - 1]
 
     def _nx(self, X):
         return in_dtype_range(_apply(self.x_normalizer, X), self.lstm.dtype, "X")
@@ -301,6 +330,12 @@ class LSTMModel:
             return state
         refit["info"].update(best_epoch=result.best_epoch, refit_epochs=refit["result"].best_epoch, n_val_windows=0,
                              validated_windows=state["info"]["n_val_windows"])
+        for key in ("baseline_val_loss", "network_val_gain", "network_kept"):   # validation's choice holds
+            if key in state["info"]:
+                refit["info"][key] = state["info"][key]
+        if state["info"].get("network_kept") is False:
+            for v in refit["net"].head.params.values():
+                v[...] = 0
         refit["result"] = result                       # the history and epoch that validation saw
         return refit
 
@@ -328,7 +363,7 @@ class LSTMModel:
         Y = window_targets(yn_, L, h, k).reshape(n, -1)                            # (n, k*T)
         tr, va = np.arange(n_train), np.arange(n - n_val, n)
         if validation_data is not None:                   # Keras' validation_data: windows of other rows
-            Xwv, Yv = self._validation_windows(validation_data, labels, Xa.shape[1], ya.shape[1], c, xn, yn)
+            Xwv, Yv, rows_v = self._validation_windows(validation_data, labels, Xa.shape[1], ya.shape[1], c, xn, yn)
             Xw, Y = np.concatenate([Xw, Xwv]), np.concatenate([Y, Yv])
             va = np.arange(n, n + len(Xwv))
             n_val = len(va)
@@ -339,10 +374,15 @@ class LSTMModel:
                 **season_info(ya[:last_train_row + 1], season_hint, c["season"]),
                 "y_mean": training_mean(ya[:last_train_row + 1]), **labels}
         wt = window_transform(c, info, Xa, ya, Xn[:last_train_row + 1], labels,               # (forecast.scaling)
-                              train_windows=(Xw[tr], Y[tr].reshape(len(tr), k, -1)))
+                              train_windows=(Xw[tr], Y[tr].reshape(len(tr), k, -1)), x_normalizer=xn)
         if wt is not None:                                # each window on its own level and scale, a baseline
-            Xw, levels = wt.inputs(Xw)
-            Y = wt.targets(Xw, Y.reshape(len(Y), k, -1), levels).reshape(len(Y), -1)
+            parts = [(Xw[:n], Y[:n], Xn[:n + L - 1])] + ([(Xw[n:], Y[n:], rows_v)] if len(Xw) > n else [])
+            Xw, Y = [], []
+            for Xp, Yp, rows in parts:                    # validation_data's windows: from their own rows
+                Xs, context = wt.inputs(Xp, rows)
+                Xw.append(Xs)
+                Y.append(wt.targets(Xs, Yp.reshape(len(Yp), k, -1), context).reshape(len(Yp), -1))
+            Xw, Y = np.concatenate(Xw), np.concatenate(Y)
         result = training.train(net, Xw, Y, tr, va, c, verbose)
         if result.best_epoch == 0:                        # nothing usable: the model stays as it was
             if result.interrupted:
@@ -351,6 +391,8 @@ class LSTMModel:
                                         ("the model is the one fitted before." if self.is_fitted else
                                          "the model is not fitted."))
         info["best_epoch"] = result.best_epoch
+        if info.get("baseline") == "ets" and len(va):      # the network must earn its place over the smoother
+            _keep_network_or_baseline(net, Xw[va], Y[va], c, info, verbose)
         return {"net": net, "xn": xn, "yn": yn, "ar": ar, "info": info, "result": result, "transform": wt}
 
     # ---- predict / forecast ---------------------------------------------------------------
@@ -374,23 +416,42 @@ class LSTMModel:
         Values are in y's original units.
         """
         self._require_fitted("predict")
+        steps = self._steps(steps)
+        Xt = self._read_X(X)
+        L = self.config["sequence_length"]
+        if n_windows(len(Xt.values), L) < 1:
+            raise DataError(f"X has {len(Xt.values)} rows; predict needs at least sequence_length = {L}.")
+        P = self._predict_rows(Xt.values, steps)
+        return self._pandas_out(self._shape_out(P, steps), Xt, L - 1 + self.config["horizon"],
+                                steps > 1 and self._y_1d)
+
+    def _steps(self, steps):
+        """predict/forecast's steps: None -> the model's output_steps; else an integer in [1, MAX_STEPS]."""
         if steps is None:
-            steps = self.config["output_steps"]
+            return self.config["output_steps"]
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
             raise ConfigError(f"steps must be an integer in [1, {MAX_STEPS:,}], got {steps!r}.")
-        Xt = self._read_X(X)
-        Xa, c = Xt.values, self.config
-        L, k, T = c["sequence_length"], c["output_steps"], self.n_targets
-        if n_windows(len(Xa), L) < 1:
-            raise DataError(f"X has {len(Xa)} rows; predict needs at least sequence_length = {L}.")
-        if steps <= k:
-            P = self._inv_y(self._predict_windows(sliding_windows(self._nx(Xa), L)).reshape(-1, k, T)[:, :steps])
-        elif k > 1:
-            raise ConfigError(f"the model predicts {k} steps at once (output_steps={k}); steps={steps} exceeds it. "
-                              f"Retrain with output_steps={steps}, or use steps <= {k}.")
-        else:
-            P = self._recursive(Xa, steps)
-        return self._pandas_out(self._shape_out(P, steps), Xt, L - 1 + c["horizon"], steps > 1 and self._y_1d)
+        return int(steps)
+
+    def _predict_rows(self, Xa, steps, origins=None):
+        """Rows (N, F) in original units -> predictions (n, steps, T) for every window of them, or for the
+        windows that end just before each row in ``origins`` (window [o - L, o); o = N: the last window).
+        Every row before a window may be read (the 'ets' baseline's states), none after it."""
+        L, k, T = self.config["sequence_length"], self.config["output_steps"], self.n_targets
+        if steps > k:
+            if k > 1:
+                raise ConfigError(f"the model predicts {k} steps at once (output_steps={k}); steps={steps} exceeds "
+                                  f"it. Retrain with output_steps={steps}, or use steps <= {k}.")
+            return self._recursive(Xa, steps, origins)
+        rows = self._nx(Xa)
+        Xw = sliding_windows(rows, L)
+        pick = None if origins is None else np.asarray(origins) - L
+        wt = self._transform()
+        if pick is None or wt is None or wt.smoother is None:
+            Xw = Xw if pick is None else Xw[pick]
+            return self._inv_y(self._predict_windows(Xw, rows).reshape(-1, k, T)[:, :steps])
+        smoothed = wt.smoothed(Xw, rows)[pick]
+        return self._inv_y(self._predict_windows(Xw[pick], smoothed=smoothed).reshape(-1, k, T)[:, :steps])
 
     def _pandas_out(self, out, Xt, first_position, step_columns=False):
         """Arrays, or pandas indexed by target time when fitted and called with a DatetimeIndex."""
@@ -415,13 +476,22 @@ class LSTMModel:
                 "(direct multi-step).")
         return tc
 
-    def _recursive(self, Xa, steps):
+    def _recursive(self, Xa, steps, origins=None):
+        """Feeds each one-step prediction back as the window's next row. With an 'ets' baseline, step s's
+        baseline is the smoother's s-step forecast from every row before the window's end (as in predict),
+        not re-smoothed through the fed-back predictions."""
         tc = self._recursive_columns()
-        L = self.config["sequence_length"]
-        Xw = np.array(sliding_windows(Xa, L))                     # (n, L, F) original units
+        L, wt = self.config["sequence_length"], self._transform()
+        Xw = sliding_windows(Xa, L)                               # (n, L, F) original units (a view)
+        base = None
+        if wt is not None and wt.smoother is not None:
+            base = wt.smoothed(Xw, self._nx(Xa), np.arange(1, steps + 1))      # (n, steps, T), normalized units
+        pick = slice(None) if origins is None else np.asarray(origins) - L
+        Xw, base = np.array(Xw[pick]), None if base is None else base[pick]
         out = np.empty((len(Xw), steps, self.n_targets))
         for s in range(steps):
-            nxt = self._inv_y(self._predict_windows(self._nx_windows(Xw)).reshape(-1, 1, self.n_targets))
+            b = None if base is None else base[:, s:s + 1]
+            nxt = self._inv_y(self._predict_windows(self._nx_windows(Xw), smoothed=b).reshape(-1, 1, self.n_targets))
             out[:, s] = nxt[:, 0]
             row = np.empty((len(Xw), 1, self.n_features))
             row[:, 0, tc] = nxt[:, 0]
@@ -463,13 +533,12 @@ class LSTMModel:
         steps: None (the default) is the model's ``output_steps`` (1 unless set), as in ``predict``.
         """
         self._require_fitted("forecast")
-        if steps is None:
-            steps = self.config["output_steps"]
+        steps = self._steps(steps)
         Xt = self._read_X(X_history, "X_history")
         L = self.config["sequence_length"]
         if len(Xt.values) < L:
             raise DataError(f"X_history has {len(Xt.values)} rows; forecast needs at least sequence_length = {L}.")
-        P = self.predict(Xt.values[-L:], steps=steps)
+        P = self._shape_out(self._predict_rows(Xt.values, steps, origins=[len(Xt.values)]), steps)
         out = P[-1] if steps > 1 else P[-1:].reshape(-1) if self._y_1d else P[-1:]
         return self._pandas_out(out, Xt, len(Xt.values) - 1 + self.config["horizon"])
 
@@ -519,7 +588,7 @@ class LSTMModel:
                             f"rows, got {len(Xa)}.")
         truth = window_targets(ya, L, h, k)                                       # (n, k, T)
         Xw = sliding_windows(self._nx(Xa), L)[:n]
-        pred = self._inv_y(self._predict_windows(Xw).reshape(n, k, -1))
+        pred = self._inv_y(self._predict_windows(Xw, self._nx(Xa)[:n + L - 1]).reshape(n, k, -1))
         scale = np.asarray(self.info["mase_scale"])
         ar = self._inv_y(self.ar.predict(Xw).reshape(n, k, -1))
         how = "given to evaluate" if season else self.info.get("season_how", "stored with the model")

@@ -33,6 +33,10 @@ level to read), and a config asking for these options when no target has one is 
 """
 import numpy as np
 
+from .smoothing import ExponentialSmoothing
+
+ETS_UNIVARIATE = "ets_univariate"   # the default: 'ets' when every input column is a target's history, else none
+
 FLOOR = 0.1     # a window's spread is at least this fraction of its column's spread over the training rows
 
 
@@ -120,27 +124,57 @@ def window_baseline(Xw, history, positions):
 
 class WindowTransform:
     """What the network reads and learns, from the windows in the normalizer's units: per-window scaling
-    (``floors`` {column: floor}, or None) and a baseline (``positions`` from ``baseline_positions``, or None).
+    (``floors`` {column: floor}, or None) and a baseline: ``positions`` from ``baseline_positions``, or
+    ``smoother``, an ``ExponentialSmoothing`` of the history columns (``forecast.smoothing``), or neither.
 
-    inputs(Xw) -> (X', levels); targets(X', Y, levels) -> what the network learns (n, k, T);
-    outputs(X', P, levels) -> its predictions P (n, k, T) back in the normalizer's units.
+    inputs(Xw, rows=None, smoothed=None) -> (X', context): rows (N, F), when given, are the rows the windows were cut
+    from, the windows being rows' last n windows, so the smoother's states carry every row before a window's end;
+    without them it runs over each window alone (``smoothed``: its forecasts, given). targets(X', Y, context) -> what the network learns
+    (n, k, T); outputs(X', P, context) -> its predictions P (n, k, T) back in the normalizer's units.
     """
 
-    def __init__(self, history, floors=None, positions=None):
+    def __init__(self, history, floors=None, positions=None, smoother=None, steps_ahead=None):
         self.history, self.floors, self.positions = history, floors, positions
+        self.smoother, self.steps_ahead = smoother, steps_ahead
 
-    def inputs(self, Xw):
-        if not self.floors:
-            return Xw, None
-        levels = window_levels(Xw, self.floors)
-        return scale_windows(Xw, levels), levels
+    def smoothed(self, Xw, rows, steps_ahead=None):
+        """The smoother's forecasts (n, k, T) in the normalizer's units (0 for a target without history), for
+        the rows after each window's end in steps_ahead (default: the model's targets)."""
+        ds = self.steps_ahead if steps_ahead is None else steps_ahead
+        cols = [c for c in self.history if c is not None]
+        if rows is not None:
+            f = self.smoother.row_forecasts(rows[:, cols], Xw.shape[1], ds)[-len(Xw):]
+        else:
+            f = self.smoother.window_forecasts(np.asarray(Xw[:, :, cols], dtype=np.float64), ds)
+        out = np.zeros((len(Xw), len(ds), len(self.history)))
+        i = 0
+        for t, c in enumerate(self.history):
+            if c is not None:
+                out[:, :, t], i = f[:, :, i], i + 1
+        return out
 
-    def targets(self, Xs, Y, levels):
+    def inputs(self, Xw, rows=None, smoothed=None):
+        levels = window_levels(Xw, self.floors) if self.floors else None
+        Xs = Xw if levels is None else scale_windows(Xw, levels)
+        if self.smoother is not None:
+            base = self.smoothed(Xw, rows) if smoothed is None else smoothed
+            base = base if levels is None else scale_targets(base, self.history, levels)
+            Xs = np.array(Xs, dtype=np.float64)
+            for t, c in enumerate(self.history):          # the history as seen from the baseline's first forecast
+                if c is not None:
+                    Xs[:, :, c] -= base[:, :1, t]
+        else:
+            base = None if self.positions is None else window_baseline(Xs, self.history, self.positions)
+        return Xs, (levels, base)
+
+    def targets(self, Xs, Y, context):
+        levels, base = context
         out = Y if levels is None else scale_targets(Y, self.history, levels)
-        return out if self.positions is None else out - window_baseline(Xs, self.history, self.positions)
+        return out if base is None else out - base
 
-    def outputs(self, Xs, P, levels):
-        out = P if self.positions is None else P + window_baseline(Xs, self.history, self.positions)
+    def outputs(self, Xs, P, context):
+        levels, base = context
+        out = P if base is None else P + base
         return out if levels is None else unscale_targets(out, self.history, levels)
 
 
@@ -159,7 +193,8 @@ def choose_positions(Xw, Y, history, L, horizon, steps, season):
     return np.array(out, dtype=np.int64)
 
 
-def window_transform(config, info, X=None, y=None, X_train_normalized=None, labels=None, train_windows=None):
+def window_transform(config, info, X=None, y=None, X_train_normalized=None, labels=None, train_windows=None,
+                     x_normalizer=None):
     """The WindowTransform a config asks for (None when neither scaling='window' nor a baseline).
 
     In fit (X (N, F), y (N, T) as given, X_train_normalized: the training rows after the normalizer,
@@ -168,13 +203,19 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
     is rebuilt from that ``info`` alone. The floors and the 'auto' choice read training rows only (which column
     of X holds a target's history is found by comparing the columns over the rows given to fit).
     """
-    baseline = config.get("baseline")
+    baseline = resolved_baseline(config, info)
     if config.get("scaling") != "window" and baseline is None:
         return None
     L, h, k = config["sequence_length"], config["horizon"], config["output_steps"]
     if X is not None:
         from .inputs import target_positions
         history = target_history(X, y, target_positions(config["target_columns"], labels["columns"], X.shape[1]))
+        if baseline == ETS_UNIVARIATE:                    # the default: ETS for a series forecast from its past alone
+            own_past = all(c is not None for c in history) and sorted(set(history)) == list(range(X.shape[1]))
+            baseline = "ets" if own_past and h >= 1 else None
+        info["baseline"] = baseline
+        if config.get("scaling") != "window" and baseline is None:
+            return None
         if all(c is None for c in history):
             from ..errors import ConfigError
             raise ConfigError("config['scaling'] = 'window' and config['baseline'] read the target's past values from "
@@ -185,11 +226,47 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
         info["target_history"] = history
         info["window_floors"] = [floors.get(c) if c is not None else None for c in history]
         season = int(config["season"] or info.get("season") or 1)
-        if baseline is not None:
+        if baseline == "ets":
+            cols = [c for c in history if c is not None]
+            smoother = ExponentialSmoothing(season, to_raw=affine_to_raw(x_normalizer, X.shape[1], cols))
+            smoother.fit(np.asarray(X_train_normalized[:, cols], dtype=np.float64), L, steps_ahead(h, k))
+            info["baseline_ets"] = {"season": smoother.m, "params": smoother.params, "to_raw": smoother.to_raw}
+        elif baseline is not None:
             positions = (choose_positions(*train_windows, history, L, h, k, season) if baseline == "auto" else
                          baseline_positions(L, h, k, season if baseline == "seasonal_naive" else 1))
             info["baseline_positions"] = positions.tolist()
     history = info["target_history"]
     floors = {c: f for c, f in zip(history, info["window_floors"]) if c is not None and f is not None}
+    if baseline == "ets":
+        ets = info["baseline_ets"]
+        smoother = ExponentialSmoothing(ets["season"], ets["params"], ets["to_raw"])
+        return WindowTransform(history, floors or None, smoother=smoother, steps_ahead=steps_ahead(h, k))
     positions = np.array(info["baseline_positions"], dtype=np.int64) if baseline is not None else None
     return WindowTransform(history, floors or None, positions)
+
+
+def resolved_baseline(config, info):
+    """The baseline a fitted model uses: info['baseline'] (what fit resolved config['baseline'] to), else the
+    config's (a model saved before fit recorded it), or, before fit, the config's request."""
+    return info["baseline"] if "baseline" in info else config.get("baseline")
+
+
+def affine_to_raw(x_normalizer, n_features, cols):
+    """For each column in cols: (a, c) with raw = a x + c, x in the normalizer's units, or None where the
+    normalizer is not affine on that column (log, power). No normalizer: (1, 0)."""
+    if x_normalizer is None:
+        return [[1.0, 0.0] for _ in cols]
+    Z = np.zeros((3, n_features))
+    Z[1], Z[2] = 1.0, 2.0
+    R = np.asarray(x_normalizer.inverse_transform(Z), dtype=np.float64)
+    out = []
+    for c in cols:
+        a, b = R[1, c] - R[0, c], R[0, c]
+        ok = np.isfinite([a, b]).all() and a != 0 and abs(R[2, c] - (b + 2 * a)) <= 1e-9 * (abs(a) + abs(b))
+        out.append([float(a), float(b)] if ok else None)
+    return out
+
+
+def steps_ahead(horizon, output_steps):
+    """How many rows after a window's last row each of its targets lies: horizon .. horizon + output_steps - 1."""
+    return np.arange(horizon, horizon + output_steps, dtype=np.int64)

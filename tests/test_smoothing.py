@@ -1,0 +1,181 @@
+"""The 'ets' baseline (forecast.smoothing): the filter is the module's equations, it reads no row at or after
+an origin, it is chosen on training rows only, the default picks it for a series forecast from its own past
+alone, the network is kept only when it validates clearly better, and saved/pickled models keep it."""
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+from minilstm import LSTMModel
+from minilstm.errors import ModelFileError
+from minilstm.forecast.smoothing import ExponentialSmoothing, grid, initial_states, run
+
+SMALL = {"hidden_size": 8, "num_layers": 1, "sequence_length": 24, "epochs": 3, "batch_size": 16, "seed": 1}
+
+
+def seasonal(n=240, seed=0, trend=0.05, multiplicative=False):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    level = 20 + trend * t
+    season = np.sin(2 * np.pi * t / 12)
+    y = level * (1 + 0.3 * season) if multiplicative else level + 3 * season
+    return y + 0.3 * rng.standard_normal(n)
+
+
+def hand_filter(x, p, m, L, d):
+    """The module docstring's equations, one scalar at a time: the forecast d rows after each origin t >= L."""
+    lev0, b0, s0 = initial_states(x[None], L, m, np.array([p["trend"]]), np.array([p["season"]]))
+    lev, b, s = lev0[0, 0], b0[0, 0], s0[0, 0].copy()
+    mm = len(s)
+    out = {}
+    for t in range(len(x) + 1):
+        if t >= L:
+            damp = sum(p["phi"] ** i for i in range(1, d + 1))
+            out[t] = lev + damp * b + s[(t - 1 + d) % mm]
+        if t == len(x):
+            break
+        e = x[t] - (lev + p["phi"] * b + s[t % mm])
+        lev, b = lev + p["phi"] * b + p["alpha"] * e, p["phi"] * b + p["beta"] * e
+        s[t % mm] += p["gamma"] * e
+    return np.array([out[t] for t in sorted(out)])
+
+
+@pytest.mark.parametrize("p", [
+    {"alpha": 0.3, "beta": 0.1, "phi": 0.9, "gamma": 0.2, "trend": 1.0, "season": 1.0},
+    {"alpha": 1.0, "beta": 0.0, "phi": 1.0, "gamma": 0.0, "trend": 0.0, "season": 0.0},     # the naive forecast
+])
+def test_the_filter_is_the_equations(p):
+    x = seasonal(80)
+    params = {k: np.array([v]) for k, v in p.items()}
+    for d in (1, 5, 13):
+        got = run(x[None], params, 12, 24, [d], origins=range(24, 81))[0, :, 0, 0]
+        np.testing.assert_allclose(got, hand_filter(x, p, 12, 24, d), rtol=1e-12)
+    if p["alpha"] == 1.0 and not p["trend"] and not p["season"]:
+        np.testing.assert_allclose(got, x[23:80], rtol=1e-12)          # alpha 1, no trend or season: the last value
+
+
+def test_no_forecast_reads_a_row_at_or_after_its_origin():
+    x = seasonal(150)
+    for log in (False, True):
+        es = ExponentialSmoothing(12, to_raw=[[1.0, 0.0]]).fit(x[:100, None], 24, np.arange(1, 7))
+        if log:
+            es.params[0].update(log=1.0, floor=0.01)
+        clean = es.row_forecasts(x[:, None], 24, np.arange(1, 7))[:, :, 0]       # origin t = window j + 24
+        for o in (24, 30, 77, 120):
+            poisoned = x.copy()
+            poisoned[o:] = 1e3
+            got = es.row_forecasts(poisoned[:, None], 24, np.arange(1, 7))[:, :, 0]
+            np.testing.assert_array_equal(got[:o - 24 + 1], clean[:o - 24 + 1])   # every origin <= o: unchanged
+            assert not np.allclose(got[o - 24 + 1:], clean[o - 24 + 1:])
+
+
+def test_fit_chooses_on_training_rows_the_forecast_it_serves():
+    x = seasonal(200)
+    ds = np.arange(1, 13)
+    es = ExponentialSmoothing(12, to_raw=[None]).fit(x[:150, None], 24, ds)
+    cand = grid(True)
+    scores = run(x[None, :150], cand, 12, 24, ds, origins=range(24, 150), score_to=150)
+    chosen = np.flatnonzero(np.all([cand[k] == v for k, v in es.params[0].items() if k in cand], axis=0))
+    assert scores[chosen[0]] == scores.min()                      # the lowest 12-step MAE on the training rows
+    assert es.params[0]["season"] == 1.0 and es.params[0]["log"] == 0.0
+    # it forecasts the test rows better than the seasonal naive forecast does
+    f = es.row_forecasts(x[:188, None], 24, ds)[150 - 24::12, :, 0]       # origins 150, 162, 174, 186
+    truth = np.stack([x[o:o + 12] for o in range(150, 188, 12)])
+    naive = np.stack([x[o - 12:o] for o in range(150, 188, 12)])
+    assert np.abs(f - truth).mean() < 0.8 * np.abs(naive - truth).mean()
+
+
+def test_a_growing_swing_is_smoothed_in_logs_and_a_sign_change_has_no_log():
+    x = seasonal(240, trend=0.4, multiplicative=True)
+    es = ExponentialSmoothing(12, to_raw=[[1.0, 0.0]]).fit(x[:200, None], 24, np.arange(1, 13))
+    assert es.params[0]["log"] == 1.0 and es.params[0]["floor"] > 0
+    neg = ExponentialSmoothing(12, to_raw=[[1.0, 0.0]]).fit(x[:200, None] - 50, 24, np.arange(1, 13))
+    assert neg.params[0]["log"] == 0.0                                   # values <= 0: additive only
+    with pytest.warns(UserWarning, match="floor"):                       # a value <= 0 later: read as the floor
+        f = es.row_forecasts(np.r_[x[:100], -5.0, x[101:200]][:, None], 24, np.arange(1, 13))
+    assert np.isfinite(f).all()
+
+
+def univariate_model(**settings):
+    y = seasonal(240)
+    return y, LSTMModel({**SMALL, **settings}).fit(y[:200], verbose=False)
+
+
+def test_the_default_smooths_a_series_forecast_from_its_own_past_only():
+    y, m = univariate_model(output_steps=6)
+    assert m.config["baseline"] == "ets_univariate" and m.info["baseline"] == "ets"
+    X = np.c_[y, np.cos(np.arange(240))]                              # another input column: no baseline
+    a = LSTMModel(SMALL).fit(X[:200], y[:200], verbose=False)
+    b = LSTMModel({**SMALL, "baseline": None}).fit(X[:200], y[:200], verbose=False)
+    assert a.info["baseline"] is None and a._transform() is None
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))          # exactly the model without a baseline
+
+
+def test_a_network_that_does_not_validate_better_leaves_the_smoother_alone():
+    y, m = univariate_model(output_steps=6, epochs=1, learning_rate=1e-9)
+    assert m.info["network_kept"] is False
+    assert all(not np.any(v) for v in m.head.params.values())
+    wt = m._transform()
+    rows = m._nx(y[:, None])
+    expect = m._inv_y(wt.smoothed(np.zeros((240 - 24 + 1, 24, 1)), rows))          # (n, k, 1): the smoother's
+    np.testing.assert_allclose(m.predict(y), expect[:, :, 0], rtol=1e-9)
+    trained = univariate_model(output_steps=6, epochs=30, learning_rate=0.01)[1]
+    assert trained.info["network_val_gain"] is not None
+    assert trained.info["network_kept"] == (trained.info["network_val_gain"] > trained.info["network_val_se"])
+
+
+def test_predict_forecast_and_recursive_steps_agree():
+    y, m = univariate_model()
+    p = m.predict(y)
+    assert m.forecast(y[:200])[0] == pytest.approx(p[200 - 24], rel=1e-6)
+    r = m.predict(y, steps=3)
+    np.testing.assert_allclose(r[:, 0], p, rtol=1e-6)                  # a recursive first step is predict's
+    assert np.isfinite(r).all()
+    np.testing.assert_allclose(m.forecast(y[:200], steps=3), r[200 - 24], rtol=1e-6)
+
+
+def test_saved_and_pickled_models_forecast_the_same(tmp_path):
+    y, m = univariate_model(output_steps=4)
+    back = LSTMModel.load(m.save(tmp_path / "m.minilstm"))
+    np.testing.assert_array_equal(back.predict(y), m.predict(y))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(m)).predict(y), m.predict(y))
+
+
+@pytest.mark.parametrize("bad", [
+    {"alpha": 2.0}, {"phi": float("nan")}, {"log": 1.0, "to_raw": None}, {"season": 0}, {"extra": 1},
+])
+def test_a_tampered_smoother_in_a_file_is_refused(bad, tmp_path):
+    import json
+    import zipfile
+    _, m = univariate_model()
+    path = m.save(tmp_path / "m.minilstm")
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    meta_name = next(n for n in files if n.endswith(".json") and b"baseline_ets" in files[n])
+    meta = json.loads(files[meta_name])
+    ets = meta["info"]["baseline_ets"]
+    for k, v in bad.items():
+        if k == "season":
+            ets["season"] = v
+        elif k == "to_raw":
+            ets["to_raw"] = [v]
+        else:
+            ets["params"][0][k] = v
+    files[meta_name] = json.dumps(meta).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+    with pytest.raises(ModelFileError, match="baseline_ets"):
+        LSTMModel.load(path)
+
+
+def test_flat_and_short_series():
+    flat = np.full(120, 7.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = LSTMModel({**SMALL, "output_steps": 3}).fit(flat, verbose=False)
+    np.testing.assert_allclose(m.predict(flat), 7.0, atol=1e-6)          # a constant forecasts itself
+    zeros = np.zeros(120)
+    m = LSTMModel({**SMALL, "output_steps": 3}).fit(zeros, verbose=False)
+    assert np.isfinite(m.predict(zeros)).all()
