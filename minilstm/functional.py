@@ -77,7 +77,7 @@ def mae_loss(pred, target):
 
 
 def huber_loss(pred, target, delta=1.0):
-    """Huber loss: quadratic within |diff| <= delta, linear beyond. Returns (loss, dpred)."""
+    """Huber loss: quadratic within ``|diff| <= delta``, linear beyond. Returns (loss, dpred)."""
     _same_shape(target, pred, "target", "pred")
     delta = check_number(delta, "delta", low=0.0, low_open=True)
     xp = get_array_module(pred)

@@ -3,12 +3,12 @@
 Conventions: float64; central differences with h = 1e-5; outputs are reduced to a
 scalar with a *random* upstream gradient, L = sum(out * G) with G ~ N(0, 1)
 (an all-ones G hides errors that cancel); ``rel_error`` is
-max|a - n| / max(1e-8, |a| + |n|), elementwise then max. Expect below 1e-7 for
+``max|a - n| / max(1e-8, |a| + |n|)``, elementwise then max. Expect below 1e-7 for
 one step and below 1e-6 for full BPTT over a few steps.
 
 Step size. ``numerical_gradient`` defaults to the classic central difference with
 h = 1e-5 (error O(h^2), what a learner writes first). Its rounding error is about
-1e-16 * |outputs| / h, roughly 1e-11 absolute: for a gradient entry of size 1e-6
+``1e-16 * |outputs| / h``, roughly 1e-11 absolute: for a gradient entry of size 1e-6
 (common for deep layers' weights) that alone is a relative error of 1e-5.
 ``check_function`` and ``check_layer`` therefore use the five-point stencil
 (error O(h^4)) with h = 1e-3 by default: measured on 2-3 layer LSTMs over
@@ -36,7 +36,7 @@ LOSS_ON = ("all", "last")
 
 
 def rel_error(a, n):
-    """max over elements of |a - n| / max(1e-8, |a| + |n|); inf when the shapes differ."""
+    """max over elements of ``|a - n| / max(1e-8, |a| + |n|)``; inf when the shapes differ."""
     a, n = (check_array(to_numpy(v), name, kind=REAL + "b") for v, name in ((a, "analytic"), (n, "numeric")))
     a, n = a.astype(np.float64), n.astype(np.float64)
     if a.shape != n.shape:
@@ -124,6 +124,7 @@ class GradCheckReport:
         self.title, self.tol, self.rows = str(title), check_number(tol, "tol", low=0.0, low_open=True), []
 
     def add(self, name, analytic, numeric, note=""):
+        """Add a row: the relative error of ``analytic`` against ``numeric`` and whether it is within tolerance."""
         err = rel_error(analytic, numeric)
         a, n = to_numpy(analytic), to_numpy(numeric)
         an = float(np.linalg.norm(a)) if a.shape == n.shape else float("nan")
@@ -133,14 +134,17 @@ class GradCheckReport:
 
     @property
     def passed(self):
+        """True when there is at least one row and every row passed."""
         return bool(self.rows) and all(r["passed"] for r in self.rows)
 
     @property
     def failures(self):
+        """The names of the rows that failed."""
         return [r["name"] for r in self.rows if not r["passed"]]
 
     @property
     def max_error(self):
+        """The largest relative error over the rows (0.0 with no rows)."""
         return max((r["rel_error"] for r in self.rows), default=0.0)
 
     def __str__(self):
@@ -163,9 +167,9 @@ def check_function(forward, backward, inputs, h=1e-3, tol=1e-7, seed=0, title="g
                    order=4, upstream="random"):
     """Check ``backward`` against finite differences of ``forward``.
 
-    forward(**inputs) -> an array or a tuple of arrays (None entries are ignored).
-    backward(*douts) -> dict of gradients, keyed like ``inputs`` (every key is checked;
-    keys missing from the dict fail). The checked scalar is L = sum_k sum(out_k * G_k) with
+    ``forward(**inputs)`` -> an array or a tuple of arrays (None entries are ignored).
+    ``backward(*douts)`` -> dict of gradients, keyed like ``inputs`` (every key is checked;
+    keys missing from the dict fail). The checked scalar is ``L = sum_k sum(out_k * G_k)`` with
     the upstream gradients G_k = douts given by ``upstream``: 'random' (N(0, 1), seeded by
     ``seed``; the default), 'ones' (L = sum of every output), or an array (a tuple of arrays
     for several outputs) shaped like the outputs. ``inputs`` (finite real arrays, checked in
@@ -275,7 +279,7 @@ def directional_check(loss_fn, params, grads, eps=None, seed=0):
 
     loss_fn(params) -> float; params and grads: dicts of arrays (NumPy or CuPy) with the same keys.
     Works on any backend and on tensors too large for elementwise checks. Returns the
-    relative error |a - n| / max(1e-12, |a| + |n|) (eps defaults to 1e-5 in float64, 1e-2 in float32).
+    relative error ``|a - n| / max(1e-12, |a| + |n|)`` (eps defaults to 1e-5 in float64, 1e-2 in float32).
     params must be float32 or float64 (a direction cast to integers would make any gradient pass).
     """
     keys = _check_directional_args(loss_fn, params, grads)

@@ -76,13 +76,16 @@ class Module:
         self.params, self.grads, self.training = {}, {}, True
 
     def train(self, mode=True):
+        """Training mode (dropout active) when ``mode`` is true, else evaluation mode; returns the module."""
         self.training = bool(mode)
         return self
 
     def eval(self):
+        """Evaluation mode (no dropout): ``train(False)``; returns the module."""
         return self.train(False)
 
     def zero_grad(self):
+        """Set every gradient in ``grads`` to zeros shaped like its parameter."""
         self.grads = {k: self.xp.zeros_like(v) for k, v in self.params.items()}
 
     def __reduce__(self):

@@ -27,8 +27,8 @@ def check_grad_dict(grads, name="grads"):
 
 
 def global_norm(grads):
-    """sqrt(sum over all arrays of sum(g**2)) as a Python float. Integer arrays are squared in float64 (never
-    wrapped around); finite values whose squares overflow (or underflow) are scaled by the largest |g| first, so
+    """``sqrt(sum over all arrays of sum(g**2))`` as a Python float. Integer arrays are squared in float64 (never
+    wrapped around); finite values whose squares overflow (or underflow) are scaled by the largest ``|g|`` first, so
     the norm of finite gradients is right whenever it fits a float (NaN or Inf in the gradients give NaN or Inf).
     grads: a dict of name -> real array (checked)."""
     if not isinstance(grads, Mapping):
@@ -99,6 +99,7 @@ class Optimizer:
         return {k: get_array_module(p).zeros_like(p) for k, p in self.params.items()}
 
     def state_dict(self):
+        """The step count and learning rate: ``{"t": ..., "lr": ...}``."""
         return {"t": self.t, "lr": self.lr}
 
 
@@ -112,6 +113,7 @@ class SGD(Optimizer):
         self.v = self._zeros()
 
     def step(self, grads):
+        """One update of every parameter, in place, from ``grads`` (a dict keyed like the parameters)."""
         self.check_grads(grads)
         self.t += 1
         for k, p in self.params.items():
@@ -141,6 +143,7 @@ class Adam(Optimizer):
         self.m, self.v = self._zeros(), self._zeros()
 
     def step(self, grads):
+        """One Adam update of every parameter, in place, from ``grads`` (a dict keyed like the parameters)."""
         self.check_grads(grads)
         self.t += 1
         c1, c2 = 1.0 - self.b1 ** self.t, 1.0 - self.b2 ** self.t
@@ -187,7 +190,7 @@ def compiled_passes(*columns):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter): p *= 1 - lr * wd before the Adam step."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``p *= 1 - lr * wd`` before the Adam step."""
 
     decoupled = True
 

@@ -49,6 +49,7 @@ class Dataset:
 
     @property
     def target_index(self):
+        """The position of ``target`` in ``columns``."""
         return self.columns.index(self.target)
 
     def split(self, date):

@@ -10,6 +10,10 @@ from ..gradcheck import check_function, rel_error
 
 
 class Feedback:
+    """A checker's answer: ``passed``, ``mistake`` (an id such as ``"dc_prev_missing_forget_gate"``, or
+    None), ``message`` and ``details`` (the gradient-check table, or the learner's traceback).
+    ``bool(feedback)`` is ``passed``; ``print(feedback)`` shows the message and the details."""
+
     def __init__(self, name, passed, message, mistake=None, details=""):
         self.name, self.passed, self.message, self.mistake, self.details = name, passed, message, mistake, details
 

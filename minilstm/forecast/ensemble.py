@@ -159,6 +159,7 @@ class LSTMEnsemble:
 
     @property
     def n_members(self):
+        """The number of members (one per config and seed)."""
         return len(self.configs)
 
     # ---- fit ------------------------------------------------------------------------------

@@ -529,6 +529,7 @@ class DataNormalizer:
         return self._from_array(self._transform(A, "transform"))
 
     def fit_transform(self, X):
+        """``fit(X)``, then ``transform(X)``."""
         return self.fit(X).transform(X)
 
     def inverse_transform(self, Y):

@@ -50,9 +50,11 @@ class Network:
         return p
 
     def snapshot(self):
+        """A copy of every parameter, keyed ``"lstm.<name>"`` and ``"head.<name>"``."""
         return {k: v.copy() for k, v in self.params.items()}
 
     def set_params(self, params):
+        """Copy ``params`` (keyed as ``snapshot`` keys them) into the layers' parameters."""
         for k, v in params.items():
             layer, name = k.split(".", 1)
             getattr(self, layer).params[name][...] = self.xp.asarray(v)
@@ -66,6 +68,7 @@ class Network:
         return self.head.forward(top[0] if nd == 1 else self.xp.concatenate(list(top), axis=1))
 
     def backward(self, dpred):
+        """Backpropagate ``dpred``, the loss gradient of ``forward``'s predictions, through the head and the LSTM."""
         dh_last = self.head.backward(dpred)                            # (B, nd * H)
         nd, H = getattr(self.lstm, "num_directions", 1), self.lstm.hidden_size
         S = self.lstm.num_layers * nd
