@@ -205,6 +205,8 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
     """
     baseline = resolved_baseline(config, info)
     if config.get("scaling") != "window" and baseline is None:
+        if X is not None:
+            info["baseline"] = None
         return None
     L, h, k = config["sequence_length"], config["horizon"], config["output_steps"]
     if X is not None:

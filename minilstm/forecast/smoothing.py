@@ -18,8 +18,10 @@ from a fixed grid on the training rows only, by the mean absolute error of the f
 trained for (the steps ``horizon .. horizon + output_steps - 1`` after each training window), so the
 baseline is fitted to the forecast it serves, not to one step ahead. The states at a window's end are
 then those of the filter run over every row given before it (``row_forecasts``: the rows passed to
-``fit``/``predict``/``evaluate``), or over the window alone where only windows exist
-(``window_forecasts``: recursive forecasts). Either way a forecast reads rows before its origin only.
+``fit``/``predict``/``evaluate``/``forecast`` and a backtest's folds), or over the window alone where only
+windows are given (``window_forecasts``). Either way a forecast reads rows before its origin only. Where
+every training value is positive, the same is tried on the logarithm of the series (a season that grows
+with the level, as in airline passengers) and kept if it forecasts the training rows better.
 
 Initial states come from the first window's rows only (the L rows before the first origin; see
 ``initial_states``), so no forecast reads a row at or after its origin.
