@@ -601,8 +601,8 @@ def chart(results, path):
         for s in series:
             e = (s["methods"].get(m) or {}).get("mase")
             mean.append(e["mean"] if e else np.nan)
-            lo.append(e["mean"] - e["min"] if e else 0)
-            hi.append(e["max"] - e["mean"] if e else 0)
+            lo.append(max(e["mean"] - e["min"], 0.0) if e else 0)     # equal seeds: a rounding below 0
+            hi.append(max(e["max"] - e["mean"], 0.0) if e else 0)
         ax.bar(xs + (k - (len(methods) - 1) / 2) * w, mean, w, yerr=[lo, hi], capsize=1.5, label=m,
                color=COLORS.get(m))
     ax.set_yscale("log")
