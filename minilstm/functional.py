@@ -4,7 +4,7 @@ Each ``*_forward`` returns ``(out, cache)``; each ``*_backward`` takes the upstr
 gradient and the cache. Nothing here mutates its arguments.
 """
 from .backend import get_array_module
-from .errors import ShapeError
+from .errors import ConfigError, ShapeError
 from .validate import check_array, check_number
 
 
@@ -91,3 +91,35 @@ def huber_loss(pred, target, delta=1.0):
 
 
 LOSSES = {"mse": mse_loss, "mae": mae_loss, "huber": huber_loss}
+
+
+def pinball_loss(pred, target, quantiles):
+    """Pinball (quantile) loss, averaged over every element of pred. Returns (loss scalar, dpred like pred).
+
+    pred (..., Q): one prediction per quantile level, the levels on the last axis; target (...):
+    pred.shape[:-1] (one true value shared by the Q predictions); quantiles (Q,): levels q in (0, 1).
+    With u = target - pred[..., j] and q = quantiles[j]:
+
+        rho_q(u) = q * u          if u >= 0   (the prediction is below the truth: weight q)
+                   (q - 1) * u    if u <  0   (above the truth: weight 1 - q)
+        loss     = sum rho / n,   n = pred.size (N * ... * Q, every prediction counts once)
+        dpred    = (1[pred > target] - q) / n      (0 < q < 1; at pred == target the subgradient -q / n)
+
+    Minimising it over a constant prediction gives the q-quantile of the targets, so a network
+    trained on it learns conditional quantiles (one output per level).
+    """
+    xp = get_array_module(pred)
+    q = xp.asarray(quantiles, dtype=pred.dtype)
+    if getattr(q, "ndim", None) != 1 or getattr(pred, "ndim", 0) < 1 or pred.shape[-1] != q.shape[0]:
+        raise ShapeError(f"pinball_loss: pred's last axis must hold one column per quantile level, got pred "
+                         f"{getattr(pred, 'shape', None)} and quantiles of shape {getattr(q, 'shape', None)}.")
+    if getattr(target, "shape", None) != pred.shape[:-1]:
+        raise ShapeError(f"pinball_loss: target must have pred's shape without its last (quantile) axis, "
+                         f"{pred.shape[:-1]}, got {getattr(target, 'shape', type(target).__name__)}.")
+    if not bool(((q > 0) & (q < 1)).all()):
+        raise ConfigError(f"pinball_loss: every quantile level must lie in (0, 1), got {quantiles!r}.")
+    diff = target[..., None] - pred                      # (..., Q): u, positive when the prediction is too low
+    n = pred.size
+    above = diff < 0                                     # pred > target
+    loss = xp.where(above, (q - 1.0) * diff, q * diff)
+    return float(loss.sum() / n), (above.astype(pred.dtype) - q) / n

@@ -33,7 +33,8 @@ DEFAULTS = {
     "target_columns": None,    # X's columns that are the targets, by index or DataFrame name (y optional; recursive)
     "output_steps": 1,         # k > 1: predict k future steps at once (direct multi-step)
     "kernels": "auto",         # 'auto', 'numpy' (reference), 'numba' (CPU) or 'cuda'
-    "loss": "mse",             # 'mse', 'mae' or 'huber'
+    "loss": "mse",             # 'mse', 'mae', 'huber' or 'quantile' (the pinball loss; needs 'quantiles')
+    "quantiles": None,         # loss='quantile': increasing levels in (0, 1), e.g. [0.1, 0.5, 0.9] (see check_quantiles)
     "season": None,            # season length for the seasonal-naive baseline (None: inferred)
     "forget_bias": 0.0,        # added to the forget gate's bias at initialisation (measured: see below)
     "restore_best": True,      # end with the best validation epoch's weights (False: the last epoch's)
@@ -104,6 +105,7 @@ ALIASES = {
     "normalizer": "normalize", "loss_fn": "loss", "criterion": "loss", "gpu": "device", "use_gpu": "device",
     "rnn_type": "cell", "cell_type": "cell", "rnn_cell": "cell",
     "targets": "target_columns", "target_cols": "target_columns", "seasonality": "season", "period": "season",
+    "quantile_levels": "quantiles",
 }
 BASELINES = (None, "naive", "seasonal_naive", "auto", "ets", "ets_univariate")
 FIT_ARGUMENTS = ("validation_split", "verbose", "validation_data", "X", "y")
@@ -176,6 +178,51 @@ def normalizer_spec(norm):
     return spec
 
 
+MAX_QUANTILES = 99
+
+
+def check_quantiles(loss, quantiles):
+    """config['quantiles'] for config['loss'] -> a list of floats, or None.
+
+    loss='quantile' needs the levels: a list (tuple, 1-D array) of 1 to 99 distinct numbers in (0, 1),
+    in increasing order (unsorted levels are refused, not reordered, so that the columns ``predict(X,
+    quantiles=True)`` returns follow the order the config states). Any other loss takes no levels.
+    """
+    if loss != "quantile":
+        if quantiles is not None:
+            raise ConfigError(f"config['quantiles'] = {quantiles!r} is only used by the pinball loss: set "
+                              f"config['loss'] = 'quantile' to forecast those quantiles, or leave quantiles out "
+                              f"(None) to train with loss={loss!r}.")
+        return None
+    if quantiles is None:
+        raise ConfigError("config['loss'] = 'quantile' needs the levels to forecast: set config['quantiles'], e.g. "
+                          "[0.1, 0.5, 0.9] (an 80% interval around the median).")
+    if isinstance(quantiles, np.ndarray) and quantiles.ndim == 1:
+        quantiles = quantiles.tolist()
+    ok = isinstance(quantiles, (list, tuple)) and 1 <= len(quantiles) <= MAX_QUANTILES and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in quantiles)
+    if not ok:
+        raise ConfigError(f"config['quantiles'] must be a list of 1 to {MAX_QUANTILES} levels in (0, 1), e.g. "
+                          f"[0.1, 0.5, 0.9], got {quantiles!r}.")
+    levels = [float(v) for v in quantiles]
+    bad = [v for v in levels if not (math.isfinite(v) and 0.0 < v < 1.0)]
+    if bad:
+        raise ConfigError(f"config['quantiles'] levels must lie strictly between 0 and 1 (0.1 is the 10% quantile, "
+                          f"not 10), got {bad[0]!r} in {quantiles!r}.")
+    if len(set(levels)) != len(levels):
+        raise ConfigError(f"config['quantiles'] has repeated levels: {quantiles!r}; list each level once, e.g. "
+                          f"{sorted(set(levels))}.")
+    if levels != sorted(levels):
+        raise ConfigError(f"config['quantiles'] must be in increasing order (predict's columns follow it): use "
+                          f"{sorted(levels)} instead of {quantiles!r}.")
+    return levels
+
+
+def n_quantiles(cfg):
+    """How many outputs the head gives per target and step: len(config['quantiles']) with the pinball loss, else 1."""
+    return len(cfg["quantiles"]) if cfg.get("loss") == "quantile" and cfg.get("quantiles") else 1
+
+
 def validate_config(config):
     """Merge ``config`` over DEFAULTS and check every value; unknown keys are an error listing the valid ones."""
     if config is None:
@@ -229,8 +276,10 @@ def validate_config(config):
             pass
     if cfg["dtype"] not in ("float32", "float64"):
         raise ConfigError(f"config['dtype'] must be 'float32' or 'float64', got {cfg['dtype']!r}.")
-    if cfg["loss"] not in ("mse", "mae", "huber"):
-        raise ConfigError(f"config['loss'] must be 'mse', 'mae' or 'huber', got {cfg['loss']!r}.")
+    if cfg["loss"] not in ("mse", "mae", "huber", "quantile"):
+        raise ConfigError(f"config['loss'] must be 'mse', 'mae', 'huber' or 'quantile' (the pinball loss, with "
+                          f"config['quantiles'] such as [0.1, 0.5, 0.9]), got {cfg['loss']!r}.")
+    cfg["quantiles"] = check_quantiles(cfg["loss"], cfg["quantiles"])
     if cfg["device"] not in ("cpu", "cuda", "auto"):
         raise ConfigError(f"config['device'] must be 'cpu', 'cuda' or 'auto', got {cfg['device']!r}.")
     if cfg["kernels"] not in ("auto", "numpy", "numba", "cuda"):

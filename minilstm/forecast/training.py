@@ -23,7 +23,8 @@ import numpy as np
 
 from ..backend import resolve_device, to_numpy
 from ..errors import ConfigError
-from ..functional import LOSSES
+from .config import n_quantiles
+from ..functional import LOSSES, pinball_loss
 from ..nn import GRU, LSTM, Linear
 from ..optim import Adam, AdamW, compiled_passes, clip_grad_norm
 
@@ -140,8 +141,8 @@ def n_parameters(n_features, hidden_size, num_layers, n_out, cell="lstm", direct
 def build_network(cfg, n_features, n_targets):
     """A new, randomly initialised (seeded) network for a validated config."""
     nd = 2 if cfg["bidirectional"] else 1
-    count = n_parameters(n_features, cfg["hidden_size"], cfg["num_layers"], n_targets * cfg["output_steps"],
-                         cfg["cell"], nd)
+    n_out = n_targets * cfg["output_steps"] * n_quantiles(cfg)       # k * T outputs, times Q with the pinball loss
+    count = n_parameters(n_features, cfg["hidden_size"], cfg["num_layers"], n_out, cfg["cell"], nd)
     if count > MAX_PARAMETERS:
         raise ConfigError(f"this network would have {count:,} parameters ({n_features} input columns, hidden_size="
                           f"{cfg['hidden_size']}, num_layers={cfg['num_layers']}), more than the {MAX_PARAMETERS:,} "
@@ -156,9 +157,26 @@ def build_network(cfg, n_features, n_targets):
         lstm = GRU(n_features, cfg["hidden_size"], cfg["num_layers"], **common)       # no forget gate: no forget_bias
     else:
         lstm = LSTM(n_features, cfg["hidden_size"], cfg["num_layers"], forget_bias=cfg["forget_bias"], **common)
-    head = Linear(nd * cfg["hidden_size"], n_targets * cfg["output_steps"], dtype=dtype, seed=cfg["seed"] + 1,
-                  device=device)
+    head = Linear(nd * cfg["hidden_size"], n_out, dtype=dtype, seed=cfg["seed"] + 1, device=device)
     return Network(lstm, head)
+
+
+def loss_function(cfg):
+    """config['loss'] -> loss_fn(pred (B, outputs), target (B, k * T)) -> (loss, dpred (B, outputs)).
+
+    'mse', 'mae', 'huber': ``functional.LOSSES``, outputs = k * T. 'quantile': the pinball loss of
+    ``functional.pinball_loss`` over config['quantiles'] (Q levels); outputs = k * T * Q, laid out with the
+    level fastest: output j * Q + i is level i of the usual output j (step and target as for the other losses).
+    """
+    if cfg["loss"] != "quantile":
+        return LOSSES[cfg["loss"]]
+    levels = cfg["quantiles"]
+
+    def quantile_loss(pred, target):
+        B, Q = pred.shape[0], len(levels)
+        loss, dpred = pinball_loss(pred.reshape(B, -1, Q), target, levels)      # (B, k*T, Q) against (B, k*T)
+        return loss, dpred.reshape(pred.shape)
+    return quantile_loss
 
 
 @dataclass
@@ -263,7 +281,7 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
     Yva = xp.asarray(Y[va], dtype=dt) if len(va) else None
     opt = (AdamW(net.params, lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"]) if cfg["weight_decay"] > 0
            else Adam(net.params, lr=cfg["learning_rate"]))
-    loss_fn = LOSSES[cfg["loss"]]
+    loss_fn = loss_function(cfg)
     rng = np.random.default_rng(cfg["seed"])
     E, B, lr0 = cfg["epochs"], cfg["batch_size"], cfg["learning_rate"]
     res = TrainResult()
