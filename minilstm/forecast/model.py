@@ -10,12 +10,12 @@ import numpy as np
 
 from .. import __version__
 from ..backend import to_numpy
-from ..functional import LOSSES
 from ..errors import (DataError, InputTypeError, ModelFileError, NotFittedError, ShapeError, ConfigError,  # noqa: F401
                       TrainingDivergedError)
 from . import io as model_io
+from . import quantiles as qf
 from . import training
-from .config import normalizer_spec, validate_config
+from .config import n_quantiles, normalizer_spec, validate_config
 from .inputs import (align_columns, check_same_index, freq_string, in_dtype_range, is_datetime_index, labelled,
                      read_table, target_positions, targets_from_y)
 from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, training_mean,
@@ -57,12 +57,12 @@ def _keep_network_or_baseline(net, Xv, Yv, c, info, verbose):
     Otherwise the head is set to zero and the model forecasts the baseline itself: on a short series a
     network fitted to a few residuals mostly adds noise. Xv (n, L, F), Yv (n, k*T): the validation
     windows as the network reads them and their residual targets. The choice is recorded in info."""
-    loss_fn, k = LOSSES[c["loss"]], c["output_steps"]
-    P = net.predict(Xv, Yv.shape[1])
-    zero = np.zeros_like(Yv[:1])
+    loss_fn, k = training.loss_function(c), c["output_steps"]
+    P = net.predict(Xv, Yv.shape[1] * n_quantiles(c))
+    zero = np.zeros((1, P.shape[1]), dtype=Yv.dtype)
     d = np.array([loss_fn(zero, Yv[i:i + 1])[0] - loss_fn(P[i:i + 1], Yv[i:i + 1])[0] for i in range(len(Yv))])
     se = d.std() / np.sqrt(max(len(d) / k, 1.0))
-    info["baseline_val_loss"] = float(loss_fn(np.zeros_like(Yv), Yv)[0])
+    info["baseline_val_loss"] = float(loss_fn(np.zeros((len(Yv), P.shape[1]), dtype=Yv.dtype), Yv)[0])
     info["network_val_gain"], info["network_val_se"] = float(d.mean()), float(se)
     info["network_kept"] = bool(len(d) >= 2 * k and d.mean() > SE_TO_KEEP * se)
     if not info["network_kept"]:
@@ -125,13 +125,50 @@ class LSTMModel:
 
         rows: the normalized rows the windows were cut from, Xw being their last n windows (the 'ets'
         baseline's states then carry every row before each window; without rows, each window's own);
-        smoothed: that baseline's forecasts (n, k, T) given instead (recursive steps)."""
+        smoothed: that baseline's forecasts (n, k, T) given instead (recursive steps).
+        A quantile model (loss='quantile') gives its median level (``_quantile_windows``)."""
+        if self.config["loss"] == "quantile":
+            return self._quantile_windows(Xw, rows, smoothed)[..., qf.median_index(self.config["quantiles"])]
         out, wt = self.n_targets * self.config["output_steps"], self._transform()
         if wt is None:
             return self._net.predict(Xw, out)
         Xs, context = wt.inputs(Xw, rows, smoothed)
         P = self._net.predict(Xs, out).reshape(len(Xw), self.config["output_steps"], -1)
         return wt.outputs(Xs, P, context).reshape(len(Xw), out)
+
+    def _quantile_windows(self, Xw, rows=None, smoothed=None):
+        """A quantile model's ``_predict_windows``: (n, L, F) -> (n, k*T, Q) in normalized units, each
+        prediction's Q levels sorted (the network's outputs are laid out level fastest)."""
+        k, T, Q = self.config["output_steps"], self.n_targets, n_quantiles(self.config)
+        wt = self._transform()
+        if wt is None:
+            return qf.sort_levels(self._net.predict(Xw, k * T * Q).reshape(len(Xw), k * T, Q))
+        Xs, context = wt.inputs(Xw, rows, smoothed)
+        P = self._net.predict(Xs, k * T * Q).reshape(len(Xw), k, T, Q)
+        P = np.stack([wt.outputs(Xs, P[..., i], context) for i in range(Q)], axis=-1)
+        return qf.sort_levels(P.reshape(len(Xw), k * T, Q))
+
+    def _quantile_rows(self, Xa, steps, origins=None):
+        """``_predict_rows`` with every level: rows (N, F) -> (n, steps, T, Q) in y's units, sorted along Q.
+        Direct forecasts only (steps <= output_steps): feeding one level back would not give the others."""
+        L, k, T = self.config["sequence_length"], self.config["output_steps"], self.n_targets
+        if self.config["loss"] != "quantile":
+            raise ConfigError("quantiles=True needs a model trained with config['loss'] = 'quantile' and "
+                              "config['quantiles'], e.g. [0.1, 0.5, 0.9]; this one was trained with "
+                              f"loss={self.config['loss']!r} and gives one value per step.")
+        if steps > k:
+            raise ConfigError(f"quantile forecasts are direct: steps={steps} exceeds the output_steps={k} the model "
+                              f"was trained for. Retrain with output_steps={steps}, or use steps <= {k}.")
+        rows = self._nx(Xa)
+        Xw = sliding_windows(rows, L)
+        pick = None if origins is None else np.asarray(origins) - L
+        wt = self._transform()
+        if pick is None or wt is None or wt.smoother is None:
+            P = self._quantile_windows(Xw if pick is None else Xw[pick], rows)
+        else:
+            P = self._quantile_windows(Xw[pick], smoothed=wt.smoothed(Xw, rows)[pick])
+        P = np.moveaxis(P.reshape(len(P), k, T, -1)[:, :steps], -1, 2)            # (n, steps, Q, T) for _inv_y
+        return qf.sort_levels(np.moveaxis(self._inv_y(P), 2, -1))
 
     # ---- input checking ---------------------------------------------------------------
     def _read_X(self, X, name="X"):
@@ -403,7 +440,7 @@ class LSTMModel:
             return P[:, 0] if self._y_1d else P
         return P[:, :, 0] if self._y_1d else P
 
-    def predict(self, X, steps=None):
+    def predict(self, X, steps=None, quantiles=False):
         """One prediction per window of X (N - L + 1 windows; the last forecasts past the end of X).
 
         steps: how many steps ahead; None (the default) is what the model was trained for, its
@@ -414,13 +451,25 @@ class LSTMModel:
         its predictions back (recursive), which needs every input column to be a target
         (a univariate series, or config['target_columns'] covering all columns) and horizon = 1.
         Values are in y's original units.
+
+        A quantile model (config['loss'] = 'quantile'): without ``quantiles=True`` it returns its median
+        level in the shapes above (0.5 when config['quantiles'] lists it, else the middle level,
+        ``quantiles.median_index``), so it is a drop-in point forecaster. ``quantiles=True`` returns every
+        level: the shapes above with one more, last axis of length Q in config['quantiles'] order ((n_windows,
+        Q) for a 1-D y and one step; a DataFrame with one column per level for a datetime-indexed X, NumPy
+        otherwise). The levels of each prediction are sorted, so they never cross (q_0.1 <= q_0.5 <= q_0.9
+        always; see ``quantiles.sort_levels``). Quantile forecasts are direct: steps <= output_steps.
         """
         self._require_fitted("predict")
         steps = self._steps(steps)
+        _check_flag(quantiles, "quantiles")
         Xt = self._read_X(X)
         L = self.config["sequence_length"]
         if n_windows(len(Xt.values), L) < 1:
             raise DataError(f"X has {len(Xt.values)} rows; predict needs at least sequence_length = {L}.")
+        if quantiles:
+            P = qf.shape_quantiles(self._quantile_rows(Xt.values, steps), steps, self._y_1d)
+            return self._quantile_pandas(P, Xt, L - 1 + self.config["horizon"])
         P = self._predict_rows(Xt.values, steps)
         return self._pandas_out(self._shape_out(P, steps), Xt, L - 1 + self.config["horizon"],
                                 steps > 1 and self._y_1d)
@@ -452,6 +501,13 @@ class LSTMModel:
             return self._inv_y(self._predict_windows(Xw, rows).reshape(-1, k, T)[:, :steps])
         smoothed = wt.smoothed(Xw, rows)[pick]
         return self._inv_y(self._predict_windows(Xw[pick], smoothed=smoothed).reshape(-1, k, T)[:, :steps])
+
+    def _quantile_pandas(self, out, Xt, first_position):
+        """(n, Q) quantile predictions -> a DataFrame (one column per level) when fitted and called with a
+        DatetimeIndex, as ``_pandas_out`` does for point forecasts; other shapes stay NumPy."""
+        if not (self.info.get("time_index") and is_datetime_index(Xt.index)):
+            return out
+        return qf.labelled_quantiles(out, Xt.index, first_position, self.config["quantiles"], self.info.get("freq"))
 
     def _pandas_out(self, out, Xt, first_position, step_columns=False):
         """Arrays, or pandas indexed by target time when fitted and called with a DatetimeIndex."""
@@ -527,17 +583,25 @@ class LSTMModel:
             self.lstm.train()
         return {k: np.array(to_numpy(v)[0], dtype=np.float64) for k, v in acts.items()}
 
-    def forecast(self, X_history, steps=None):
+    def forecast(self, X_history, steps=None, quantiles=False):
         """The next ``steps`` values after the end of X_history: (steps,) or (steps, n_targets).
 
         steps: None (the default) is the model's ``output_steps`` (1 unless set), as in ``predict``.
+        quantiles: as in ``predict`` (a quantile model's median level without it; with it every level on a
+        last axis, sorted: (1, Q) for a 1-D y and one step, else (steps, Q) or (steps, n_targets, Q)).
         """
         self._require_fitted("forecast")
         steps = self._steps(steps)
+        _check_flag(quantiles, "quantiles")
         Xt = self._read_X(X_history, "X_history")
         L = self.config["sequence_length"]
         if len(Xt.values) < L:
             raise DataError(f"X_history has {len(Xt.values)} rows; forecast needs at least sequence_length = {L}.")
+        if quantiles:
+            P = self._quantile_rows(Xt.values, steps, origins=[len(Xt.values)])
+            out = P[-1] if steps > 1 else P[-1:, 0]                                    # (steps, T, Q) or (1, T, Q)
+            out = out[:, 0] if self._y_1d else out
+            return self._quantile_pandas(out, Xt, len(Xt.values) - 1 + self.config["horizon"])
         P = self._shape_out(self._predict_rows(Xt.values, steps, origins=[len(Xt.values)]), steps)
         out = P[-1] if steps > 1 else P[-1:].reshape(-1) if self._y_1d else P[-1:]
         return self._pandas_out(out, Xt, len(Xt.values) - 1 + self.config["horizon"])
@@ -594,9 +658,20 @@ class LSTMModel:
         how = "given to evaluate" if season else self.info.get("season_how", "stored with the model")
         res = evaluation_report(truth, pred, ya, n, L, h, k, scale, ar, season or self.info.get("season") or 1, how,
                                 self.info.get("y_mean"), units if units is not None else units_of(y, X))
+        if c["loss"] == "quantile":                     # the point metrics above score the median level
+            res.update(self._quantile_report(Xa, truth, n, res.get("notes", [])))
         if verbose:
             res.show()
         return res
+
+    def _quantile_report(self, Xa, truth, n, notes):
+        """evaluate's keys for a quantile model (``quantiles.quantile_metrics``): quantiles, pinball,
+        pinball_by_quantile, intervals {nominal: {lower, upper, coverage, mean_width, n}}, notes extended."""
+        k = self.config["output_steps"]
+        qpred = self._quantile_rows(Xa[:n + self.config["sequence_length"] - 1], k)         # (n, k, T, Q)
+        out = qf.quantile_metrics(truth, qpred, self.config["quantiles"])
+        out["notes"] = list(notes) + out["notes"]
+        return out
 
     # ---- save / load --------------------------------------------------------------------------
     def save(self, path):
@@ -666,6 +741,12 @@ class LSTMModel:
         return (f"LSTMModel(hidden_size={c['hidden_size']}, num_layers={c['num_layers']}, "
                 f"sequence_length={c['sequence_length']}, fitted={self.is_fitted})")
 
+
+
+def _check_flag(value, name):
+    """predict/forecast's True/False options."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{name} must be True or False, got {value!r}.")
 
 
 def _unpickle(cls, payload):

@@ -1,0 +1,88 @@
+"""Quantile forecasts (config['loss'] = 'quantile'): the pieces around the pinball loss.
+
+A model trained with ``loss='quantile'`` and ``quantiles=[q_1, ..., q_Q]`` (increasing levels in (0, 1))
+has a head with Q outputs per target and step, the level fastest (``training.loss_function``).
+Everything here works on host arrays whose last axis holds the Q levels:
+
+- ``median_index``: which level stands for the point forecast (``predict(X)`` without ``quantiles=True``);
+- ``sort_levels``: the quantiles of one prediction put in increasing order, so they never cross;
+- ``quantile_metrics``: the pinball loss and the coverage of each interval, for ``evaluate``.
+"""
+import numpy as np
+
+from ..functional import pinball_loss
+
+
+def median_index(levels):
+    """The position in ``levels`` (increasing) of the point forecast: the level 0.5 when it is listed, else the
+    middle one (position (Q - 1) // 2: the lower of the two middle levels when Q is even)."""
+    levels = [float(v) for v in levels]
+    return levels.index(0.5) if 0.5 in levels else (len(levels) - 1) // 2
+
+
+def sort_levels(P):
+    """P (..., Q) -> a copy sorted along the last axis. Each level is fitted by its own output, so two outputs
+    can cross (the 0.9 quantile below the 0.1 quantile); sorting each prediction's Q values keeps the set of
+    values and gives them to the levels in order (the rearrangement of Chernozhukov et al., 2010), which never
+    raises the pinball loss."""
+    return np.sort(np.asarray(P), axis=-1)
+
+
+def interval_pairs(levels):
+    """levels (increasing) -> [(lower position, upper position, nominal coverage)], from the outside in:
+    (q_1, q_Q), (q_2, q_{Q-1}), ...; nominal coverage q_upper - q_lower (central when the pair is symmetric,
+    as 0.1 and 0.9 -> 0.8). A lone middle level forms no interval."""
+    Q = len(levels)
+    return [(i, Q - 1 - i, round(float(levels[Q - 1 - i]) - float(levels[i]), 10)) for i in range(Q // 2)]
+
+
+def quantile_metrics(truth, qpred, levels):
+    """Score quantile forecasts.
+
+    truth (n, k, T) and qpred (n, k, T, Q) in y's units (qpred sorted along its last axis), levels (Q,).
+    Returns a dict:
+      quantiles: the levels; pinball: the pinball loss averaged over every target and level;
+      pinball_by_quantile: {level: pinball loss of that level alone};
+      intervals: {nominal coverage (e.g. 0.8): {'lower': q_lo, 'upper': q_hi, 'coverage': fraction of the
+      targets with qpred[..., lo] <= truth <= qpred[..., hi], 'mean_width': mean of qpred[..., hi] -
+      qpred[..., lo], 'n': targets counted}} for every pair of ``interval_pairs`` (the same keys as
+      ``LSTMEnsemble.evaluate``'s conformal intervals);
+      notes: one line per interval for the report's table.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    qpred = np.asarray(qpred, dtype=np.float64)
+    levels = [float(v) for v in levels]
+    out = {"quantiles": levels, "pinball": pinball_loss(qpred, truth, levels)[0],
+           "pinball_by_quantile": {q: pinball_loss(qpred[..., [j]], truth, [q])[0] for j, q in enumerate(levels)},
+           "intervals": {}, "notes": []}
+    for lo, hi, nominal in interval_pairs(levels):
+        inside = (truth >= qpred[..., lo]) & (truth <= qpred[..., hi])
+        width = float((qpred[..., hi] - qpred[..., lo]).mean())
+        out["intervals"][nominal] = {"lower": levels[lo], "upper": levels[hi], "coverage": float(inside.mean()),
+                                     "mean_width": width, "n": int(inside.size)}
+        out["notes"].append(f"{nominal:.0%} quantile interval ({levels[lo]:g}-{levels[hi]:g}): {inside.mean():.1%} "
+                            f"of {inside.size} targets inside (mean width {width:.4g})")
+    out["notes"].append(f"pinball loss {out['pinball']:.4g} over the levels {levels}; the point metrics score the "
+                        f"median level {levels[median_index(levels)]:g}")
+    return out
+
+
+def shape_quantiles(P, steps, y_1d):
+    """P (n, steps, T, Q) -> predict's usual shape with a last axis of Q levels: steps == 1: (n, T, Q), or (n, Q)
+    when y was 1-D; steps > 1: (n, steps, T, Q), or (n, steps, Q) when y was 1-D."""
+    if steps == 1:
+        P = P[:, 0]
+        return P[:, 0] if y_1d else P
+    return P[:, :, 0] if y_1d else P
+
+
+def labelled_quantiles(out, index, first_position, levels, freq=None):
+    """(n, Q) quantile predictions -> a DataFrame indexed by each row's target time, one column per level
+    (named 'quantile'); other shapes are returned as they are (NumPy)."""
+    if out.ndim != 2:
+        return out
+    import pandas as pd
+
+    from .inputs import target_times
+    times = target_times(index, first_position + np.arange(len(out)), freq)
+    return pd.DataFrame(out, index=times, columns=pd.Index(list(levels), name="quantile"))
