@@ -1,7 +1,8 @@
 """Gradient-check exercises with checkers that name the mistake.
 
 The learner writes ``lstm_step_forward``, ``lstm_step_backward``, ``lstm_backward``,
-``clip_grad_norm`` and the GRU's ``gru_step_backward`` (stubs in ``minilstm.exercises.stubs``). Each checker runs a gradient
+``clip_grad_norm``, the GRU's ``gru_step_backward`` and the quantile loss's ``pinball_loss``
+(stubs in ``minilstm.exercises.stubs``). Each checker runs a gradient
 check or a comparison with the reference, and when something is wrong compares the answer
 with what each typical mistake would produce, to answer with a specific hint::
 
@@ -14,3 +15,4 @@ table, or the learner's full traceback when their function raised; ``print(feedb
 """
 from .checkers import (Feedback, check_bptt, check_clip_grad_norm, check_gru_step_backward,  # noqa: F401
                        check_step_backward, check_step_forward)
+from .checkers import check_pinball_backward  # noqa: F401

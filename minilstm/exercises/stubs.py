@@ -59,3 +59,17 @@ def gru_step_backward(dh_t, cache):
     Returns (dx_t (B, D), dh_prev (B, H), {"W_x": (D, 3H), "W_h": (H, 3H), "b_x": (3H,), "b_h": (3H,)}).
     """
     raise NotImplementedError("write gru_step_backward")
+
+
+def pinball_loss(pred, target, quantiles):
+    """The pinball (quantile) loss and its gradient (``minilstm.functional.pinball_loss`` is the reference).
+
+    pred (N, D, Q): one prediction per quantile level on the last axis; target (N, D); quantiles (Q,),
+    levels q in (0, 1). With u = target - pred[..., j] and q = quantiles[j]:
+
+        rho_q(u) = q * u  if u >= 0,   (q - 1) * u  if u < 0;     loss = mean of rho over all pred.size values
+
+    Returns (loss (a float), dpred (N, D, Q)): the gradient of the loss with respect to pred.
+    Check it with ``minilstm.exercises.check_pinball_backward(pinball_loss)``.
+    """
+    raise NotImplementedError("write pinball_loss")
