@@ -233,3 +233,17 @@ def test_peers_quick_run_writes_its_results(tmp_path):
         best = min(s["methods"][k]["mase"]["mean"] for k in bp.BEST_OF if k in s["methods"])
         assert s["summary"]["ratio_to_best_stat"] == pytest.approx(s["methods"]["minilstm"]["mase"]["mean"] / best)
     assert res["summary"]["n_ratios"] == 3
+
+
+def test_quantile_benchmark_quick_run_writes_its_tables(tmp_path):
+    import json
+
+    import bench_quantiles as bq
+    res = bq.main(["--seeds", "0", "--train-days", "12", "--test-days", "2", "--members", "2", "--epochs", "1",
+                   "--out", str(tmp_path)])
+    run = res["runs"][0]
+    assert run["n"] == 48 and 0.0 <= run["quantile"]["coverage"] <= 1.0 and 0.0 <= run["ensemble"]["coverage"] <= 1.0
+    text = (tmp_path / "quantiles.md").read_text()
+    assert "quantile model (0.1-0.9)" in text and "conformal" in text and "Command: `python benchmarks/bench_quantiles.py" \
+        in text
+    assert json.loads((tmp_path / "quantiles.json").read_text())["goal_met"].keys() == {"quantile", "ensemble"}
