@@ -15,7 +15,8 @@ target, nothing after it):
 One seed per run (the ensemble's member seeds are drawn from it). Reported per seed and as the mean:
 the fraction of test hours inside the interval, its mean width (MW), the point RMSE (the quantile
 model's median, the ensemble's mean) and the quantile model's pinball loss. Goal: within 5 points of
-the nominal 80%. Prints and writes benchmarks/results/quantiles.{json,md}.
+the nominal 80%. Prints and writes benchmarks/results/quantiles.{json,md} (``--stem`` names them otherwise:
+results/quantiles_365days.* is ``--train-days 365 --stem quantiles_365days``).
 """
 import argparse
 import os
@@ -40,6 +41,7 @@ def parse_args(argv=None):
     ap.add_argument("--members", type=int, default=3, help="ensemble members (default 3)")
     ap.add_argument("--epochs", type=int, default=CONFIG["epochs"])
     ap.add_argument("--out", default=None, help="folder for the results (default benchmarks/results)")
+    ap.add_argument("--stem", default="quantiles", help="file names of the results (default quantiles)")
     args = ap.parse_args(argv)
     if min(args.seeds + [0]) < 0 or args.train_days < 8 or args.test_days < 1 or args.members < 1 or args.epochs < 1:
         ap.error("seeds >= 0, --train-days >= 8, --test-days >= 1, --members >= 1, --epochs >= 1")
@@ -105,7 +107,8 @@ def main(argv=None):
     goal = {m: abs(s["coverage"] - 0.8) <= 0.05 for m, s in (("quantile", sq), ("ensemble", se))}
     command = "python benchmarks/bench_quantiles.py " + " ".join(
         [f"--seeds {' '.join(map(str, args.seeds))}", f"--train-days {args.train_days}",
-         f"--test-days {args.test_days}", f"--members {args.members}", f"--epochs {args.epochs}"])
+         f"--test-days {args.test_days}", f"--members {args.members}", f"--epochs {args.epochs}"] +
+        ([f"--stem {args.stem}"] if args.stem != "quantiles" else []))
     text = (f"Victoria electricity demand, 1 hour ahead: fitted on the {args.train_days} days before {CUT[:10]}, "
             f"scored on the {runs[0]['n']} hours from it (every column an input; hidden_size 16, 1 layer, "
             f"sequence_length 24, {args.epochs} epochs).\n\n" + table(runs, args) +
@@ -116,8 +119,8 @@ def main(argv=None):
     results = {"machine": machine_description(), "command": command, "levels": LEVELS, "config": CONFIG,
                "cut": CUT, "train_days": args.train_days, "test_days": args.test_days, "members": args.members,
                "runs": runs, "mean": {"quantile": sq, "ensemble": se}, "goal_met": goal}
-    out = write_results(results, "quantiles", text, out=args.out)
-    print("\n" + text + f"\n\nwritten to {out}/quantiles.*")
+    out = write_results(results, args.stem, text, out=args.out)
+    print("\n" + text + f"\n\nwritten to {out}/{args.stem}.*")
     return results
 
 
