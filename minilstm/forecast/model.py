@@ -620,6 +620,12 @@ class LSTMModel:
         units, given or read from pandas ``attrs``, and the season and how it was chosen).
         ``verbose`` prints the table.
 
+        A quantile model (config['loss'] = 'quantile') is scored on its median level (``predict``), and the
+        report adds ``quantiles`` (the levels), ``pinball`` (the pinball loss over every level, in y's units),
+        ``pinball_by_quantile`` {level: loss} and ``intervals`` {nominal: {'lower', 'upper', 'coverage',
+        'mean_width', 'n'}}: for each pair of levels from the outside in (0.1 and 0.9 -> 0.8), the fraction of
+        the targets inside and the mean width (``quantiles.quantile_metrics``).
+
         One training run is one sample: the seed sets the initial weights, the dropout masks and
         the batch order, and on real series a single run's test RMSE moves by several percent from
         seed to seed (the baselines do not). To compare two settings, train each with several
