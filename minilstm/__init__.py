@@ -1,5 +1,5 @@
 """minilstm: a from-scratch LSTM engine (hand-written forward pass and BPTT) for learning and forecasting."""
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401
 
 from . import core, functional, gradcheck, gru, interop, optim  # noqa: F401
 from .backend import get_array_module, to_numpy  # noqa: F401

@@ -113,9 +113,3 @@ def to_numpy(a):
         return _cupy.asnumpy(a)
     return np.asarray(a)
 
-
-def to_device(a, device, dtype=None):
-    """Move a host array to ``device`` (``'cpu'`` or ``'cuda'``), optionally casting."""
-    xp = xp_for(device)
-    a = xp.asarray(a)
-    return a.astype(dtype, copy=False) if dtype is not None else a

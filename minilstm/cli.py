@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 
 DESCRIPTION = """\
 minilstm: a from-scratch LSTM engine (hand-written forward pass and backpropagation

@@ -1,6 +1,7 @@
 """Gradient checking: finite differences, relative error, directional checks, readable reports.
 
-Conventions: float64; central differences with h = 1e-5; outputs are reduced to a
+Conventions: float64; central differences (``numerical_gradient``: h = 1e-5; ``check_function`` and
+``check_layer``: a five-point stencil with h = 1e-3, see "Step size" below); outputs are reduced to a
 scalar with a *random* upstream gradient, L = sum(out * G) with G ~ N(0, 1)
 (an all-ones G hides errors that cancel); ``rel_error`` is
 max|a - n| / max(1e-8, |a| + |n|), elementwise then max. Expect below 1e-7 for
@@ -231,7 +232,7 @@ def check_layer(layer, x, h0=None, c0=None, loss_on="all", h=1e-3, tol=1e-6, see
     if c0 is not None and "c0" not in names:
         raise ConfigError(f"c0 given, but a {type(layer).__name__} has no cell state: pass h0 only.")
     rng = np.random.default_rng(seed + 1)
-    nd, B, H = getattr(layer, "num_directions", 1), x.shape[0], layer.hidden_size
+    nd, B, H = layer.num_directions, x.shape[0], layer.hidden_size
     given = {"h0": h0, "c0": c0}
     states = {n: rng.standard_normal((layer.num_layers * nd, B, H)) * 0.5 if given[n] is None else to_numpy(given[n])
               for n in names}

@@ -82,9 +82,6 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def zero_grad(self):
-        self.grads = {k: self.xp.zeros_like(v) for k, v in self.params.items()}
-
     def __reduce__(self):
         """pickle and ``copy.deepcopy``: the layer's settings, parameters, training flag and dropout generator state
         as a zip of JSON + .npy (``minilstm.archive``), never the objects themselves; unpickling builds the layer
@@ -115,7 +112,7 @@ class Module:
 
 
 class Linear(Module):
-    """y = x @ W + b.  x (N, in_features) -> y (N, out_features)."""
+    """y = x @ W + b.  x (N, in_features) -> y (N, out_features); W (in_features, out_features), b (out_features,)."""
 
     def __init__(self, in_features, out_features, dtype=np.float64, seed=0, device="cpu"):
         super().__init__()
@@ -136,6 +133,10 @@ class Linear(Module):
     def _settings(self):
         return {"in_features": self.in_features, "out_features": self.out_features, "dtype": self.dtype.name,
                 "device": self.device}
+
+    def __repr__(self):
+        dt = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"
+        return f"Linear({self.in_features}, {self.out_features}{dt})"
 
     def forward(self, x):
         """x: (N, in_features) -> y (N, out_features)."""
@@ -210,6 +211,17 @@ class Recurrent(Module):
         return {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
                 "dropout": self.dropout, "dtype": self.dtype.name, "device": self.device, "kernels": self.kernels,
                 "bidirectional": self.bidirectional}
+
+    def __repr__(self):
+        """``LSTM(3, 16, num_layers=2)``: the sizes, then the settings that differ from their defaults."""
+        s = self._settings()
+        shown = [repr(self.input_size), repr(self.hidden_size)]
+        shown += [f"{k}={s[k]!r}" for k, default in self._repr_defaults() if s[k] != default]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def _repr_defaults(self):
+        return (("num_layers", 1), ("dropout", 0.0), ("bidirectional", False), ("dtype", "float64"),
+                ("device", "cpu"), ("kernels", resolve_kernels("auto", self.device)))
 
     @property
     def directions(self):
@@ -336,8 +348,15 @@ class Recurrent(Module):
 class LSTM(Recurrent):
     """Stacked LSTM (torch.nn.LSTM's conventions, batch_first).
 
-    Parameters are stored per layer k as ``l{k}.W_x`` (D_k, 4H), ``l{k}.W_h`` (H, 4H)
-    and ``l{k}.b`` (4H,), gate order f, i, c~, o (see ``minilstm.core``); ``l{k}_reverse.*`` when bidirectional.
+    Per layer and time step (``minilstm.core.lstm``)::
+
+        f_t  = sigmoid(x_t W_xf + h_{t-1} W_hf + b_f)     i_t = sigmoid(x_t W_xi + h_{t-1} W_hi + b_i)
+        c~_t = tanh(x_t W_xc + h_{t-1} W_hc + b_c)        o_t = sigmoid(x_t W_xo + h_{t-1} W_ho + b_o)
+        C_t  = f_t * C_{t-1} + i_t * c~_t                 h_t = o_t * tanh(C_t)
+
+    Shapes: x (B, T, input_size) -> out (B, T, num_directions * H); h_0, c_0 and h_n, c_n
+    (num_layers * num_directions, B, H). Parameters are stored per layer k as ``l{k}.W_x`` (D_k, 4H),
+    ``l{k}.W_h`` (H, 4H) and ``l{k}.b`` (4H,), gate order f, i, c~, o; ``l{k}_reverse.*`` when bidirectional.
     """
 
     cell = "lstm"
@@ -361,6 +380,9 @@ class LSTM(Recurrent):
 
     def _settings(self):
         return {**super()._settings(), "forget_bias": self.forget_bias}
+
+    def _repr_defaults(self):
+        return super()._repr_defaults() + (("forget_bias", 0.0),)
 
     def _cell_functions(self, kernels):
         self._impl = get_impl(kernels)
@@ -404,8 +426,17 @@ class LSTM(Recurrent):
 class GRU(Recurrent):
     """Stacked GRU (torch.nn.GRU's conventions, batch_first).
 
-    Parameters are stored per layer k as ``l{k}.W_x`` (D_k, 3H), ``l{k}.W_h`` (H, 3H), ``l{k}.b_x``
-    and ``l{k}.b_h`` (3H,), gate order r, z, n (see ``minilstm.gru``); ``l{k}_reverse.*`` when bidirectional.
+    Per layer and time step (``minilstm.core.gru``)::
+
+        r_t = sigmoid(x_t W_xr + b_xr + h_{t-1} W_hr + b_hr)
+        z_t = sigmoid(x_t W_xz + b_xz + h_{t-1} W_hz + b_hz)
+        n_t = tanh(x_t W_xn + b_xn + r_t * (h_{t-1} W_hn + b_hn))
+        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+    Shapes: x (B, T, input_size) -> out (B, T, num_directions * H); h_0 and h_n
+    (num_layers * num_directions, B, H). Parameters are stored per layer k as ``l{k}.W_x`` (D_k, 3H),
+    ``l{k}.W_h`` (H, 3H), ``l{k}.b_x`` and ``l{k}.b_h`` (3H,), gate order r, z, n; ``l{k}_reverse.*`` when
+    bidirectional.
     """
 
     cell = "gru"

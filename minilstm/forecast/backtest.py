@@ -35,7 +35,6 @@ from .metrics import (EvaluationReport, LinearAR, choose_season, datetime_hint, 
 from .parallel import run_parallel, task
 from .windows import n_labeled, sliding_windows, window_targets
 
-BASELINES = ("persistence", "seasonal_naive", "linear_ar", "mean", "zero")
 
 
 def as_arrays(X, y, config):

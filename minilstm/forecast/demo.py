@@ -59,7 +59,7 @@ def run_demo(args):
                                     bidirectional=bidirectional, data=data)
     L = model.config["sequence_length"]
     print(f"trained in {time.perf_counter() - t0:.1f}s (best epoch {model.info['best_epoch']}, "
-          f"kernels {model.lstm.kernels}, device {model.device})\n\n2014 test year, one hour ahead, in MW "
+          f"kernels {model.rnn.kernels}, device {model.device})\n\n2014 test year, one hour ahead, in MW "
           f"(seed {seed}; one training run is one sample: other seeds move the LSTM's figures by a few %):")
     print(res)
     best_base = min(res["baselines"], key=lambda b: res["baselines"][b]["rmse"])

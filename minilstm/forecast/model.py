@@ -8,7 +8,7 @@ windows by the same contract (``minilstm.forecast.windows``).
 """
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..backend import to_numpy
 from ..errors import (DataError, InputTypeError, ModelFileError, NotFittedError, ShapeError, ConfigError,  # noqa: F401
                       TrainingDivergedError)
@@ -65,7 +65,7 @@ class LSTMModel:
         self.config = validate_config(config)
         self.train_history = []
         self.is_fitted = False
-        self._net = self.lstm = self.head = None
+        self._net = self.rnn = self.lstm = self.head = None
         self.x_normalizer = self.y_normalizer = None
         self.ar = None
         self.info = {}
@@ -76,7 +76,8 @@ class LSTMModel:
         self._install(build_network(self.config, n_features, n_targets), n_features, n_targets)
 
     def _install(self, net, n_features, n_targets):
-        self._net, self.lstm, self.head, self.xp, self.device = net, net.lstm, net.head, net.xp, net.lstm.device
+        self._net, self.head, self.xp, self.device = net, net.head, net.xp, net.rnn.device
+        self.rnn = self.lstm = net.rnn                # the recurrent layers (LSTM or GRU); .lstm: the old name
         self.n_features, self.n_targets = n_features, n_targets
 
     @property
@@ -594,7 +595,7 @@ class LSTMModel:
 
     def __repr__(self):
         c = self.config
-        return (f"LSTMModel(hidden_size={c['hidden_size']}, num_layers={c['num_layers']}, "
+        return (f"LSTMModel(cell={c['cell']!r}, hidden_size={c['hidden_size']}, num_layers={c['num_layers']}, "
                 f"sequence_length={c['sequence_length']}, fitted={self.is_fitted})")
 
 

@@ -1,14 +1,15 @@
 """The one training loop, shared by ``LSTMModel.fit`` and anything that fits many models.
 
-``Network`` is an LSTM stack with a linear head on the top layer's last hidden state,
+``Network`` is a recurrent stack (LSTM or GRU) with a linear head on the top layer's last hidden state,
 (B, L, F) windows -> (B, k * T) predictions. ``train`` runs the loop on a network it is
 handed and touches nothing else::
 
     per epoch: shuffle (seeded) -> per batch: forward -> loss -> backward -> clip -> optimizer step
                -> validation loss -> history row -> progress (bar or line) -> early-stopping bookkeeping
                -> learning-rate schedule
-    end:       the best weights (lowest validation loss, or training loss without validation)
-               restored in the network
+    end:       with restore_best (the default), and always after a divergence or Ctrl-C, the best weights
+               (lowest validation loss, or training loss without validation) restored in the network; with
+               restore_best=False the last finished epoch's weights stay
 
 A non-finite loss or gradient norm stops the loop with a diagnosis (``TrainResult.diverged``);
 Ctrl-C stops it after restoring the best weights. Either way the caller decides what to keep:
@@ -32,20 +33,26 @@ class Network:
     """Recurrent layers (``LSTM`` or ``GRU``, one or two directions) + a linear head on the top layer's final
     hidden state: h_T with one direction; with two, [h->_T, h<-_1], the forward direction's state after the
     last row and the reverse direction's after the first (each has read the whole window, and nothing after it).
-    The recurrent layer is ``net.lstm`` whatever its cell (the saved parameter names start with ``lstm.``).
+    The recurrent layers are ``net.rnn`` (``net.lstm`` is the same object under its old name; the saved parameter
+    names start with ``lstm.`` whatever the cell, so model files stay as they were).
 
     forward: xb (B, L, F) on the device -> predictions (B, k * T); backward: dpred (B, k * T) ->
     gradients keyed ``lstm.*`` / ``head.*`` like ``params``.
     """
 
-    def __init__(self, lstm, head):
-        self.lstm, self.head = lstm, head
-        self.xp, self.dtype = lstm.xp, lstm.dtype
+    def __init__(self, rnn, head):
+        self.rnn, self.head = rnn, head
+        self.xp, self.dtype = rnn.xp, rnn.dtype
+
+    @property
+    def lstm(self):
+        """The recurrent layers under their old name (and the prefix of their saved parameter names)."""
+        return self.rnn
 
     @property
     def params(self):
         """All trainable arrays: ``lstm.*`` and ``head.*`` (the layers' own arrays, not copies)."""
-        p = {f"lstm.{k}": v for k, v in self.lstm.params.items()}
+        p = {f"lstm.{k}": v for k, v in self.rnn.params.items()}
         p.update({f"head.{k}": v for k, v in self.head.params.items()})
         return p
 
@@ -59,21 +66,21 @@ class Network:
 
     def forward(self, xb, infer=False):
         """xb (B, L, F) -> predictions (B, outputs); infer: no dropout and no caches (``lstm.infer``)."""
-        _, states = self.lstm.infer(xb) if infer else self.lstm.forward(xb)
+        _, states = self.rnn.infer(xb) if infer else self.rnn.forward(xb)
         h_n = states[0] if isinstance(states, tuple) else states      # LSTM (h_n, c_n); GRU h_n
-        nd = getattr(self.lstm, "num_directions", 1)
+        nd = self.rnn.num_directions
         top = h_n[h_n.shape[0] - nd:]                                  # the top layer's directions, (nd, B, H)
         return self.head.forward(top[0] if nd == 1 else self.xp.concatenate(list(top), axis=1))
 
     def backward(self, dpred):
         dh_last = self.head.backward(dpred)                            # (B, nd * H)
-        nd, H = getattr(self.lstm, "num_directions", 1), self.lstm.hidden_size
-        S = self.lstm.num_layers * nd
+        nd, H = self.rnn.num_directions, self.rnn.hidden_size
+        S = self.rnn.num_layers * nd
         dh_n = self.xp.zeros((S, dh_last.shape[0], H), dtype=dh_last.dtype)
         for d in range(nd):                                            # the top layer's final states (no dropout)
             dh_n[S - nd + d] = dh_last[:, d * H:(d + 1) * H]
-        self.lstm.backward(None, dh_n=dh_n)
-        g = {f"lstm.{k}": v for k, v in self.lstm.grads.items()}
+        self.rnn.backward(None, dh_n=dh_n)
+        g = {f"lstm.{k}": v for k, v in self.rnn.grads.items()}
         g.update({f"head.{k}": v for k, v in self.head.grads.items()})
         return g
 
@@ -327,5 +334,5 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
         if average is not None:                   # no update since that epoch's validation
             net.set_params(average.avg)
         res.best_epoch = res.history[-1]["epoch"]
-    net.lstm.train()
+    net.rnn.train()
     return res
