@@ -19,7 +19,7 @@ from . import archive
 from . import functional as Fn
 from .backend import get_array_module, resolve_device, resolve_kernels, to_numpy, xp_for
 from .errors import ConfigError, InputTypeError, MiniLSTMError, ModelFileError, NotFittedError, ShapeError
-from .bidirectional import as_states, bidirectional_backward, bidirectional_forward
+from .core.bidirectional import as_states, bidirectional_backward, bidirectional_forward
 from .kernels import get_gru_impl, get_impl
 from .kernels.cuda_selftest import fused_kernels_ok
 from .validate import REAL, check_array, check_in_range, check_number, check_seed
@@ -419,7 +419,7 @@ class LSTM(Recurrent):
     def gate_activations(self, layer=-1, direction=0):
         """Gate activations f, i, c_tilde, o, C, h (each (B, T, H)) of the last forward, for plots.
         direction: 0 forward, 1 reverse (bidirectional layers; given in the input's time order)."""
-        from .core import gate_activations
+        from .core.lstm import gate_activations
         return self._in_time_order(gate_activations(self._layer_cache(layer, direction)), direction)
 
 
@@ -476,7 +476,7 @@ class GRU(Recurrent):
 
     def gate_activations(self, layer=-1, direction=0):
         """Gate activations r, z, n, h (each (B, T, H)) of the last forward, for plots."""
-        from .gru import gru_gate_activations
+        from .core.gru import gru_gate_activations
         return self._in_time_order(gru_gate_activations(self._layer_cache(layer, direction)), direction)
 
 

@@ -4,8 +4,10 @@ import traceback
 
 import numpy as np
 
-from .. import core, gru
-from ..core import gate_slices, sigmoid
+from ..core import gru
+from ..core import lstm as core
+from ..core.common import sigmoid
+from ..core.lstm import gate_slices
 from ..gradcheck import check_function, rel_error
 
 

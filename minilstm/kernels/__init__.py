@@ -14,7 +14,9 @@ never a crash or a wrong value. Functions that take raw addresses are private (`
 """
 import numpy as np
 
+from ..backend import get_array_module
 from ..errors import ConfigError, InputTypeError, ShapeError
+from ..validate import check_same_module
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -22,8 +24,8 @@ KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def get_impl(kernels):
     """The module implementing ``lstm_forward``/``lstm_backward`` for a resolved kernel family."""
     if kernels == "numpy":
-        from .. import core
-        return core
+        from ..core import lstm
+        return lstm
     if kernels == "numba":
         from . import numba_cpu
         return numba_cpu
@@ -37,7 +39,7 @@ def get_gru_impl(kernels):
     """The module implementing ``gru_forward``/``gru_backward`` for a resolved kernel family.
     On the GPU the GRU runs its reference (``minilstm.gru``) through CuPy."""
     if kernels in ("numpy", "cuda"):
-        from .. import gru
+        from ..core import gru
         return gru
     if kernels == "numba":
         from . import numba_gru
@@ -74,3 +76,31 @@ def check_contract(kernel, arrays, array_type=np.ndarray):
         elif a.dtype != dtype:
             raise InputTypeError(f"{kernel}: {name} has dtype {a.dtype}, the other arrays {dtype}; use one dtype.")
     return dtype
+
+
+def check_host_arrays(ref, ref_name, **others):
+    """NumPy arrays of float32 or float64 (the compiled kernels cannot read CuPy or other dtypes)."""
+    if not isinstance(ref, np.ndarray):
+        raise InputTypeError(f"the Numba kernels take NumPy arrays; {ref_name} is a {type(ref).__name__} "
+                             "(use kernels='cuda' for CuPy arrays).")
+    check_kernel_dtype(ref.dtype, "numba")
+    check_same_module(others, ref_name, ref)
+
+
+# ---- what the fused kernels prepare before their compiled loops (the reference has no use for these) ----
+
+def project_inputs(x, W_x):
+    """x_t @ W_x for every time step as ONE product, without the bias (the fused gate passes add it, which
+    saves a full read and write of xw). x: (B, T, D) -> (x_tm (T, B, D) time-major copy, xw (T, B, G*H))."""
+    xp = get_array_module(x)
+    B, T, D = x.shape
+    x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))
+    return x_tm, (x_tm.reshape(T * B, D) @ W_x).reshape(T, B, -1)
+
+
+def contiguous_weights(params, dtype):
+    """W_x, W_h as C-contiguous arrays of ``dtype`` (copies only where needed). The fused kernels hand them to
+    compiled code as raw memory, so a cache whose params were cast after the forward is read in the cache's
+    dtype, as the reference's own products would promote it."""
+    xp = get_array_module(params["W_h"])
+    return tuple(xp.ascontiguousarray(params[k], dtype=dtype) for k in ("W_x", "W_h"))

@@ -53,9 +53,10 @@ from numba import types
 from llvmlite import ir
 from numba.extending import intrinsic, overload
 
-from ..core import (CACHE_KEYS, carried_gradients, check_backward_args, check_forward_args, contiguous_weights,
-                    initial_states, input_projection, sequence_buffers, sequence_outputs, weights_backward)
-from . import blas, check_contract, check_kernel_dtype, simd
+from ..core.common import carried_gradients, initial_states
+from ..core.lstm import CACHE_KEYS, sequence_buffers, sequence_outputs, weights_backward
+from ..validate import check_sequence_backward_args, check_sequence_inputs
+from . import blas, check_contract, check_host_arrays, contiguous_weights, project_inputs, simd
 from .blas import NO_TRANS, ROW_MAJOR, TRANS
 from ..errors import InputTypeError, ShapeError
 from ..validate import check_same_module
@@ -463,7 +464,7 @@ def lstm_infer(x, h0, c0, params):
 
 
 def _forward(x, h0, c0, params, keep_cache):
-    B, T, D, H = check_forward_args(x, h0, c0, params)
+    B, T, D, H = check_sequence_inputs(x, {"h0": h0, "c0": c0}, params, "lstm")
     check_host_arrays(x, "x")
     dt = x.dtype
     W_x, W_h, b = (np.ascontiguousarray(params[k]) for k in ("W_x", "W_h", "b"))
@@ -492,10 +493,10 @@ def _forward(x, h0, c0, params, keep_cache):
                 _forward_rows(*args, 0, B, dt.type(1), dt.type(0))
         if not keep_cache:
             return h_seq, (hs[-1].copy(), cs[-1].copy()), None
-        return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params, h_seq=h_seq)
+        return h_seq, (hs[-1].copy(), cs[-1].copy()), dict(zip(CACHE_KEYS, (x_tm, hs, cs, gates, tanh_c, params)))
     hs, cs, gates, tanh_c = sequence_buffers(*initial_states(x, params, h0, c0), T, dt)
     a = np.empty((B, 4 * H), dtype=dt)                                # workspace, reused every step
-    x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
+    x_tm, xw = project_inputs(x, W_x)                 # one product for all steps; b is added in the gate pass
     if B == 1:
         _forward_loop_b1(xw, W_h, b, hs, cs, gates, tanh_c, a)
     else:                                               # NumPy's gemm not reachable: the loop in Python
@@ -509,7 +510,7 @@ def _forward(x, h0, c0, params, keep_cache):
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
     """Same contract as ``minilstm.core.lstm_backward``: returns (dx, dh0, dc0, dparams)."""
-    T, B, D, H = check_backward_args(dh_seq, dh_T, dc_T, cache)
+    T, B, D, H = check_sequence_backward_args(dh_seq, {"dh_T": dh_T, "dc_T": dc_T}, cache, "lstm")
     check_host_arrays(cache["x_tm"], "cache['x_tm']", dh_seq=dh_seq, dh_T=dh_T, dc_T=dc_T)
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
     x_tm, hs, cs, gates, tanh_c = (np.ascontiguousarray(a) for a in (x_tm, hs, cs, gates, tanh_c))  # raw reads below
@@ -577,15 +578,6 @@ def _sum_ranges(parts):
 
 
 # ---- entry checks: the compiled functions above trust their callers, so every public name checks first ----
-
-def check_host_arrays(ref, ref_name, **others):
-    """NumPy arrays of float32 or float64 (the compiled kernels cannot read CuPy or other dtypes)."""
-    if not isinstance(ref, np.ndarray):
-        raise InputTypeError(f"the Numba kernels take NumPy arrays; {ref_name} is a {type(ref).__name__} "
-                         "(use kernels='cuda' for CuPy arrays).")
-    check_kernel_dtype(ref.dtype, "numba")
-    check_same_module(others, ref_name, ref)
-
 
 def gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t):
     """One step's pointwise part (checked entry to the compiled pass).

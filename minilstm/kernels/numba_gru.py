@@ -18,11 +18,11 @@ contract): a compiled loop that reads past an array is a crash, not an error.
 import numba
 import numpy as np
 
-from ..core import carried_gradients, initial_states, input_projection
-from ..gru import (GRU_CACHE_KEYS, check_gru_backward_args, check_gru_forward_args, gru_buffers, gru_outputs,
-                   gru_weights_backward)
-from . import check_contract
-from .numba_cpu import _JIT, _vecmat, check_host_arrays, sigmoid, tanh
+from ..core.common import carried_gradients, initial_states
+from ..core.gru import GRU_CACHE_KEYS, gru_buffers, gru_outputs, gru_weights_backward
+from ..validate import check_sequence_backward_args, check_sequence_inputs
+from . import check_contract, check_host_arrays, project_inputs
+from .numba_cpu import _JIT, _vecmat, sigmoid, tanh
 
 
 @numba.njit(**_JIT)
@@ -113,11 +113,11 @@ def _gru_backward_loop_b1(dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, W_hT, da
 def gru_forward(x, h0, params):
     """Same contract as ``minilstm.gru.gru_forward``: x (B, T, D), h0 (B, H) or None ->
     (h_seq (B, T, H), h_T (B, H), cache)."""
-    B, T, D, H = check_gru_forward_args(x, h0, params)
+    B, T, D, H = check_sequence_inputs(x, {"h0": h0}, params, "gru")
     check_host_arrays(x, "x")
     W_x, W_h = params["W_x"], params["W_h"]
     b_x, b_h = np.ascontiguousarray(params["b_x"]), np.ascontiguousarray(params["b_h"])
-    x_tm, xw = input_projection(x, W_x)                      # one product for all steps; b_x added in the gate pass
+    x_tm, xw = project_inputs(x, W_x)                      # one product for all steps; b_x added in the gate pass
     h0 = initial_states(x, params, h0, None)[0]
     hs, gates, hn = gru_buffers(h0, T, x.dtype)
     a = np.empty((B, 3 * H), dtype=x.dtype)                  # workspace, reused every step
@@ -136,7 +136,7 @@ def gru_forward(x, h0, params):
 
 def gru_backward(dh_seq, dh_T, cache):
     """Same contract as ``minilstm.gru.gru_backward``: returns (dx, dh0, dparams)."""
-    T, B, D, H = check_gru_backward_args(dh_seq, dh_T, cache)
+    T, B, D, H = check_sequence_backward_args(dh_seq, {"dh_T": dh_T}, cache, "gru")
     check_host_arrays(cache["x_tm"], "cache['x_tm']", dh_seq=dh_seq, dh_T=dh_T)
     x_tm, hs, gates, hn, params = (cache[k] for k in GRU_CACHE_KEYS)
     dt = x_tm.dtype
