@@ -55,6 +55,7 @@ def cases():
     from minilstm.forecast.parallel import run_parallel, task
     from minilstm.forecast.sweep import sweep
     from minilstm.kernels import numba_cpu, simd
+    import kernel_entries
     from minilstm.optim import clip_grad_norm, global_norm
     X, y = series()
     V = hostile_values()
@@ -144,7 +145,7 @@ def cases():
                     a[arg] = np.zeros(a[arg].shape + (2,))[..., 0]
                 else:
                     a[arg] = v
-                numba_cpu.forward_loop_b1(*a)
+                kernel_entries.forward_loop_b1(*a)
                 return a
             add("kernels", f"forward_loop_b1 arg {arg} = {v!r:.20}", run,
                 lambda a: np.isfinite(a[3]).all())

@@ -1,7 +1,7 @@
 """The Numba kernels' three ways through a layer, each held to the NumPy reference:
 
 * threaded: batch rows split over Numba threads, each running its rows' whole time loop with NumPy's
-  gemm called from compiled code (``blas.loop_threads(B) > 1``);
+  gemm called from compiled code (``threads.loop_threads(B) > 1``);
 * compiled on the calling thread (one thread allowed, or too few rows);
 * the Python time loop (NumPy's gemm not reachable from compiled code).
 
@@ -18,15 +18,16 @@ pytestmark = pytest.mark.skipif(not numba_available, reason="Numba is not instal
 
 def _paths(monkeypatch, path, threads=2):
     from minilstm.kernels import blas
+    from minilstm.kernels import threads as policy
     if path == "threaded":
         if blas._gemm(np.float64) is None:
             pytest.skip("NumPy's gemm is not reachable from compiled code here")
-        monkeypatch.setattr(blas, "loop_threads", lambda B: min(threads, B))
+        monkeypatch.setattr(policy, "loop_threads", lambda B: min(threads, B))
     elif path == "compiled":
-        monkeypatch.setattr(blas, "loop_threads", lambda B: 1)
+        monkeypatch.setattr(policy, "loop_threads", lambda B: 1)
     else:
         monkeypatch.setattr(blas, "_gemm", lambda dtype: None)
-        monkeypatch.setattr(blas, "loop_threads", lambda B: 1)
+        monkeypatch.setattr(policy, "loop_threads", lambda B: 1)
 
 
 def _run(dtype, B, T, D, H, with_dh_seq, seed=0):
@@ -68,7 +69,7 @@ def test_threaded_forward_matches_the_single_thread_forward_and_repeats_bitwise(
     split gives the same bits every time."""
     _paths(monkeypatch, "threaded", threads=2)
     threaded, again = _run(np.float32, B, T, D, H, True)[0], _run(np.float32, B, T, D, H, True)[0]
-    monkeypatch.setattr(__import__("minilstm.kernels.blas", fromlist=["x"]), "loop_threads", lambda B: 1)
+    monkeypatch.setattr(__import__("minilstm.kernels.threads", fromlist=["x"]), "loop_threads", lambda B: 1)
     single = _run(np.float32, B, T, D, H, True)[0]
     np.testing.assert_array_equal(threaded[0], again[0])
     assert rel_norm(threaded[0], single[0]) < 1e-6
@@ -88,40 +89,40 @@ def test_threaded_backward_is_bitwise_reproducible(monkeypatch):
 
 def test_a_bug_in_the_threaded_path_is_caught(monkeypatch):
     """The comparison above can fail: a row range that skips its last row leaves garbage and is caught."""
-    from minilstm.kernels import blas
+    from minilstm.kernels import blas, threads
     _paths(monkeypatch, "threaded", threads=2)
-    real = blas.row_bounds
-    monkeypatch.setattr(blas, "row_bounds", lambda B, n: np.maximum(real(B, n) - 1, 0))
+    real = threads.row_bounds
+    monkeypatch.setattr(threads, "row_bounds", lambda B, n: np.maximum(real(B, n) - 1, 0))
     out, back, ref, rback = _run(np.float64, 8, 4, 3, 5, True)
     assert rel_norm(out[0], ref[0]) > 1e-3 or rel_norm(back[3]["W_h"], rback[3]["W_h"]) > 1e-3
 
 
 def test_threads_respect_the_blas_limit_and_restore_it():
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from minilstm.kernels import blas
+    from minilstm.kernels import blas, threads
     if blas._gemm(np.float32) is None or blas._load()["get_threads"] is None:
         pytest.skip("NumPy's BLAS is not an OpenBLAS this module can drive")
     before = blas.blas_threads()
-    with blas.one_thread_blas():
+    with threads.one_thread_blas():
         assert blas.blas_threads() == 1
     assert blas.blas_threads() == before
     try:
-        with blas.one_thread_blas():
+        with threads.one_thread_blas():
             raise KeyError("boom")
     except KeyError:
         pass
     assert blas.blas_threads() == before
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
-        assert blas.loop_threads(1024) == 1                # parallel fits limit BLAS to one thread: no split
-    assert blas.loop_threads(blas.MIN_ROWS_PER_THREAD - 1) == 1
-    assert blas.loop_threads(1024) <= max(1, blas.cores())
+        assert threads.loop_threads(1024) == 1                # parallel fits limit BLAS to one thread: no split
+    assert threads.loop_threads(threads.MIN_ROWS_PER_THREAD - 1) == 1
+    assert threads.loop_threads(1024) <= max(1, threads.cores())
 
 
 def test_row_bounds_cover_the_batch():
-    from minilstm.kernels import blas
+    from minilstm.kernels import blas, threads
     for B in (1, 2, 5, 17, 64):
         for n in range(1, min(B, 5) + 1):
-            e = blas.row_bounds(B, n)
+            e = threads.row_bounds(B, n)
             assert e[0] == 0 and e[-1] == B and len(e) == n + 1 and np.all(np.diff(e) >= B // n)
 
 
@@ -129,7 +130,7 @@ def test_the_blas_called_is_numpys_even_when_another_is_loaded_first(monkeypatch
     """PyTorch or SciPy may load a BLAS of their own before NumPy's: the products must go to NumPy's."""
     import os
     import threadpoolctl
-    from minilstm.kernels import blas
+    from minilstm.kernels import blas, threads
     numpy_dir = os.path.dirname(os.path.abspath(np.__file__))
     mine = {"user_api": "blas", "internal_api": "openblas",
             "filepath": os.path.join(os.path.dirname(numpy_dir), "numpy.libs", "libscipy_openblas64_-x.so")}
@@ -198,13 +199,13 @@ def test_a_cache_whose_weights_have_another_dtype_is_read_in_the_cache_dtype():
 
 
 def test_overlapping_one_thread_holds_restore_the_count():
-    from minilstm.kernels import blas, numba_cpu
+    from minilstm.kernels import blas, numba_cpu, threads
     if not blas.can_set_threads():
         pytest.skip("NumPy's BLAS is not an OpenBLAS this module can drive")
     before = blas.blas_threads()
-    a = blas.one_thread_blas()
+    a = threads.one_thread_blas()
     a.__enter__()
-    s = numba_cpu.step_blas_threads(4, 8)
+    s = threads.step_blas_threads(4, 8)
     s.__enter__()
     a.__exit__(None, None, None)
     assert blas.blas_threads() == 1                      # still held by the inner block
@@ -214,7 +215,7 @@ def test_overlapping_one_thread_holds_restore_the_count():
 
 def test_concurrent_calls_from_python_threads_agree_and_restore_the_count():
     from concurrent.futures import ThreadPoolExecutor
-    from minilstm.kernels import blas, numba_cpu
+    from minilstm.kernels import blas, numba_cpu, threads
     before = blas.blas_threads()
     rng = np.random.default_rng(8)
     cases = []
@@ -240,8 +241,8 @@ def test_concurrent_calls_from_python_threads_agree_and_restore_the_count():
 
 def test_asking_for_the_threading_layer_first_does_not_hide_the_gemm(monkeypatch):
     """The module's lazily found state must not depend on which of its functions is called first."""
-    from minilstm.kernels import blas
+    from minilstm.kernels import blas, threads
     monkeypatch.setattr(blas, "_STATE", {})
-    blas.threaded_layer()
+    threads.threaded_layer()
     assert (blas._gemm(np.float64) is None) == (blas._blas_info() is None)
-    assert isinstance(blas.loop_threads(64), int)
+    assert isinstance(threads.loop_threads(64), int)

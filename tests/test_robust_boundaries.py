@@ -23,7 +23,7 @@ def b1_args(H=4, T=3, dtype=np.float64):
 
 @pytest.mark.parametrize("which", ["fortran W_h", "strided hs"])
 def test_forward_loop_b1_refuses_non_contiguous_arrays(which):
-    from minilstm.kernels import numba_cpu
+    from kernel_entries import forward_loop_b1
     args = b1_args()
     if which == "fortran W_h":
         args[1] = np.asfortranarray(args[1])
@@ -31,13 +31,13 @@ def test_forward_loop_b1_refuses_non_contiguous_arrays(which):
     else:
         args[3] = np.zeros((4, 1, 8))[:, :, ::2]
     with pytest.raises(ShapeError, match="C-contiguous"):
-        numba_cpu.forward_loop_b1(*args)
+        forward_loop_b1(*args)
 
 
 def test_forward_loop_b1_contiguous_matches_reference():
-    from minilstm.kernels import numba_cpu
+    from kernel_entries import forward_loop_b1
     args = b1_args()
-    numba_cpu.forward_loop_b1(*args)
+    forward_loop_b1(*args)
     xw, W_h, b, hs = args[:4]
     h, c = np.zeros(4), np.zeros(4)
     for t in range(3):

@@ -1,16 +1,26 @@
-"""Kernel families: fast paths with the same signatures as ``minilstm.core``.
+"""Kernel families: fast paths with the same signatures as the reference in ``minilstm.core``.
 
-Each module exposes ``lstm_forward(x, h0, c0, params)`` and
-``lstm_backward(dh_seq, dh_T, dc_T, cache)`` with the shapes, cache contents and
-results of the reference in ``minilstm.core``; the tests hold every one to it. The GRU's
-family (``get_gru_impl``): ``gru_forward(x, h0, params)``/``gru_backward(dh_seq, dh_T, cache)``
-of ``minilstm.gru`` (reference, also on CuPy) and ``numba_gru`` (CPU). ``cuda_selftest`` runs the fused
-CUDA kernels against the reference once per dtype and process before an LSTM layer uses them.
+Each LSTM family exposes ``lstm_forward(x, h0, c0, params)`` and ``lstm_backward(dh_seq, dh_T, dc_T, cache)``
+with the shapes, cache contents and results of ``minilstm.core.lstm``; the GRU's (``get_gru_impl``)
+``gru_forward(x, h0, params)``/``gru_backward(dh_seq, dh_T, cache)`` of ``minilstm.core.gru``. The tests
+hold every one to the reference.
 
-Compiled code reads and writes raw memory, so every kernel entry first checks its
-arguments with ``minilstm.core``'s checks, then the size contract below (exact shapes,
-C-contiguous, one dtype, float32 or float64): a mis-sized or strided array is a ``ShapeError``,
-never a crash or a wrong value. Functions that take raw addresses are private (``simd._product``).
+By concern, shared by both cells:
+
+- ``math``: tanh and sigmoid in the kernels' precision, and the compile options (``JIT``);
+- ``numba_cpu`` (LSTM) and ``numba_gru`` (GRU): the row passes, the compiled time loops and their
+  threaded drivers, and the entries;
+- ``simd``: the per-step product at few rows (private raw-pointer tiles) and its checked ``product``;
+- ``blas``: NumPy's own gemm, callable from compiled code; ``threads``: the one thread policy (also what a
+  multi-fit task runs in); ``workspace``: the per-thread scratch arrays;
+- ``numba_optim``: Adam's update and the weights' moving average; ``cuda`` and ``cuda_selftest``: the fused
+  CUDA kernels (LSTM) and their first-use self-test.
+
+Compiled code reads and writes raw memory, so every public kernel entry (``lstm_forward``, ``gru_backward``,
+``simd.product``, ...) first checks its arguments (``minilstm.validate``'s checks, then a size contract:
+exact shapes, C-contiguous, one dtype, float32 or float64): a mis-sized or strided array is a ``ShapeError``,
+never a crash or a wrong value. Functions that take raw addresses or trust their callers are private
+(``simd._product``, ``numba_cpu._forward_rows``).
 """
 import numpy as np
 

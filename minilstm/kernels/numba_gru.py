@@ -21,11 +21,11 @@ import numpy as np
 from ..core.common import carried_gradients, initial_states
 from ..core.gru import GRU_CACHE_KEYS, gru_buffers, gru_outputs, gru_weights_backward
 from ..validate import check_sequence_backward_args, check_sequence_inputs
-from . import check_contract, check_host_arrays, project_inputs
-from .numba_cpu import _JIT, _vecmat, sigmoid, tanh
+from . import check_contract, check_host_arrays, project_inputs, simd
+from .math import JIT, sigmoid, tanh
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_forward_row(a, xw, b_x, b_h, h_prev, g, hn, h_t):
     """One batch row: a = h_{t-1} @ W_h, xw = x_t @ W_x (3H,) -> g (3H,) [r, z, n]; hn, h_t (H,)."""
     H = h_t.shape[0]
@@ -41,7 +41,7 @@ def _gru_forward_row(a, xw, b_x, b_h, h_prev, g, hn, h_t):
         h_t[j] = n_t + z_t * (h_prev[j] - n_t)                                 # h_t = (1 - z) n + z h_{t-1}
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_forward_step(a, xw_t, b_x, b_h, h_prev, gates_t, hn_t, h_t):
     """One step's pointwise part.
 
@@ -52,7 +52,7 @@ def _gru_forward_step(a, xw_t, b_x, b_h, h_prev, gates_t, hn_t, h_t):
         _gru_forward_row(a[b], xw_t[b], b_x, b_h, h_prev[b], gates_t[b], hn_t[b], h_t[b])
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_backward_row(dh_above, has_above, dh_mm, dh_z, g, hn, h_prev, dax, dah, db_x, db_h, one):
     """One batch row. The gradient on h_t is dh_above (when has_above) + dh_mm (the previous step's
     product through W_h, or dh_T) + dh_z (the previous step's direct part, overwritten here with
@@ -76,7 +76,7 @@ def _gru_backward_row(dh_above, has_above, dh_mm, dh_z, g, hn, h_prev, dax, dah,
         db_h[m] += dah[m]
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, da_x_t, da_h_t, db_x, db_h, one):
     """One step's pointwise backward.
 
@@ -89,25 +89,25 @@ def _gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, 
                           hn_t[b], h_prev[b], da_x_t[b], da_h_t[b], db_x, db_h, one)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_forward_loop_b1(xw, W_h, b_x, b_h, hs, gates, hn, a):
-    """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h by ``_vecmat``
+    """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h by ``simd.vecmat``
     (``simd.product``: no BLAS call, no Python per step). a: (1, 3H) workspace."""
     for t in range(xw.shape[0]):
         a_r = a[0]
         h_prev = hs[t, 0]
-        _vecmat(h_prev, W_h, a_r)                            # a = h_{t-1} @ W_h
+        simd.vecmat(h_prev, W_h, a_r)                            # a = h_{t-1} @ W_h
         _gru_forward_row(a_r, xw[t, 0], b_x, b_h, h_prev, gates[t, 0], hn[t, 0], hs[t + 1, 0])
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_backward_loop_b1(dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, W_hT, da_x, da_h, db_x, db_h, one):
-    """Batch-1 BPTT in one compiled call; the part of dh_{t-1} through W_h, da_h_t @ W_h.T, by ``_vecmat``
+    """Batch-1 BPTT in one compiled call; the part of dh_{t-1} through W_h, da_h_t @ W_h.T, by ``simd.vecmat``
     with W_hT (3H, H)."""
     for t in range(gates.shape[0] - 1, -1, -1):
         _gru_backward_row(dh_tm[t, 0] if has_above else dh_mm[0], has_above, dh_mm[0], dh_z[0], gates[t, 0],
                           hn[t, 0], hs[t, 0], da_x[t, 0], da_h[t, 0], db_x, db_h, one)
-        _vecmat(da_h[t, 0], W_hT, dh_mm[0])                  # the W_h part of dh_{t-1}: da_h_t @ W_h.T
+        simd.vecmat(da_h[t, 0], W_hT, dh_mm[0])                  # the W_h part of dh_{t-1}: da_h_t @ W_h.T
 
 
 def gru_forward(x, h0, params):

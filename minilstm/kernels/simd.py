@@ -21,6 +21,8 @@ it, so a row's result does not depend on how many rows are multiplied with it. `
 same for ``product_nt``: lane-wise fma chains over K, the lanes summed pairwise in a fixed order, the
 rest of K (past the last whole vector) added one by one.
 """
+import os
+
 import numba
 import numpy as np
 from llvmlite import ir
@@ -28,8 +30,18 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .math import JIT
+
 VECTOR_BYTES = 32                      # AVX2; LLVM splits the vectors where the CPU has narrower ones
-_JIT = dict(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+
+# The per-step product h_{t-1} @ W_h (and da_t @ W_h^T) is ``simd.product``, not BLAS, when the call has at
+# most VECTOR_STEP_MAX_ROWS batch rows: a gemm call packs all of W_h before multiplying, which at a few rows a
+# step costs about as much as the product (measured, one thread, float32, rows x H x 4H: 1x64x256 0.94 vs
+# 3.1 us; 8x96x384 7.4 vs 10.1 us; 16x64x256 6.9 vs 7.5 us; 32x64x256 13.8 vs 13.4 us: 32 rows are 16 a
+# thread on two cores). Decided by the call's rows, not a thread's share, so every thread count takes the
+# same kind of product (``simd``'s give each row the same bits whatever rows go with it).
+# MINILSTM_VECTOR_STEP_MAX_ROWS overrides it (0: always BLAS).
+VECTOR_STEP_MAX_ROWS = int(os.environ.get("MINILSTM_VECTOR_STEP_MAX_ROWS", 32))
 
 
 class _Vec:
@@ -137,7 +149,7 @@ def _dot_tile(MR, NJ):
 _dot_4x2, _dot_1x8, _dot_1x1 = _dot_tile(4, 2), _dot_tile(1, 8), _dot_tile(1, 1)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _columns(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     """C[0:nr] = A[0:nr] @ W for nr = 4 (tiles of 4 rows) or 1 (one row), every column: wide tiles, then one-vector
     tiles, then the last columns (fewer than a vector) one by one in a scalar loop (which columns take it depends
@@ -196,7 +208,7 @@ def zero_of(typingctx, a):
     return a.dtype(a), lambda context, builder, sig, args: ir.Constant(context.get_value_type(sig.return_type), 0.0)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _dot_rows(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     """C[0:nr] = A[0:nr] @ W.T for nr = 4 or 1: dot tiles over the vector part of K, then the rest of K added
     element by element (same order for every row and column)."""
@@ -225,7 +237,7 @@ def _dot_rows(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
             C[r * ldc + jj] = s
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _row_blocks(transposed, n, N, K, a, lda, w, ldw, c, ldc, zero):
     """The rows of C in blocks of 4, then one by one, through ``_dot_rows`` (transposed) or ``_columns``."""
     sz = _itemsize(zero)
@@ -239,7 +251,7 @@ def _row_blocks(transposed, n, N, K, a, lda, w, ldw, c, ldc, zero):
         r += nr
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _product(n, N, K, a, lda, w, ldw, c, ldc, zero):
     """C (n, N) = A (n, K) @ W (K, N), row-major, addresses a, w, c and row strides in elements; C must not
     overlap A or W. zero: 0 in the element type (float32 or float64). Private: it trusts the addresses
@@ -247,7 +259,7 @@ def _product(n, N, K, a, lda, w, ldw, c, ldc, zero):
     _row_blocks(False, n, N, K, a, lda, w, ldw, c, ldc, zero)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _product_nt(n, N, K, a, lda, w, ldw, c, ldc, zero):
     """C (n, N) = A (n, K) @ W.T for row-major W (N, K): the product with a transposed matrix without copying it
     (each element a dot product of two contiguous rows). Addresses and strides as in ``_product``."""
@@ -300,3 +312,27 @@ def product_nt(A, W):
     elif C.size:
         C[...] = 0
     return C
+
+
+# ---- compiled helpers of the kernels (they trust their callers: C-contiguous arrays of one dtype) ----
+
+@numba.njit(**JIT)
+def vecmat(v, W, out):
+    """out = v @ W for one row vector: v (M,), W (M, N), out (N,), all C-contiguous and of one dtype (read
+    as raw memory). The batch-1 loops without NumPy's gemm (LSTM and GRU) use it for h_{t-1} @ W_h forward
+    and da_t @ W_h.T backward (``simd.product``: a BLAS call would pack all of W for one row, every step)."""
+    M, N = W.shape
+    _product(1, N, M, v.ctypes.data, M, W.ctypes.data, N, out.ctypes.data, N, zero_of(out))
+
+
+@numba.njit(**JIT)
+def transpose(W, out):
+    """out (N, M) = W (M, N).T, by blocks of 8 rows of W, so each column read is 8 nearby elements, not one
+    element per row (measured, W_h (H, 4H) float32: H=64 15 vs 17-22 us for np.ascontiguousarray(W.T);
+    H=256 235 vs 840 us)."""
+    M, N = W.shape
+    for i0 in range(0, M, 8):
+        i1 = min(i0 + 8, M)
+        for j in range(N):
+            for i in range(i0, i1):
+                out[j, i] = W[i, j]
