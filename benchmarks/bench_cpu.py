@@ -156,7 +156,7 @@ def worker_step(side, config, dtype, repeats, cell="lstm"):
 
 def demo_epoch_data():
     from minilstm import datasets
-    from minilstm.forecast.demo import DEMO_CONFIG
+    from minilstm.demo import DEMO_CONFIG
     ds = datasets.load_electricity()
     cut = ds.split("2014-01-01")
     cfg = dict(DEMO_CONFIG, epochs=1, device="cpu", patience=None, lr_schedule=None)

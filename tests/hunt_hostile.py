@@ -53,7 +53,7 @@ def cases():
     from minilstm import nn
     from minilstm.forecast import LSTMEnsemble, backtest
     from minilstm.forecast.parallel import run_parallel, task
-    from minilstm.forecast.sweep import sweep
+    from minilstm.forecast import sweep
     from minilstm.kernels import numba_cpu, simd
     import kernel_entries
     from minilstm.optim import clip_grad_norm, global_norm

@@ -6,7 +6,7 @@ import pytest
 from minilstm.errors import ConfigError, DataError, InputTypeError, ShapeError
 from minilstm.forecast import LSTMEnsemble, backtest
 from minilstm.forecast.parallel import run_parallel, task
-from minilstm.forecast.sweep import sweep, trial_configs
+from minilstm.forecast.tuning import sweep, trial_configs
 
 CFG = {"hidden_size": 4, "num_layers": 1, "sequence_length": 5, "epochs": 1, "seed": 1}
 X = np.random.default_rng(0).normal(size=(120, 1))

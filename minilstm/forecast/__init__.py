@@ -7,8 +7,8 @@ from .model import LSTMModel  # noqa: F401
 from .normalizer import DataNormalizer  # noqa: F401
 from . import training  # noqa: F401
 from .training import Network, TrainResult, build_network  # noqa: F401
-from .backtest import BacktestResult, backtest  # noqa: F401
+from .backtesting import BacktestResult, backtest  # noqa: F401
 from .ensemble import LSTMEnsemble  # noqa: F401
 from .parallel import run_parallel  # noqa: F401
-from .sweep import SweepResult, sweep  # noqa: F401
+from .tuning import SweepResult, sweep  # noqa: F401
 from .windows import n_labeled, n_windows, sliding_windows, window_targets  # noqa: F401

@@ -28,9 +28,10 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, ModelFileError, NotFittedError
 from . import io as model_io
-from .backtest import as_arrays, recursive_ok
+from .backtesting import as_arrays, recursive_ok
 from .config import validate_config
-from .metrics import EvaluationReport, regression_metrics
+from .metrics import regression_metrics
+from .report import EvaluationReport
 from .model import LSTMModel
 from .parallel import check_n_jobs, run_parallel, task
 from .windows import n_labeled, window_targets

@@ -17,8 +17,10 @@ from . import training
 from .config import normalizer_spec, validate_config
 from .inputs import (align_columns, check_same_index, freq_string, in_dtype_range, is_datetime_index, labelled,
                      read_table, target_positions, targets_from_y)
-from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, training_mean,
-                      units_of)
+from .baselines import LinearAR
+from .metrics import naive_scale, training_mean, units_of
+from .report import evaluation_report
+from .seasons import datetime_hint, season_info
 from .normalizer import DataNormalizer
 from .scaling import window_transform
 from .training import build_network
@@ -525,7 +527,8 @@ class LSTMModel:
         ar = self._inv_y(self.ar.predict(Xw).reshape(n, k, -1))
         how = "given to evaluate" if season else self.info.get("season_how", "stored with the model")
         res = evaluation_report(truth, pred, ya, n, L, h, k, scale, ar, season or self.info.get("season") or 1, how,
-                                self.info.get("y_mean"), units if units is not None else units_of(y, X))
+                                self.info.get("y_mean"), units if units is not None else units_of(y, X),
+                                model=self.config["cell"].upper())
         if verbose:
             res.show()
         return res

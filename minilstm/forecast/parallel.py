@@ -29,6 +29,7 @@ import contextlib
 
 from ..errors import ConfigError, DeviceError
 from ..kernels.threads import single_threaded
+from .progress import progress_bar
 
 INSTALL_HINT = "pip install 'minilstm[distributed]'"
 MAX_JOBS = 10_000         # n_jobs beyond this is a typo; the workers started are also capped at the number of tasks
@@ -37,17 +38,6 @@ MAX_JOBS = 10_000         # n_jobs beyond this is a typo; the workers started ar
 def task(fn, *args, **kwargs):
     """One unit of work for ``run_parallel``: ``(fn, args, kwargs)`` (the same as ``joblib.delayed(fn)(...)``)."""
     return fn, args, kwargs
-
-
-def progress_bar(**kwargs):
-    """A tqdm bar: ``tqdm.auto`` (a widget in Jupyter) when ipywidgets is installed, else the text bar
-    (which Jupyter also renders), so a notebook without ipywidgets gets a bar and no warning."""
-    try:
-        import ipywidgets  # noqa: F401
-        from tqdm.auto import tqdm
-    except ImportError:
-        from tqdm.std import tqdm
-    return tqdm(**kwargs)
 
 
 def _run_single_threaded(fn, args, kwargs):

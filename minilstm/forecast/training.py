@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ..functional import LOSSES
 from ..nn import GRU, LSTM, Linear
 from ..optim import Adam, AdamW, compiled_passes, clip_grad_norm
+from .progress import in_jupyter, progress_bar
 
 
 class Network:
@@ -195,14 +196,6 @@ class _Stop(Exception):
         self.message = message
 
 
-def _in_jupyter():
-    """True inside a running Jupyter kernel (not merely when ipykernel has been imported)."""
-    import sys
-    ip = sys.modules.get("IPython")
-    shell = ip.get_ipython() if ip is not None and hasattr(ip, "get_ipython") else None
-    return type(shell).__name__ == "ZMQInteractiveShell"
-
-
 class EpochProgress:
     """How ``train`` reports each epoch, from fit's ``verbose``.
 
@@ -216,7 +209,7 @@ class EpochProgress:
         if verbose is None or verbose is False or verbose == 0:
             mode = None
         elif verbose is True or verbose == 1:
-            interactive = _in_jupyter() or getattr(sys.stdout, "isatty", lambda: False)()
+            interactive = in_jupyter() or getattr(sys.stdout, "isatty", lambda: False)()
             mode = "bar" if interactive else "lines"
         elif verbose in ("bar", "lines") or verbose == 2:
             mode = "lines" if verbose == 2 else verbose
@@ -225,7 +218,6 @@ class EpochProgress:
                               f"line per epoch) or False (nothing), got {verbose!r}.")
         self.mode, self.epochs, self.t0, self.bar = mode, epochs, time.perf_counter(), None
         if mode == "bar":
-            from .parallel import progress_bar
             self.bar = progress_bar(total=epochs, desc="", unit="epoch", mininterval=0, file=sys.stdout,
                                     bar_format="fit {n_fmt}/{total_fmt} epochs |{bar:20}| {desc} "
                                                "[{elapsed} elapsed, ~{remaining} left]")
