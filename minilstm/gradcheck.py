@@ -30,7 +30,7 @@ import numpy as np
 
 from .backend import get_array_module, to_numpy
 from .errors import ConfigError, DataError, InputTypeError, ShapeError
-from .validate import REAL, check_array, check_keys_match, check_number, check_option
+from .validate import FLOAT_DTYPES, REAL, check_array, check_keys_match, check_number, check_option
 
 UPSTREAM = ("random", "ones")   # named upstream gradients; an array (or tuple of arrays) is also accepted
 LOSS_ON = ("all", "last")
@@ -310,7 +310,7 @@ def _check_directional_args(loss_fn, params, grads):
     check_keys_match(grads, params, "grads", "params")
     for k, p in params.items():
         check_array(p, f"params[{k!r}]", finite=True)
-        if np.dtype(p.dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        if np.dtype(p.dtype) not in FLOAT_DTYPES:
             raise InputTypeError(f"params[{k!r}] has dtype {p.dtype}; directional_check needs float32 or float64 "
                                  "params (cast with .astype(np.float64)).")
         check_array(grads[k], f"grads[{k!r}]", shape=tuple(p.shape), kind=REAL, finite=True)

@@ -22,38 +22,7 @@ from .errors import ConfigError, InputTypeError, MiniLSTMError, ModelFileError, 
 from .core.bidirectional import as_states, bidirectional_backward, bidirectional_forward
 from .kernels import get_gru_impl, get_impl
 from .kernels.cuda_selftest import fused_kernels_ok
-from .validate import REAL, check_array, check_in_range, check_number, check_seed
-
-_DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
-
-
-def check_dtype(dtype):
-    """float32 or float64 (anything NumPy reads as one of them), else ConfigError."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}.") from None
-    if dt not in _DTYPES:
-        raise ConfigError(f"dtype must be float32 or float64, got {dt}.")
-    return dt
-
-
-MAX_LAYERS = 1024
-MAX_PARAM_BYTES = 16 << 30    # 16 GiB of weights: far beyond any LSTM this engine is meant for
-
-
-def check_size(D, H, L, itemsize, gates=4, directions=1, what="LSTM"):
-    """Refuse layer sizes that would hang or exhaust memory while the weights are built (``gates`` blocks of H
-    per weight matrix, ``directions`` 1 or 2; the count is an upper bound, two biases per block)."""
-    if L > MAX_LAYERS:
-        raise ConfigError(f"num_layers must be at most {MAX_LAYERS}, got {L}.")
-    n = directions * gates * H * ((D + H + 2) + (L - 1) * (directions * H + H + 2))
-    if n * itemsize > MAX_PARAM_BYTES:
-        raise ConfigError(f"{what} layers with input_size={D}, hidden_size={H}, num_layers={L}"
-                          f"{' (bidirectional)' if directions == 2 else ''} have {n:.3g} parameters "
-                          f"({n * itemsize / 2**30:.3g} GiB), above the {MAX_PARAM_BYTES >> 30} GiB limit; use smaller "
-                          "sizes.")
-
+from .validate import REAL, check_array, check_dtype, check_in_range, check_layer_size, check_number, check_seed
 
 def make_rng(xp, seed):
     """A seeded generator: NumPy's Generator on the CPU, CuPy's RandomState on the GPU."""
@@ -189,7 +158,7 @@ class Recurrent(Module):
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if self.bidirectional else 1
         self.dtype = check_dtype(dtype)
-        check_size(self.input_size, self.hidden_size, self.num_layers, self.dtype.itemsize, gates=self.n_gates,
+        check_layer_size(self.input_size, self.hidden_size, self.num_layers, self.dtype.itemsize, gates=self.n_gates,
                    directions=self.num_directions, what=type(self).__name__)
         self.device = resolve_device(device)
         self.kernels = self._checked_kernels(resolve_kernels(kernels, self.device), requested=kernels)

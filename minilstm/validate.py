@@ -17,6 +17,7 @@ import numpy as np
 from .backend import get_array_module
 from .errors import ConfigError, DataError, InputTypeError, ShapeError
 
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))   # what layers, kernels and checks compute in
 FLOAT = "f"          # dtype kinds: floating point only
 REAL = "fiu"         # any real number type (floats, signed and unsigned integers)
 _KIND_WORDS = {"f": "a float", "fiu": "a real (integer or float)", "fiub": "a real or boolean"}
@@ -327,6 +328,36 @@ def check_pointwise(wide, narrow, cell="lstm"):
             if getattr(a, "shape", None) != want:
                 raise ShapeError(f"{n} must have shape {want} to match {name} {tuple(first.shape)}, got "
                                  f"{getattr(a, 'shape', type(a).__name__)}.")
+
+
+# ---- a layer's settings -------------------------------------------------------------------------
+
+def check_dtype(dtype):
+    """float32 or float64 (anything NumPy reads as one of them), else ConfigError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}.") from None
+    if dt not in FLOAT_DTYPES:
+        raise ConfigError(f"dtype must be float32 or float64, got {dt}.")
+    return dt
+
+
+MAX_LAYERS = 1024
+MAX_PARAM_BYTES = 16 << 30    # 16 GiB of weights: far beyond any LSTM this engine is meant for
+
+
+def check_layer_size(D, H, L, itemsize, gates=4, directions=1, what="LSTM"):
+    """Refuse layer sizes that would hang or exhaust memory while the weights are built (``gates`` blocks of H
+    per weight matrix, ``directions`` 1 or 2; the count is an upper bound, two biases per block)."""
+    if L > MAX_LAYERS:
+        raise ConfigError(f"num_layers must be at most {MAX_LAYERS}, got {L}.")
+    n = directions * gates * H * ((D + H + 2) + (L - 1) * (directions * H + H + 2))
+    if n * itemsize > MAX_PARAM_BYTES:
+        raise ConfigError(f"{what} layers with input_size={D}, hidden_size={H}, num_layers={L}"
+                          f"{' (bidirectional)' if directions == 2 else ''} have {n:.3g} parameters "
+                          f"({n * itemsize / 2**30:.3g} GiB), above the {MAX_PARAM_BYTES >> 30} GiB limit; use smaller "
+                          "sizes.")
 
 
 # ---- scalar settings ------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def test_threaded_backward_is_bitwise_reproducible(monkeypatch):
 
 def test_a_bug_in_the_threaded_path_is_caught(monkeypatch):
     """The comparison above can fail: a row range that skips its last row leaves garbage and is caught."""
-    from minilstm.kernels import blas, threads
+    from minilstm.kernels import threads
     _paths(monkeypatch, "threaded", threads=2)
     real = threads.row_bounds
     monkeypatch.setattr(threads, "row_bounds", lambda B, n: np.maximum(real(B, n) - 1, 0))
@@ -119,7 +119,7 @@ def test_threads_respect_the_blas_limit_and_restore_it():
 
 
 def test_row_bounds_cover_the_batch():
-    from minilstm.kernels import blas, threads
+    from minilstm.kernels import threads
     for B in (1, 2, 5, 17, 64):
         for n in range(1, min(B, 5) + 1):
             e = threads.row_bounds(B, n)
@@ -130,7 +130,7 @@ def test_the_blas_called_is_numpys_even_when_another_is_loaded_first(monkeypatch
     """PyTorch or SciPy may load a BLAS of their own before NumPy's: the products must go to NumPy's."""
     import os
     import threadpoolctl
-    from minilstm.kernels import blas, threads
+    from minilstm.kernels import blas
     numpy_dir = os.path.dirname(os.path.abspath(np.__file__))
     mine = {"user_api": "blas", "internal_api": "openblas",
             "filepath": os.path.join(os.path.dirname(numpy_dir), "numpy.libs", "libscipy_openblas64_-x.so")}
@@ -199,7 +199,7 @@ def test_a_cache_whose_weights_have_another_dtype_is_read_in_the_cache_dtype():
 
 
 def test_overlapping_one_thread_holds_restore_the_count():
-    from minilstm.kernels import blas, numba_cpu, threads
+    from minilstm.kernels import blas, threads
     if not blas.can_set_threads():
         pytest.skip("NumPy's BLAS is not an OpenBLAS this module can drive")
     before = blas.blas_threads()
@@ -215,7 +215,7 @@ def test_overlapping_one_thread_holds_restore_the_count():
 
 def test_concurrent_calls_from_python_threads_agree_and_restore_the_count():
     from concurrent.futures import ThreadPoolExecutor
-    from minilstm.kernels import blas, numba_cpu, threads
+    from minilstm.kernels import blas, numba_cpu
     before = blas.blas_threads()
     rng = np.random.default_rng(8)
     cases = []

@@ -12,7 +12,7 @@ from .._version import __version__
 from ..backend import to_numpy
 from ..errors import (DataError, InputTypeError, ModelFileError, NotFittedError, ShapeError, ConfigError,  # noqa: F401
                       TrainingDivergedError)
-from . import io as model_io
+from . import file_checks, io as model_io
 from . import training
 from .config import normalizer_spec, validate_config
 from .inputs import (align_columns, check_same_index, freq_string, in_dtype_range, is_datetime_index, labelled,
@@ -565,12 +565,12 @@ class LSTMModel:
         if meta.get("kind") == "ensemble":
             raise ModelFileError(f"{path!r} holds an ensemble (LSTMEnsemble.save), not a single model: load it with "
                                  "LSTMEnsemble.load(path).")
-        parts = model_io.check_metadata(path, meta, arrays, device=device)
+        parts = file_checks.check_metadata(path, meta, arrays, device=device)
         c, F, T = parts["config"], parts["n_features"], parts["n_targets"]
         LF, out = c["sequence_length"] * F, T * c["output_steps"]
         m = type(self)(c)
         m._build(F, T)
-        params, ar = model_io.check_weights(path, {k: v.shape for k, v in m.params.items()}, arrays,
+        params, ar = file_checks.check_weights(path, {k: v.shape for k, v in m.params.items()}, arrays,
                                             {"ar_coef": (LF + 1, out), "ar_mu": (LF,), "ar_sd": (LF,)}, c["dtype"])
         m._set_params(params)
         m.ar = LinearAR.from_arrays(ar)

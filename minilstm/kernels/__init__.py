@@ -26,9 +26,9 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..errors import ConfigError, InputTypeError, ShapeError
-from ..validate import check_same_module
+from ..validate import FLOAT_DTYPES, check_same_module
 
-KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+KERNEL_DTYPES = FLOAT_DTYPES
 
 
 def get_impl(kernels):

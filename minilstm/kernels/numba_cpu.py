@@ -192,7 +192,7 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
     range is one (n T, .) block).
     Out: dx (B, T, D) rows r0:r1; dW_x (D, 4H), dW_h (H, 4H), db (4H,) this range's sums (overwritten).
     da, dh_next, W_x, W_h, W_hT, x_bf, h_bf, dx, dW_x, dW_h C-contiguous."""
-    T, B, H = gates.shape[0], cs.shape[1], cs.shape[2]
+    T, H = gates.shape[0], cs.shape[2]
     D = x_tm.shape[2]
     G, n, sz = 4 * H, r1 - r0, da.itemsize
     db[:] = 0
