@@ -246,3 +246,50 @@ def test_asking_for_the_threading_layer_first_does_not_hide_the_gemm(monkeypatch
     threads.threaded_layer()
     assert (blas._gemm(np.float64) is None) == (blas._blas_info() is None)
     assert isinstance(threads.loop_threads(64), int)
+
+
+# ---- the GRU's kernels run on the same machinery ---------------------------------------------------------
+
+def _run_gru(dtype, B, T, D, H, with_dh_seq, seed=0):
+    from minilstm.core import gru
+    from minilstm.kernels import numba_gru
+    rng = np.random.default_rng(seed)
+    p = {k: rng.standard_normal(s) * 0.4 for k, s in (("W_x", (D, 3 * H)), ("W_h", (H, 3 * H)), ("b_x", (3 * H,)),
+                                                      ("b_h", (3 * H,)))}
+    x, h0 = rng.standard_normal((B, T, D)), rng.standard_normal((B, H))
+    G, GhT = rng.standard_normal((B, T, H)), rng.standard_normal((B, H))
+    cast = lambda a: a.astype(dtype)  # noqa: E731
+    out = numba_gru.gru_forward(cast(x), cast(h0), {k: cast(v) for k, v in p.items()})
+    back = numba_gru.gru_backward(cast(G) if with_dh_seq else None, cast(GhT), out[2])
+    ref = gru.gru_forward(x, h0, p)
+    rback = gru.gru_backward(G if with_dh_seq else None, GhT, ref[2])
+    return out, back, ref, rback
+
+
+@pytest.mark.parametrize("path", ["threaded", "compiled", "python"])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("B,T,D,H", [(1, 6, 3, 5), (2, 5, 3, 4), (5, 7, 6, 5), (17, 4, 9, 16), (40, 3, 2, 33)])
+@pytest.mark.parametrize("with_dh_seq", [True, False])
+def test_every_gru_path_equals_the_reference(monkeypatch, path, dtype, tol, B, T, D, H, with_dh_seq):
+    """The GRU's compiled time loops (rows over threads, one thread, and the Python loop without NumPy's gemm)
+    stay within float rounding of ``minilstm.core.gru``."""
+    _paths(monkeypatch, path, threads=3)
+    out, back, ref, rback = _run_gru(dtype, B, T, D, H, with_dh_seq)
+    assert out[0].dtype == dtype and out[0].flags.c_contiguous and back[0].flags.c_contiguous
+    assert rel_norm(out[0], ref[0]) < tol and rel_norm(out[1], ref[1]) < tol
+    for k in ("x_tm", "hs", "gates", "hn"):
+        assert rel_norm(out[2][k], ref[2][k]) < tol, k
+    for name, a, b in zip(("dx", "dh0"), back[:2], rback[:2]):
+        assert a.shape == b.shape and rel_norm(a, b) < tol, name
+    for k in ("W_x", "W_h", "b_x", "b_h"):
+        assert back[2][k].shape == rback[2][k].shape and rel_norm(back[2][k], rback[2][k]) < tol, k
+
+
+def test_threaded_gru_is_bitwise_reproducible(monkeypatch):
+    _paths(monkeypatch, "threaded", threads=2)
+    a, b = _run_gru(np.float32, 32, 6, 4, 16, True), _run_gru(np.float32, 32, 6, 4, 16, True)
+    np.testing.assert_array_equal(a[0][0], b[0][0])
+    for x, y in zip(a[1][:2], b[1][:2]):
+        np.testing.assert_array_equal(x, y)
+    for k in a[1][2]:
+        np.testing.assert_array_equal(a[1][2][k], b[1][2][k])

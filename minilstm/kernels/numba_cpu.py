@@ -340,7 +340,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         if nt == 1:
             dparams = {"W_x": dW_xs[0], "W_h": dW_hs[0], "b": dbs[0]}
         else:
-            dparams = {"W_x": _sum_ranges(dW_xs), "W_h": _sum_ranges(dW_hs), "b": _sum_ranges(dbs)}
+            dparams = {"W_x": threads.sum_ranges(dW_xs), "W_h": threads.sum_ranges(dW_hs), "b": threads.sum_ranges(dbs)}
         return dx, dh_next, dc_next, dparams
     da, dh = np.empty((T, B, 4 * H), dtype=dt), np.empty((B, H), dtype=dt)
     db = np.zeros(4 * H, dtype=dt)                                     # filled by the gate pass
@@ -361,12 +361,3 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
                 np.matmul(da[t], W_hT, out=dh_next)                    # dh_{t-1} = da_t @ W_h.T
     dx, dparams = weights_backward(da, x_tm, hs, W_x, db=db)           # all steps at once, as in core
     return dx, dh_next, dc_next, dparams
-
-
-def _sum_ranges(parts):
-    """parts[0] + parts[1] + ... (the row ranges' weight-gradient sums), in that order: the same rounding as
-    ``parts.sum(axis=0)``, without its reduction machinery (2.5x slower for two (64, 256) parts)."""
-    out = parts[0] + parts[1]
-    for k in range(2, parts.shape[0]):
-        out += parts[k]
-    return out

@@ -112,6 +112,15 @@ def row_bounds(B, n):
     return np.array([B * k // n for k in range(n + 1)], dtype=np.int64)
 
 
+def sum_ranges(parts):
+    """parts[0] + parts[1] + ... (the row ranges' weight-gradient sums), in that order: the same rounding as
+    ``parts.sum(axis=0)``, without its reduction machinery (2.5x slower for two (64, 256) parts)."""
+    out = parts[0] + parts[1]
+    for k in range(2, parts.shape[0]):
+        out += parts[k]
+    return out
+
+
 # ---- the hold on BLAS -------------------------------------------------------------------------------------
 _HOLD = {"depth": 0, "every": False, "restore": []}
 _HOLD_LOCK = threading.Lock()
@@ -176,9 +185,10 @@ class one_thread_blas:
                         undo()
 
 
-def step_blas_threads(B, H):
-    """A context in which a time loop on the calling thread runs: one BLAS thread for small steps."""
-    if 2 * B * H * 4 * H > STEP_SERIAL_MAX_FLOPS:
+def step_blas_threads(B, H, gates=4):
+    """A context in which a time loop on the calling thread runs: one BLAS thread for small steps (a step's
+    product is (B, H) x (H, gates * H))."""
+    if 2 * B * H * gates * H > STEP_SERIAL_MAX_FLOPS:
         return contextlib.nullcontext()
     return one_thread_blas()
 
