@@ -104,7 +104,8 @@ def gradcheck_kernels(choice):
 
 def run_gradcheck(args):
     """Gradient check of the engine in float64, printed as tables. Exit status 1 on any failure."""
-    from . import core, functional as Fn
+    from . import core
+    from . import functional as Fn
     from .gradcheck import check_function, check_layer
     from .nn import LSTM
 
@@ -244,6 +245,7 @@ BACKTEST_FLAGS = (("hidden_size", int), ("num_layers", int), ("sequence_length",
 def read_series(source):
     """A bundled dataset name or a CSV path -> (data (N, F), columns, index or None, default target, units)."""
     import csv
+
     from . import datasets
     from .errors import DataError
     if not os.path.exists(source):
@@ -283,6 +285,7 @@ def read_series(source):
 def read_config(path):
     """--config: a UTF-8 JSON file holding an object of settings -> dict (ConfigError saying what is wrong)."""
     import json
+
     from .errors import ConfigError
     try:
         with open(path, encoding="utf-8") as f:

@@ -18,11 +18,12 @@ import numpy as np
 from . import archive
 from . import functional as Fn
 from .backend import get_array_module, resolve_device, resolve_kernels, to_numpy, xp_for
-from .errors import ConfigError, InputTypeError, MiniLSTMError, ModelFileError, NotFittedError, ShapeError
 from .core.bidirectional import as_states, bidirectional_backward, bidirectional_forward
+from .errors import ConfigError, InputTypeError, MiniLSTMError, ModelFileError, NotFittedError, ShapeError
 from .kernels import get_gru_impl, get_impl
 from .kernels.cuda_selftest import fused_kernels_ok
 from .validate import REAL, check_array, check_dtype, check_in_range, check_layer_size, check_number, check_seed
+
 
 def make_rng(xp, seed):
     """A seeded generator: NumPy's Generator on the CPU, CuPy's RandomState on the GPU."""

@@ -47,7 +47,8 @@ def check_array(a, name, ndim=None, shape=None, dims=None, kind=FLOAT, finite=Fa
         raise InputTypeError(f"{name} must be an array of shape {want}, got {type(a).__name__}; "
                              f"convert it with np.asarray(...).")
     if not isinstance(a.dtype, np.dtype):
-        hint = f"{name}.detach().cpu().numpy()" if type(a).__module__.split(".")[0] == "torch" else f"np.asarray({name})"
+        torch = type(a).__module__.split(".")[0] == "torch"
+        hint = f"{name}.detach().cpu().numpy()" if torch else f"np.asarray({name})"
         raise InputTypeError(f"{name} is a {type(a).__module__}.{type(a).__name__} with dtype {a.dtype}, not a NumPy "
                              f"(or CuPy) array; convert it first: {hint}.")
     if shape is not None:
@@ -179,7 +180,8 @@ def check_cell_params(params, cell="lstm", D=None, name="params"):
     if missing:
         other, hint = _OTHER_LAYOUT[cell]
         need = ", ".join([f"W_x (D, {G}H)", f"W_h (H, {G}H)"] + [f"{k} ({G}H,)" for k in keys[2:]])
-        raise ShapeError(f"{name} is missing {missing}; {_ARTICLE[cell]} needs {need}{hint if other in params else ''}.")
+        hint = hint if other in params else ""
+        raise ShapeError(f"{name} is missing {missing}; {_ARTICLE[cell]} needs {need}{hint}.")
     W_h = check_array(params["W_h"], f"{name}['W_h']", ndim=2)
     H, GH = W_h.shape
     if H < 1 or GH != G * H:
@@ -216,7 +218,8 @@ def check_sequence_inputs(x, states, params, cell="lstm"):
         G = lay.gates * H
         if type(params) is dict and B >= 1 and T >= 1 and H >= 1 and plain_arrays(
                 [(x, (B, T, D)), (params["W_x"], (D, G)), (params["W_h"], (H, G))]
-                + [(params[k], (G,)) for k in lay.params[2:]] + [(s, (B, H)) for s in states.values() if s is not None]):
+                + [(params[k], (G,)) for k in lay.params[2:]]
+                + [(s, (B, H)) for s in states.values() if s is not None]):
             return B, T, D, H
     except (AttributeError, TypeError, KeyError, ValueError, IndexError):
         pass

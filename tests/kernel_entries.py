@@ -7,6 +7,7 @@ from minilstm.errors import ShapeError
 from minilstm.kernels import check_contract
 from minilstm.kernels import numba_cpu as N
 
+
 def gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t):
     """One step's pointwise part (checked entry to the compiled pass).
 
@@ -21,7 +22,8 @@ def gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t):
 
 
 def gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, db, one):
-    """One step's pointwise backward (checked entry to the compiled pass); shapes as in ``numba_cpu._gates_backward_step``."""
+    """One step's pointwise backward (checked entry to the compiled pass); shapes as in
+    ``numba_cpu._gates_backward_step``."""
     B, H = _sizes("gates_backward_step", dh, "dh")
     dt = check_contract("gates_backward_step", {
         "dh": (dh, (B, H)), "dc_next": (dc_next, (B, H)), "gates_t": (gates_t, (B, 4 * H)),

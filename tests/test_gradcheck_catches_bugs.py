@@ -3,10 +3,10 @@ import inspect
 
 import numpy as np
 import pytest
+from conftest import random_params
 
 from minilstm import core
-from minilstm.gradcheck import check_function, directional_check, rel_error, numerical_gradient
-from conftest import random_params
+from minilstm.gradcheck import check_function, directional_check, numerical_gradient, rel_error
 
 SOURCE = inspect.getsource(core.lstm).replace("from ..", "from minilstm.").replace("from .", "from minilstm.core.")
 

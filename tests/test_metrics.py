@@ -4,7 +4,9 @@ import pandas as pd
 import pytest
 
 from minilstm import LSTMModel, datasets
-from minilstm.forecast import metrics as M, report as R, seasons as S
+from minilstm.forecast import metrics as M
+from minilstm.forecast import report as R
+from minilstm.forecast import seasons as S
 
 TINY = {"hidden_size": 4, "num_layers": 1, "epochs": 1, "sequence_length": 6, "batch_size": 64, "device": "cpu"}
 

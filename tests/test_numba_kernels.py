@@ -1,12 +1,12 @@
 """The Numba kernels against the NumPy reference (norm-wise), several shapes, both dtypes."""
 import numpy as np
 import pytest
+from conftest import random_params, rel_norm
 
 import minilstm
 from minilstm import core
 from minilstm.backend import numba_available
 from minilstm.gradcheck import directional_check
-from conftest import random_params, rel_norm
 
 pytestmark = pytest.mark.skipif(not numba_available, reason="Numba is not installed")
 SHAPES = [(1, 1, 3, 4), (1, 20, 10, 64), (5, 7, 3, 5), (32, 20, 10, 64), (3, 1, 1, 17), (8, 12, 9, 33)]
@@ -64,8 +64,9 @@ def test_numba_layer_directional_gradcheck_and_stack():
 
 
 def test_float32_kernel_tanh_accuracy():
-    from minilstm.kernels import math as kmath
     import numba
+
+    from minilstm.kernels import math as kmath
 
     @numba.njit
     def t32(x, out):
@@ -94,8 +95,9 @@ def test_seeded_training_is_bitwise_reproducible():
 
 def test_time_loop_runs_small_steps_on_one_blas_thread_and_restores_the_count():
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from minilstm.kernels import threads
     import os
+
+    from minilstm.kernels import threads
     blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
     numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
     mine = [c for c in blas.lib_controllers if os.path.basename(os.path.dirname(c.filepath)) == "numpy.libs"
@@ -117,6 +119,7 @@ def test_float64_gate_functions_match_libm_everywhere():
     the whole float range, keep the sign of zero and NaN, and saturate cleanly at +-inf; the float32 ones
     are the rational tanh (a few float32 ulp)."""
     import numba
+
     from minilstm.kernels.math import sigmoid, tanh
 
     @numba.njit

@@ -8,10 +8,10 @@
 The split is forced here, so the threaded path is exercised on any machine (also one core)."""
 import numpy as np
 import pytest
+from conftest import random_params, rel_norm
 
 from minilstm import core
 from minilstm.backend import numba_available
-from conftest import random_params, rel_norm
 
 pytestmark = pytest.mark.skipif(not numba_available, reason="Numba is not installed")
 
@@ -129,7 +129,9 @@ def test_row_bounds_cover_the_batch():
 def test_the_blas_called_is_numpys_even_when_another_is_loaded_first(monkeypatch):
     """PyTorch or SciPy may load a BLAS of their own before NumPy's: the products must go to NumPy's."""
     import os
+
     import threadpoolctl
+
     from minilstm.kernels import blas
     numpy_dir = os.path.dirname(os.path.abspath(np.__file__))
     mine = {"user_api": "blas", "internal_api": "openblas",
@@ -215,6 +217,7 @@ def test_overlapping_one_thread_holds_restore_the_count():
 
 def test_concurrent_calls_from_python_threads_agree_and_restore_the_count():
     from concurrent.futures import ThreadPoolExecutor
+
     from minilstm.kernels import blas, numba_cpu
     before = blas.blas_threads()
     rng = np.random.default_rng(8)

@@ -1,5 +1,5 @@
-"""Boundary checks found by the adversarial pass: kernels' contiguity, norms of integer and huge gradients, dtype ranges,
-seeds, bounded work (ensemble size, sweep grids, n_jobs), ensemble levels, backtest settings, plots."""
+"""Boundary checks found by the adversarial pass: kernels' contiguity, norms of integer and huge gradients, dtype
+ranges, seeds, bounded work (ensemble size, sweep grids, n_jobs), ensemble levels, backtest settings, plots."""
 import numpy as np
 import pytest
 
@@ -198,6 +198,7 @@ def test_sweep_seeds_and_random_state_are_checked():
 # ---- normalizer, time order, gates, CLI -------------------------------------------------------------------------
 def test_normalizer_matches_dataframe_columns_by_name():
     import pandas as pd
+
     from minilstm.forecast import DataNormalizer
     df = pd.DataFrame({"a": np.arange(10.0), "b": 100 + 7 * np.arange(10.0)})
     n = DataNormalizer("zscore").fit(df[["a", "b"]])
@@ -212,6 +213,7 @@ def test_normalizer_matches_dataframe_columns_by_name():
 @pytest.mark.parametrize("how", ["reversed", "duplicated"])
 def test_fit_refuses_an_unsorted_or_duplicated_time_index(how):
     import pandas as pd
+
     from minilstm.forecast import LSTMModel
     df = pd.DataFrame({"a": np.sin(np.arange(100.0))}, index=pd.date_range("2020", periods=100, freq="D"))
     bad = df.iloc[::-1] if how == "reversed" else pd.concat([df.iloc[:50], df.iloc[49:]])

@@ -4,11 +4,11 @@ The reference is NumPy only (it cannot crash the process), so these run in-proce
 """
 import numpy as np
 import pytest
+from conftest import random_params
 
 from minilstm import core, validate
 from minilstm import functional as Fn
 from minilstm.errors import ConfigError, DataError, InputTypeError, MiniLSTMError, ShapeError
-from conftest import random_params
 
 RNG = np.random.default_rng(7)
 B, T, D, H = 2, 3, 4, 5

@@ -6,7 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minilstm.errors import InputTypeError, MiniLSTMError, ShapeError
 
@@ -58,7 +59,8 @@ def test_simd_products_equal_matmul_or_refuse(n, K, N, dt, pad, fortran, transpo
         assert not W.flags.c_contiguous
         return
     assert C.shape == (n, N) and C.dtype == dt
-    np.testing.assert_allclose(C, ref, rtol=1e-4 if dt == np.float32 else 1e-12, atol=1e-4 if dt == np.float32 else 1e-10)
+    tight = dt != np.float32
+    np.testing.assert_allclose(C, ref, rtol=1e-12 if tight else 1e-4, atol=1e-10 if tight else 1e-4)
 
 
 @settings(max_examples=80, deadline=None)

@@ -218,7 +218,8 @@ def test_case_ids_are_unique():
 # ---- property: the Numba kernels agree with the reference, or both refuse alike -------------------
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from minilstm import core  # noqa: E402
 from minilstm.errors import InputTypeError, MiniLSTMError, ShapeError  # noqa: E402
@@ -304,6 +305,7 @@ class _ReachedKernel(Exception):
 def fake_cuda(monkeypatch):
     """minilstm.kernels.cuda with NumPy as its array module and a kernel loader that records being reached."""
     import types
+
     from minilstm.kernels import cuda
 
     fake = types.SimpleNamespace(ndarray=np.ndarray, ascontiguousarray=np.ascontiguousarray, empty=np.empty,

@@ -10,9 +10,21 @@ The LSTM's names are importable from here as before (``from minilstm.core import
 """
 from . import bidirectional, common, gru, lstm  # noqa: F401
 from .common import carried_gradients, initial_states, input_projection, sigmoid
-from .lstm import (CACHE_KEYS, GATES, activate_gates, gate_activations, gate_slices, gates_backward, lstm_backward,
-                   lstm_forward, lstm_step_backward, lstm_step_forward, sequence_buffers, sequence_outputs,
-                   weights_backward)
+from .lstm import (
+    CACHE_KEYS,
+    GATES,
+    activate_gates,
+    gate_activations,
+    gate_slices,
+    gates_backward,
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    sequence_buffers,
+    sequence_outputs,
+    weights_backward,
+)
 
 __all__ = ["CACHE_KEYS", "GATES", "activate_gates", "carried_gradients", "gate_activations", "gate_slices",
            "gates_backward", "initial_states", "input_projection", "lstm_backward", "lstm_forward",

@@ -28,8 +28,14 @@ array module from their inputs, so the same code runs on NumPy and CuPy. Each ch
 arguments first (``minilstm.validate``, the same checks as the GRU's).
 """
 from ..backend import get_array_module
-from ..validate import (check_gate_axis, check_pointwise, check_sequence_backward_args, check_sequence_inputs,
-                        check_step_backward_args, check_step_inputs)
+from ..validate import (
+    check_gate_axis,
+    check_pointwise,
+    check_sequence_backward_args,
+    check_sequence_inputs,
+    check_step_backward_args,
+    check_step_inputs,
+)
 from .common import carried_gradients, initial_states, input_projection, sigmoid
 
 GATES = ("f", "i", "c_tilde", "o")  # order of the gate blocks along the 4H axis

@@ -1,8 +1,8 @@
 """Gradient-check exercises with checkers that name the mistake.
 
 The learner writes ``lstm_step_forward``, ``lstm_step_backward``, ``lstm_backward``,
-``clip_grad_norm`` and the GRU's ``gru_step_backward`` (stubs in ``minilstm.exercises.stubs``). Each checker runs a gradient
-check or a comparison with the reference, and when something is wrong compares the answer
+``clip_grad_norm`` and the GRU's ``gru_step_backward`` (stubs in ``minilstm.exercises.stubs``). Each checker
+runs a gradient check or a comparison with the reference, and when something is wrong compares the answer
 with what each typical mistake would produce, to answer with a specific hint::
 
     from minilstm.exercises import check_step_backward

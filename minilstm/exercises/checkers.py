@@ -173,7 +173,8 @@ BACKWARD_HINTS = {
     "dc_prev_missing_forget_gate": "your dc_prev is missing the forget gate factor: dC_{t-1} = dC_t * f_t.",
     "dropped_dc_t": "the incoming dc_t is dropped: dC_t = dc_t + dh_t * o_t * (1 - tanh(C_t)^2) (the cell state "
                     "also reaches later steps directly).",
-    "missing_tanh_prime": "the path through h_t is missing tanh's derivative: dC_t gets dh_t * o_t * (1 - tanh(C_t)^2).",
+    "missing_tanh_prime": "the path through h_t is missing tanh's derivative: dC_t gets "
+                          "dh_t * o_t * (1 - tanh(C_t)^2).",
     "swapped_i_f": "the derivatives of the input and forget gates are swapped: gates are ordered f, i, c~, o.",
     "sigmoid_prime_as_tanh": "a gate uses tanh's derivative 1 - s^2; sigmoid's is s * (1 - s).",
     "o_uses_prev_cell": "do_t uses tanh(C_{t-1}); it must be dh_t * tanh(C_t) (the cached tanh_c).",

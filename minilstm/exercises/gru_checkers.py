@@ -6,7 +6,6 @@ from ..core import gru
 from ..gradcheck import check_function
 from .checkers import Feedback, _call, _diagnose, _error_feedback
 
-
 # ---- exercise 5: gru_step_backward ----------------------------------------------------------
 
 GRU_PARAM_KEYS = ("W_x", "W_h", "b_x", "b_h")

@@ -28,15 +28,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError, DataError, ShapeError
+from .baselines import LinearAR, baseline_forecasts, persistence_forecast, seasonal_naive_forecast
 from .config import validate_config
 from .inputs import read_table, target_positions, targets_from_y
-from .baselines import LinearAR, baseline_forecasts, persistence_forecast, seasonal_naive_forecast
 from .metrics import naive_scale, regression_metrics, units_of
+from .parallel import run_parallel, task
 from .report import EvaluationReport
 from .seasons import choose_season, datetime_hint
-from .parallel import run_parallel, task
 from .windows import n_labeled, sliding_windows, window_targets
-
 
 
 def as_arrays(X, y, config):

@@ -142,7 +142,8 @@ def _unknown_keys_message(unknown):
     if fit_args:
         which = "is not a config key" if len(fit_args) == 1 else "are not config keys"
         parts.append(f"{', '.join(map(repr, fit_args))} {which}: these are fit() arguments: "
-                     "model.fit(X, y, validation_split=0.1, verbose=True), or model.fit(X, y, validation_data=(X_val, y_val)).")
+                     "model.fit(X, y, validation_split=0.1, verbose=True), or "
+                     "model.fit(X, y, validation_data=(X_val, y_val)).")
     return " ".join(parts)
 
 
@@ -205,7 +206,8 @@ def validate_config(config):
                           f"on its own level and scale, see minilstm.forecast.scaling), got {cfg['scaling']!r}.")
     if cfg["baseline"] not in (None, "naive", "seasonal_naive", "auto"):
         raise ConfigError(f"config['baseline'] must be None, 'naive' (the last value), 'seasonal_naive' (the value one "
-                          "season earlier; the last value when the season is longer than the window) or 'auto' (per step ahead, whichever of the two fits the training windows "
+                          "season earlier; the last value when the season is longer than the window) or 'auto' "
+                          "(per step ahead, whichever of the two fits the training windows "
                           f"better): the network then learns the residual over it; got {cfg['baseline']!r}.")
     for key in ("shuffle", "restore_best", "bidirectional", "refit_full"):
         if isinstance(cfg[key], np.bool_):

@@ -31,9 +31,9 @@ from . import io as model_io
 from .backtesting import as_arrays, recursive_ok
 from .config import validate_config
 from .metrics import regression_metrics
-from .report import EvaluationReport
 from .model import LSTMModel
 from .parallel import check_n_jobs, run_parallel, task
+from .report import EvaluationReport
 from .windows import n_labeled, window_targets
 
 WINDOWING = ("sequence_length", "horizon", "output_steps", "target_columns")   # members must agree on these

@@ -10,22 +10,37 @@ import numpy as np
 
 from .._version import __version__
 from ..backend import to_numpy
-from ..errors import (DataError, InputTypeError, ModelFileError, NotFittedError, ShapeError, ConfigError,  # noqa: F401
-                      TrainingDivergedError)
-from . import file_checks, io as model_io
-from . import training
-from .config import normalizer_spec, validate_config
-from .inputs import (align_columns, check_same_index, freq_string, in_dtype_range, is_datetime_index, labelled,
-                     read_table, target_positions, targets_from_y)
+from ..errors import (  # noqa: F401
+    ConfigError,
+    DataError,
+    InputTypeError,
+    ModelFileError,
+    NotFittedError,
+    ShapeError,
+    TrainingDivergedError,
+)
+from . import file_checks, training
+from . import io as model_io
 from .baselines import LinearAR
+from .config import normalizer_spec, validate_config
+from .inputs import (
+    align_columns,
+    check_same_index,
+    freq_string,
+    in_dtype_range,
+    is_datetime_index,
+    labelled,
+    read_table,
+    target_positions,
+    targets_from_y,
+)
 from .metrics import naive_scale, training_mean, units_of
-from .report import evaluation_report
-from .seasons import datetime_hint, season_info
 from .normalizer import DataNormalizer
+from .report import evaluation_report
 from .scaling import window_transform
+from .seasons import datetime_hint, season_info
 from .training import build_network
 from .windows import n_labeled, n_windows, sliding_windows, window_targets
-
 
 MAX_STEPS = 100_000     # predict/forecast horizon limit: beyond it a recursive forecast is noise and memory
 

@@ -52,10 +52,26 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import ConfigError, DataError, NotFittedError, ShapeError
-from .transforms import (AFFINE, LAMBDA_RANGE, METHODS, POWER_METHODS, ROW_WISE, SPEC_KEYS,  # noqa: F401 (public)
-                         STRATEGIES, _SPEC_ALIASES, _WHY, _box_cox, _box_cox_inv, _center_scale, _check_state,
-                         _fit_lambda, _prescale, _yeo_johnson, _yeo_johnson_inv, parse_spec)
-
+from .transforms import (  # noqa: F401 (public)
+    _SPEC_ALIASES,
+    _WHY,
+    AFFINE,
+    LAMBDA_RANGE,
+    METHODS,
+    POWER_METHODS,
+    ROW_WISE,
+    SPEC_KEYS,
+    STRATEGIES,
+    _box_cox,
+    _box_cox_inv,
+    _center_scale,
+    _check_state,
+    _fit_lambda,
+    _prescale,
+    _yeo_johnson,
+    _yeo_johnson_inv,
+    parse_spec,
+)
 
 
 class DataNormalizer:
@@ -146,9 +162,9 @@ class DataNormalizer:
         bad = ~np.isfinite(Y)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise DataError(f"{what} ({self.strategy}): {self._col(c)} row {r} (value {float(A[r, c])!r}) gives a non-finite "
-                            f"result: {_WHY[self.strategy]}. Refit the normalizer on data that covers this range, "
-                            "or rescale the column first.")
+            raise DataError(f"{what} ({self.strategy}): {self._col(c)} row {r} (value {float(A[r, c])!r}) gives a "
+                            f"non-finite result: {_WHY[self.strategy]}. Refit the normalizer on data that covers this "
+                            "range, or rescale the column first.")
         return Y
 
     # ---- API ----------------------------------------------------------------------------

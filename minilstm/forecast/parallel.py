@@ -20,8 +20,8 @@ Backends (joblib's names):
   Any backend registered with ``joblib.register_parallel_backend`` is accepted by name.
 
 Threads: every task runs inside ``minilstm.kernels.threads.single_threaded`` (the one thread policy):
-NumPy's BLAS, OpenMP and Numba limited to one thread, so n fits on n cores do not fight over them. With ``n_jobs=1`` too: a
-matrix product split over 2 threads rounds differently from one on 1 thread (float32 results
+NumPy's BLAS, OpenMP and Numba limited to one thread, so n fits on n cores do not fight over them.
+With ``n_jobs=1`` too: a matrix product split over 2 threads rounds differently from one on 1 thread (float32 results
 differ in the last digits), so this is what makes the numbers the same for every ``n_jobs``
 and backend. (A single ``LSTMModel.fit`` outside ``run_parallel`` uses the machine's threads.)
 """

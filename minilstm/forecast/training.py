@@ -26,7 +26,7 @@ from ..backend import resolve_device, to_numpy
 from ..errors import ConfigError
 from ..functional import LOSSES
 from ..nn import GRU, LSTM, Linear
-from ..optim import Adam, AdamW, compiled_passes, clip_grad_norm
+from ..optim import Adam, AdamW, clip_grad_norm, compiled_passes
 from .progress import in_jupyter, progress_bar
 
 

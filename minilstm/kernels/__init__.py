@@ -11,6 +11,7 @@ By concern, shared by both cells:
 - ``numba_cpu`` (LSTM) and ``numba_gru`` (GRU): the row passes, the compiled time loops and their
   threaded drivers, and the entries;
 - ``simd``: the per-step product at few rows (private raw-pointer tiles) and its checked ``product``;
+- ``contract``: the size contract every entry checks, and the arrays the fused kernels prepare;
 - ``blas``: NumPy's own gemm, callable from compiled code; ``threads``: the one thread policy (also what a
   multi-fit task runs in); ``workspace``: the per-thread scratch arrays;
 - ``numba_optim``: Adam's update and the weights' moving average; ``cuda`` and ``cuda_selftest``: the fused
@@ -22,13 +23,10 @@ exact shapes, C-contiguous, one dtype, float32 or float64): a mis-sized or strid
 never a crash or a wrong value. Functions that take raw addresses or trust their callers are private
 (``simd._product``, ``numba_cpu._forward_rows``).
 """
-import numpy as np
+from ..errors import ConfigError
+from .contract import KERNEL_DTYPES, check_contract, check_host_arrays, check_kernel_dtype
 
-from ..backend import get_array_module
-from ..errors import ConfigError, InputTypeError, ShapeError
-from ..validate import FLOAT_DTYPES, check_same_module
-
-KERNEL_DTYPES = FLOAT_DTYPES
+__all__ = ["KERNEL_DTYPES", "check_contract", "check_host_arrays", "check_kernel_dtype", "get_gru_impl", "get_impl"]
 
 
 def get_impl(kernels):
@@ -55,62 +53,3 @@ def get_gru_impl(kernels):
         from . import numba_gru
         return numba_gru
     raise ConfigError(f"unknown kernel family {kernels!r}; valid: 'numpy', 'numba', 'cuda'.")
-
-
-def check_kernel_dtype(dtype, family):
-    """The compiled kernels exist for float32 and float64 only."""
-    if np.dtype(dtype) not in KERNEL_DTYPES:
-        raise InputTypeError(f"the {family} kernels take float32 or float64 arrays, got {np.dtype(dtype)}; cast with "
-                             ".astype(np.float64) or use kernels='numpy'.")
-
-
-def check_contract(kernel, arrays, array_type=np.ndarray):
-    """Size contract of one compiled kernel: ``arrays`` maps a name to (array, expected shape).
-
-    Every array must be an ``array_type`` of exactly that shape, C-contiguous, all of one kernel dtype.
-    Cheap (no pass over the data); call it before handing arrays to compiled code.
-    """
-    dtype = None
-    for name, (a, shape) in arrays.items():
-        if not isinstance(a, array_type):
-            raise InputTypeError(f"{kernel}: {name} must be a {array_type.__module__}.{array_type.__name__}, got "
-                                 f"{type(a).__name__}.")
-        if tuple(a.shape) != tuple(shape):
-            raise ShapeError(f"{kernel}: {name} must have shape {tuple(shape)}, got {tuple(a.shape)}.")
-        if not a.flags.c_contiguous:
-            raise ShapeError(f"{kernel}: {name} must be C-contiguous (compiled code reads it as raw memory), got a "
-                             f"strided or Fortran-ordered view; pass np.ascontiguousarray({name}).")
-        if dtype is None:
-            dtype = a.dtype
-            check_kernel_dtype(dtype, kernel)
-        elif a.dtype != dtype:
-            raise InputTypeError(f"{kernel}: {name} has dtype {a.dtype}, the other arrays {dtype}; use one dtype.")
-    return dtype
-
-
-def check_host_arrays(ref, ref_name, **others):
-    """NumPy arrays of float32 or float64 (the compiled kernels cannot read CuPy or other dtypes)."""
-    if not isinstance(ref, np.ndarray):
-        raise InputTypeError(f"the Numba kernels take NumPy arrays; {ref_name} is a {type(ref).__name__} "
-                             "(use kernels='cuda' for CuPy arrays).")
-    check_kernel_dtype(ref.dtype, "numba")
-    check_same_module(others, ref_name, ref)
-
-
-# ---- what the fused kernels prepare before their compiled loops (the reference has no use for these) ----
-
-def project_inputs(x, W_x):
-    """x_t @ W_x for every time step as ONE product, without the bias (the fused gate passes add it, which
-    saves a full read and write of xw). x: (B, T, D) -> (x_tm (T, B, D) time-major copy, xw (T, B, G*H))."""
-    xp = get_array_module(x)
-    B, T, D = x.shape
-    x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))
-    return x_tm, (x_tm.reshape(T * B, D) @ W_x).reshape(T, B, -1)
-
-
-def contiguous_weights(params, dtype):
-    """W_x, W_h as C-contiguous arrays of ``dtype`` (copies only where needed). The fused kernels hand them to
-    compiled code as raw memory, so a cache whose params were cast after the forward is read in the cache's
-    dtype, as the reference's own products would promote it."""
-    xp = get_array_module(params["W_h"])
-    return tuple(xp.ascontiguousarray(params[k], dtype=dtype) for k in ("W_x", "W_h"))

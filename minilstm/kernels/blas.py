@@ -31,8 +31,8 @@ def _blas_info():
     Other libraries may have loaded BLAS libraries of their own (SciPy's OpenBLAS, PyTorch's MKL): the one
     shipped inside NumPy's folder is NumPy's; else, the only one loaded; else the first."""
     try:
-        from threadpoolctl import threadpool_info
         import numpy.linalg  # noqa: F401  (loads the BLAS)
+        from threadpoolctl import threadpool_info
         infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     except Exception:
         return None

@@ -26,10 +26,9 @@ import numpy as np
 
 from ..core.common import carried_gradients, initial_states
 from ..core.lstm import CACHE_KEYS, sequence_buffers, sequence_outputs, weights_backward
-from ..validate import check_sequence_backward_args, check_sequence_inputs
 from ..errors import DeviceError, InputTypeError, ShapeError
-from ..validate import check_same_module
-from . import check_kernel_dtype, contiguous_weights, project_inputs
+from ..validate import check_same_module, check_sequence_backward_args, check_sequence_inputs
+from .contract import check_kernel_dtype, contiguous_weights, project_inputs
 
 try:
     import cupy as cp
@@ -96,7 +95,8 @@ __global__ void gates_backward_step(const T* __restrict__ dh, const T* __restric
 // out: hs[1..T], cs[1..T], gates (T, B, 4H), tanh_c (T, B, H)
 template <typename T, int R>
 __global__ void lstm_forward_persistent(const T* __restrict__ xw, const T* __restrict__ W_h,
-                                        const T* __restrict__ bias, T* __restrict__ hs, T* __restrict__ cs, T* __restrict__ gates,
+                                        const T* __restrict__ bias, T* __restrict__ hs, T* __restrict__ cs,
+                                        T* __restrict__ gates,
                                         T* __restrict__ tanh_c, int Tn, int B, int H) {
     extern __shared__ unsigned char smem_raw[];
     T* h_sh = reinterpret_cast<T*>(smem_raw);          // h_{t-1} of the block's R rows

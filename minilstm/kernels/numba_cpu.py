@@ -48,10 +48,12 @@ import numpy as np
 from ..core.common import carried_gradients, initial_states
 from ..core.lstm import CACHE_KEYS, sequence_buffers, sequence_outputs, weights_backward
 from ..validate import check_sequence_backward_args, check_sequence_inputs
-from . import blas, check_host_arrays, contiguous_weights, project_inputs, simd, threads
+from . import blas, simd, threads
 from .blas import NO_TRANS, ROW_MAJOR, TRANS
+from .contract import check_host_arrays, contiguous_weights, project_inputs
 from .math import JIT, JIT_PAR, sigmoid, tanh
 from .workspace import scratch
+
 
 @numba.njit(**JIT)
 def _gates_forward_row(a, xw, b, c_prev, g, c_t, h_t, tanh_c):

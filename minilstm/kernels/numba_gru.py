@@ -24,8 +24,9 @@ import numpy as np
 from ..core.common import carried_gradients, initial_states
 from ..core.gru import GRU_CACHE_KEYS, gru_buffers, gru_outputs, gru_weights_backward
 from ..validate import check_sequence_backward_args, check_sequence_inputs
-from . import blas, check_contract, check_host_arrays, contiguous_weights, project_inputs, simd, threads
+from . import blas, simd, threads
 from .blas import NO_TRANS, ROW_MAJOR, TRANS
+from .contract import check_contract, check_host_arrays, contiguous_weights, project_inputs
 from .math import JIT, JIT_PAR, sigmoid, tanh
 from .workspace import scratch
 

@@ -269,11 +269,12 @@ def _product_nt(n, N, K, a, lda, w, ldw, c, ldc, zero):
 def _checked(kernel, A, W, k_axis):
     """A (n, K) with contiguous rows (any row stride), W C-contiguous with K on ``k_axis``; one float dtype.
     Returns (n, N, K, lda, dtype)."""
-    from . import check_kernel_dtype
     from ..errors import InputTypeError, ShapeError
+    from .contract import check_kernel_dtype
     for name, a in (("A", A), ("W", W)):
         if not isinstance(a, np.ndarray) or a.ndim != 2:
-            raise ShapeError(f"{kernel}: {name} must be a 2-D NumPy array, got {getattr(a, 'shape', type(a).__name__)}.")
+            raise ShapeError(f"{kernel}: {name} must be a 2-D NumPy array, got "
+                             f"{getattr(a, 'shape', type(a).__name__)}.")
     check_kernel_dtype(A.dtype, kernel)
     if W.dtype != A.dtype:
         raise InputTypeError(f"{kernel}: W has dtype {W.dtype}, A {A.dtype}; use one dtype.")

@@ -39,7 +39,8 @@ from . import blas
 MIN_ROWS_PER_THREAD = int(os.environ.get("MINILSTM_MIN_ROWS_PER_THREAD", 8))
 
 # A time loop on the calling thread (compiled when gemm is reachable, else in Python: per step NumPy's
-# matmul and one compiled gate pass) runs with one BLAS thread up to STEP_SERIAL_MAX_FLOPS per step: splitting a small product over BLAS threads costs more in waking and synchronising them than it
+# matmul and one compiled gate pass) runs with one BLAS thread up to STEP_SERIAL_MAX_FLOPS per step: splitting
+# a small product over BLAS threads costs more in waking and synchronising them than it
 # saves (2 cores, 32,20,10,64,2: 3.2 -> 3.0 ms; a demo epoch beside a busy process: 20.4 s -> 4.4 s).
 # MINILSTM_STEP_SERIAL_MAX_FLOPS overrides it (0: never one thread).
 STEP_SERIAL_MAX_FLOPS = int(os.environ.get("MINILSTM_STEP_SERIAL_MAX_FLOPS", 2 ** 21))
