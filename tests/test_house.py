@@ -121,3 +121,21 @@ def test_public_packages_say_what_they_export():
     for pkg in (minilstm, minilstm.core, minilstm.datasets, minilstm.exercises, minilstm.forecast, minilstm.kernels):
         assert all(hasattr(pkg, n) for n in pkg.__all__), pkg.__name__
     assert sys.modules["minilstm.gru"].gru_forward is gru.gru_forward          # the old address still works
+
+
+# The README's architecture table, from the bottom up: a module imports only from its own layer or the ones before.
+LAYERS = [("errors", "_version"), ("archive", "backend"), ("validate",), ("core", "gru", "bidirectional"),
+          ("kernels",), ("functional",), ("nn", "optim", "gradcheck", "interop"), ("plotting", "datasets"),
+          ("forecast",), ("exercises",), ("demo", "cli", "__main__", "minilstm")]
+
+
+def test_each_layer_imports_only_from_the_layers_before_it():
+    rank = {name: k for k, names in enumerate(LAYERS) for name in names}
+
+    def layer(module):
+        parts = module.split(".")
+        return parts[1] if len(parts) > 1 else "minilstm"
+
+    upward = [f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
+              if rank[layer(b)] > rank[layer(a)]]
+    assert not upward, f"imports against the layer order: {upward}"
