@@ -48,9 +48,8 @@ Backward of one step, from the cached activations r, z, n and hn = h_{t-1} W_hn 
     x side: [da_r, da_z, da_n]         h side: [da_r, da_z, da_n * r_t]
     dh_{t-1} = dh_t * z_t + (h side) @ W_h.T
 
-All functions are pure: they never modify their arguments. They take the
-array module from their inputs, so the same code runs on NumPy and CuPy. Each checks its
-arguments first (``minilstm.validate``, the same checks as the LSTM's).
+Conventions as in ``minilstm.core.lstm``: pure functions on the array module of their inputs (NumPy or CuPy),
+each checking its arguments first with the checks both cells share (``minilstm.validate``).
 """
 from ..backend import get_array_module
 from ..validate import (

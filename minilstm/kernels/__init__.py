@@ -9,7 +9,8 @@ By concern, shared by both cells:
 
 - ``math``: tanh and sigmoid in the kernels' precision, and the compile options (``JIT``);
 - ``numba_cpu`` (LSTM) and ``numba_gru`` (GRU): the row passes, the compiled time loops and their
-  threaded drivers, and the entries;
+  threaded drivers, and the entries; ``rows``: what both cells' row drivers share (the products of a row
+  range, how a pass is run over the rows);
 - ``simd``: the per-step product at few rows (private raw-pointer tiles) and its checked ``product``;
 - ``contract``: the size contract every entry checks, and the arrays the fused kernels prepare;
 - ``blas``: NumPy's own gemm, callable from compiled code; ``threads``: the one thread policy (also what a

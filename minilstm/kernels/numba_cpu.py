@@ -35,8 +35,9 @@ Four measured design choices:
 
 Modules: this one holds the LSTM's row passes (``_gates_forward_row``, ``_gates_backward_row``), its
 compiled time loops (``_forward_rows``, ``_backward_rows`` and their threaded drivers ``*_par``) and the
-entries; ``math`` the float math, ``simd`` the small per-step products, ``threads`` the one thread
-policy, ``workspace`` the per-thread scratch arrays, ``blas`` NumPy's gemm. ``numba_gru`` is the GRU's
+entries; ``rows`` the products of a row range both cells share, ``math`` the float math, ``simd`` the small
+per-step products, ``threads`` the one thread policy, ``workspace`` the per-thread scratch arrays, ``blas``
+NumPy's gemm. ``numba_gru`` is the GRU's
 counterpart on the same machinery.
 
 Cache contents and results are the reference's, so the two can be mixed and
@@ -48,8 +49,7 @@ import numpy as np
 from ..core.common import carried_gradients, initial_states
 from ..core.lstm import CACHE_KEYS, sequence_buffers, sequence_outputs, weights_backward
 from ..validate import check_sequence_backward_args, check_sequence_inputs
-from . import blas, simd, threads
-from .blas import NO_TRANS, ROW_MAJOR, TRANS
+from . import blas, rows, simd, threads
 from .contract import check_host_arrays, contiguous_weights, project_inputs
 from .math import JIT, JIT_PAR, sigmoid, tanh
 from .workspace import scratch
@@ -156,23 +156,11 @@ def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c,
     Without a cache (``lstm_infer``) x_tm, gates and tanh_c have a leading size of 1 instead of T: x_tm is not
     filled and every step's gates and tanh(C_t) go to their one slice.
     x, W_x, W_h, xw, hs and a are C-contiguous."""
-    B, T, D = x.shape
-    H = hs.shape[2]
-    G, n, sz = 4 * H, r1 - r0, hs.itemsize
+    T = x.shape[1]
     keep = gates.shape[0] == T
-    if keep:
-        for t in range(T):
-            for r in range(r0, r1):
-                x_tm[t, r] = x[r, t]
-    gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n * T, G, D, one, x.ctypes.data + r0 * T * D * sz, D,
-         W_x.ctypes.data, G, zero, xw.ctypes.data + r0 * T * G * sz, G)                  # x_t @ W_x, all t
+    rows.project_rows(gemm, x, W_x, x_tm, xw, keep, r0, r1, one, zero)              # x_t @ W_x, all t
     for t in range(T):
-        if vec:                                                      # few rows: no BLAS call, no packing of W_h
-            simd._product(n, G, H, hs.ctypes.data + (t * B + r0) * H * sz, H, W_h.ctypes.data, G,
-                         a.ctypes.data + r0 * G * sz, G, zero)                          # h_{t-1} @ W_h
-        else:
-            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, G, H, one, hs.ctypes.data + (t * B + r0) * H * sz, H,
-                 W_h.ctypes.data, G, zero, a.ctypes.data + r0 * G * sz, G)              # h_{t-1} @ W_h
+        rows.step_product(gemm, vec, hs, t, W_h, a, r0, r1, one, zero)              # h_{t-1} @ W_h
         tk = t if keep else 0
         for r in range(r0, r1):
             _gates_forward_row(a[r], xw[r, t], bias, cs[t, r], gates[tk, r], cs[t + 1, r], hs[t + 1, r], tanh_c[tk, r])
@@ -195,8 +183,6 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
     Out: dx (B, T, D) rows r0:r1; dW_x (D, 4H), dW_h (H, 4H), db (4H,) this range's sums (overwritten).
     da, dh_next, W_x, W_h, W_hT, x_bf, h_bf, dx, dW_x, dW_h C-contiguous."""
     T, H = gates.shape[0], cs.shape[2]
-    D = x_tm.shape[2]
-    G, n, sz = 4 * H, r1 - r0, da.itemsize
     db[:] = 0
     dc_prev = np.empty(H, dtype=da.dtype)     # not dc_next[r] itself: an output that overlaps an input makes LLVM
     for t in range(T - 1, -1, -1):            # fall back to its scalar loop (measured: 8 -> 3 ns per cell)
@@ -209,23 +195,8 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
                 dh_r = dh_next[r]
             _gates_backward_row(dh_r, dc_next[r], gates[t, r], cs[t, r], tanh_c[t, r], da[r, t], dc_prev, db, one)
             dc_next[r, :] = dc_prev                                  # dC_{t-1} carried to the next step down
-        if vec:
-            simd._product_nt(n, H, G, da.ctypes.data + (r0 * T + t) * G * sz, T * G, W_h.ctypes.data, G,
-                            dh_next.ctypes.data + r0 * H * sz, H, zero)                 # dh_{t-1} = da_t @ W_h^T
-        else:
-            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da.ctypes.data + (r0 * T + t) * G * sz, T * G,
-                 W_hT.ctypes.data, H, zero, dh_next.ctypes.data + r0 * H * sz, H)       # dh_{t-1} = da_t @ W_h^T
-    for r in range(r0, r1):
-        for t in range(T):
-            x_bf[r, t] = x_tm[t, r]
-            h_bf[r, t] = hs[t, r]                                    # h_{t-1}
-    blk = n * T                                                      # the rows' (n T, .) blocks
-    gemm(ROW_MAJOR, TRANS, NO_TRANS, D, G, blk, one, x_bf.ctypes.data + r0 * T * D * sz, D,
-         da.ctypes.data + r0 * T * G * sz, G, zero, dW_x.ctypes.data, G)                # sum_t x_t^T da_t
-    gemm(ROW_MAJOR, TRANS, NO_TRANS, H, G, blk, one, h_bf.ctypes.data + r0 * T * H * sz, H,
-         da.ctypes.data + r0 * T * G * sz, G, zero, dW_h.ctypes.data, G)                # sum_t h_{t-1}^T da_t
-    gemm(ROW_MAJOR, NO_TRANS, TRANS, blk, D, G, one, da.ctypes.data + r0 * T * G * sz, G,
-         W_x.ctypes.data, G, zero, dx.ctypes.data + r0 * T * D * sz, D)                 # dx_t = da_t @ W_x^T
+        rows.step_product_t(gemm, vec, da, t, W_h, W_hT, dh_next, r0, r1, one, zero)  # dh_{t-1} = da_t @ W_h^T
+    rows.weight_products(gemm, x_tm, hs, da, da, W_x, x_bf, h_bf, dx, dW_x, dW_h, r0, r1, one, zero)
 
 
 @numba.njit(**JIT_PAR)
@@ -280,14 +251,7 @@ def _forward(x, h0, c0, params, keep_cache):
         a, xw = scratch("a", (B, 4 * H), dt), scratch("xw", (B, T, 4 * H), dt)       # workspaces
         h_seq = np.empty((B, T, H), dt)
         args = (gemm, vec, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
-        if nt > 1:
-            with threads.one_thread_blas():
-                _forward_rows_par(*args, threads.row_bounds(B, nt), dt.type(1), dt.type(0))
-        elif B == 1 and vec:                          # no BLAS call per step: nothing to hold at one thread
-            _forward_rows(*args, 0, 1, dt.type(1), dt.type(0))
-        else:
-            with threads.step_blas_threads(B, H):
-                _forward_rows(*args, 0, B, dt.type(1), dt.type(0))
+        rows.run_rows(_forward_rows, _forward_rows_par, args, (), B, H, 4, nt, vec, dt)
         if not keep_cache:
             return h_seq, (hs[-1].copy(), cs[-1].copy()), None
         return h_seq, (hs[-1].copy(), cs[-1].copy()), dict(zip(CACHE_KEYS, (x_tm, hs, cs, gates, tanh_c, params)))
@@ -317,10 +281,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
     one = dt.type(1)
     gemm, vec = blas._gemm(dt), B <= simd.VECTOR_STEP_MAX_ROWS
-    W_hT = W_h                                                         # placeholder: product_nt reads W_h itself
-    if gemm is None or not vec:
-        W_hT = scratch("W_hT", W_h.shape[::-1], dt)                   # workspace: W_h.T, C-contiguous
-        simd.transpose(W_h, W_hT)
+    W_hT = rows.backward_weights(W_h, gemm, vec)                      # W_h itself for simd, else W_h.T
     if gemm is not None:                                              # the compiled layer, rows over threads
         nt = threads.loop_threads(B)
         G = 4 * H
@@ -331,18 +292,11 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         seq = dh_tm if dh_tm is not None else np.zeros((1, 1, 1), dt)
         args = (gemm, vec, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm,
                 W_x, W_h, W_hT, da, dh, x_bf, h_bf, dx)
-        if nt > 1:
-            with threads.one_thread_blas():
-                _backward_rows_par(*args, dW_xs, dW_hs, dbs, threads.row_bounds(B, nt), one, dt.type(0))
-        elif B == 1 and vec:                          # no BLAS call per step: nothing to hold at one thread
-            _backward_rows(*args, dW_xs[0], dW_hs[0], dbs[0], 0, 1, one, dt.type(0))
-        else:
-            with threads.step_blas_threads(B, H):
-                _backward_rows(*args, dW_xs[0], dW_hs[0], dbs[0], 0, B, one, dt.type(0))
+        rows.run_rows(_backward_rows, _backward_rows_par, args, (dW_xs, dW_hs, dbs), B, H, 4, nt, vec, dt)
         if nt == 1:
             dparams = {"W_x": dW_xs[0], "W_h": dW_hs[0], "b": dbs[0]}
         else:
-            dparams = {"W_x": threads.sum_ranges(dW_xs), "W_h": threads.sum_ranges(dW_hs), "b": threads.sum_ranges(dbs)}
+            dparams = {"W_x": rows.sum_ranges(dW_xs), "W_h": rows.sum_ranges(dW_hs), "b": rows.sum_ranges(dbs)}
         return dx, dh_next, dc_next, dparams
     da, dh = np.empty((T, B, 4 * H), dtype=dt), np.empty((B, H), dtype=dt)
     db = np.zeros(4 * H, dtype=dt)                                     # filled by the gate pass

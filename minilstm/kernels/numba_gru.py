@@ -24,8 +24,7 @@ import numpy as np
 from ..core.common import carried_gradients, initial_states
 from ..core.gru import GRU_CACHE_KEYS, gru_buffers, gru_outputs, gru_weights_backward
 from ..validate import check_sequence_backward_args, check_sequence_inputs
-from . import blas, simd, threads
-from .blas import NO_TRANS, ROW_MAJOR, TRANS
+from . import blas, rows, simd, threads
 from .contract import check_contract, check_host_arrays, contiguous_weights, project_inputs
 from .math import JIT, JIT_PAR, sigmoid, tanh
 from .workspace import scratch
@@ -124,21 +123,10 @@ def _gru_forward_rows(gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn,
     product of the rows' (n T, D) block; then per step a[r0:r1] = h_{t-1} @ W_h (a: (B, 3H) workspace) and the
     gate pass, writing hs (T+1, B, H), gates (T, B, 3H), hn (T, B, H) as ``gru_forward``, and h_seq (B, T, H).
     x, W_x, W_h, xw, hs and a are C-contiguous."""
-    B, T, D = x.shape
-    H = hs.shape[2]
-    G, n, sz = 3 * H, r1 - r0, hs.itemsize
+    T = x.shape[1]
+    rows.project_rows(gemm, x, W_x, x_tm, xw, True, r0, r1, one, zero)              # x_t @ W_x, all t
     for t in range(T):
-        for r in range(r0, r1):
-            x_tm[t, r] = x[r, t]
-    gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n * T, G, D, one, x.ctypes.data + r0 * T * D * sz, D,
-         W_x.ctypes.data, G, zero, xw.ctypes.data + r0 * T * G * sz, G)                  # x_t @ W_x, all t
-    for t in range(T):
-        if vec:                                                      # few rows: no BLAS call, no packing of W_h
-            simd._product(n, G, H, hs.ctypes.data + (t * B + r0) * H * sz, H, W_h.ctypes.data, G,
-                          a.ctypes.data + r0 * G * sz, G, zero)                         # h_{t-1} @ W_h
-        else:
-            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, G, H, one, hs.ctypes.data + (t * B + r0) * H * sz, H,
-                 W_h.ctypes.data, G, zero, a.ctypes.data + r0 * G * sz, G)              # h_{t-1} @ W_h
+        rows.step_product(gemm, vec, hs, t, W_h, a, r0, r1, one, zero)              # h_{t-1} @ W_h
         for r in range(r0, r1):
             _gru_forward_row(a[r], xw[r, t], b_x, b_h, hs[t, r], gates[t, r], hn[t, r], hs[t + 1, r])
             h_seq[r, t] = hs[t + 1, r]
@@ -156,32 +144,15 @@ def _gru_backward_rows(gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, 
     their sum); gates, hn, hs, x_tm: the forward's cache. Workspaces: da_x, da_h (B, T, 3H), x_bf (B, T, D),
     h_bf (B, T, H). Out: dx (B, T, D) rows r0:r1; dW_x (D, 3H), dW_h (H, 3H), db_x, db_h (3H,) this range's
     sums (overwritten). dh_mm, da_x, da_h, W_x, W_h, W_hT, x_bf, h_bf, dx, dW_x, dW_h C-contiguous."""
-    T, H = gates.shape[0], hs.shape[2]
-    D = x_tm.shape[2]
-    G, n, sz = 3 * H, r1 - r0, da_h.itemsize
+    T = gates.shape[0]
     db_x[:] = 0
     db_h[:] = 0
     for t in range(T - 1, -1, -1):
         for r in range(r0, r1):
             _gru_backward_row(dh_tm[t, r] if has_above else dh_mm[r], has_above, dh_mm[r], dh_z[r], gates[t, r],
                               hn[t, r], hs[t, r], da_x[r, t], da_h[r, t], db_x, db_h, one)
-        if vec:
-            simd._product_nt(n, H, G, da_h.ctypes.data + (r0 * T + t) * G * sz, T * G, W_h.ctypes.data, G,
-                             dh_mm.ctypes.data + r0 * H * sz, H, zero)                 # da_h_t @ W_h^T
-        else:
-            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da_h.ctypes.data + (r0 * T + t) * G * sz, T * G,
-                 W_hT.ctypes.data, H, zero, dh_mm.ctypes.data + r0 * H * sz, H)       # da_h_t @ W_h^T
-    for r in range(r0, r1):
-        for t in range(T):
-            x_bf[r, t] = x_tm[t, r]
-            h_bf[r, t] = hs[t, r]                                    # h_{t-1}
-    blk = n * T                                                      # the rows' (n T, .) blocks
-    gemm(ROW_MAJOR, TRANS, NO_TRANS, D, G, blk, one, x_bf.ctypes.data + r0 * T * D * sz, D,
-         da_x.ctypes.data + r0 * T * G * sz, G, zero, dW_x.ctypes.data, G)              # sum_t x_t^T da_x_t
-    gemm(ROW_MAJOR, TRANS, NO_TRANS, H, G, blk, one, h_bf.ctypes.data + r0 * T * H * sz, H,
-         da_h.ctypes.data + r0 * T * G * sz, G, zero, dW_h.ctypes.data, G)              # sum_t h_{t-1}^T da_h_t
-    gemm(ROW_MAJOR, NO_TRANS, TRANS, blk, D, G, one, da_x.ctypes.data + r0 * T * G * sz, G,
-         W_x.ctypes.data, G, zero, dx.ctypes.data + r0 * T * D * sz, D)                 # dx_t = da_x_t @ W_x^T
+        rows.step_product_t(gemm, vec, da_h, t, W_h, W_hT, dh_mm, r0, r1, one, zero)  # da_h_t @ W_h^T
+    rows.weight_products(gemm, x_tm, hs, da_x, da_h, W_x, x_bf, h_bf, dx, dW_x, dW_h, r0, r1, one, zero)
 
 
 @numba.njit(**JIT_PAR)
@@ -220,14 +191,7 @@ def gru_forward(x, h0, params):
         a, xw = scratch("gru_a", (B, 3 * H), dt), scratch("gru_xw", (B, T, 3 * H), dt)       # workspaces
         h_seq = np.empty((B, T, H), dt)
         args = (gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn, h_seq, a)
-        if nt > 1:
-            with threads.one_thread_blas():
-                _gru_forward_rows_par(*args, threads.row_bounds(B, nt), dt.type(1), dt.type(0))
-        elif B == 1 and vec:                                  # no BLAS call per step: nothing to hold
-            _gru_forward_rows(*args, 0, 1, dt.type(1), dt.type(0))
-        else:
-            with threads.step_blas_threads(B, H, gates=3):
-                _gru_forward_rows(*args, 0, B, dt.type(1), dt.type(0))
+        rows.run_rows(_gru_forward_rows, _gru_forward_rows_par, args, (), B, H, 3, nt, vec, dt)
         return h_seq, hs[-1].copy(), dict(zip(GRU_CACHE_KEYS, (x_tm, hs, gates, hn, params)))
     x_tm, xw = project_inputs(x, W_x)                        # one product for all steps; b_x added in the gate pass
     a = np.empty((B, 3 * H), dtype=dt)                       # workspace, reused every step
@@ -257,10 +221,7 @@ def gru_backward(dh_seq, dh_T, cache):
     dh_tm = np.ascontiguousarray(dh_seq.transpose(1, 0, 2), dtype=dt) if has_above else np.zeros((1, 1, 1), dt)
     one, G = dt.type(1), 3 * H
     gemm, vec = blas._gemm(dt), B <= simd.VECTOR_STEP_MAX_ROWS
-    W_hT = W_h                                               # placeholder: product_nt reads W_h itself
-    if gemm is None or not vec:
-        W_hT = scratch("gru_W_hT", W_h.shape[::-1], dt)      # workspace: W_h.T, C-contiguous
-        simd.transpose(W_h, W_hT)
+    W_hT = rows.backward_weights(W_h, gemm, vec)             # W_h itself for simd, else W_h.T
     if gemm is not None:                                     # the compiled layer, rows over threads
         nt = threads.loop_threads(B)
         da_x, da_h = scratch("gru_da_x", (B, T, G), dt), scratch("gru_da_h", (B, T, G), dt)     # workspaces
@@ -270,19 +231,13 @@ def gru_backward(dh_seq, dh_T, cache):
         dbs_x, dbs_h = np.empty((nt, G), dt), np.empty((nt, G), dt)
         args = (gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, x_tm, W_x, W_h, W_hT, da_x, da_h, x_bf,
                 h_bf, dx)
-        if nt > 1:
-            with threads.one_thread_blas():
-                _gru_backward_rows_par(*args, dW_xs, dW_hs, dbs_x, dbs_h, threads.row_bounds(B, nt), one, dt.type(0))
-        elif B == 1 and vec:                                 # no BLAS call per step: nothing to hold
-            _gru_backward_rows(*args, dW_xs[0], dW_hs[0], dbs_x[0], dbs_h[0], 0, 1, one, dt.type(0))
-        else:
-            with threads.step_blas_threads(B, H, gates=3):
-                _gru_backward_rows(*args, dW_xs[0], dW_hs[0], dbs_x[0], dbs_h[0], 0, B, one, dt.type(0))
+        rows.run_rows(_gru_backward_rows, _gru_backward_rows_par, args, (dW_xs, dW_hs, dbs_x, dbs_h), B, H, 3, nt, vec,
+                      dt)
         if nt == 1:
             dparams = {"W_x": dW_xs[0], "W_h": dW_hs[0], "b_x": dbs_x[0], "b_h": dbs_h[0]}
         else:
-            dparams = {"W_x": threads.sum_ranges(dW_xs), "W_h": threads.sum_ranges(dW_hs),
-                       "b_x": threads.sum_ranges(dbs_x), "b_h": threads.sum_ranges(dbs_h)}
+            dparams = {"W_x": rows.sum_ranges(dW_xs), "W_h": rows.sum_ranges(dW_hs),
+                       "b_x": rows.sum_ranges(dbs_x), "b_h": rows.sum_ranges(dbs_h)}
         return dx, dh_mm + dh_z, dparams
     da_x, da_h = np.empty((T, B, G), dtype=dt), np.empty((T, B, G), dtype=dt)
     db_x, db_h = np.zeros(G, dtype=dt), np.zeros(G, dtype=dt)   # filled by the gate pass
