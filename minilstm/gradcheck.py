@@ -228,7 +228,7 @@ def check_layer(layer, x, h0=None, c0=None, loss_on="all", h=1e-3, tol=1e-6, see
         raise ConfigError(f"check_layer needs a float64 layer (dtype=np.float64), got {np.dtype(layer.dtype)}: float32 "
                           "rounding swamps finite differences. Compare float32 paths with the float64 reference, or "
                           "use directional_check.")
-    names = getattr(layer, "state_names", ("h0", "c0"))        # the initial states the layer's forward takes
+    names = layer.state_names                                   # the initial states the layer's forward takes
     if c0 is not None and "c0" not in names:
         raise ConfigError(f"c0 given, but a {type(layer).__name__} has no cell state: pass h0 only.")
     rng = np.random.default_rng(seed + 1)
