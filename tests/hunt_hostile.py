@@ -55,7 +55,7 @@ def cases():
     from minilstm import nn
     from minilstm.forecast import LSTMEnsemble, backtest, sweep
     from minilstm.forecast.parallel import run_parallel, task
-    from minilstm.kernels import numba_cpu, simd
+    from minilstm.kernels import numba_cpu
     from minilstm.optim import clip_grad_norm, global_norm
     X, y = series()
     V = hostile_values()
@@ -130,7 +130,7 @@ def cases():
                         W = np.asfortranarray(W)
                     if layout == "strided":
                         A = np.ones((sa[0], 2 * sa[1] + 1), dtype=dt)[:, ::2][:, :sa[1]]
-                    return simd.product(A, W), A, W
+                    return kernel_entries.product(A, W), A, W
                 add("kernels", f"simd.product {sa}x{sw} {np.dtype(dt).name} {layout}", run,
                     lambda r: np.allclose(r[0], r[1].astype(np.float64) @ r[2].astype(np.float64), rtol=1e-5))
     for arg in range(8):

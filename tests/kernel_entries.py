@@ -1,10 +1,10 @@
-"""Checked entries to the LSTM kernels' private compiled passes, for the tests: each checks the size contract
-(``minilstm.kernels.check_contract``) before handing its arrays to compiled code, so a test can feed them hostile
-arrays and expect a ShapeError, never a crash. The library itself calls the compiled passes from its own entries."""
+"""Checked entries to the kernels' private compiled code (the LSTM's passes, ``simd``'s products), for the
+tests: each checks the size contract before handing its arrays to compiled code, so a test can feed them hostile
+arrays and expect a ShapeError, never a crash. The library calls the compiled code from its own entries."""
 import numpy as np
 
-from minilstm.errors import ShapeError
-from minilstm.kernels import check_contract
+from minilstm.errors import InputTypeError, ShapeError
+from minilstm.kernels import check_contract, check_kernel_dtype, simd
 from minilstm.kernels import numba_cpu as N
 
 
@@ -64,3 +64,52 @@ def _sizes(kernel, a, name, ndim=2):
         raise ShapeError(f"{kernel}: {name} must be a {ndim}-D NumPy array, got "
                          f"{getattr(a, 'shape', type(a).__name__)}.")
     return a.shape
+
+
+# ---- simd's products: C = A @ W and A @ W.T, checked ----------------------------------------------------
+
+def _checked(kernel, A, W, k_axis):
+    """A (n, K) with contiguous rows (any row stride), W C-contiguous with K on ``k_axis``; one float dtype.
+    Returns (n, N, K, lda, dtype)."""
+    for name, a in (("A", A), ("W", W)):
+        if not isinstance(a, np.ndarray) or a.ndim != 2:
+            raise ShapeError(f"{kernel}: {name} must be a 2-D NumPy array, got "
+                             f"{getattr(a, 'shape', type(a).__name__)}.")
+    check_kernel_dtype(A.dtype, kernel)
+    if W.dtype != A.dtype:
+        raise InputTypeError(f"{kernel}: W has dtype {W.dtype}, A {A.dtype}; use one dtype.")
+    n, K = A.shape
+    N = W.shape[1 - k_axis]
+    if W.shape[k_axis] != K:
+        raise ShapeError(f"{kernel}: A is {A.shape} and W {W.shape}; W's {'rows' if k_axis == 0 else 'columns'} "
+                         f"must number A's columns ({K}).")
+    size = A.itemsize
+    if A.size == 0 or W.size == 0:                   # nothing is read: any layout will do
+        return n, N, K, K, A.dtype
+    if not W.flags.c_contiguous or (n > 1 and (A.strides[0] < K * size or A.strides[0] % size)) or \
+            (K > 1 and A.strides[1] != size):
+        raise ShapeError(f"{kernel}: W must be C-contiguous and A's rows contiguous (np.ascontiguousarray).")
+    return n, N, K, (A.strides[0] // size if n > 1 else K), A.dtype
+
+
+def product(A, W):
+    """C (n, N) = A (n, K) @ W (K, N), a new array: the kernels' per-step product, checked (float32 or float64, one
+    dtype, W C-contiguous, A's rows contiguous; a mis-sized or strided array is a ShapeError, never a bad read)."""
+    n, N, K, lda, dt = _checked("simd.product", A, W, 0)
+    C = np.empty((n, N), dtype=dt)
+    if C.size and K:
+        simd._product(n, N, K, A.ctypes.data, lda, W.ctypes.data, N, C.ctypes.data, N, dt.type(0))
+    elif C.size:
+        C[...] = 0
+    return C
+
+
+def product_nt(A, W):
+    """C (n, N) = A (n, K) @ W.T for W (N, K), a new array: BPTT's product with W_h itself, checked as ``product``."""
+    n, N, K, lda, dt = _checked("simd.product_nt", A, W, 1)
+    C = np.empty((n, N), dtype=dt)
+    if C.size and K:
+        simd._product_nt(n, N, K, A.ctypes.data, lda, W.ctypes.data, K, C.ctypes.data, N, dt.type(0))
+    elif C.size:
+        C[...] = 0
+    return C

@@ -190,16 +190,16 @@ def test_workspaces_are_reused_but_never_handed_out():
 def test_vector_product_equals_matmul_and_each_row_alone(dtype, n, K, N, lda):
     """simd.product: every tile and edge (wide tiles, one-vector tiles, columns past the last vector, rows past the
     last 4-row tile), strided A rows; each row's result bitwise the same computed alone (the row split's invariance)."""
-    from minilstm.kernels import simd
+    import kernel_entries
     rng = np.random.default_rng(n * 100 + N)
     A = rng.standard_normal((n, lda)).astype(dtype)
     W = rng.standard_normal((K, N)).astype(dtype)
-    C = simd.product(A[:, :K], W)                                     # A's rows strided by lda
+    C = kernel_entries.product(A[:, :K], W)                           # A's rows strided by lda
     ref = A[:, :K].astype(np.float64) @ W.astype(np.float64)
     assert np.abs(C - ref).max() <= (1e-5 if dtype == np.float32 else 1e-13) * max(1.0, np.abs(ref).max()) * K
     for r in range(n):
         a_r = A[r].copy()
-        row = simd.product(a_r[None, :K], W)
+        row = kernel_entries.product(a_r[None, :K], W)
         np.testing.assert_array_equal(row[0], C[r])
 
 
@@ -228,14 +228,14 @@ def test_both_step_products_equal_reference(monkeypatch, max_rows, B, T, D, H):
 def test_transposed_product_equals_matmul_and_each_row_alone(dtype, n, K, N, lda):
     """simd.product_nt: C = A @ W.T with W (N, K) row-major: dot tiles, the columns past the last tile, K past the
     last vector (and K shorter than a vector), strided A rows; each row bitwise the same computed alone."""
-    from minilstm.kernels import simd
+    import kernel_entries
     rng = np.random.default_rng(n * 100 + N + K)
     A = rng.standard_normal((n, lda)).astype(dtype)
     W = rng.standard_normal((N, K)).astype(dtype)
-    C = simd.product_nt(A[:, :K], W)                                  # A's rows strided by lda
+    C = kernel_entries.product_nt(A[:, :K], W)                        # A's rows strided by lda
     ref = A[:, :K].astype(np.float64) @ W.T.astype(np.float64)
     assert np.abs(C - ref).max() <= (1e-5 if dtype == np.float32 else 1e-13) * max(1.0, np.abs(ref).max()) * K
     for r in range(n):
         a_r = A[r].copy()
-        row = simd.product_nt(a_r[None, :K], W)
+        row = kernel_entries.product_nt(a_r[None, :K], W)
         np.testing.assert_array_equal(row[0], C[r])

@@ -45,13 +45,13 @@ def test_hunt_group_is_clean(hunt_cases, group):
 @given(n=st.integers(0, 9), K=st.integers(0, 70), N=st.integers(0, 40), dt=st.sampled_from([np.float32, np.float64]),
        pad=st.integers(0, 3), fortran=st.booleans(), transposed=st.booleans())
 def test_simd_products_equal_matmul_or_refuse(n, K, N, dt, pad, fortran, transposed):
-    from minilstm.kernels import simd
+    import kernel_entries
     rng = np.random.default_rng(n * 1000 + K * 10 + N)
     A = rng.standard_normal((n, K + pad)).astype(dt)[:, :K]           # rows strided when pad > 0
     W = rng.standard_normal((N, K) if transposed else (K, N)).astype(dt)
     if fortran:
         W = np.asfortranarray(W)
-    f = simd.product_nt if transposed else simd.product
+    f = kernel_entries.product_nt if transposed else kernel_entries.product
     ref = A.astype(np.float64) @ (W.T if transposed else W).astype(np.float64)
     try:
         C = f(A, W)

@@ -11,7 +11,7 @@ By concern, shared by both cells:
 - ``numba_cpu`` (LSTM) and ``numba_gru`` (GRU): the row passes, the compiled time loops and their
   threaded drivers, and the entries; ``rows``: what both cells' row drivers share (the products of a row
   range, how a pass is run over the rows);
-- ``simd``: the per-step product at few rows (private raw-pointer tiles) and its checked ``product``;
+- ``simd``: the per-step product at few rows (private raw-pointer tiles);
 - ``contract``: the size contract every entry checks, and the arrays the fused kernels prepare;
 - ``blas``: NumPy's own gemm, callable from compiled code; ``threads``: the one thread policy (also what a
   multi-fit task runs in); ``workspace``: the per-thread scratch arrays;
@@ -19,7 +19,7 @@ By concern, shared by both cells:
   CUDA kernels (LSTM) and their first-use self-test.
 
 Compiled code reads and writes raw memory, so every public kernel entry (``lstm_forward``, ``gru_backward``,
-``simd.product``, ...) first checks its arguments (``minilstm.validate``'s checks, then a size contract:
+``numba_optim.adam_update``, ...) first checks its arguments (``minilstm.validate``'s checks, then a size contract:
 exact shapes, C-contiguous, one dtype, float32 or float64): a mis-sized or strided array is a ``ShapeError``,
 never a crash or a wrong value. Functions that take raw addresses or trust their callers are private
 (``simd._product``, ``numba_cpu._forward_rows``).

@@ -26,8 +26,8 @@ Four measured design choices:
   over the row ranges). Measured on 2 cores (training step, ms, before ->
   after): 32,20,10,64,2: 2.8 -> 1.8; 64,50,10,128,2: 50 -> 30; 128,100,32,256,2:
   453 -> 392; one demo ``fit`` epoch: 2.9 s -> 1.7 s.
-* At up to VECTOR_STEP_MAX_ROWS batch rows the per-step products are ``simd.product`` and, backward,
-  ``simd.product_nt`` with W_h itself (register tiles written in LLVM vector IR) instead of gemm, which
+* At up to VECTOR_STEP_MAX_ROWS batch rows the per-step products are ``simd._product`` and, backward,
+  ``simd._product_nt`` with W_h itself (register tiles written in LLVM vector IR) instead of gemm, which
   packs all of W_h on every call, and of a transposed copy of W_h: a training step at batch 1
   (1,20,10,64,2) went from 0.51 to 0.42 ms, at 16,30,5,96,2 from 3.5 to 3.2 ms.
 * The gate nonlinearities are ``math.tanh``/``math.sigmoid`` (this package's ``math``: vectorizable
@@ -151,7 +151,7 @@ def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c,
     a[r0:r1] = h_{t-1} @ W_h (a: (B, 4H) workspace) and the gate pass, writing hs, cs (T+1, B, H),
     gates (T, B, 4H) and tanh_c (T, B, H) as ``lstm_forward``, and the batch-first output h_seq (B, T, H)
     (written as each h_t is made: no separate transposing pass). Products are NumPy's own cblas gemm
-    (``blas``), the per-step one ``simd.product`` when ``vec``. Rows are independent through time: threads
+    (``blas``), the per-step one ``simd._product`` when ``vec``. Rows are independent through time: threads
     may run disjoint row ranges at once.
     Without a cache (``lstm_infer``) x_tm, gates and tanh_c have a leading size of 1 instead of T: x_tm is not
     filled and every step's gates and tanh(C_t) go to their one slice.
@@ -177,7 +177,7 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
     dh_tm: (T, B, H) gradient from above (read when has_seq); dh_next, dc_next (B, H) carry dh and dC
     (updated in place after each row's pass); gates, cs, tanh_c, hs, x_tm:
     the forward's cache; W_x (D, 4H); W_h (H, 4H); W_hT (4H, H) its transpose, read only when not ``vec``
-    (when ``vec`` the per-step product is ``simd.product_nt`` with W_h itself, else a gemm with W_hT). Workspaces:
+    (when ``vec`` the per-step product is ``simd._product_nt`` with W_h itself, else a gemm with W_hT). Workspaces:
     da (B, T, 4H), dh (B, H), x_bf (B, T, D), h_bf (B, T, H) (batch-first copies of x_t and h_{t-1}, so a row
     range is one (n T, .) block).
     Out: dx (B, T, D) rows r0:r1; dW_x (D, 4H), dW_h (H, 4H), db (4H,) this range's sums (overwritten).

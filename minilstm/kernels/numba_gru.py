@@ -97,7 +97,7 @@ def _gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, 
 @numba.njit(**JIT)
 def _gru_forward_loop_b1(xw, W_h, b_x, b_h, hs, gates, hn, a):
     """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h by ``simd.vecmat``
-    (``simd.product``: no BLAS call, no Python per step). a: (1, 3H) workspace."""
+    (``simd._product``: no BLAS call, no Python per step). a: (1, 3H) workspace."""
     for t in range(xw.shape[0]):
         a_r = a[0]
         h_prev = hs[t, 0]
@@ -137,7 +137,7 @@ def _gru_backward_rows(gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, 
                        x_bf, h_bf, dx, dW_x, dW_h, db_x, db_h, r0, r1, one, zero):
     """A GRU layer's whole BPTT for batch rows r0:r1, in one compiled call (``numba_cpu._backward_rows``'s plan).
 
-    Per step (from the last) the gate pass, then dh_mm[r0:r1] = da_h_t @ W_h^T (``simd.product_nt`` with W_h
+    Per step (from the last) the gate pass, then dh_mm[r0:r1] = da_h_t @ W_h^T (``simd._product_nt`` with W_h
     when ``vec``, else a gemm with W_hT (3H, H)); then the rows' share of every weight gradient as ONE product
     each over all their steps, and their dx. dh_tm: (T, B, H) gradient from above (read when has_above);
     dh_mm, dh_z (B, H): the carried gradient through W_h and the carried direct part dh_t * z_t (dh_{t-1} is

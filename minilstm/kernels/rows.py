@@ -46,7 +46,7 @@ def step_product(gemm, vec, hs, t, W_h, a, r0, r1, one, zero):
 
 @numba.njit(**JIT)
 def step_product_t(gemm, vec, da, t, W_h, W_hT, out, r0, r1, one, zero):
-    """out[r0:r1] (n, H) = da[r0:r1, t] (n, G) @ W_h^T: ``simd.product_nt`` with W_h (H, G) itself when ``vec``,
+    """out[r0:r1] (n, H) = da[r0:r1, t] (n, G) @ W_h^T: ``simd._product_nt`` with W_h (H, G) itself when ``vec``,
     else a gemm with W_hT (G, H), its C-contiguous transpose."""
     T, G = da.shape[1], da.shape[2]
     H, n, sz = W_h.shape[0], r1 - r0, da.itemsize
@@ -107,7 +107,7 @@ def run_rows(rows, rows_par, args, sums, B, H, gates, nt, vec, dtype):
 
 
 def backward_weights(W_h, gemm, vec):
-    """What the backward's per-step product reads: W_h itself when ``simd.product_nt`` makes it (``vec``, NumPy's
+    """What the backward's per-step product reads: W_h itself when ``simd._product_nt`` makes it (``vec``, NumPy's
     gemm reachable), else W_h.T as a C-contiguous per-thread workspace for a gemm or ``simd.vecmat``."""
     if gemm is not None and vec:
         return W_h

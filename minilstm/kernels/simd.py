@@ -4,8 +4,8 @@
 given as addresses and row strides in elements (the arguments of a cblas gemm with alpha 1, beta 0).
 ``_product_nt(...)``: C = A @ W.T for row-major W (N, K), each element a dot product of two contiguous
 rows: BPTT's da_t @ W_h^T without a transposed copy of W_h (a copy cost as much as 20 steps' products).
-Both read raw memory and are private (the kernels call them with their own arrays); ``product(A, W)`` and
-``product_nt(A, W)`` are the checked entries for NumPy arrays (dtype, shapes, contiguity, no overlap).
+Both read raw memory and are private (the kernels call them with their own arrays; the tests reach them
+through checked entries, ``tests/kernel_entries.py``).
 
 Why not BLAS here: each gemm call packs all of W into a scratch buffer before it multiplies, and at one
 to a few rows per step (batch 1, or a small batch split over threads) the packing costs as much as the
@@ -18,13 +18,12 @@ by NV vectors of C held in registers while m runs over K, each step one load of 
 one broadcast of A[r, m] per row and MR * NV fused multiply-adds. Every element of C is the chain
 fma(A[r, K-1], W[K-1, k], ... fma(A[r, 0], W[0, k], 0)), the same whichever tile or edge loop computes
 it, so a row's result does not depend on how many rows are multiplied with it. ``_dot_tile`` is the
-same for ``product_nt``: lane-wise fma chains over K, the lanes summed pairwise in a fixed order, the
+same for ``_product_nt``: lane-wise fma chains over K, the lanes summed pairwise in a fixed order, the
 rest of K (past the last whole vector) added one by one.
 """
 import os
 
 import numba
-import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -34,8 +33,8 @@ from .math import JIT
 
 VECTOR_BYTES = 32                      # AVX2; LLVM splits the vectors where the CPU has narrower ones
 
-# The per-step product h_{t-1} @ W_h (and da_t @ W_h^T) is ``simd.product``, not BLAS, when the call has at
-# most VECTOR_STEP_MAX_ROWS batch rows: a gemm call packs all of W_h before multiplying, which at a few rows a
+# The per-step product h_{t-1} @ W_h (and da_t @ W_h^T) is ``_product`` (``_product_nt``), not BLAS, when the call
+# has at most VECTOR_STEP_MAX_ROWS batch rows: a gemm call packs all of W_h before multiplying, which at a few rows a
 # step costs about as much as the product (measured, one thread, float32, rows x H x 4H: 1x64x256 0.94 vs
 # 3.1 us; 8x96x384 7.4 vs 10.1 us; 16x64x256 6.9 vs 7.5 us; 32x64x256 13.8 vs 13.4 us: 32 rows are 16 a
 # thread on two cores). Decided by the call's rows, not a thread's share, so every thread count takes the
@@ -266,62 +265,13 @@ def _product_nt(n, N, K, a, lda, w, ldw, c, ldc, zero):
     _row_blocks(True, n, N, K, a, lda, w, ldw, c, ldc, zero)
 
 
-def _checked(kernel, A, W, k_axis):
-    """A (n, K) with contiguous rows (any row stride), W C-contiguous with K on ``k_axis``; one float dtype.
-    Returns (n, N, K, lda, dtype)."""
-    from ..errors import InputTypeError, ShapeError
-    from .contract import check_kernel_dtype
-    for name, a in (("A", A), ("W", W)):
-        if not isinstance(a, np.ndarray) or a.ndim != 2:
-            raise ShapeError(f"{kernel}: {name} must be a 2-D NumPy array, got "
-                             f"{getattr(a, 'shape', type(a).__name__)}.")
-    check_kernel_dtype(A.dtype, kernel)
-    if W.dtype != A.dtype:
-        raise InputTypeError(f"{kernel}: W has dtype {W.dtype}, A {A.dtype}; use one dtype.")
-    n, K = A.shape
-    N = W.shape[1 - k_axis]
-    if W.shape[k_axis] != K:
-        raise ShapeError(f"{kernel}: A is {A.shape} and W {W.shape}; W's {'rows' if k_axis == 0 else 'columns'} "
-                         f"must number A's columns ({K}).")
-    size = A.itemsize
-    if A.size == 0 or W.size == 0:                   # nothing is read: any layout will do
-        return n, N, K, K, A.dtype
-    if not W.flags.c_contiguous or (n > 1 and (A.strides[0] < K * size or A.strides[0] % size)) or \
-            (K > 1 and A.strides[1] != size):
-        raise ShapeError(f"{kernel}: W must be C-contiguous and A's rows contiguous (np.ascontiguousarray).")
-    return n, N, K, (A.strides[0] // size if n > 1 else K), A.dtype
-
-
-def product(A, W):
-    """C (n, N) = A (n, K) @ W (K, N), a new array: the kernels' per-step product, checked (float32 or float64, one
-    dtype, W C-contiguous, A's rows contiguous; a mis-sized or strided array is a ShapeError, never a bad read)."""
-    n, N, K, lda, dt = _checked("simd.product", A, W, 0)
-    C = np.empty((n, N), dtype=dt)
-    if C.size and K:
-        _product(n, N, K, A.ctypes.data, lda, W.ctypes.data, N, C.ctypes.data, N, dt.type(0))
-    elif C.size:
-        C[...] = 0
-    return C
-
-
-def product_nt(A, W):
-    """C (n, N) = A (n, K) @ W.T for W (N, K), a new array: BPTT's product with W_h itself, checked as ``product``."""
-    n, N, K, lda, dt = _checked("simd.product_nt", A, W, 1)
-    C = np.empty((n, N), dtype=dt)
-    if C.size and K:
-        _product_nt(n, N, K, A.ctypes.data, lda, W.ctypes.data, K, C.ctypes.data, N, dt.type(0))
-    elif C.size:
-        C[...] = 0
-    return C
-
-
 # ---- compiled helpers of the kernels (they trust their callers: C-contiguous arrays of one dtype) ----
 
 @numba.njit(**JIT)
 def vecmat(v, W, out):
     """out = v @ W for one row vector: v (M,), W (M, N), out (N,), all C-contiguous and of one dtype (read
     as raw memory). The batch-1 loops without NumPy's gemm (LSTM and GRU) use it for h_{t-1} @ W_h forward
-    and da_t @ W_h.T backward (``simd.product``: a BLAS call would pack all of W for one row, every step)."""
+    and da_t @ W_h.T backward (``_product``: a BLAS call would pack all of W for one row, every step)."""
     M, N = W.shape
     _product(1, N, M, v.ctypes.data, M, W.ctypes.data, N, out.ctypes.data, N, zero_of(out))
 
