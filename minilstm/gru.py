@@ -1,3 +1,2 @@
-"""The GRU reference under its first address: ``minilstm.core.gru`` holds it (this module re-exports it)."""
+"""The GRU reference under its first address: ``minilstm.core.gru`` holds it (this module re-exports its names)."""
 from .core.gru import *  # noqa: F403
-from .core.gru import __all__  # noqa: F401

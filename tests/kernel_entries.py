@@ -92,24 +92,23 @@ def _checked(kernel, A, W, k_axis):
     return n, N, K, (A.strides[0] // size if n > 1 else K), A.dtype
 
 
-def product(A, W):
-    """C (n, N) = A (n, K) @ W (K, N), a new array: the kernels' per-step product, checked (float32 or float64, one
-    dtype, W C-contiguous, A's rows contiguous; a mis-sized or strided array is a ShapeError, never a bad read)."""
-    n, N, K, lda, dt = _checked("simd.product", A, W, 0)
+def _run(raw, kernel, A, W, k_axis):
+    """C (n, N) from the raw product ``raw`` on checked A and W (W's row length: N for A @ W, K for A @ W.T)."""
+    n, N, K, lda, dt = _checked(kernel, A, W, k_axis)
     C = np.empty((n, N), dtype=dt)
     if C.size and K:
-        simd._product(n, N, K, A.ctypes.data, lda, W.ctypes.data, N, C.ctypes.data, N, dt.type(0))
+        raw(n, N, K, A.ctypes.data, lda, W.ctypes.data, W.shape[1], C.ctypes.data, N, dt.type(0))
     elif C.size:
         C[...] = 0
     return C
+
+
+def product(A, W):
+    """C (n, N) = A (n, K) @ W (K, N), a new array: the kernels' per-step product, checked (float32 or float64, one
+    dtype, W C-contiguous, A's rows contiguous; a mis-sized or strided array is a ShapeError, never a bad read)."""
+    return _run(simd._product, "simd.product", A, W, 0)
 
 
 def product_nt(A, W):
     """C (n, N) = A (n, K) @ W.T for W (N, K), a new array: BPTT's product with W_h itself, checked as ``product``."""
-    n, N, K, lda, dt = _checked("simd.product_nt", A, W, 1)
-    C = np.empty((n, N), dtype=dt)
-    if C.size and K:
-        simd._product_nt(n, N, K, A.ctypes.data, lda, W.ctypes.data, K, C.ctypes.data, N, dt.type(0))
-    elif C.size:
-        C[...] = 0
-    return C
+    return _run(simd._product_nt, "simd.product_nt", A, W, 1)

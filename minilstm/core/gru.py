@@ -61,10 +61,6 @@ from ..validate import (
 )
 from .common import carried_gradients, initial_states, input_projection, sigmoid
 
-__all__ = ["GRU_CACHE_KEYS", "GRU_GATES", "GRU_PARAMS", "gru_backward", "gru_buffers", "gru_forward",
-           "gru_gate_activations", "gru_gate_slices", "gru_gates_backward", "gru_gates_forward", "gru_outputs",
-           "gru_step_backward", "gru_step_forward", "gru_weights_backward"]
-
 GRU_GATES = ("r", "z", "n")  # order of the gate blocks along the 3H axis
 GRU_PARAMS = ("W_x", "W_h", "b_x", "b_h")
 GRU_CACHE_KEYS = ("x_tm", "hs", "gates", "hn", "params")
