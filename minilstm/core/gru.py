@@ -166,11 +166,11 @@ def gru_outputs(x_tm, hs, gates, hn, params):
     return hs[1:].transpose(1, 0, 2).copy(), hs[-1].copy(), cache
 
 
-def gru_weights_backward(da_x, da_h, x_tm, hs, W_x, db_x=None, db_h=None):
+def gru_weights_backward(da_x, da_h, x_tm, hs, W_x):
     """Every weight gradient, and dx, as ONE matrix product each over all steps.
 
     da_x, da_h: (T, B, 3H) gradients of the x side and h side pre-activations; x_tm: (T, B, D);
-    hs: (T+1, B, H) with hs[t] = h_{t-1}. db_x, db_h: (3H,) when a kernel already summed them, else None.
+    hs: (T+1, B, H) with hs[t] = h_{t-1}.
     Returns (dx (B, T, D), {"W_x": (D, 3H), "W_h": (H, 3H), "b_x": (3H,), "b_h": (3H,)}).
     """
     xp = get_array_module(da_x)
@@ -179,8 +179,8 @@ def gru_weights_backward(da_x, da_h, x_tm, hs, W_x, db_x=None, db_h=None):
     dax2, dah2 = da_x.reshape(T * B, 3 * H), da_h.reshape(T * B, 3 * H)
     dparams = {"W_x": x_tm.reshape(T * B, D).T @ dax2,      # sum_t x_t^T da_x_t
                "W_h": hs[:-1].reshape(T * B, H).T @ dah2,   # sum_t h_{t-1}^T da_h_t
-               "b_x": dax2.sum(axis=0) if db_x is None else db_x,
-               "b_h": dah2.sum(axis=0) if db_h is None else db_h}
+               "b_x": dax2.sum(axis=0),
+               "b_h": dah2.sum(axis=0)}
     dx = xp.ascontiguousarray((dax2 @ W_x.T).reshape(T, B, D).transpose(1, 0, 2))
     return dx, dparams
 

@@ -152,11 +152,10 @@ def sequence_outputs(x_tm, hs, cs, gates, tanh_c, params):
     return hs[1:].transpose(1, 0, 2).copy(), (hs[-1].copy(), cs[-1].copy()), cache
 
 
-def weights_backward(da, x_tm, hs, W_x, db=None):
+def weights_backward(da, x_tm, hs, W_x):
     """Every weight gradient, and dx, as ONE matrix product over all steps.
 
     da: (T, B, 4H) gradients of the pre-activations; x_tm: (T, B, D); hs: (T+1, B, H) with hs[t] = h_{t-1}.
-    db: (4H,) when a kernel already summed da over time and batch, else None.
     Returns (dx (B, T, D), {"W_x": (D, 4H), "W_h": (H, 4H), "b": (4H,)}).
     """
     xp = get_array_module(da)
@@ -165,7 +164,7 @@ def weights_backward(da, x_tm, hs, W_x, db=None):
     da2 = da.reshape(T * B, 4 * H)
     dparams = {"W_x": x_tm.reshape(T * B, D).T @ da2,        # sum_t x_t^T da_t
                "W_h": hs[:-1].reshape(T * B, H).T @ da2,     # sum_t h_{t-1}^T da_t
-               "b": da2.sum(axis=0) if db is None else db}
+               "b": da2.sum(axis=0)}
     dx = xp.ascontiguousarray((da2 @ W_x.T).reshape(T, B, D).transpose(1, 0, 2))
     return dx, dparams
 

@@ -315,5 +315,6 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
                 _gates_backward_step(dh, dc_next, gates[t], cs[t], tanh_c[t], da[t], dc_prev, db, one)
                 dc_next, dc_prev = dc_prev, dc_next
                 np.matmul(da[t], W_hT, out=dh_next)                    # dh_{t-1} = da_t @ W_h.T
-    dx, dparams = weights_backward(da, x_tm, hs, W_x, db=db)           # all steps at once, as in core
+    dx, dparams = weights_backward(da, x_tm, hs, W_x)                  # all steps at once, as in core
+    dparams["b"] = db                                                  # as the gate pass summed it
     return dx, dh_next, dc_next, dparams

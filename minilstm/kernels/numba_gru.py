@@ -249,5 +249,6 @@ def gru_backward(dh_seq, dh_T, cache):
                 _gru_backward_step(dh_tm[t] if has_above else dh_mm, has_above, dh_mm, dh_z, gates[t], hn[t], hs[t],
                                    da_x[t], da_h[t], db_x, db_h, one)
                 np.matmul(da_h[t], W_hT, out=dh_mm)          # the part of dh_{t-1} through W_h
-    dx, dparams = gru_weights_backward(da_x, da_h, x_tm, hs, W_x, db_x=db_x, db_h=db_h)
+    dx, dparams = gru_weights_backward(da_x, da_h, x_tm, hs, W_x)
+    dparams["b_x"], dparams["b_h"] = db_x, db_h                        # as the gate pass summed them
     return dx, dh_mm + dh_z, dparams
