@@ -23,7 +23,9 @@ METRICS = ("rmse", "mae", "mape", "r2")
 
 def spread(values, fmt):
     m = statistics.fmean(values)
-    return f"{fmt.format(m)} ({fmt.format(min(values))}-{fmt.format(max(values))})" if len(values) > 1 else fmt.format(m)
+    if len(values) == 1:
+        return fmt.format(m)
+    return f"{fmt.format(m)} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
 def table(runs):
