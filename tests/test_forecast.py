@@ -308,6 +308,7 @@ def test_keyword_configuration_styles():
 def test_plots_close_pyplots_copy_mark_every_epoch_and_label_both_axes():
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
+
     from minilstm import plotting
     s = sine(80)
     m = LSTMModel({**SMALL, "epochs": 1}).fit(s, s, verbose=False)
@@ -331,6 +332,7 @@ def test_jupyter_shows_each_plot_once(monkeypatch):
     import matplotlib
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+
     from minilstm import plotting
 
     class Formatter:                       # the part of IPython's PNG formatter that plotting uses

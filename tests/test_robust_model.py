@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 
 from minilstm import LSTMModel
-from minilstm.errors import (ConfigError, DataError, InputTypeError, MiniLSTMError, NotFittedError, ShapeError,
-                             TrainingDivergedError)
+from minilstm.errors import (
+    ConfigError,
+    DataError,
+    InputTypeError,
+    MiniLSTMError,
+    NotFittedError,
+    ShapeError,
+    TrainingDivergedError,
+)
 
 CFG = {"hidden_size": 4, "num_layers": 1, "epochs": 1, "sequence_length": 5, "device": "cpu"}
 s = np.sin(np.arange(80) / 4.0) * 3 + 10
@@ -299,7 +306,8 @@ def test_there_are_at_least_40_cases():
 
 # ---- properties: random shapes and values ----------------------------------------------------------------------------
 hyp = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 TINY = {"hidden_size": 3, "num_layers": 1, "epochs": 1, "sequence_length": 3, "device": "cpu", "batch_size": 16}

@@ -147,7 +147,8 @@ def _unknown_keys_message(unknown):
     if fit_args:
         which = "is not a config key" if len(fit_args) == 1 else "are not config keys"
         parts.append(f"{', '.join(map(repr, fit_args))} {which}: these are fit() arguments: "
-                     "model.fit(X, y, validation_split=0.1, verbose=True), or model.fit(X, y, validation_data=(X_val, y_val)).")
+                     "model.fit(X, y, validation_split=0.1, verbose=True), or "
+                     "model.fit(X, y, validation_data=(X_val, y_val)).")
     return " ".join(parts)
 
 

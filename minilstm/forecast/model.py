@@ -8,20 +8,38 @@ windows by the same contract (``minilstm.forecast.windows``).
 """
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..backend import to_numpy
+from ..errors import (  # noqa: F401
+    ConfigError,
+    DataError,
+    InputTypeError,
+    ModelFileError,
+    NotFittedError,
+    ShapeError,
+    TrainingDivergedError,
+)
 from ..functional import LOSSES
-from ..errors import (DataError, InputTypeError, ModelFileError, NotFittedError, ShapeError, ConfigError,  # noqa: F401
-                      TrainingDivergedError)
+from . import file_checks, training
 from . import io as model_io
-from . import training
+from .baselines import LinearAR
 from .config import normalizer_spec, validate_config
-from .inputs import (align_columns, check_same_index, freq_string, in_dtype_range, is_datetime_index, labelled,
-                     read_table, target_positions, targets_from_y)
-from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, training_mean,
-                      units_of)
+from .inputs import (
+    align_columns,
+    check_same_index,
+    freq_string,
+    in_dtype_range,
+    is_datetime_index,
+    labelled,
+    read_table,
+    target_positions,
+    targets_from_y,
+)
+from .metrics import naive_scale, training_mean, units_of
 from .normalizer import DataNormalizer
+from .report import evaluation_report
 from .scaling import window_transform
+from .seasons import datetime_hint, season_info
 from .training import build_network
 from .windows import n_labeled, n_windows, sliding_windows, window_targets
 
@@ -90,7 +108,7 @@ class LSTMModel:
         self.config = validate_config(config)
         self.train_history = []
         self.is_fitted = False
-        self._net = self.lstm = self.head = None
+        self._net = self.rnn = self.lstm = self.head = None
         self.x_normalizer = self.y_normalizer = None
         self.ar = None
         self.info = {}
@@ -101,7 +119,8 @@ class LSTMModel:
         self._install(build_network(self.config, n_features, n_targets), n_features, n_targets)
 
     def _install(self, net, n_features, n_targets):
-        self._net, self.lstm, self.head, self.xp, self.device = net, net.lstm, net.head, net.xp, net.lstm.device
+        self._net, self.head, self.xp, self.device = net, net.head, net.xp, net.rnn.device
+        self.rnn = self.lstm = net.rnn                # the recurrent layers (LSTM or GRU); .lstm: the old name
         self.n_features, self.n_targets = n_features, n_targets
 
     @property
@@ -593,7 +612,8 @@ class LSTMModel:
         ar = self._inv_y(self.ar.predict(Xw).reshape(n, k, -1))
         how = "given to evaluate" if season else self.info.get("season_how", "stored with the model")
         res = evaluation_report(truth, pred, ya, n, L, h, k, scale, ar, season or self.info.get("season") or 1, how,
-                                self.info.get("y_mean"), units if units is not None else units_of(y, X))
+                                self.info.get("y_mean"), units if units is not None else units_of(y, X),
+                                model=self.config["cell"].upper())
         if verbose:
             res.show()
         return res
@@ -630,12 +650,12 @@ class LSTMModel:
         if meta.get("kind") == "ensemble":
             raise ModelFileError(f"{path!r} holds an ensemble (LSTMEnsemble.save), not a single model: load it with "
                                  "LSTMEnsemble.load(path).")
-        parts = model_io.check_metadata(path, meta, arrays, device=device)
+        parts = file_checks.check_metadata(path, meta, arrays, device=device)
         c, F, T = parts["config"], parts["n_features"], parts["n_targets"]
         LF, out = c["sequence_length"] * F, T * c["output_steps"]
         m = type(self)(c)
         m._build(F, T)
-        params, ar = model_io.check_weights(path, {k: v.shape for k, v in m.params.items()}, arrays,
+        params, ar = file_checks.check_weights(path, {k: v.shape for k, v in m.params.items()}, arrays,
                                             {"ar_coef": (LF + 1, out), "ar_mu": (LF,), "ar_sd": (LF,)}, c["dtype"])
         m._set_params(params)
         m.ar = LinearAR.from_arrays(ar)
@@ -663,7 +683,7 @@ class LSTMModel:
 
     def __repr__(self):
         c = self.config
-        return (f"LSTMModel(hidden_size={c['hidden_size']}, num_layers={c['num_layers']}, "
+        return (f"LSTMModel(cell={c['cell']!r}, hidden_size={c['hidden_size']}, num_layers={c['num_layers']}, "
                 f"sequence_length={c['sequence_length']}, fitted={self.is_fitted})")
 
 
