@@ -232,7 +232,7 @@ def test_pandas_in_and_out():
 
 def test_gate_activations_are_those_of_the_window_predict_reads():
     s = sine(120)
-    m = LSTMModel({**SMALL, "num_layers": 2, "epochs": 1, "baseline": None}).fit(s, s, verbose=False)   # the network alone
+    m = LSTMModel({**SMALL, "num_layers": 2, "epochs": 1, "baseline": None}).fit(s, s, verbose=False)   # no smoother
     acts = m.gate_activations(s)                       # the last window: rows [114, 120)
     assert set(acts) == {"f", "i", "c_tilde", "o", "C", "h"}
     assert all(isinstance(a, np.ndarray) and a.shape == (6, 8) for a in acts.values())
