@@ -85,7 +85,7 @@ def test_failed_refit_with_2d_y_keeps_the_output_shape():
 def test_failure_after_normalizers_are_fitted_changes_nothing(monkeypatch):
     m = fitted()
     before, pred = state(m), m.predict(X2)
-    import minilstm.forecast.model as mod
+    import minilstm.forecast.fitting as mod              # where fit's training run builds its network
 
     def no_device(*a, **k):
         raise MemoryError("simulated: the new network does not fit in memory")
