@@ -9,7 +9,7 @@ from ..backend import get_array_module
 def sigmoid(x):
     """Numerically stable logistic function 1 / (1 + e^-x).
 
-    With z = e^-|x| (never overflows): 1 / (1 + z) for x >= 0, z / (1 + z) for x < 0,
+    With ``z = e^-|x|`` (never overflows): ``1 / (1 + z)`` for x >= 0, ``z / (1 + z)`` for x < 0,
     which keeps full relative precision in both tails.
     """
     xp = get_array_module(x)
