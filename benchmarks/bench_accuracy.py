@@ -119,6 +119,7 @@ def minilstm_run(cfg, data, seed):
 def torch_run(cfg, data, seed):
     """The plain PyTorch loop, on exactly the windows and rows LSTMModel trains and scores on."""
     import torch
+
     from minilstm.forecast.windows import n_labeled, sliding_windows, window_targets
     (Xtr, ytr), (Xte, yte) = data
     L, h = cfg["sequence_length"], cfg.get("horizon", 1)
@@ -209,7 +210,8 @@ def report(results):
                          f"**{pr['mean']:.3f}x** ({s['wins']}/{len(t['seeds'])})" if pr else ("1" if ref else "n/a"),
                          f"{s['seconds']['mean']:.1f}"])
         b = t["baselines"] or {}
-        rows.append([t["task"], "baselines (RMSE)", ", ".join(f"{k} {v['rmse']:.4g}" for k, v in b.items()), "", "", ""])
+        listed = ", ".join(f"{k} {v['rmse']:.4g}" for k, v in b.items())
+        rows.append([t["task"], "baselines (RMSE)", listed, "", "", ""])
     hdr = ["task", "side", f"test RMSE mean +- sd (min-max) over {len(results['seeds'])} seeds", "MAE mean",
            "paired RMSE ratio to the PyTorch loop (seeds won)", "fit s"]
     units = ", ".join(f"{t['task']} in {t['units']}" for t in results["tasks"])
@@ -278,7 +280,8 @@ def main(argv=None):
     if not has_torch:
         sides = [s for s in sides if s != "torch"]
     base = dict(BASE, epochs=args.epochs or (2 if args.quick else BASE["epochs"]))
-    full = args.tasks is None and args.seeds is None and args.sides is None and not (args.quick or args.epochs or args.set)
+    full = (args.tasks is None and args.seeds is None and args.sides is None
+            and not (args.quick or args.epochs or args.set))
     results = {"machine": machine_description(), "base": base, "settings": args.set, "seeds": seeds, "tasks": []}
     for t in tasks:
         results["tasks"].append(run_task(t, seeds, sides, base, args.set))

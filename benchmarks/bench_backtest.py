@@ -51,9 +51,8 @@ def data(first_row):
 
 
 def run(mode="full", n_jobs=2):
-    from minilstm.forecast.backtest import backtest
+    from minilstm.forecast import backtest, sweep
     from minilstm.forecast.ensemble import LSTMEnsemble
-    from minilstm.forecast.sweep import sweep
     m = MODES[mode]
     X, y, index, test = data(m["first_row"])
     cfg, week = m["config"], 168

@@ -22,7 +22,8 @@ time, so each side is timed alone.
 
 float32 (plus float64 rows for the seed and medium shapes), 2 threads on every side. Training
 step = forward, MSE on a linear head over the last hidden state, full BPTT; inference = the forward
-without caches (minilstm's ``infer``, PyTorch's forward under ``no_grad``). Also: one epoch of ``LSTMModel.fit`` on the demo data against the same loop
+without caches (minilstm's ``infer``, PyTorch's forward under ``no_grad``).
+Also: one epoch of ``LSTMModel.fit`` on the demo data against the same loop
 written in PyTorch (each in its own processes, alternated), and Numba's first-call JIT cost.
 Results go to benchmarks/results/cpu.{json,md,png} (cpu_partial.* for partial runs).
 
@@ -47,8 +48,16 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import (CONFIGS, machine_description, make_minilstm_step, markdown_table, matmul_flops,  # noqa: E402
-                    matmul_floor, median_ms, write_results)
+from common import (  # noqa: E402
+    CONFIGS,
+    machine_description,
+    make_minilstm_step,
+    markdown_table,
+    matmul_floor,
+    matmul_flops,
+    median_ms,
+    write_results,
+)
 
 MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31)}
 DROP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -156,7 +165,7 @@ def worker_step(side, config, dtype, repeats, cell="lstm"):
 
 def demo_epoch_data():
     from minilstm import datasets
-    from minilstm.forecast.demo import DEMO_CONFIG
+    from minilstm.demo import DEMO_CONFIG
     ds = datasets.load_electricity()
     cut = ds.split("2014-01-01")
     cfg = dict(DEMO_CONFIG, epochs=1, device="cpu", patience=None, lr_schedule=None)
@@ -342,11 +351,13 @@ def report(results):
     hdr = ["config (B,T,D,H,L)", "dtype", "train numba ms", "train torch ms", "numba/torch train", "train numpy ms",
            "numba GFLOP/s", "floor ms (numba/floor)", "infer numba ms", "infer torch ms", "numba/torch infer"]
     f = lambda r, k, fmt="{:.2f}": fmt.format(r[k]) if k in r else "n/a"  # noqa: E731
-    tab = [[f"{r['config']} ({','.join(map(str, r['shape']))})" + (f" {r['cell'].upper()}" if r.get("cell", "lstm") != "lstm"
-                                                                   else ""), r["dtype"], f(r, "numba_train_ms"),
+    cell = lambda r: f" {r['cell'].upper()}" if r.get("cell", "lstm") != "lstm" else ""  # noqa: E731
+    over = lambda r: (f"{r['floor_train_ms']:.2f} ({r['numba_train_over_floor']:.2f}x)"  # noqa: E731
+                      if "numba_train_over_floor" in r else "n/a")
+    tab = [[f"{r['config']} ({','.join(map(str, r['shape']))})" + cell(r), r["dtype"], f(r, "numba_train_ms"),
             f(r, "torch_train_ms"), ratio_cell(r, "numba_train_ratio"), f(r, "numpy_train_ms"),
             f(r, "numba_train_gflops", "{:.0f}"),
-            f"{r['floor_train_ms']:.2f} ({r['numba_train_over_floor']:.2f}x)" if "numba_train_over_floor" in r else "n/a",
+            over(r),
             f(r, "numba_infer_ms"), f(r, "torch_infer_ms"), ratio_cell(r, "numba_infer_ratio")]
            for r in results["configs"]]
     md = [f"Measured on {results['machine']} (NumPy BLAS: {results['blas']}); PyTorch {results['torch']} (CPU build); "

@@ -4,7 +4,7 @@ mean and a spread.
     python benchmarks/bench_demo_seeds.py                 # seeds 0 1 2 (about 3x the demo's time)
     python benchmarks/bench_demo_seeds.py --seeds 0 1 2 3 4
 
-Trains ``python -m minilstm demo``'s model (``minilstm.forecast.demo.DEMO_CONFIG``) once per seed on
+Trains ``python -m minilstm demo``'s model (``minilstm.demo.DEMO_CONFIG``) once per seed on
 2012-2013 and scores it on every hour of 2014 beside the baselines (which do not depend on the
 seed). Prints and writes benchmarks/results/demo_seeds.{json,md}.
 """
@@ -23,7 +23,9 @@ METRICS = ("rmse", "mae", "mape", "r2")
 
 def spread(values, fmt):
     m = statistics.fmean(values)
-    return f"{fmt.format(m)} ({fmt.format(min(values))}-{fmt.format(max(values))})" if len(values) > 1 else fmt.format(m)
+    if len(values) == 1:
+        return fmt.format(m)
+    return f"{fmt.format(m)} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
 def table(runs):
@@ -42,7 +44,7 @@ def main(argv=None):
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=None, help="default: the demo's")
     args = ap.parse_args(argv)
-    from minilstm.forecast.demo import demo_data, train_demo
+    from minilstm.demo import demo_data, train_demo
     data = demo_data()
     runs = []
     for seed in args.seeds:

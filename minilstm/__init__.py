@@ -1,10 +1,12 @@
 """minilstm: a from-scratch LSTM engine (hand-written forward pass and BPTT) for learning and forecasting."""
-__version__ = "0.1.0"
+from . import core, datasets, functional, gradcheck, gru, interop, optim
+from ._version import __version__
+from .backend import get_array_module, to_numpy
+from .core import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .errors import MiniLSTMError
+from .forecast import DataNormalizer, LSTMEnsemble, LSTMModel
+from .nn import GRU, LSTM, Linear
 
-from . import core, functional, gradcheck, gru, interop, optim  # noqa: F401
-from .backend import get_array_module, to_numpy  # noqa: F401
-from .core import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward  # noqa: F401
-from .errors import MiniLSTMError  # noqa: F401
-from .nn import GRU, LSTM, Linear  # noqa: F401
-from .forecast import DataNormalizer, LSTMEnsemble, LSTMModel  # noqa: F401,E402
-from . import datasets  # noqa: F401,E402
+__all__ = ["GRU", "LSTM", "DataNormalizer", "LSTMEnsemble", "LSTMModel", "Linear", "MiniLSTMError", "__version__",
+           "core", "datasets", "functional", "get_array_module", "gradcheck", "gru", "interop", "lstm_backward",
+           "lstm_forward", "lstm_step_backward", "lstm_step_forward", "optim", "to_numpy"]

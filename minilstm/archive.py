@@ -17,7 +17,7 @@ from .errors import ModelFileError
 
 MAGIC = "minilstm-layer"
 FORMAT_VERSION = 1
-_MAX_BYTES = 16 << 30          # the largest layer ``nn.check_size`` allows
+_MAX_BYTES = 16 << 30          # the largest layer ``validate.check_layer_size`` allows
 _ARRAY_NAME = re.compile(r"^arrays/([A-Za-z0-9_.\-]{1,200})\.npy$")
 
 

@@ -114,8 +114,15 @@ def to_numpy(a):
     return np.asarray(a)
 
 
-def to_device(a, device, dtype=None):
-    """Move a host array to ``device`` (``'cpu'`` or ``'cuda'``), optionally casting."""
-    xp = xp_for(device)
-    a = xp.asarray(a)
-    return a.astype(dtype, copy=False) if dtype is not None else a
+def loaded_device(saved_device, saved_kernels, requested=None):
+    """Where a saved model runs when it is loaded: (device, kernels). ``requested`` ('cpu', 'cuda', 'auto' or
+    None) overrides the saved device; a model saved on 'cuda' loads on the CPU where CuPy is absent, and its
+    'cuda' kernels become 'auto' wherever it then runs on the CPU."""
+    device, kernels = saved_device, saved_kernels
+    if requested is not None:
+        device = requested
+    elif device == "cuda" and not cupy_available:
+        device = "cpu"                             # a model trained on a GPU loads on a CPU-only machine
+    if kernels == "cuda" and device in ("cpu", "auto") and (requested or not cupy_available):
+        kernels = "auto"
+    return device, kernels

@@ -10,7 +10,8 @@ import sys
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
+from .demo import FAST_VALUES, fast_mode  # noqa: F401  (the demo's fast mode; also the backtest's)
 
 DESCRIPTION = """\
 minilstm: a from-scratch LSTM engine (hand-written forward pass and backpropagation
@@ -49,7 +50,6 @@ installed) and with the NumPy reference. Prints one table per check and exits wi
 status 1 if any check fails."""
 
 KERNEL_CHOICES = ("all", "training", "numpy", "numba")
-FAST_VALUES = ("1", "true", "yes", "on")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,7 +104,8 @@ def gradcheck_kernels(choice):
 
 def run_gradcheck(args):
     """Gradient check of the engine in float64, printed as tables. Exit status 1 on any failure."""
-    from . import core, functional as Fn
+    from . import core
+    from . import functional as Fn
     from .gradcheck import check_function, check_layer
     from .nn import LSTM
 
@@ -161,12 +162,6 @@ def _check_gradcheck_args(parser, args):
 
 
 # ---- demo ----------------------------------------------------------------------------------------
-def fast_mode(environ=None):
-    """True when MINILSTM_FAST holds a truthy value (1, true, yes, on); '0', 'false', '' are not."""
-    return str((environ if environ is not None else os.environ).get("MINILSTM_FAST", "")).strip().lower() \
-        in FAST_VALUES
-
-
 def cuda_install_hint():
     """The command that installs the CUDA extra: editable for a source checkout, from the index otherwise."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -216,12 +211,12 @@ def _check_demo_args(parser, args):
         parser.error(f"--device cuda needs CuPy and an NVIDIA GPU, and {what}. Install it with "
                      f"{cuda_install_hint()}; or use --device cpu")
     if args.epochs is None:
-        from .forecast.demo import DEMO_CONFIG
+        from .demo import DEMO_CONFIG
         args.epochs = 2 if fast_mode() else DEMO_CONFIG["epochs"]
 
 
 def _demo(args):
-    from .forecast.demo import run_demo
+    from .demo import run_demo
     announce_replaced("demo", args.out, getattr(args, "replaced", []))
     return run_demo(args)
 
@@ -250,6 +245,7 @@ BACKTEST_FLAGS = (("hidden_size", int), ("num_layers", int), ("sequence_length",
 def read_series(source):
     """A bundled dataset name or a CSV path -> (data (N, F), columns, index or None, default target, units)."""
     import csv
+
     from . import datasets
     from .errors import DataError
     if not os.path.exists(source):
@@ -289,6 +285,7 @@ def read_series(source):
 def read_config(path):
     """--config: a UTF-8 JSON file holding an object of settings -> dict (ConfigError saying what is wrong)."""
     import json
+
     from .errors import ConfigError
     try:
         with open(path, encoding="utf-8") as f:
@@ -334,7 +331,7 @@ def _when(text):
 
 def _backtest(args):
     from .errors import ConfigError
-    from .forecast.backtest import backtest
+    from .forecast.backtesting import backtest
     announce_replaced("backtest", args.out, getattr(args, "replaced", []))
     data, columns, index, target, units = read_series(args.data)
     target = args.target or target
@@ -393,7 +390,7 @@ def _add_backtest(sub):
 # ---- the parser ------------------------------------------------------------------------------------
 def build_parser():
     """The argparse parser of ``python -m minilstm`` (one sub-parser per command)."""
-    from .forecast.demo import DEMO_CONFIG
+    from .demo import DEMO_CONFIG
     parser = _Parser(prog="minilstm", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=_version_line())
     sub = parser.add_subparsers(title="commands", dest="command", metavar="<command>", required=True)

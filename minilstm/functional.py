@@ -26,7 +26,7 @@ def linear_backward(dy, cache):
 def dropout_mask(rng, shape, p, dtype, xp):
     """Inverted-dropout mask: 0 with probability p, else 1/(1-p), so E[mask] = 1."""
     check_number(p, "p (dropout probability)", low=0.0, high=1.0, high_open=True)
-    keep = uniform(rng, shape, xp) >= p
+    keep = uniform(rng, shape) >= p
     return keep.astype(dtype) * (1.0 / (1.0 - p))
 
 
@@ -42,7 +42,7 @@ def dropout_backward(dout, mask):
     return dout if mask is None else dout * mask
 
 
-def uniform(rng, shape, xp):
+def uniform(rng, shape):
     """Uniform [0, 1) samples from a NumPy Generator or a CuPy RandomState."""
     if hasattr(rng, "random_sample"):
         return rng.random_sample(shape)

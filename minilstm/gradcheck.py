@@ -1,6 +1,7 @@
 """Gradient checking: finite differences, relative error, directional checks, readable reports.
 
-Conventions: float64; central differences with h = 1e-5; outputs are reduced to a
+Conventions: float64; central differences (``numerical_gradient``: h = 1e-5; ``check_function`` and
+``check_layer``: a five-point stencil with h = 1e-3, see "Step size" below); outputs are reduced to a
 scalar with a *random* upstream gradient, L = sum(out * G) with G ~ N(0, 1)
 (an all-ones G hides errors that cancel); ``rel_error`` is
 ``max|a - n| / max(1e-8, |a| + |n|)``, elementwise then max. Expect below 1e-7 for
@@ -29,7 +30,7 @@ import numpy as np
 
 from .backend import get_array_module, to_numpy
 from .errors import ConfigError, DataError, InputTypeError, ShapeError
-from .validate import REAL, check_array, check_keys_match, check_number, check_option
+from .validate import FLOAT_DTYPES, REAL, check_array, check_keys_match, check_number, check_option
 
 UPSTREAM = ("random", "ones")   # named upstream gradients; an array (or tuple of arrays) is also accepted
 LOSS_ON = ("all", "last")
@@ -231,11 +232,11 @@ def check_layer(layer, x, h0=None, c0=None, loss_on="all", h=1e-3, tol=1e-6, see
         raise ConfigError(f"check_layer needs a float64 layer (dtype=np.float64), got {np.dtype(layer.dtype)}: float32 "
                           "rounding swamps finite differences. Compare float32 paths with the float64 reference, or "
                           "use directional_check.")
-    names = getattr(layer, "state_names", ("h0", "c0"))        # the initial states the layer's forward takes
+    names = layer.state_names                                   # the initial states the layer's forward takes
     if c0 is not None and "c0" not in names:
         raise ConfigError(f"c0 given, but a {type(layer).__name__} has no cell state: pass h0 only.")
     rng = np.random.default_rng(seed + 1)
-    nd, B, H = getattr(layer, "num_directions", 1), x.shape[0], layer.hidden_size
+    nd, B, H = layer.num_directions, x.shape[0], layer.hidden_size
     given = {"h0": h0, "c0": c0}
     states = {n: rng.standard_normal((layer.num_layers * nd, B, H)) * 0.5 if given[n] is None else to_numpy(given[n])
               for n in names}
@@ -313,7 +314,7 @@ def _check_directional_args(loss_fn, params, grads):
     check_keys_match(grads, params, "grads", "params")
     for k, p in params.items():
         check_array(p, f"params[{k!r}]", finite=True)
-        if np.dtype(p.dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        if np.dtype(p.dtype) not in FLOAT_DTYPES:
             raise InputTypeError(f"params[{k!r}] has dtype {p.dtype}; directional_check needs float32 or float64 "
                                  "params (cast with .astype(np.float64)).")
         check_array(grads[k], f"grads[{k!r}]", shape=tuple(p.shape), kind=REAL, finite=True)

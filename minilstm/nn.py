@@ -18,41 +18,11 @@ import numpy as np
 from . import archive
 from . import functional as Fn
 from .backend import get_array_module, resolve_device, resolve_kernels, to_numpy, xp_for
+from .core.bidirectional import as_states, bidirectional_backward, bidirectional_forward
 from .errors import ConfigError, InputTypeError, MiniLSTMError, ModelFileError, NotFittedError, ShapeError
-from .bidirectional import as_states, bidirectional_backward, bidirectional_forward
 from .kernels import get_gru_impl, get_impl
 from .kernels.cuda_selftest import fused_kernels_ok
-from .validate import REAL, check_array, check_in_range, check_number, check_seed
-
-_DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
-
-
-def check_dtype(dtype):
-    """float32 or float64 (anything NumPy reads as one of them), else ConfigError."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}.") from None
-    if dt not in _DTYPES:
-        raise ConfigError(f"dtype must be float32 or float64, got {dt}.")
-    return dt
-
-
-MAX_LAYERS = 1024
-MAX_PARAM_BYTES = 16 << 30    # 16 GiB of weights: far beyond any LSTM this engine is meant for
-
-
-def check_size(D, H, L, itemsize, gates=4, directions=1, what="LSTM"):
-    """Refuse layer sizes that would hang or exhaust memory while the weights are built (``gates`` blocks of H
-    per weight matrix, ``directions`` 1 or 2; the count is an upper bound, two biases per block)."""
-    if L > MAX_LAYERS:
-        raise ConfigError(f"num_layers must be at most {MAX_LAYERS}, got {L}.")
-    n = directions * gates * H * ((D + H + 2) + (L - 1) * (directions * H + H + 2))
-    if n * itemsize > MAX_PARAM_BYTES:
-        raise ConfigError(f"{what} layers with input_size={D}, hidden_size={H}, num_layers={L}"
-                          f"{' (bidirectional)' if directions == 2 else ''} have {n:.3g} parameters "
-                          f"({n * itemsize / 2**30:.3g} GiB), above the {MAX_PARAM_BYTES >> 30} GiB limit; use smaller "
-                          "sizes.")
+from .validate import REAL, check_array, check_dtype, check_in_range, check_layer_size, check_number, check_seed
 
 
 def make_rng(xp, seed):
@@ -84,10 +54,6 @@ class Module:
         """Evaluation mode (no dropout): ``train(False)``; returns the module."""
         return self.train(False)
 
-    def zero_grad(self):
-        """Set every gradient in ``grads`` to zeros shaped like its parameter."""
-        self.grads = {k: self.xp.zeros_like(v) for k, v in self.params.items()}
-
     def __reduce__(self):
         """pickle and ``copy.deepcopy``: the layer's settings, parameters, training flag and dropout generator state
         as a zip of JSON + .npy (``minilstm.archive``), never the objects themselves; unpickling builds the layer
@@ -118,7 +84,7 @@ class Module:
 
 
 class Linear(Module):
-    """y = x @ W + b.  x (N, in_features) -> y (N, out_features)."""
+    """y = x @ W + b.  x (N, in_features) -> y (N, out_features); W (in_features, out_features), b (out_features,)."""
 
     def __init__(self, in_features, out_features, dtype=np.float64, seed=0, device="cpu"):
         super().__init__()
@@ -139,6 +105,10 @@ class Linear(Module):
     def _settings(self):
         return {"in_features": self.in_features, "out_features": self.out_features, "dtype": self.dtype.name,
                 "device": self.device}
+
+    def __repr__(self):
+        dt = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"
+        return f"Linear({self.in_features}, {self.out_features}{dt})"
 
     def forward(self, x):
         """x: (N, in_features) -> y (N, out_features)."""
@@ -191,7 +161,7 @@ class Recurrent(Module):
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if self.bidirectional else 1
         self.dtype = check_dtype(dtype)
-        check_size(self.input_size, self.hidden_size, self.num_layers, self.dtype.itemsize, gates=self.n_gates,
+        check_layer_size(self.input_size, self.hidden_size, self.num_layers, self.dtype.itemsize, gates=self.n_gates,
                    directions=self.num_directions, what=type(self).__name__)
         self.device = resolve_device(device)
         self.kernels = self._checked_kernels(resolve_kernels(kernels, self.device), requested=kernels)
@@ -213,6 +183,17 @@ class Recurrent(Module):
         return {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
                 "dropout": self.dropout, "dtype": self.dtype.name, "device": self.device, "kernels": self.kernels,
                 "bidirectional": self.bidirectional}
+
+    def __repr__(self):
+        """``LSTM(3, 16, num_layers=2)``: the sizes, then the settings that differ from their defaults."""
+        s = self._settings()
+        shown = [repr(self.input_size), repr(self.hidden_size)]
+        shown += [f"{k}={s[k]!r}" for k, default in self._repr_defaults() if s[k] != default]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def _repr_defaults(self):
+        return (("num_layers", 1), ("dropout", 0.0), ("bidirectional", False), ("dtype", "float64"),
+                ("device", "cpu"), ("kernels", resolve_kernels("auto", self.device)))
 
     @property
     def directions(self):
@@ -339,8 +320,15 @@ class Recurrent(Module):
 class LSTM(Recurrent):
     """Stacked LSTM (torch.nn.LSTM's conventions, batch_first).
 
-    Parameters are stored per layer k as ``l{k}.W_x`` (D_k, 4H), ``l{k}.W_h`` (H, 4H)
-    and ``l{k}.b`` (4H,), gate order f, i, c~, o (see ``minilstm.core``); ``l{k}_reverse.*`` when bidirectional.
+    Per layer and time step (``minilstm.core.lstm``)::
+
+        f_t  = sigmoid(x_t W_xf + h_{t-1} W_hf + b_f)     i_t = sigmoid(x_t W_xi + h_{t-1} W_hi + b_i)
+        c~_t = tanh(x_t W_xc + h_{t-1} W_hc + b_c)        o_t = sigmoid(x_t W_xo + h_{t-1} W_ho + b_o)
+        C_t  = f_t * C_{t-1} + i_t * c~_t                 h_t = o_t * tanh(C_t)
+
+    Shapes: x (B, T, input_size) -> out (B, T, num_directions * H); h_0, c_0 and h_n, c_n
+    (num_layers * num_directions, B, H). Parameters are stored per layer k as ``l{k}.W_x`` (D_k, 4H),
+    ``l{k}.W_h`` (H, 4H) and ``l{k}.b`` (4H,), gate order f, i, c~, o; ``l{k}_reverse.*`` when bidirectional.
     """
 
     cell = "lstm"
@@ -364,6 +352,9 @@ class LSTM(Recurrent):
 
     def _settings(self):
         return {**super()._settings(), "forget_bias": self.forget_bias}
+
+    def _repr_defaults(self):
+        return super()._repr_defaults() + (("forget_bias", 0.0),)
 
     def _cell_functions(self, kernels):
         self._impl = get_impl(kernels)
@@ -400,15 +391,24 @@ class LSTM(Recurrent):
     def gate_activations(self, layer=-1, direction=0):
         """Gate activations f, i, c_tilde, o, C, h (each (B, T, H)) of the last forward, for plots.
         direction: 0 forward, 1 reverse (bidirectional layers; given in the input's time order)."""
-        from .core import gate_activations
+        from .core.lstm import gate_activations
         return self._in_time_order(gate_activations(self._layer_cache(layer, direction)), direction)
 
 
 class GRU(Recurrent):
     """Stacked GRU (torch.nn.GRU's conventions, batch_first).
 
-    Parameters are stored per layer k as ``l{k}.W_x`` (D_k, 3H), ``l{k}.W_h`` (H, 3H), ``l{k}.b_x``
-    and ``l{k}.b_h`` (3H,), gate order r, z, n (see ``minilstm.gru``); ``l{k}_reverse.*`` when bidirectional.
+    Per layer and time step (``minilstm.core.gru``)::
+
+        r_t = sigmoid(x_t W_xr + b_xr + h_{t-1} W_hr + b_hr)
+        z_t = sigmoid(x_t W_xz + b_xz + h_{t-1} W_hz + b_hz)
+        n_t = tanh(x_t W_xn + b_xn + r_t * (h_{t-1} W_hn + b_hn))
+        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+    Shapes: x (B, T, input_size) -> out (B, T, num_directions * H); h_0 and h_n
+    (num_layers * num_directions, B, H). Parameters are stored per layer k as ``l{k}.W_x`` (D_k, 3H),
+    ``l{k}.W_h`` (H, 3H), ``l{k}.b_x`` and ``l{k}.b_h`` (3H,), gate order r, z, n; ``l{k}_reverse.*`` when
+    bidirectional.
     """
 
     cell = "gru"
@@ -448,7 +448,7 @@ class GRU(Recurrent):
 
     def gate_activations(self, layer=-1, direction=0):
         """Gate activations r, z, n, h (each (B, T, H)) of the last forward, for plots."""
-        from .gru import gru_gate_activations
+        from .core.gru import gru_gate_activations
         return self._in_time_order(gru_gate_activations(self._layer_cache(layer, direction)), direction)
 
 

@@ -4,10 +4,10 @@ Each ``check_*`` returns its (unchanged) argument or the sizes it read, and rais
 ``minilstm.errors`` class whose message names what was expected, what was received
 and how to fix it. They cost O(1) except ``finite=True`` (one pass over the array).
 
-Cell-agnostic on purpose: a recurrent cell with G gate blocks stores
-``W_x (D, G*H)``, ``W_h (H, G*H)``, ``b (G*H,)`` (G = 4 for the LSTM, 3 for a GRU), so
-``check_cell_params(params, gates=G)`` and ``check_sequence_inputs(..., gates=G)``
-serve any such cell.
+The recurrent cells' contracts are one function each, serving both cells: a cell's layout
+(``CELLS['lstm']``, ``CELLS['gru']``: gate count, parameter names, cache keys) is data, and
+``check_cell_params``, ``check_sequence_inputs``, ``check_step_inputs``, ``check_sequence_backward_args``,
+``check_step_backward_args`` and ``check_pointwise`` take ``cell='lstm'`` or ``'gru'``.
 """
 import math
 import numbers
@@ -17,6 +17,7 @@ import numpy as np
 from .backend import get_array_module
 from .errors import ConfigError, DataError, InputTypeError, ShapeError
 
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))   # what layers, kernels and checks compute in
 FLOAT = "f"          # dtype kinds: floating point only
 REAL = "fiu"         # any real number type (floats, signed and unsigned integers)
 _KIND_WORDS = {"f": "a float", "fiu": "a real (integer or float)", "fiub": "a real or boolean"}
@@ -46,7 +47,8 @@ def check_array(a, name, ndim=None, shape=None, dims=None, kind=FLOAT, finite=Fa
         raise InputTypeError(f"{name} must be an array of shape {want}, got {type(a).__name__}; "
                              f"convert it with np.asarray(...).")
     if not isinstance(a.dtype, np.dtype):
-        hint = f"{name}.detach().cpu().numpy()" if type(a).__module__.split(".")[0] == "torch" else f"np.asarray({name})"
+        torch = type(a).__module__.split(".")[0] == "torch"
+        hint = f"{name}.detach().cpu().numpy()" if torch else f"np.asarray({name})"
         raise InputTypeError(f"{name} is a {type(a).__module__}.{type(a).__name__} with dtype {a.dtype}, not a NumPy "
                              f"(or CuPy) array; convert it first: {hint}.")
     if shape is not None:
@@ -125,56 +127,117 @@ def check_same_module(arrays, ref_name, ref):
                                  "(cupy.asarray / cupy.asnumpy).")
 
 
-def check_cell_params(params, gates=4, D=None, name="params"):
-    """A recurrent cell's params dict: W_x (D, G*H), W_h (H, G*H), b (G*H,) with G = ``gates``.
+# ---- the recurrent cells' contracts: one function per contract, serving both cells ----------------
+
+class CellLayout:
+    """What the checks need to know about a cell: its gate blocks, parameter names and cache layouts.
+
+    gates: gate blocks per weight matrix (G; the gate axis is G*H long), in the order ``order``;
+    params: one layer's parameter names; cache: the sequence forward's cache keys; step_cache: the names
+    of the step forward's cache tuple. Shapes by name (``SHAPES``), for T steps, batch B, input D, hidden H."""
+
+    SHAPES = {"x_tm": "TBD", "hs": "SBH", "cs": "SBH", "gates": "TBG", "tanh_c": "TBH", "hn": "TBH",
+              "x_t": "BD", "h_prev": "BH", "c_prev": "BH"}
+
+    def __init__(self, name, gates, order, params, cache, step_cache):
+        self.name, self.gates, self.order, self.params = name, gates, order, params
+        self.cache, self.step_cache = cache, step_cache
+        self.forward, self.step_forward = f"{name}_forward", f"{name}_step_forward"
+
+    def shape(self, key, T=None, B=None, D=None, H=None):
+        """The shape of the array ``key`` (``SHAPES``): S = T + 1 saved states, G = gates * H."""
+        sizes = {"T": T, "S": None if T is None else T + 1, "B": B, "D": D, "H": H, "G": self.gates * H}
+        return tuple(sizes[c] for c in self.SHAPES[key])
+
+    def cache_shapes(self, T, B, D, H):
+        return {k: self.shape(k, T, B, D, H) for k in self.cache if k != "params"}
+
+
+CELLS = {
+    "lstm": CellLayout("lstm", 4, "f, i, c~, o", ("W_x", "W_h", "b"),
+                       ("x_tm", "hs", "cs", "gates", "tanh_c", "params"),
+                       ("x_t", "h_prev", "c_prev", "gates", "tanh_c", "params")),
+    "gru": CellLayout("gru", 3, "r, z, n", ("W_x", "W_h", "b_x", "b_h"),
+                      ("x_tm", "hs", "gates", "hn", "params"), ("x_t", "h_prev", "gates", "hn", "params")),
+}
+_ARTICLE = {"lstm": "an LSTM", "gru": "a GRU"}
+_OTHER_LAYOUT = {"lstm": ("b_x", " (b_x and b_h are the GRU's layout; the LSTM keeps one b)"),
+                 "gru": ("b", " (a single 'b' is the LSTM's layout; the GRU keeps b_x and b_h apart because r_t "
+                              "multiplies h_{t-1} W_hn + b_hn)")}
+
+
+def check_cell_params(params, cell="lstm", D=None, name="params"):
+    """One layer's params dict of ``cell`` ('lstm': W_x (D, 4H), W_h (H, 4H), b (4H,); 'gru': W_x (D, 3H),
+    W_h (H, 3H), b_x (3H,), b_h (3H,)), one dtype, one device.
 
     D: the input size the caller expects (None: read from W_x). Returns (D, H).
     """
+    lay = CELLS[cell]
+    G, keys = lay.gates, lay.params
     if not isinstance(params, dict):
-        raise InputTypeError(f"{name} must be a dict with W_x, W_h, b, got {type(params).__name__}.")
-    missing = [k for k in ("W_x", "W_h", "b") if k not in params]
+        raise InputTypeError(f"{name} must be a dict with {', '.join(keys)}, got {type(params).__name__}.")
+    missing = [k for k in keys if k not in params]
     if missing:
-        raise ShapeError(f"{name} is missing {missing}; it needs W_x (D, {gates}H), W_h (H, {gates}H), b ({gates}H,).")
+        other, hint = _OTHER_LAYOUT[cell]
+        need = ", ".join([f"W_x (D, {G}H)", f"W_h (H, {G}H)"] + [f"{k} ({G}H,)" for k in keys[2:]])
+        hint = hint if other in params else ""
+        raise ShapeError(f"{name} is missing {missing}; {_ARTICLE[cell]} needs {need}{hint}.")
     W_h = check_array(params["W_h"], f"{name}['W_h']", ndim=2)
     H, GH = W_h.shape
-    if H < 1 or GH != gates * H:
-        raise ShapeError(f"{name}['W_h'] must have shape (H, {gates}H) with H >= 1, got {tuple(W_h.shape)} "
-                         f"(expected ({H}, {gates * H}) for H = {H}).")
-    W_x = check_array(params["W_x"], f"{name}['W_x']", shape=(D, gates * H), dims=("input size", f"{gates}H"))
-    check_array(params["b"], f"{name}['b']", shape=(gates * H,), dims=(f"{gates}H",))
-    check_same_dtype({f"{name}['W_h']": W_h, f"{name}['b']": params["b"]}, f"{name}['W_x']", W_x.dtype)
-    check_same_module({f"{name}['W_h']": W_h, f"{name}['b']": params["b"]}, f"{name}['W_x']", W_x)
+    if H < 1 or GH != G * H:
+        raise ShapeError(f"{name}['W_h'] must have shape (H, {G}H) with H >= 1 (gates {lay.order}), got "
+                         f"{tuple(W_h.shape)} (expected ({H}, {G * H}) for H = {H}).")
+    W_x = check_array(params["W_x"], f"{name}['W_x']", shape=(D, G * H), dims=("input size", f"{G}H"))
+    others = {f"{name}['{k}']": check_array(params[k], f"{name}['{k}']", shape=(G * H,), dims=(f"{G}H",))
+              for k in keys[2:]}
+    others[f"{name}['W_h']"] = W_h
+    check_same_dtype(others, f"{name}['W_x']", W_x.dtype)
+    check_same_module(others, f"{name}['W_x']", W_x)
     return W_x.shape[0], H
 
 
-def check_sequence_inputs(x, states, params, gates=4):
-    """A sequence function's inputs: x (B, T, D) float, states (name -> (B, H) or None), params of one cell.
+def _check_states(ref, ref_name, states, B, H, params, keys, allow_none=True):
+    """Each state (B, H) (None allowed with ``allow_none``), and every array of one dtype and device with ``ref``."""
+    for name, s in states.items():
+        check_array(s, name, shape=(B, H), dims=("batch", "hidden"), allow_none=allow_none)
+    arrays = {**states, **{f"params['{k}']": params[k] for k in keys}}
+    check_same_dtype(arrays, ref_name, ref.dtype)
+    check_same_module(arrays, ref_name, ref)
 
-    Every array shares x's dtype and device. Returns (B, T, D, H).
-    """
+
+def check_sequence_inputs(x, states, params, cell="lstm"):
+    """A sequence forward's inputs: x (B, T, D) float, states (name -> (B, H) or None), one layer's params of
+    ``cell``; every array of x's dtype and device. Returns (B, T, D, H).
+
+    The common case (NumPy arrays of the right shapes and one float dtype) is answered in a few comparisons
+    per array; anything else takes the full checks, which say what is wrong."""
+    lay = CELLS[cell]
+    try:
+        B, T, D = x.shape
+        H = params["W_h"].shape[0]
+        G = lay.gates * H
+        if type(params) is dict and B >= 1 and T >= 1 and H >= 1 and plain_arrays(
+                [(x, (B, T, D)), (params["W_x"], (D, G)), (params["W_h"], (H, G))]
+                + [(params[k], (G,)) for k in lay.params[2:]]
+                + [(s, (B, H)) for s in states.values() if s is not None]):
+            return B, T, D, H
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError):
+        pass
     check_array(x, "x", shape=(None, None, None), dims=("batch", "time", "features"))
     B, T, D = x.shape
     if B < 1 or T < 1:
         raise ShapeError(f"x needs at least one sample and one time step, got shape {tuple(x.shape)}.")
-    D, H = check_cell_params(params, gates, D=D)
-    for name, s in states.items():
-        check_array(s, name, shape=(B, H), dims=("batch", "hidden"), allow_none=True)
-    arrays = {**states, **{f"params['{k}']": params[k] for k in ("W_x", "W_h", "b")}}
-    check_same_dtype(arrays, "x", x.dtype)
-    check_same_module(arrays, "x", x)
+    D, H = check_cell_params(params, cell, D=D)
+    _check_states(x, "x", states, B, H, params, lay.params)
     return B, T, D, H
 
 
-def check_step_inputs(x_t, states, params, gates=4):
-    """One step's inputs: x_t (B, D), states (name -> (B, H)), params. Returns (B, D, H)."""
+def check_step_inputs(x_t, states, params, cell="lstm"):
+    """One step's inputs: x_t (B, D), states (name -> (B, H)), one layer's params of ``cell``. Returns (B, D, H)."""
     check_array(x_t, "x_t", shape=(None, None), dims=("batch", "features"))
     B, D = x_t.shape
-    D, H = check_cell_params(params, gates, D=D)
-    for name, s in states.items():
-        check_array(s, name, shape=(B, H), dims=("batch", "hidden"))
-    arrays = {**states, **{f"params['{k}']": params[k] for k in ("W_x", "W_h", "b")}}
-    check_same_dtype(arrays, "x_t", x_t.dtype)
-    check_same_module(arrays, "x_t", x_t)
+    D, H = check_cell_params(params, cell, D=D)
+    _check_states(x_t, "x_t", states, B, H, params, CELLS[cell].params, allow_none=False)
     return B, D, H
 
 
@@ -194,25 +257,110 @@ def check_cache(cache, expected, name="cache", hint=""):
     check_same_module({f"{name}['{k}']": cache[k] for k in expected}, f"{name}['{first}']", cache[first])
 
 
-def check_sequence_backward_args(dh_seq, final_grads, cache, forward, cache_keys, check_params, cache_shapes):
-    """A sequence backward's arguments against the cache of the forward they differentiate (any cell).
+def check_sequence_backward_args(dh_seq, final_grads, cache, cell="lstm"):
+    """A sequence backward's arguments against the cache of the forward they differentiate.
 
-    final_grads: name -> (B, H) gradient on a final state, or None; forward: the forward's name (for the
-    messages); cache_keys: its cache's keys; check_params(params, D=, name=) -> (D, H) checks the cell's
-    params; cache_shapes(T, B, D, H) -> {cache key: shape}. Returns (T, B, D, H).
-    """
-    hint = f"Run {forward} again and pass its third result."
+    dh_seq: (B, T, H) or None; final_grads: name -> (B, H) gradient on a final state, or None; cache: the
+    dict ``cell``'s sequence forward returned. Returns (T, B, D, H)."""
+    lay = CELLS[cell]
+    try:                                                      # the common case first, in a few comparisons
+        T, B, D = cache["x_tm"].shape
+        params = cache["params"]
+        H = params["W_h"].shape[0]
+        G = lay.gates * H
+        if type(cache) is dict and type(params) is dict and H >= 1 and plain_arrays(
+                [(cache[k], shape) for k, shape in lay.cache_shapes(T, B, D, H).items()]
+                + [(params["W_x"], (D, G)), (params["W_h"], (H, G))] + [(params[k], (G,)) for k in lay.params[2:]]
+                + [(g, (B, H)) for g in final_grads.values() if g is not None]
+                + ([(dh_seq, (B, T, H))] if dh_seq is not None else [])):
+            return T, B, D, H
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError):
+        pass
+    hint = f"Run {lay.forward} again and pass its third result."
     if not isinstance(cache, dict) or not isinstance(cache.get("params"), dict):
-        raise InputTypeError(f"cache must be the dict returned by {forward} (keys {list(cache_keys)}), got "
+        raise InputTypeError(f"cache must be the dict returned by {lay.forward} (keys {list(lay.cache)}), got "
                              f"{type(cache).__name__}. {hint}")
     x_tm = check_array(cache.get("x_tm"), "cache['x_tm']", ndim=3)
     T, B, D = x_tm.shape
-    H = check_params(cache["params"], D=D, name="cache['params']")[1]
-    check_cache(cache, cache_shapes(T, B, D, H), hint=hint)
+    H = check_cell_params(cache["params"], cell, D=D, name="cache['params']")[1]
+    check_cache(cache, lay.cache_shapes(T, B, D, H), hint=hint)
     check_array(dh_seq, "dh_seq", shape=(B, T, H), dims=("batch", "time", "hidden"), allow_none=True)
     for name, g in final_grads.items():
         check_array(g, name, shape=(B, H), dims=("batch", "hidden"), allow_none=True)
     return T, B, D, H
+
+
+def check_step_backward_args(grads, cache, cell="lstm"):
+    """A step backward's arguments: grads (name -> (B, H)) and the tuple cache of ``cell``'s step forward."""
+    lay = CELLS[cell]
+    n = len(lay.step_cache)
+    if not isinstance(cache, tuple) or len(cache) != n:
+        raise InputTypeError(f"cache must be the tuple ({', '.join(lay.step_cache)}) returned by {lay.step_forward}, "
+                             f"got {type(cache).__name__}"
+                             f"{f' of length {len(cache)}' if isinstance(cache, (tuple, list)) else ''}.")
+    named = dict(zip(lay.step_cache, cache))
+    states = {k: named[k] for k in ("h_prev", "c_prev") if k in named}
+    B, D, H = check_step_inputs(named["x_t"], states, named["params"], cell)
+    for k in lay.step_cache[len(states) + 1:-1]:              # what the step forward computed: gates, tanh_c or hn
+        check_array(named[k], f"cache {k}", shape=(B, lay.gates * H if k == "gates" else H))
+    for name, g in grads.items():
+        check_array(g, name, shape=(B, H), dims=("batch", "hidden"))
+
+
+def check_gate_axis(a, name, cell="lstm"):
+    """The last axis of ``a`` holds the cell's gate blocks: its length is G*H with H >= 1."""
+    lay = CELLS[cell]
+    check_array(a, name)
+    G = lay.gates
+    if a.ndim < 1 or a.shape[-1] < G or a.shape[-1] % G:
+        raise ShapeError(f"{name} must have a last axis of length {G}H (the gates {lay.order}), got shape "
+                         f"{tuple(a.shape)}.")
+
+
+def check_pointwise(wide, narrow, cell="lstm"):
+    """A step's pointwise part, shapes only (this runs once per step): the ``wide`` arrays (name -> array)
+    (B, G*H), the ``narrow`` ones (B, H); the first wide array sets B and H."""
+    name, first = next(iter(wide.items()))
+    check_gate_axis(first, name, cell)
+    G = CELLS[cell].gates
+    if first.ndim != 2:
+        raise ShapeError(f"{name} must have shape (batch, {G}H), got {tuple(first.shape)}.")
+    B, H = first.shape[0], first.shape[1] // G
+    for group, want in ((wide, (B, G * H)), (narrow, (B, H))):
+        for n, a in group.items():
+            if getattr(a, "shape", None) != want:
+                raise ShapeError(f"{n} must have shape {want} to match {name} {tuple(first.shape)}, got "
+                                 f"{getattr(a, 'shape', type(a).__name__)}.")
+
+
+# ---- a layer's settings -------------------------------------------------------------------------
+
+def check_dtype(dtype):
+    """float32 or float64 (anything NumPy reads as one of them), else ConfigError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}.") from None
+    if dt not in FLOAT_DTYPES:
+        raise ConfigError(f"dtype must be float32 or float64, got {dt}.")
+    return dt
+
+
+MAX_LAYERS = 1024
+MAX_PARAM_BYTES = 16 << 30    # 16 GiB of weights: far beyond any LSTM this engine is meant for
+
+
+def check_layer_size(D, H, L, itemsize, gates=4, directions=1, what="LSTM"):
+    """Refuse layer sizes that would hang or exhaust memory while the weights are built (``gates`` blocks of H
+    per weight matrix, ``directions`` 1 or 2; the count is an upper bound, two biases per block)."""
+    if L > MAX_LAYERS:
+        raise ConfigError(f"num_layers must be at most {MAX_LAYERS}, got {L}.")
+    n = directions * gates * H * ((D + H + 2) + (L - 1) * (directions * H + H + 2))
+    if n * itemsize > MAX_PARAM_BYTES:
+        raise ConfigError(f"{what} layers with input_size={D}, hidden_size={H}, num_layers={L}"
+                          f"{' (bidirectional)' if directions == 2 else ''} have {n:.3g} parameters "
+                          f"({n * itemsize / 2**30:.3g} GiB), above the {MAX_PARAM_BYTES >> 30} GiB limit; use smaller "
+                          "sizes.")
 
 
 # ---- scalar settings ------------------------------------------------------------------------

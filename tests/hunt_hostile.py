@@ -50,11 +50,12 @@ def fitted():
 
 def cases():
     """(group, name, thunk, check or None) for every hostile input."""
+    import kernel_entries
+
     from minilstm import nn
-    from minilstm.forecast import LSTMEnsemble, backtest
+    from minilstm.forecast import LSTMEnsemble, backtest, sweep
     from minilstm.forecast.parallel import run_parallel, task
-    from minilstm.forecast.sweep import sweep
-    from minilstm.kernels import numba_cpu, simd
+    from minilstm.kernels import numba_cpu
     from minilstm.optim import clip_grad_norm, global_norm
     X, y = series()
     V = hostile_values()
@@ -129,7 +130,7 @@ def cases():
                         W = np.asfortranarray(W)
                     if layout == "strided":
                         A = np.ones((sa[0], 2 * sa[1] + 1), dtype=dt)[:, ::2][:, :sa[1]]
-                    return simd.product(A, W), A, W
+                    return kernel_entries.product(A, W), A, W
                 add("kernels", f"simd.product {sa}x{sw} {np.dtype(dt).name} {layout}", run,
                     lambda r: np.allclose(r[0], r[1].astype(np.float64) @ r[2].astype(np.float64), rtol=1e-5))
     for arg in range(8):
@@ -144,7 +145,7 @@ def cases():
                     a[arg] = np.zeros(a[arg].shape + (2,))[..., 0]
                 else:
                     a[arg] = v
-                numba_cpu.forward_loop_b1(*a)
+                kernel_entries.forward_loop_b1(*a)
                 return a
             add("kernels", f"forward_loop_b1 arg {arg} = {v!r:.20}", run,
                 lambda a: np.isfinite(a[3]).all())
@@ -174,7 +175,8 @@ def cases():
     for i, v in enumerate(V):
         add("optim", f"global_norm(V[{i}])", lambda v=v: global_norm({"a": v}))
         add("optim", f"clip_grad_norm(max_norm=V[{i}])", lambda v=v: clip_grad_norm({"a": np.ones(3)}, v))
-    for scale, dt in ((1e200, np.float64), (1e30, np.float32), (3, np.int64), (2 ** 40, np.int64), (1e-300, np.float64)):
+    for scale, dt in ((1e200, np.float64), (1e30, np.float32), (3, np.int64), (2 ** 40, np.int64),
+                      (1e-300, np.float64)):
         g = {"a": np.full(7, scale, dtype=dt), "b": -np.full((2, 2), scale, dtype=dt)}
         add("optim", f"global_norm scale {scale} {np.dtype(dt).name}", lambda g=g: global_norm(g),
             lambda n, scale=scale: abs(n - 11 ** 0.5 * float(scale)) <= 1e-6 * 11 ** 0.5 * float(scale))
@@ -190,7 +192,8 @@ def cases():
     from minilstm.cli import main
     for i, argv in enumerate([["--start", "abc"], ["--start", "2030-01-01"], ["--start", "-5"], ["--step", "0"],
                               ["--steps", "999999"], ["--refit", "x"], ["--refit", "-3"], ["--jobs", "0"],
-                              ["--jobs", "1000000"], ["--backend", "nope"], ["--window", "sliding", "--train-size", "5"],
+                              ["--jobs", "1000000"], ["--backend", "nope"],
+                              ["--window", "sliding", "--train-size", "5"],
                               ["--end", "2000-01-01"], ["--target", "nope"], ["--start", "0.5", "--end", "0.4"]]):
         def run(argv=argv):
             import contextlib

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+import minilstm
 from minilstm import backend
 from minilstm.errors import DeviceError, MiniLSTMError
-import minilstm
 
 
 def test_cpu_and_auto():

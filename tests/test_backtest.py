@@ -8,7 +8,7 @@ import pytest
 
 from minilstm import LSTMModel
 from minilstm.errors import ConfigError, DataError
-from minilstm.forecast.backtest import backtest
+from minilstm.forecast import backtest
 
 BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "benchmarks")
 CFG = {"hidden_size": 4, "num_layers": 1, "sequence_length": 12, "epochs": 2, "batch_size": 16, "seed": 3,

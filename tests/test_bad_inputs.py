@@ -2,6 +2,7 @@
 message names what was wrong and how to fix it. Nothing escapes as AttributeError or IndexError."""
 import re
 import warnings
+
 import numpy as np
 import pytest
 

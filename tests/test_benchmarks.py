@@ -11,8 +11,8 @@ sys.path.insert(0, HERE)
 
 
 def test_flop_count_and_gpu_table_formatting():
-    from common import matmul_flops
     import bench_gpu
+    from common import matmul_flops
     assert matmul_flops(1, 1, 1, 1, 1, False) == 2 * 4 * 2
     assert matmul_flops(2, 3, 4, 5, 2, True) == 3 * (2 * 2 * 3 * 20 * 9 + 2 * 2 * 3 * 20 * 10)
     rows = [{"config": "seed", "shape": [32, 20, 10, 64, 2], "torch_fwd_ms": 0.2, "minilstm_fwd_ms": 0.3,
@@ -147,6 +147,7 @@ def test_peers_metrics_by_hand_and_seasonal_naive_mase_is_one_in_sample():
 
 def test_peers_minilstm_forecasts_read_only_the_rows_before_each_origin():
     import bench_peers as bp
+
     from minilstm import LSTMModel
     y = np.sin(np.arange(80) / 3.0) + 0.01 * np.arange(80)
     model = LSTMModel({"hidden_size": 4, "num_layers": 1, "epochs": 1, "sequence_length": 5, "output_steps": 3,
@@ -178,6 +179,7 @@ def test_peers_statsforecast_side_fits_once_then_forecasts_from_each_origin():
 
 def test_peers_summary_report_and_reference_merge(tmp_path):
     import json
+
     import bench_peers as bp
 
     def entry(vals, sec=1.0):
@@ -215,6 +217,7 @@ def test_peers_summary_report_and_reference_merge(tmp_path):
 def test_peers_quick_run_writes_its_results(tmp_path):
     pytest.importorskip("statsforecast")
     import json
+
     import bench_peers as bp
     r = subprocess.run([sys.executable, os.path.join(HERE, "bench_peers.py"), "--quick", "--results-dir",
                         str(tmp_path)], capture_output=True, text=True, timeout=900)
@@ -244,6 +247,6 @@ def test_quantile_benchmark_quick_run_writes_its_tables(tmp_path):
     run = res["runs"][0]
     assert run["n"] == 48 and 0.0 <= run["quantile"]["coverage"] <= 1.0 and 0.0 <= run["ensemble"]["coverage"] <= 1.0
     text = (tmp_path / "quantiles.md").read_text()
-    assert "quantile model (0.1-0.9)" in text and "conformal" in text and "Command: `python benchmarks/bench_quantiles.py" \
-        in text
+    assert "quantile model (0.1-0.9)" in text and "conformal" in text
+    assert "Command: `python benchmarks/bench_quantiles.py" in text
     assert json.loads((tmp_path / "quantiles.json").read_text())["goal_met"].keys() == {"quantile", "ensemble"}

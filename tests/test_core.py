@@ -1,11 +1,11 @@
 """The reference implementation against finite differences (float64), and its internal consistency."""
 import numpy as np
 import pytest
+from conftest import random_params, rel_norm
 
 import minilstm
 from minilstm import core
 from minilstm.gradcheck import check_function, check_layer
-from conftest import random_params, rel_norm
 
 
 def step_inputs(rng, B=3, D=4, H=5):

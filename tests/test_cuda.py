@@ -5,9 +5,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import random_params, rel_norm
 
 from minilstm.backend import cupy_available
-from conftest import random_params, rel_norm
 
 gpu = pytest.mark.skipif(not cupy_available, reason="needs CuPy and a CUDA GPU")
 SHAPES = [(1, 1, 3, 4), (1, 20, 10, 64), (5, 7, 3, 5), (32, 20, 10, 64), (64, 12, 10, 128), (3, 4, 6, 300)]
@@ -43,6 +43,7 @@ def test_path_choice_is_sane_without_a_gpu():
 @pytest.mark.parametrize("B,T,D,H", SHAPES)
 def test_cuda_kernels_equal_float64_reference(path, dtype, tol, B, T, D, H, monkeypatch):
     import cupy as cp
+
     from minilstm import core
     from minilstm.kernels import cuda
     monkeypatch.setattr(cuda, "FORCE_PATH", path)
@@ -71,6 +72,7 @@ def test_cuda_kernels_equal_float64_reference(path, dtype, tol, B, T, D, H, monk
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_first_use_selftest_passes_on_this_gpu(dtype):
     import cupy as cp
+
     from minilstm import core
     from minilstm.kernels import cuda, cuda_selftest
     v = cuda_selftest.run_selftest(cuda, core, cp, dtype, cuda_selftest.describe_cuda_device(cp))

@@ -13,7 +13,8 @@ import pytest
 
 from minilstm import backend, core
 from minilstm.errors import CudaSelfTestWarning, DeviceError, MiniLSTMError
-from minilstm.kernels import cuda, cuda_selftest as st
+from minilstm.kernels import cuda
+from minilstm.kernels import cuda_selftest as st
 
 DTYPES = [np.float64, np.float32]
 

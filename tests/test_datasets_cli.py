@@ -83,7 +83,8 @@ def test_help_is_plain_text_and_says_what_each_command_does(capsys):
     assert "``" not in top and "demo" in top and "gradcheck" in top and "--version" in top
     demo = _help(["demo", "--help"], capsys)
     for words in ("one hour ahead", "idle 2-core", "measured", "--epochs 2 or MINILSTM_FAST=1", "first run",
-                  "lstm_model.minilstm", "history.png", "forecast.png", "gates.png", "files of an earlier run there are replaced"):
+                  "lstm_model.minilstm", "history.png", "forecast.png", "gates.png",
+                  "files of an earlier run there are replaced"):
         assert words in demo, words
     grad = _help(["gradcheck", "--help"], capsys)
     assert "kernels training uses" in grad and "NumPy reference" in grad and "--kernels" in grad

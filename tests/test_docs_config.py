@@ -34,7 +34,8 @@ def test_read_the_docs_runs_the_same_build():
 
 def test_every_tutorial_is_a_page():
     # docs/tutorials is the repository's tutorials/ folder, and the tutorials' page globs it
-    assert os.path.realpath(os.path.join(ROOT, "docs", "tutorials")) == os.path.realpath(os.path.join(ROOT, "tutorials"))
+    docs_tutorials = os.path.realpath(os.path.join(ROOT, "docs", "tutorials"))
+    assert docs_tutorials == os.path.realpath(os.path.join(ROOT, "tutorials"))
     assert re.search(r":glob:\s*\n\s*\ntutorials/\*", read("docs", "tutorials.md"))
 
 

@@ -232,7 +232,7 @@ def test_pandas_in_and_out():
 
 def test_gate_activations_are_those_of_the_window_predict_reads():
     s = sine(120)
-    m = LSTMModel({**SMALL, "num_layers": 2, "epochs": 1, "baseline": None}).fit(s, s, verbose=False)   # the network alone
+    m = LSTMModel({**SMALL, "num_layers": 2, "epochs": 1, "baseline": None}).fit(s, s, verbose=False)   # no smoother
     acts = m.gate_activations(s)                       # the last window: rows [114, 120)
     assert set(acts) == {"f", "i", "c_tilde", "o", "C", "h"}
     assert all(isinstance(a, np.ndarray) and a.shape == (6, 8) for a in acts.values())
@@ -308,6 +308,7 @@ def test_keyword_configuration_styles():
 def test_plots_close_pyplots_copy_mark_every_epoch_and_label_both_axes():
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
+
     from minilstm import plotting
     s = sine(80)
     m = LSTMModel({**SMALL, "epochs": 1}).fit(s, s, verbose=False)
@@ -331,6 +332,7 @@ def test_jupyter_shows_each_plot_once(monkeypatch):
     import matplotlib
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+
     from minilstm import plotting
 
     class Formatter:                       # the part of IPython's PNG formatter that plotting uses

@@ -3,12 +3,12 @@ import inspect
 
 import numpy as np
 import pytest
-
-from minilstm import core
-from minilstm.gradcheck import check_function, directional_check, rel_error, numerical_gradient
 from conftest import random_params
 
-SOURCE = inspect.getsource(core).replace("from .", "from minilstm.")
+from minilstm import core
+from minilstm.gradcheck import check_function, directional_check, numerical_gradient, rel_error
+
+SOURCE = inspect.getsource(core.lstm).replace("from ..", "from minilstm.").replace("from .", "from minilstm.core.")
 
 BUGS = {
     "dropped carried dc": ("dC = dc_next + dh * o_t", "dC = dh * o_t"),
@@ -29,7 +29,7 @@ BUGS = {
 def load_variant(old=None, new=None):
     src = SOURCE
     if old is not None:
-        assert src.count(old) == 1, f"planted-bug anchor not found once in core.py: {old!r}"
+        assert src.count(old) == 1, f"planted-bug anchor not found once in core/lstm.py: {old!r}"
         src = src.replace(old, new)
     ns = {}
     exec(compile(src, "core_variant.py", "exec"), ns)

@@ -2,13 +2,13 @@
 bidirectional wrapper over the cells' functions against PyTorch (the layers: test_layers_gru_bidirectional.py)."""
 import numpy as np
 import pytest
+from conftest import random_params, rel_norm
 
 from minilstm import core, gru
 from minilstm.backend import cupy_available, numba_available
 from minilstm.bidirectional import bidirectional_backward, bidirectional_forward
 from minilstm.errors import InputTypeError, ShapeError
 from minilstm.gradcheck import check_function
-from conftest import random_params, rel_norm
 
 
 def gru_params(rng, D, H, scale=0.5, dtype=np.float64):

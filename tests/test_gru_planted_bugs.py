@@ -6,11 +6,17 @@ import inspect
 import numpy as np
 import pytest
 
-from minilstm import bidirectional, gru
+from minilstm.core import bidirectional, gru
 from minilstm.gradcheck import check_function
 
-GRU_SOURCE = inspect.getsource(gru).replace("from .", "from minilstm.")
-BI_SOURCE = inspect.getsource(bidirectional).replace("from .", "from minilstm.")
+
+def absolute_imports(module):
+    """A core module's source with its relative imports made absolute, to run as a copy."""
+    return inspect.getsource(module).replace("from ..", "from minilstm.").replace("from .", "from minilstm.core.")
+
+
+GRU_SOURCE = absolute_imports(gru)
+BI_SOURCE = absolute_imports(bidirectional)
 
 GRU_BUGS = {
     "reset gate applied outside the bias (dr from h W_hn alone)": (

@@ -60,8 +60,9 @@ def test_infer_keeps_no_cache_and_leaves_the_last_forwards(kernels):
 @pytest.mark.skipif(not numba_available, reason="Numba is not installed")
 @pytest.mark.parametrize("B,T,D,H", [(1, 7, 3, 5), (3, 1, 2, 4), (33, 5, 4, 9), (64, 3, 6, 8)])
 def test_kernel_infer_matches_forward_and_returns_no_cache(B, T, D, H):
-    from minilstm.kernels import numba_cpu
     from conftest import random_params
+
+    from minilstm.kernels import numba_cpu
     rng = np.random.default_rng(B * T)
     p = {k: v.astype(np.float32) for k, v in random_params(rng, D, H, scale=0.4).items()}
     x = rng.standard_normal((B, T, D)).astype(np.float32)

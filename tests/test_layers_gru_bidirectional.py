@@ -2,13 +2,13 @@
 layer kind, PyTorch state_dict round trips, and the layer's conventions (shapes, order of states, errors)."""
 import numpy as np
 import pytest
+from conftest import rel_norm
 
 import minilstm
 from minilstm.backend import numba_available
 from minilstm.errors import ConfigError, ShapeError
 from minilstm.gradcheck import check_layer
 from minilstm.interop import from_torch_state_dict, to_torch_state_dict
-from conftest import rel_norm
 
 LAYERS = {"lstm": minilstm.LSTM, "gru": minilstm.GRU}
 

@@ -5,6 +5,8 @@ import pytest
 
 from minilstm import LSTMModel, datasets
 from minilstm.forecast import metrics as M
+from minilstm.forecast import report as R
+from minilstm.forecast import seasons as S
 
 TINY = {"hidden_size": 4, "num_layers": 1, "epochs": 1, "sequence_length": 6, "batch_size": 64, "device": "cpu"}
 
@@ -20,40 +22,40 @@ def ar1(n, phi, seed):
 # ---- inference ---------------------------------------------------------------------------------
 def test_inference_finds_the_daily_cycle_of_hourly_demand_not_the_weekly_one():
     y = datasets.load_electricity().column("Demand")
-    assert M.infer_season(y[:2 * 8760]) == 24
-    assert M.infer_season(y[:600]) == 24                    # 25 days are enough
+    assert S.infer_season(y[:2 * 8760]) == 24
+    assert S.infer_season(y[:600]) == 24                    # 25 days are enough
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_inference_finds_a_weekly_pattern_in_daily_data(seed):
     rng = np.random.default_rng(seed)
     y = np.tile([1.0, 2, 3, 2, 5, 0, -1], 80) + rng.standard_normal(560) + np.linspace(0, 20, 560)
-    assert M.infer_season(y) == 7
+    assert S.infer_season(y) == 7
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_smooth_series_without_a_cycle_give_no_season(seed):
     walk = np.cumsum(np.random.default_rng(seed).standard_normal(1000))
-    assert M.infer_season(walk) is None                      # the old rule said 2 for every smooth series
-    assert M.infer_season(ar1(800, 0.95, seed)) is None
-    assert M.choose_season(walk) == (1, "persistence: no seasonal peak found in the autocorrelation")
+    assert S.infer_season(walk) is None                      # the old rule said 2 for every smooth series
+    assert S.infer_season(ar1(800, 0.95, seed)) is None
+    assert S.choose_season(walk) == (1, "persistence: no seasonal peak found in the autocorrelation")
 
 
 @pytest.mark.parametrize("period", [12, 50, 120])
 def test_a_sine_with_a_long_period_gives_that_period_not_2(period):
     t = np.arange(8 * period)
     y = np.sin(2 * np.pi * t / period) + 0.05 * np.random.default_rng(period).standard_normal(len(t))
-    s = M.infer_season(y)
+    s = S.infer_season(y)
     assert s is not None and abs(s - period) <= max(1, period // 50), s
 
 
 def test_inference_refuses_short_or_constant_series_and_ignores_scale():
-    assert M.infer_season(np.arange(8.0)) is None
-    assert M.infer_season(np.full(100, 3.0)) is None
-    assert np.isnan(M.autocorrelation(np.zeros(5), 2)).all()
+    assert S.infer_season(np.arange(8.0)) is None
+    assert S.infer_season(np.full(100, 3.0)) is None
+    assert np.isnan(S.autocorrelation(np.zeros(5), 2)).all()
     week = np.tile([1.0, 2, 3, 2, 5, 0, -1], 50)
     with np.errstate(all="raise"):                               # no overflow near the top of the float range
-        assert M.infer_season(week * 1e307) == M.infer_season(week * 1e-300) == M.infer_season(week) == 7
+        assert S.infer_season(week * 1e307) == S.infer_season(week * 1e-300) == S.infer_season(week) == 7
 
 
 # ---- choosing the season -----------------------------------------------------------------------
@@ -61,21 +63,21 @@ def test_inference_refuses_short_or_constant_series_and_ignores_scale():
                                          ("W", 52), ("MS", 12), ("ME", 12), ("QS", 4)])
 def test_a_datetime_index_implies_the_season(freq, season):
     idx = pd.date_range("2020-01-01", periods=60, freq=freq)
-    s, how = M.choose_season(np.random.default_rng(0).standard_normal(60), index=idx)
+    s, how = S.choose_season(np.random.default_rng(0).standard_normal(60), index=idx)
     assert s == season and how.startswith("from the DatetimeIndex frequency (")
 
 
 def test_the_index_of_a_pandas_target_and_the_datasets_season_are_used():
     ds = datasets.load_stocks()
-    assert M.choose_season(ds.column("AAPL"), index=ds.index)[0] == 5       # trading days: business-daily
+    assert S.choose_season(ds.column("AAPL"), index=ds.index)[0] == 5       # trading days: business-daily
     w = datasets.load_weather().frame
-    s, how = M.choose_season(w["temp_max"].to_numpy(), index=M.datetime_hint(w["temp_max"], w))
+    s, how = S.choose_season(w["temp_max"].to_numpy(), index=S.datetime_hint(w["temp_max"], w))
     assert s == 365 and "weather" in how                                     # the dataset's own, not daily's 7
-    assert M.choose_season(w["temp_max"], index=w, season=7) == (7, "configured")
+    assert S.choose_season(w["temp_max"], index=w, season=7) == (7, "configured")
 
 
 def test_too_few_rows_for_the_season_fall_back_with_a_reason():
-    s, how = M.choose_season(np.zeros(214), season=365, n_rows=214)
+    s, how = S.choose_season(np.zeros(214), season=365, n_rows=214)
     assert s == 1 and how.startswith("persistence: season 365") and "214" in how
 
 
@@ -134,7 +136,7 @@ def test_the_report_is_a_dict_whose_repr_is_the_table(capsys):
     m = LSTMModel({**TINY, "sequence_length": 24}).fit(X[:900], y[:900], verbose=False)
     res = m.evaluate(X[900:], y[900:], units="MW")
     printed = capsys.readouterr().out
-    assert isinstance(res, dict) and isinstance(res, M.EvaluationReport)
+    assert isinstance(res, dict) and isinstance(res, R.EvaluationReport)
     assert repr(res) == str(res) == res.table() == printed.rstrip("\n")
     lines = repr(res).splitlines()
     assert "RMSE (MW)" in lines[1] and lines[2].startswith("LSTM (minilstm)")

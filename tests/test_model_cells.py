@@ -114,8 +114,7 @@ def test_gru_gates_of_both_directions_and_their_plot(tmp_path):
 
 
 def test_demo_command_takes_cell_and_bidirectional(monkeypatch, tmp_path):
-    from minilstm import cli
-    from minilstm.forecast import demo
+    from minilstm import cli, demo
     seen = {}
 
     class Stop(Exception):

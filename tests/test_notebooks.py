@@ -48,7 +48,8 @@ PROBES = {
         "swapped_random_passed": bool(swapped_random.passed), "swapped_ones_passed": bool(swapped_ones.passed),
         "directional_errors": [float(e) for e in errs]}""",
     "04_exercises": """{
-        "stub_messages": [check_step_forward(lstm_step_forward).message, check_step_backward(lstm_step_backward).message,
+        "stub_messages": [check_step_forward(lstm_step_forward).message,
+                          check_step_backward(lstm_step_backward).message,
                           check_bptt(lstm_backward).message, check_clip_grad_norm(clip_grad_norm).message],
         "mistake": fb.mistake, "solutions_passed": [bool(r) for r in solution_results]}""",
     "05_forecasting_energy_demand": """{
@@ -72,7 +73,8 @@ PROBES = {
                             "zero": r["baselines"]["zero"]["rmse"]} for k, (_, r) in by_normalize.items()},
         "unscaled_table": unscaled.evaluate(X_test, y_test, verbose=False)["rmse"],
         "sane": {"model": sane_report["rmse"], **{b: m["rmse"] for b, m in sane_report["baselines"].items()}},
-        "big_train": [h["train_loss"] for h in big.train_history], "big_val": [h["val_loss"] for h in big.train_history],
+        "big_train": [h["train_loss"] for h in big.train_history],
+        "big_val": [h["val_loss"] for h in big.train_history],
         "small_val": [h["val_loss"] for h in small.train_history], "epochs": noisy["epochs"]}""",
     "09_gru_and_bidirectional": """{
         "n_lstm": n_lstm, "n_gru": n_gru, "D": D, "H": H, "step_passed": bool(step_report.passed),
@@ -237,7 +239,8 @@ def claims_07(c):
     assert c["norm_before"] == pytest.approx(50.0) and c["norm_after"] == pytest.approx(1.0)
     assert c["direction"] == pytest.approx(c["direction_before"])     # clipping keeps the direction
     unscaled, zscore = c["issue1"]["None"], c["issue1"]["zscore"]
-    assert unscaled["model"] > unscaled["persistence"] and unscaled["model"] == pytest.approx(unscaled["zero"], rel=0.02)
+    assert unscaled["model"] > unscaled["persistence"]
+    assert unscaled["model"] == pytest.approx(unscaled["zero"], rel=0.02)
     assert zscore["model"] < 0.5 * unscaled["model"]                  # with z-scores it learns at once
     assert c["unscaled_table"] == pytest.approx(unscaled["model"])    # Issue 4's first table is Issue 1's model
     sane = c["sane"]

@@ -1,12 +1,12 @@
 """The Numba kernels against the NumPy reference (norm-wise), several shapes, both dtypes."""
 import numpy as np
 import pytest
+from conftest import random_params, rel_norm
 
 import minilstm
 from minilstm import core
 from minilstm.backend import numba_available
 from minilstm.gradcheck import directional_check
-from conftest import random_params, rel_norm
 
 pytestmark = pytest.mark.skipif(not numba_available, reason="Numba is not installed")
 SHAPES = [(1, 1, 3, 4), (1, 20, 10, 64), (5, 7, 3, 5), (32, 20, 10, 64), (3, 1, 1, 17), (8, 12, 9, 33)]
@@ -64,13 +64,14 @@ def test_numba_layer_directional_gradcheck_and_stack():
 
 
 def test_float32_kernel_tanh_accuracy():
-    from minilstm.kernels import numba_cpu
     import numba
+
+    from minilstm.kernels import math as kmath
 
     @numba.njit
     def t32(x, out):
         for j in range(x.shape[0]):
-            out[j] = numba_cpu.tanh(x[j])
+            out[j] = kmath.tanh(x[j])
 
     x = np.linspace(-30, 30, 200001).astype(np.float32)
     out = np.empty_like(x)
@@ -94,8 +95,9 @@ def test_seeded_training_is_bitwise_reproducible():
 
 def test_time_loop_runs_small_steps_on_one_blas_thread_and_restores_the_count():
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from minilstm.kernels import numba_cpu
     import os
+
+    from minilstm.kernels import threads
     blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
     numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
     mine = [c for c in blas.lib_controllers if os.path.basename(os.path.dirname(c.filepath)) == "numpy.libs"
@@ -104,11 +106,11 @@ def test_time_loop_runs_small_steps_on_one_blas_thread_and_restores_the_count():
         pytest.skip("threadpoolctl cannot find NumPy's BLAS here")
     numpy_blas = mine[0]
     before = numpy_blas.get_num_threads()
-    with numba_cpu.step_blas_threads(32, 64):
+    with threads.step_blas_threads(32, 64):
         assert numpy_blas.get_num_threads() == 1
     assert numpy_blas.get_num_threads() == before
-    big = int(np.sqrt(numba_cpu.STEP_SERIAL_MAX_FLOPS)) + 1
-    with numba_cpu.step_blas_threads(big, big):
+    big = int(np.sqrt(threads.STEP_SERIAL_MAX_FLOPS)) + 1
+    with threads.step_blas_threads(big, big):
         assert numpy_blas.get_num_threads() == before
 
 
@@ -117,7 +119,8 @@ def test_float64_gate_functions_match_libm_everywhere():
     the whole float range, keep the sign of zero and NaN, and saturate cleanly at +-inf; the float32 ones
     are the rational tanh (a few float32 ulp)."""
     import numba
-    from minilstm.kernels.numba_cpu import sigmoid, tanh
+
+    from minilstm.kernels.math import sigmoid, tanh
 
     @numba.njit
     def apply(x, th, sg):
@@ -153,7 +156,7 @@ def test_float64_gate_functions_match_libm_everywhere():
 def test_workspaces_are_reused_but_never_handed_out():
     """The kernels keep their scratch arrays between calls (no fresh memory per call); nothing they return
     may live in one, and a second call with other data must not change the first call's results."""
-    from minilstm.kernels import numba_cpu
+    from minilstm.kernels import numba_cpu, workspace
     rng = np.random.default_rng(3)
     B, T, D, H = 32, 6, 5, 8
     p = random_params(rng, D, H, scale=0.4)
@@ -164,8 +167,8 @@ def test_workspaces_are_reused_but_never_handed_out():
         dx, dh0, dc0, dp = numba_cpu.lstm_backward(G, None, None, cache)
         runs.append(((x, G), [out, h_T, c_T, dx, dh0, dc0, *dp.values(), *(cache[k] for k in core.CACHE_KEYS[:-1])],
                      [a.copy() for a in (out, dx, *dp.values())]))
-    kept = list(numba_cpu._SCRATCH.arrays.values())
-    assert {k[0] for k in numba_cpu._SCRATCH.arrays} >= {"xw", "a", "da", "x_bf", "h_bf", "dh"}
+    kept = list(workspace._SCRATCH.arrays.values())
+    assert {k[0] for k in workspace._SCRATCH.arrays} >= {"xw", "a", "da", "x_bf", "h_bf", "dh"}
     for (x, G), handed_out, copies in runs:
         assert not any(np.shares_memory(a, s) for a in handed_out for s in kept)
         ref = core.lstm_forward(x, None, None, p)
@@ -174,11 +177,11 @@ def test_workspaces_are_reused_but_never_handed_out():
             assert rel_norm(a, b) < 1e-12
         np.testing.assert_array_equal(handed_out[0], copies[0])    # the second call left the first's
         np.testing.assert_array_equal(handed_out[3], copies[1])    # results alone
-    big = numba_cpu.scratch("test_big", (numba_cpu.SCRATCH_MAX_BYTES // 8 + 1,), np.float64)
-    assert ("test_big", big.shape, "d") not in numba_cpu._SCRATCH.arrays      # too large to keep
+    big = workspace.scratch("test_big", (workspace.SCRATCH_MAX_BYTES // 8 + 1,), np.float64)
+    assert ("test_big", big.shape, "d") not in workspace._SCRATCH.arrays      # too large to keep
     for k in range(5):                                         # many shapes: the total kept stays bounded
-        numba_cpu.scratch("test_many", (numba_cpu.SCRATCH_MAX_BYTES // 8 - k,), np.float64)
-        assert sum(a.nbytes for a in numba_cpu._SCRATCH.arrays.values()) <= 2 * numba_cpu.SCRATCH_MAX_BYTES
+        workspace.scratch("test_many", (workspace.SCRATCH_MAX_BYTES // 8 - k,), np.float64)
+        assert sum(a.nbytes for a in workspace._SCRATCH.arrays.values()) <= 2 * workspace.SCRATCH_MAX_BYTES
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -187,16 +190,16 @@ def test_workspaces_are_reused_but_never_handed_out():
 def test_vector_product_equals_matmul_and_each_row_alone(dtype, n, K, N, lda):
     """simd.product: every tile and edge (wide tiles, one-vector tiles, columns past the last vector, rows past the
     last 4-row tile), strided A rows; each row's result bitwise the same computed alone (the row split's invariance)."""
-    from minilstm.kernels import simd
+    import kernel_entries
     rng = np.random.default_rng(n * 100 + N)
     A = rng.standard_normal((n, lda)).astype(dtype)
     W = rng.standard_normal((K, N)).astype(dtype)
-    C = simd.product(A[:, :K], W)                                     # A's rows strided by lda
+    C = kernel_entries.product(A[:, :K], W)                           # A's rows strided by lda
     ref = A[:, :K].astype(np.float64) @ W.astype(np.float64)
     assert np.abs(C - ref).max() <= (1e-5 if dtype == np.float32 else 1e-13) * max(1.0, np.abs(ref).max()) * K
     for r in range(n):
         a_r = A[r].copy()
-        row = simd.product(a_r[None, :K], W)
+        row = kernel_entries.product(a_r[None, :K], W)
         np.testing.assert_array_equal(row[0], C[r])
 
 
@@ -204,8 +207,8 @@ def test_vector_product_equals_matmul_and_each_row_alone(dtype, n, K, N, lda):
 @pytest.mark.parametrize("B,T,D,H", [(1, 9, 3, 5), (6, 7, 3, 12), (33, 5, 4, 9)])
 def test_both_step_products_equal_reference(monkeypatch, max_rows, B, T, D, H):
     """The per-step product through BLAS (max_rows 0) and through simd.product (64) both match the reference."""
-    from minilstm.kernels import numba_cpu
-    monkeypatch.setattr(numba_cpu, "VECTOR_STEP_MAX_ROWS", max_rows)
+    from minilstm.kernels import numba_cpu, simd
+    monkeypatch.setattr(simd, "VECTOR_STEP_MAX_ROWS", max_rows)
     rng = np.random.default_rng(B + H)
     p = random_params(rng, D, H, scale=0.4)
     x, G = rng.standard_normal((B, T, D)), rng.standard_normal((B, T, H))
@@ -225,14 +228,14 @@ def test_both_step_products_equal_reference(monkeypatch, max_rows, B, T, D, H):
 def test_transposed_product_equals_matmul_and_each_row_alone(dtype, n, K, N, lda):
     """simd.product_nt: C = A @ W.T with W (N, K) row-major: dot tiles, the columns past the last tile, K past the
     last vector (and K shorter than a vector), strided A rows; each row bitwise the same computed alone."""
-    from minilstm.kernels import simd
+    import kernel_entries
     rng = np.random.default_rng(n * 100 + N + K)
     A = rng.standard_normal((n, lda)).astype(dtype)
     W = rng.standard_normal((N, K)).astype(dtype)
-    C = simd.product_nt(A[:, :K], W)                                  # A's rows strided by lda
+    C = kernel_entries.product_nt(A[:, :K], W)                        # A's rows strided by lda
     ref = A[:, :K].astype(np.float64) @ W.T.astype(np.float64)
     assert np.abs(C - ref).max() <= (1e-5 if dtype == np.float32 else 1e-13) * max(1.0, np.abs(ref).max()) * K
     for r in range(n):
         a_r = A[r].copy()
-        row = simd.product_nt(a_r[None, :K], W)
+        row = kernel_entries.product_nt(a_r[None, :K], W)
         np.testing.assert_array_equal(row[0], C[r])

@@ -1,32 +1,33 @@
 """The Numba kernels' three ways through a layer, each held to the NumPy reference:
 
 * threaded: batch rows split over Numba threads, each running its rows' whole time loop with NumPy's
-  gemm called from compiled code (``blas.loop_threads(B) > 1``);
+  gemm called from compiled code (``threads.loop_threads(B) > 1``);
 * compiled on the calling thread (one thread allowed, or too few rows);
 * the Python time loop (NumPy's gemm not reachable from compiled code).
 
 The split is forced here, so the threaded path is exercised on any machine (also one core)."""
 import numpy as np
 import pytest
+from conftest import random_params, rel_norm
 
 from minilstm import core
 from minilstm.backend import numba_available
-from conftest import random_params, rel_norm
 
 pytestmark = pytest.mark.skipif(not numba_available, reason="Numba is not installed")
 
 
 def _paths(monkeypatch, path, threads=2):
     from minilstm.kernels import blas
+    from minilstm.kernels import threads as policy
     if path == "threaded":
         if blas._gemm(np.float64) is None:
             pytest.skip("NumPy's gemm is not reachable from compiled code here")
-        monkeypatch.setattr(blas, "loop_threads", lambda B: min(threads, B))
+        monkeypatch.setattr(policy, "loop_threads", lambda B: min(threads, B))
     elif path == "compiled":
-        monkeypatch.setattr(blas, "loop_threads", lambda B: 1)
+        monkeypatch.setattr(policy, "loop_threads", lambda B: 1)
     else:
         monkeypatch.setattr(blas, "_gemm", lambda dtype: None)
-        monkeypatch.setattr(blas, "loop_threads", lambda B: 1)
+        monkeypatch.setattr(policy, "loop_threads", lambda B: 1)
 
 
 def _run(dtype, B, T, D, H, with_dh_seq, seed=0):
@@ -68,7 +69,7 @@ def test_threaded_forward_matches_the_single_thread_forward_and_repeats_bitwise(
     split gives the same bits every time."""
     _paths(monkeypatch, "threaded", threads=2)
     threaded, again = _run(np.float32, B, T, D, H, True)[0], _run(np.float32, B, T, D, H, True)[0]
-    monkeypatch.setattr(__import__("minilstm.kernels.blas", fromlist=["x"]), "loop_threads", lambda B: 1)
+    monkeypatch.setattr(__import__("minilstm.kernels.threads", fromlist=["x"]), "loop_threads", lambda B: 1)
     single = _run(np.float32, B, T, D, H, True)[0]
     np.testing.assert_array_equal(threaded[0], again[0])
     assert rel_norm(threaded[0], single[0]) < 1e-6
@@ -88,47 +89,49 @@ def test_threaded_backward_is_bitwise_reproducible(monkeypatch):
 
 def test_a_bug_in_the_threaded_path_is_caught(monkeypatch):
     """The comparison above can fail: a row range that skips its last row leaves garbage and is caught."""
-    from minilstm.kernels import blas
+    from minilstm.kernels import threads
     _paths(monkeypatch, "threaded", threads=2)
-    real = blas.row_bounds
-    monkeypatch.setattr(blas, "row_bounds", lambda B, n: np.maximum(real(B, n) - 1, 0))
+    real = threads.row_bounds
+    monkeypatch.setattr(threads, "row_bounds", lambda B, n: np.maximum(real(B, n) - 1, 0))
     out, back, ref, rback = _run(np.float64, 8, 4, 3, 5, True)
     assert rel_norm(out[0], ref[0]) > 1e-3 or rel_norm(back[3]["W_h"], rback[3]["W_h"]) > 1e-3
 
 
 def test_threads_respect_the_blas_limit_and_restore_it():
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from minilstm.kernels import blas
+    from minilstm.kernels import blas, threads
     if blas._gemm(np.float32) is None or blas._load()["get_threads"] is None:
         pytest.skip("NumPy's BLAS is not an OpenBLAS this module can drive")
     before = blas.blas_threads()
-    with blas.one_thread_blas():
+    with threads.one_thread_blas():
         assert blas.blas_threads() == 1
     assert blas.blas_threads() == before
     try:
-        with blas.one_thread_blas():
+        with threads.one_thread_blas():
             raise KeyError("boom")
     except KeyError:
         pass
     assert blas.blas_threads() == before
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
-        assert blas.loop_threads(1024) == 1                # parallel fits limit BLAS to one thread: no split
-    assert blas.loop_threads(blas.MIN_ROWS_PER_THREAD - 1) == 1
-    assert blas.loop_threads(1024) <= max(1, blas.cores())
+        assert threads.loop_threads(1024) == 1                # parallel fits limit BLAS to one thread: no split
+    assert threads.loop_threads(threads.MIN_ROWS_PER_THREAD - 1) == 1
+    assert threads.loop_threads(1024) <= max(1, threads.cores())
 
 
 def test_row_bounds_cover_the_batch():
-    from minilstm.kernels import blas
+    from minilstm.kernels import threads
     for B in (1, 2, 5, 17, 64):
         for n in range(1, min(B, 5) + 1):
-            e = blas.row_bounds(B, n)
+            e = threads.row_bounds(B, n)
             assert e[0] == 0 and e[-1] == B and len(e) == n + 1 and np.all(np.diff(e) >= B // n)
 
 
 def test_the_blas_called_is_numpys_even_when_another_is_loaded_first(monkeypatch):
     """PyTorch or SciPy may load a BLAS of their own before NumPy's: the products must go to NumPy's."""
     import os
+
     import threadpoolctl
+
     from minilstm.kernels import blas
     numpy_dir = os.path.dirname(os.path.abspath(np.__file__))
     mine = {"user_api": "blas", "internal_api": "openblas",
@@ -198,13 +201,13 @@ def test_a_cache_whose_weights_have_another_dtype_is_read_in_the_cache_dtype():
 
 
 def test_overlapping_one_thread_holds_restore_the_count():
-    from minilstm.kernels import blas, numba_cpu
+    from minilstm.kernels import blas, threads
     if not blas.can_set_threads():
         pytest.skip("NumPy's BLAS is not an OpenBLAS this module can drive")
     before = blas.blas_threads()
-    a = blas.one_thread_blas()
+    a = threads.one_thread_blas()
     a.__enter__()
-    s = numba_cpu.step_blas_threads(4, 8)
+    s = threads.step_blas_threads(4, 8)
     s.__enter__()
     a.__exit__(None, None, None)
     assert blas.blas_threads() == 1                      # still held by the inner block
@@ -214,6 +217,7 @@ def test_overlapping_one_thread_holds_restore_the_count():
 
 def test_concurrent_calls_from_python_threads_agree_and_restore_the_count():
     from concurrent.futures import ThreadPoolExecutor
+
     from minilstm.kernels import blas, numba_cpu
     before = blas.blas_threads()
     rng = np.random.default_rng(8)
@@ -240,8 +244,55 @@ def test_concurrent_calls_from_python_threads_agree_and_restore_the_count():
 
 def test_asking_for_the_threading_layer_first_does_not_hide_the_gemm(monkeypatch):
     """The module's lazily found state must not depend on which of its functions is called first."""
-    from minilstm.kernels import blas
+    from minilstm.kernels import blas, threads
     monkeypatch.setattr(blas, "_STATE", {})
-    blas.threaded_layer()
+    threads.threaded_layer()
     assert (blas._gemm(np.float64) is None) == (blas._blas_info() is None)
-    assert isinstance(blas.loop_threads(64), int)
+    assert isinstance(threads.loop_threads(64), int)
+
+
+# ---- the GRU's kernels run on the same machinery ---------------------------------------------------------
+
+def _run_gru(dtype, B, T, D, H, with_dh_seq, seed=0):
+    from minilstm.core import gru
+    from minilstm.kernels import numba_gru
+    rng = np.random.default_rng(seed)
+    p = {k: rng.standard_normal(s) * 0.4 for k, s in (("W_x", (D, 3 * H)), ("W_h", (H, 3 * H)), ("b_x", (3 * H,)),
+                                                      ("b_h", (3 * H,)))}
+    x, h0 = rng.standard_normal((B, T, D)), rng.standard_normal((B, H))
+    G, GhT = rng.standard_normal((B, T, H)), rng.standard_normal((B, H))
+    cast = lambda a: a.astype(dtype)  # noqa: E731
+    out = numba_gru.gru_forward(cast(x), cast(h0), {k: cast(v) for k, v in p.items()})
+    back = numba_gru.gru_backward(cast(G) if with_dh_seq else None, cast(GhT), out[2])
+    ref = gru.gru_forward(x, h0, p)
+    rback = gru.gru_backward(G if with_dh_seq else None, GhT, ref[2])
+    return out, back, ref, rback
+
+
+@pytest.mark.parametrize("path", ["threaded", "compiled", "python"])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("B,T,D,H", [(1, 6, 3, 5), (2, 5, 3, 4), (5, 7, 6, 5), (17, 4, 9, 16), (40, 3, 2, 33)])
+@pytest.mark.parametrize("with_dh_seq", [True, False])
+def test_every_gru_path_equals_the_reference(monkeypatch, path, dtype, tol, B, T, D, H, with_dh_seq):
+    """The GRU's compiled time loops (rows over threads, one thread, and the Python loop without NumPy's gemm)
+    stay within float rounding of ``minilstm.core.gru``."""
+    _paths(monkeypatch, path, threads=3)
+    out, back, ref, rback = _run_gru(dtype, B, T, D, H, with_dh_seq)
+    assert out[0].dtype == dtype and out[0].flags.c_contiguous and back[0].flags.c_contiguous
+    assert rel_norm(out[0], ref[0]) < tol and rel_norm(out[1], ref[1]) < tol
+    for k in ("x_tm", "hs", "gates", "hn"):
+        assert rel_norm(out[2][k], ref[2][k]) < tol, k
+    for name, a, b in zip(("dx", "dh0"), back[:2], rback[:2]):
+        assert a.shape == b.shape and rel_norm(a, b) < tol, name
+    for k in ("W_x", "W_h", "b_x", "b_h"):
+        assert back[2][k].shape == rback[2][k].shape and rel_norm(back[2][k], rback[2][k]) < tol, k
+
+
+def test_threaded_gru_is_bitwise_reproducible(monkeypatch):
+    _paths(monkeypatch, "threaded", threads=2)
+    a, b = _run_gru(np.float32, 32, 6, 4, 16, True), _run_gru(np.float32, 32, 6, 4, 16, True)
+    np.testing.assert_array_equal(a[0][0], b[0][0])
+    for x, y in zip(a[1][:2], b[1][:2]):
+        np.testing.assert_array_equal(x, y)
+    for k in a[1][2]:
+        np.testing.assert_array_equal(a[1][2][k], b[1][2][k])

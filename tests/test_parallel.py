@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 from minilstm.errors import ConfigError, DeviceError
-from minilstm.forecast.backtest import backtest
+from minilstm.forecast import backtest, sweep
 from minilstm.forecast.ensemble import LSTMEnsemble
 from minilstm.forecast.parallel import run_parallel, task
-from minilstm.forecast.sweep import sweep
 
 CFG = {"hidden_size": 4, "num_layers": 1, "sequence_length": 8, "epochs": 2, "batch_size": 16, "seed": 2,
        "patience": None}

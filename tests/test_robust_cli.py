@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-import minilstm.forecast.demo as demo_module
+import minilstm.demo as demo_module
 from minilstm import backend, cli
 
 
@@ -157,7 +157,7 @@ def test_demo_and_backtest_treat_an_existing_output_alike(tmp_path, capsys, no_t
 
 
 def test_backtest_out_that_is_a_file_is_refused_before_any_fit(tmp_path, capsys, monkeypatch):
-    from minilstm.forecast.backtest import backtest
+    from minilstm.forecast import backtest
     module_dict = backtest.__globals__                       # the module's namespace (a function shadows its name)
     monkeypatch.setitem(module_dict, "backtest", lambda *a, **k: (_ for _ in ()).throw(AssertionError("a fit ran")))
     out = tmp_path / "out"

@@ -4,11 +4,11 @@ The reference is NumPy only (it cannot crash the process), so these run in-proce
 """
 import numpy as np
 import pytest
+from conftest import random_params
 
 from minilstm import core, validate
 from minilstm import functional as Fn
 from minilstm.errors import ConfigError, DataError, InputTypeError, MiniLSTMError, ShapeError
-from conftest import random_params
 
 RNG = np.random.default_rng(7)
 B, T, D, H = 2, 3, 4, 5
@@ -118,8 +118,8 @@ CASES = [
      ConfigError, ["beta", "< 1"]),
     ("check_option unknown", lambda: validate.check_option("al", "loss_on", ("all", "last")), ConfigError,
      ["'all'", "'last'", "'al'"]),
-    ("check_cell_params GRU layout with gates=4", lambda: validate.check_cell_params(
-        {"W_x": np.ones((3, 12)), "W_h": np.ones((4, 12)), "b": np.ones(12)}, gates=4), ShapeError, ["(H, 4H)"]),
+    ("check_cell_params GRU layout as an LSTM's", lambda: validate.check_cell_params(
+        {"W_x": np.ones((3, 12)), "W_h": np.ones((4, 12)), "b": np.ones(12)}, "lstm"), ShapeError, ["(H, 4H)"]),
     ("check_array Inf", lambda: validate.check_array(np.array([1.0, np.inf]), "y", finite=True), DataError,
      ["y", "(1,)"]),
 ]
@@ -134,11 +134,13 @@ def test_hostile_core_input(name, action, exc, words):
         assert w in str(e.value), f"{w!r} not in {str(e.value)!r}"
 
 
-def test_check_cell_params_serves_a_three_gate_cell():
-    """The helpers take the gate count: a GRU-like layout (3 blocks) passes with gates=3."""
-    p = {"W_x": np.ones((3, 12)), "W_h": np.ones((4, 12)), "b": np.ones(12)}
-    assert validate.check_cell_params(p, gates=3) == (3, 4)
-    assert validate.check_sequence_inputs(np.ones((2, 5, 3)), {"h0": np.zeros((2, 4))}, p, gates=3) == (2, 5, 3, 4)
+def test_check_cell_params_serves_both_cells():
+    """One check per contract, the cell named: a GRU layout (3 blocks, b_x and b_h) passes with cell='gru'."""
+    p = {"W_x": np.ones((3, 12)), "W_h": np.ones((4, 12)), "b_x": np.ones(12), "b_h": np.ones(12)}
+    assert validate.check_cell_params(p, "gru") == (3, 4)
+    assert validate.check_sequence_inputs(np.ones((2, 5, 3)), {"h0": np.zeros((2, 4))}, p, "gru") == (2, 5, 3, 4)
+    with pytest.raises(ShapeError, match="single 'b' is the LSTM's layout"):
+        validate.check_cell_params({"W_x": p["W_x"], "W_h": p["W_h"], "b": p["b_x"]}, "gru")
 
 
 def test_valid_calls_still_work_and_match_the_step_loop():

@@ -12,7 +12,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from minilstm import LSTMModel
 from minilstm.errors import DataError, InputTypeError, ModelFileError
@@ -363,7 +364,8 @@ BAD_META = [
     (("n_features",), 2.0, ["n_features"]), (("n_features",), True, ["n_features"]),
     (("n_features",), 10 ** 9, ["n_features"]), (("n_features",), 3, ["fitted on 2 column(s), not 3"]),
     (("n_features",), DELETE, ["n_features"]), (("n_targets",), -1, ["n_targets"]),
-    (("n_targets",), 2, ["y_normalizer is fitted on 1 column(s), not 2"]), (("config",), "x", ["'config' must be a dict"]),
+    (("n_targets",), 2, ["y_normalizer is fitted on 1 column(s), not 2"]),
+    (("config",), "x", ["'config' must be a dict"]),
     (("config",), DELETE, ["'config' must be a dict"]), (("config", "hidden_size"), 7, ["expected (2, 28)"]),
     (("config", "hidden_size"), 10 ** 6, ["hidden_size"]), (("config", "num_layers"), 10 ** 7, ["num_layers"]),
     (("config", "sequence_length"), 5, ["ar_"]), (("config", "bogus"), 1, ["bogus"]),

@@ -4,8 +4,14 @@ import pytest
 
 import minilstm
 from minilstm.errors import ConfigError, DataError, InputTypeError, MiniLSTMError, ShapeError
-from minilstm.gradcheck import (GradCheckReport, check_function, check_layer, directional_check, numerical_gradient,
-                                rel_error)
+from minilstm.gradcheck import (
+    GradCheckReport,
+    check_function,
+    check_layer,
+    directional_check,
+    numerical_gradient,
+    rel_error,
+)
 
 X = np.random.default_rng(0).standard_normal((2, 3, 2))
 

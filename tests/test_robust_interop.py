@@ -5,9 +5,9 @@ The state_dicts are NumPy arrays shaped like torch's (torch itself is used only 
 import numpy as np
 import pytest
 
-from minilstm.errors import DataError, InputTypeError, MiniLSTMError, ShapeError, ConfigError
-from minilstm.interop import check_torch_state_dict, from_torch_state_dict, to_torch_state_dict
 import minilstm
+from minilstm.errors import ConfigError, DataError, InputTypeError, MiniLSTMError, ShapeError
+from minilstm.interop import check_torch_state_dict, from_torch_state_dict, to_torch_state_dict
 
 
 def sd_of(D=3, H=4, L=2, G=4, bias=True, seed=0):

@@ -5,6 +5,7 @@ there fails these tests instead of killing pytest. Each case prints one JSON lin
 so the cases before a crash still report.
 """
 import json
+import os
 import subprocess
 import sys
 
@@ -13,13 +14,15 @@ import pytest
 
 from minilstm.backend import numba_available
 
-PRELUDE = """
+PRELUDE = ("""
 import json, sys
 import numpy as np
 from minilstm import LSTM, core
 from minilstm.errors import MiniLSTMError, ShapeError
 from minilstm.nn import Linear
 from minilstm.kernels import numba_cpu as N
+sys.path.insert(0, %r)
+import kernel_entries as E
 rng = np.random.default_rng(0)
 
 def P(D, H, dt=np.float64):
@@ -37,7 +40,7 @@ def x(B=2, T=3, D=4):
 
 def z(*shape):
     return np.zeros(shape)
-"""
+""" % os.path.dirname(os.path.abspath(__file__)))
 
 RUNNER = """
 for cid, code in json.loads(sys.stdin.read()):
@@ -149,30 +152,30 @@ CASES = [
      "InputTypeError", ["tanh_c", "float32"]),
     # -- the compiled kernels' own size contract --
     ("gates_forward_step short bias",
-     "N.gates_forward_step(z(2, 20), z(2, 20), z(5), z(2, 5), z(2, 20), z(2, 5), z(2, 5), z(2, 5))", "ShapeError",
+     "E.gates_forward_step(z(2, 20), z(2, 20), z(5), z(2, 5), z(2, 20), z(2, 5), z(2, 5), z(2, 5))", "ShapeError",
      ["gates_forward_step", "bias", "(20,)"]),
     ("gates_forward_step short output",
-     "N.gates_forward_step(z(2, 20), z(2, 20), z(20), z(2, 5), z(1, 20), z(2, 5), z(2, 5), z(2, 5))", "ShapeError",
+     "E.gates_forward_step(z(2, 20), z(2, 20), z(20), z(2, 5), z(1, 20), z(2, 5), z(2, 5), z(2, 5))", "ShapeError",
      ["gates_t", "(2, 20)"]),
     ("gates_forward_step mixed dtypes",
-     "N.gates_forward_step(z(2, 20), z(2, 20).astype(np.float32), z(20), z(2, 5), z(2, 20), z(2, 5), z(2, 5), "
+     "E.gates_forward_step(z(2, 20), z(2, 20).astype(np.float32), z(20), z(2, 5), z(2, 20), z(2, 5), z(2, 5), "
      "z(2, 5))", "InputTypeError", ["xw_t", "float32"]),
     ("gates_backward_step short db",
-     "N.gates_backward_step(z(2, 5), z(2, 5), z(2, 20), z(2, 5), z(2, 5), z(2, 20), z(2, 5), z(4), 1.0)",
+     "E.gates_backward_step(z(2, 5), z(2, 5), z(2, 20), z(2, 5), z(2, 5), z(2, 20), z(2, 5), z(4), 1.0)",
      "ShapeError", ["db", "(20,)"]),
     ("forward_loop_b1 short hs",
-     "N.forward_loop_b1(z(3, 1, 20), z(5, 20), z(20), z(2, 1, 5), z(4, 1, 5), z(3, 1, 20), z(3, 1, 5), z(1, 20))",
+     "E.forward_loop_b1(z(3, 1, 20), z(5, 20), z(20), z(2, 1, 5), z(4, 1, 5), z(3, 1, 20), z(3, 1, 5), z(1, 20))",
      "ShapeError", ["hs", "(4, 1, 5)"]),
     ("backward_loop_b1 short dh_tm",
-     "N.backward_loop_b1(z(1, 1, 5), True, z(1, 5), z(1, 5), z(3, 1, 20), z(4, 1, 5), z(3, 1, 5), z(20, 5), "
+     "E.backward_loop_b1(z(1, 1, 5), True, z(1, 5), z(1, 5), z(3, 1, 20), z(4, 1, 5), z(3, 1, 5), z(20, 5), "
      "z(3, 1, 20), z(1, 5), z(1, 5), z(20), 1.0)", "ShapeError", ["dh_tm", "(3, 1, 5)"]),
-    ("backward_loop_b1 list", "N.backward_loop_b1([0], False, *[z(1)] * 10, 1.0)", "ShapeError",
+    ("backward_loop_b1 list", "E.backward_loop_b1([0], False, *[z(1)] * 10, 1.0)", "ShapeError",
      ["backward_loop_b1", "gates"]),
     # -- positive controls: the checked paths still run after all of the above --
     ("a valid layer round trip", "l = LSTM(4, 5, num_layers=2); o, _ = fwd(l, B=1); l.backward(o)", None, []),
     ("valid kernel calls",
      "c = cache(B=3); N.lstm_backward(np.ones((3, 3, 5)), np.ones((3, 5)), None, c)\n"
-     "N.gates_forward_step(z(2, 20), z(2, 20), z(20), z(2, 5), z(2, 20), z(2, 5), z(2, 5), z(2, 5))", None, []),
+     "E.gates_forward_step(z(2, 20), z(2, 20), z(20), z(2, 5), z(2, 20), z(2, 5), z(2, 5), z(2, 5))", None, []),
 ]
 
 
@@ -215,7 +218,8 @@ def test_case_ids_are_unique():
 # ---- property: the Numba kernels agree with the reference, or both refuse alike -------------------
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from minilstm import core  # noqa: E402
 from minilstm.errors import InputTypeError, MiniLSTMError, ShapeError  # noqa: E402
@@ -301,6 +305,7 @@ class _ReachedKernel(Exception):
 def fake_cuda(monkeypatch):
     """minilstm.kernels.cuda with NumPy as its array module and a kernel loader that records being reached."""
     import types
+
     from minilstm.kernels import cuda
 
     fake = types.SimpleNamespace(ndarray=np.ndarray, ascontiguousarray=np.ascontiguousarray, empty=np.empty,

@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 
 from minilstm import LSTMModel
-from minilstm.errors import (ConfigError, DataError, InputTypeError, MiniLSTMError, NotFittedError, ShapeError,
-                             TrainingDivergedError)
+from minilstm.errors import (
+    ConfigError,
+    DataError,
+    InputTypeError,
+    MiniLSTMError,
+    NotFittedError,
+    ShapeError,
+    TrainingDivergedError,
+)
 
 CFG = {"hidden_size": 4, "num_layers": 1, "epochs": 1, "sequence_length": 5, "device": "cpu"}
 s = np.sin(np.arange(80) / 4.0) * 3 + 10
@@ -78,7 +85,7 @@ def test_failed_refit_with_2d_y_keeps_the_output_shape():
 def test_failure_after_normalizers_are_fitted_changes_nothing(monkeypatch):
     m = fitted()
     before, pred = state(m), m.predict(X2)
-    import minilstm.forecast.model as mod
+    import minilstm.forecast.fitting as mod  # where fit's training run builds its network
 
     def no_device(*a, **k):
         raise MemoryError("simulated: the new network does not fit in memory")
@@ -299,7 +306,8 @@ def test_there_are_at_least_40_cases():
 
 # ---- properties: random shapes and values ----------------------------------------------------------------------------
 hyp = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 TINY = {"hidden_size": 3, "num_layers": 1, "epochs": 1, "sequence_length": 3, "device": "cpu", "batch_size": 16}

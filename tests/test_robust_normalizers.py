@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from minilstm import DataNormalizer, LSTMModel
@@ -49,7 +50,8 @@ def test_parse_spec_returns_the_canonical_dict():
 
 # ---- hostile settings -------------------------------------------------------------------------------
 BAD_SPECS = [
-    ("strategy and method differ", {"strategy": "minmax", "method": "zscore"}, {}, ["two strategies", "minmax", "zscore"]),
+    ("strategy and method differ", {"strategy": "minmax", "method": "zscore"}, {},
+     ["two strategies", "minmax", "zscore"]),
     ("sklearn name", {"strategy": "standard"}, {}, ["'standard'", "did you mean", "zscore"]),
     ("box-cox as a strategy", {"strategy": "box-cox"}, {}, ["'power'", "power_method", "box-cox"]),
     ("boxcox spelled together", {"strategy": "boxcox"}, {}, ["'power_method': 'box-cox'"]),

@@ -4,7 +4,7 @@ import pytest
 
 from minilstm import LSTMModel
 from minilstm.errors import ConfigError
-from minilstm.forecast.sweep import sweep, trial_configs
+from minilstm.forecast.tuning import sweep, trial_configs
 
 BASE = {"num_layers": 1, "epochs": 2, "batch_size": 16, "patience": None, "sequence_length": 8, "hidden_size": 4}
 

@@ -46,7 +46,8 @@ def test_forget_bias_is_added_to_the_forget_gate_block_only(data):
     ("forget_bias", float("nan"), "finite"), ("forget_bias", "1", "number"), ("forget_bias", 50.0, "[-10.0, 10.0)"),
     ("restore_best", "yes", "True or False"), ("restore_best", None, "True or False"),
     ("weight_average", 1.0, "(0.0, 1.0)"), ("weight_average", 0.0, "(0.0, 1.0)"), ("weight_average", -0.5, "or None"),
-    ("weight_average", float("nan"), "finite"), ("weight_average", "0.99", "number"), ("weight_average", True, "number"),
+    ("weight_average", float("nan"), "finite"), ("weight_average", "0.99", "number"),
+    ("weight_average", True, "number"),
 ])
 def test_bad_training_options_are_refused_at_construction(key, value, words):
     with pytest.raises(ConfigError, match=key) as e:

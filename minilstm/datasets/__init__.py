@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+__all__ = ["Dataset", "load_electricity", "load_stocks", "load_weather"]
+
 _DIR = os.path.join(os.path.dirname(__file__), "data")
 
 

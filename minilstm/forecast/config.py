@@ -34,7 +34,7 @@ DEFAULTS = {
     "output_steps": 1,         # k > 1: predict k future steps at once (direct multi-step)
     "kernels": "auto",         # 'auto', 'numpy' (reference), 'numba' (CPU) or 'cuda'
     "loss": "mse",             # 'mse', 'mae', 'huber' or 'quantile' (the pinball loss; needs 'quantiles')
-    "quantiles": None,         # loss='quantile': increasing levels in (0, 1), e.g. [0.1, 0.5, 0.9] (see check_quantiles)
+    "quantiles": None,         # loss='quantile': increasing levels in (0, 1), e.g. [0.1, 0.5, 0.9] (check_quantiles)
     "season": None,            # season length for the seasonal-naive baseline (None: inferred)
     "forget_bias": 0.0,        # added to the forget gate's bias at initialisation (measured: see below)
     "restore_best": True,      # end with the best validation epoch's weights (False: the last epoch's)
@@ -149,7 +149,8 @@ def _unknown_keys_message(unknown):
     if fit_args:
         which = "is not a config key" if len(fit_args) == 1 else "are not config keys"
         parts.append(f"{', '.join(map(repr, fit_args))} {which}: these are fit() arguments: "
-                     "model.fit(X, y, validation_split=0.1, verbose=True), or model.fit(X, y, validation_data=(X_val, y_val)).")
+                     "model.fit(X, y, validation_split=0.1, verbose=True), or "
+                     "model.fit(X, y, validation_data=(X_val, y_val)).")
     return " ".join(parts)
 
 

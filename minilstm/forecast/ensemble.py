@@ -28,11 +28,12 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, ModelFileError, NotFittedError
 from . import io as model_io
-from .backtest import as_arrays, recursive_ok
+from .backtesting import as_arrays, recursive_ok
 from .config import validate_config
-from .metrics import EvaluationReport, regression_metrics
+from .metrics import regression_metrics
 from .model import LSTMModel
 from .parallel import check_n_jobs, run_parallel, task
+from .report import EvaluationReport
 from .windows import n_labeled, window_targets
 
 WINDOWING = ("sequence_length", "horizon", "output_steps", "target_columns")   # members must agree on these
@@ -111,8 +112,8 @@ class EnsembleReport(EvaluationReport):
 
     def rows(self):
         rows = super().rows()
-        first = next(iter(rows))
-        return {f"LSTM ensemble ({self.get('n_members', '?')})" if k == first else k: v for k, v in rows.items()}
+        first, name = next(iter(rows)), f"{self.model} ensemble ({self.get('n_members', '?')})"
+        return {name if k == first else k: v for k, v in rows.items()}
 
 
 class LSTMEnsemble:
@@ -277,6 +278,7 @@ class LSTMEnsemble:
         c = self.config
         L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
         report = EnsembleReport(self.members[0].evaluate(X, y, season=season, verbose=False))
+        report.model = self.members[0].config["cell"].upper()
         _, ya, _, _ = as_arrays(X, y, self.members[0].config)      # the target columns the members' fits set
         n = n_labeled(len(ya), L, h, k)
         truth = window_targets(ya, L, h, k)

@@ -1,76 +1,47 @@
 """LSTMModel: the forecasting API (fit / predict / forecast / evaluate / save / load).
 
-One path through ``fit``: validate -> split windows in time order -> fit normalizers on
-the training rows only -> a new network -> the training loop of ``minilstm.forecast.training``
-(batches, loss, clipping, Adam(W), validation, early stopping, best weights) -> the model's
-state replaced only when that produced a usable network. ``predict`` and ``evaluate`` cut
-windows by the same contract (``minilstm.forecast.windows``).
+``fit`` checks X and y, runs one training run (``minilstm.forecast.fitting``: split, normalizers, windows,
+baseline, network, loop) and replaces the model's state only when that produced a usable network;
+``predict`` and ``evaluate`` cut windows by the same contract (``minilstm.forecast.windows``).
 """
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..backend import to_numpy
-from ..errors import (DataError, InputTypeError, ModelFileError, NotFittedError, ShapeError, ConfigError,  # noqa: F401
-                      TrainingDivergedError)
+from ..errors import (  # noqa: F401
+    ConfigError,
+    DataError,
+    InputTypeError,
+    ModelFileError,
+    NotFittedError,
+    ShapeError,
+    TrainingDivergedError,
+)
+from . import file_checks
 from . import io as model_io
 from . import quantiles as qf
-from . import training
-from .config import n_quantiles, normalizer_spec, validate_config
-from .inputs import (align_columns, check_same_index, freq_string, in_dtype_range, is_datetime_index, labelled,
-                     read_table, target_positions, targets_from_y)
-from .metrics import (LinearAR, datetime_hint, evaluation_report, naive_scale, season_info, training_mean,
-                      units_of)
-from .normalizer import DataNormalizer
+from .baselines import LinearAR
+from .config import validate_config
+from .fitting import apply_normalizer, fit_arrays, refit, train_run
+from .inputs import (
+    align_columns,
+    check_same_index,
+    in_dtype_range,
+    is_datetime_index,
+    labelled,
+    read_table,
+    target_positions,
+    targets_from_y,
+)
+from .metrics import units_of
+from .recursive import recursive_forecast
+from .report import evaluation_report
 from .scaling import window_transform
+from .seasons import datetime_hint
 from .training import build_network
 from .windows import n_labeled, n_windows, sliding_windows, window_targets
 
-
-SE_TO_KEEP = 1.0        # a baseline's network is kept when its validation gain exceeds this many standard errors
 MAX_STEPS = 100_000     # predict/forecast horizon limit: beyond it a recursive forecast is noise and memory
-
-
-def _apply(normalizer, A):
-    return A if normalizer is None else normalizer.transform(A)
-
-
-def _split(n_rows, L, h, k, validation_split):
-    """Windows in time order -> (labeled, training, validation) counts; a gap of k-1 windows keeps
-    validation targets off training targets."""
-    n = n_labeled(n_rows, L, h, k)
-    if n < 1:
-        raise DataError(f"X has {n_rows} rows, too few for sequence_length={L}, horizon={h}, output_steps={k}: "
-                        f"at least {L + h + k - 1} rows are needed (more for a validation split). Use a shorter "
-                        "sequence_length or more data.")
-    n_val = max(int(round(n * validation_split)), 1) if validation_split > 0 else 0
-    n_train = n - n_val - (k - 1 if n_val else 0)
-    if n_train < 1:
-        raise DataError(f"validation_split={validation_split} leaves no training window ({n} labeled windows); "
-                        "lower validation_split or pass more rows.")
-    return n, n_train, n_val
-
-
-def _keep_network_or_baseline(net, Xv, Yv, c, info, verbose):
-    """With the 'ets' baseline the network must earn its place: it is kept only when its validation loss is lower
-    than the baseline's alone (the network's residual 0) by at least two standard errors of the paired
-    per-window difference (the windows' k-step targets overlap, so n / k windows count as independent).
-    Otherwise the head is set to zero and the model forecasts the baseline itself: on a short series a
-    network fitted to a few residuals mostly adds noise. Xv (n, L, F), Yv (n, k*T): the validation
-    windows as the network reads them and their residual targets. The choice is recorded in info."""
-    loss_fn, k = training.loss_function(c), c["output_steps"]
-    P = net.predict(Xv, Yv.shape[1] * n_quantiles(c))
-    zero = np.zeros((1, P.shape[1]), dtype=Yv.dtype)
-    d = np.array([loss_fn(zero, Yv[i:i + 1])[0] - loss_fn(P[i:i + 1], Yv[i:i + 1])[0] for i in range(len(Yv))])
-    se = d.std() / np.sqrt(max(len(d) / k, 1.0))
-    info["baseline_val_loss"] = float(loss_fn(np.zeros((len(Yv), P.shape[1]), dtype=Yv.dtype), Yv)[0])
-    info["network_val_gain"], info["network_val_se"] = float(d.mean()), float(se)
-    info["network_kept"] = bool(len(d) >= 2 * k and d.mean() > SE_TO_KEEP * se)
-    if not info["network_kept"]:
-        for v in net.head.params.values():
-            v[...] = 0
-        if verbose:
-            print(f"the network's validation loss is not clearly below the {info['baseline']} baseline's alone (by "
-                  f"{d.mean():.3g} against a standard error of {se:.3g}): the model forecasts the baseline")
 
 
 class LSTMModel:
@@ -90,7 +61,7 @@ class LSTMModel:
         self.config = validate_config(config)
         self.train_history = []
         self.is_fitted = False
-        self._net = self.lstm = self.head = None
+        self._net = self.rnn = self.lstm = self.head = None
         self.x_normalizer = self.y_normalizer = None
         self.ar = None
         self.info = {}
@@ -101,7 +72,8 @@ class LSTMModel:
         self._install(build_network(self.config, n_features, n_targets), n_features, n_targets)
 
     def _install(self, net, n_features, n_targets):
-        self._net, self.lstm, self.head, self.xp, self.device = net, net.lstm, net.head, net.xp, net.lstm.device
+        self._net, self.head, self.xp, self.device = net, net.head, net.xp, net.rnn.device
+        self.rnn = self.lstm = net.rnn                # the recurrent layers (LSTM or GRU); .lstm: the old name
         self.n_features, self.n_targets = n_features, n_targets
 
     @property
@@ -125,50 +97,16 @@ class LSTMModel:
 
         rows: the normalized rows the windows were cut from, Xw being their last n windows (the 'ets'
         baseline's states then carry every row before each window; without rows, each window's own);
-        smoothed: that baseline's forecasts (n, k, T) given instead (recursive steps).
-        A quantile model (loss='quantile') gives its median level (``_quantile_windows``)."""
+        smoothed: that baseline's forecasts (n, k, T) given instead (recursive steps). A quantile model
+        (loss='quantile') gives its median level (``quantiles.model_windows``)."""
         if self.config["loss"] == "quantile":
-            return self._quantile_windows(Xw, rows, smoothed)[..., qf.median_index(self.config["quantiles"])]
+            return qf.model_windows(self, Xw, rows, smoothed)[..., qf.median_index(self.config["quantiles"])]
         out, wt = self.n_targets * self.config["output_steps"], self._transform()
         if wt is None:
             return self._net.predict(Xw, out)
         Xs, context = wt.inputs(Xw, rows, smoothed)
         P = self._net.predict(Xs, out).reshape(len(Xw), self.config["output_steps"], -1)
         return wt.outputs(Xs, P, context).reshape(len(Xw), out)
-
-    def _quantile_windows(self, Xw, rows=None, smoothed=None):
-        """A quantile model's ``_predict_windows``: (n, L, F) -> (n, k*T, Q) in normalized units, each
-        prediction's Q levels sorted (the network's outputs are laid out level fastest)."""
-        k, T, Q = self.config["output_steps"], self.n_targets, n_quantiles(self.config)
-        wt = self._transform()
-        if wt is None:
-            return qf.sort_levels(self._net.predict(Xw, k * T * Q).reshape(len(Xw), k * T, Q))
-        Xs, context = wt.inputs(Xw, rows, smoothed)
-        P = self._net.predict(Xs, k * T * Q).reshape(len(Xw), k, T, Q)
-        P = np.stack([wt.outputs(Xs, P[..., i], context) for i in range(Q)], axis=-1)
-        return qf.sort_levels(P.reshape(len(Xw), k * T, Q))
-
-    def _quantile_rows(self, Xa, steps, origins=None):
-        """``_predict_rows`` with every level: rows (N, F) -> (n, steps, T, Q) in y's units, sorted along Q.
-        Direct forecasts only (steps <= output_steps): feeding one level back would not give the others."""
-        L, k, T = self.config["sequence_length"], self.config["output_steps"], self.n_targets
-        if self.config["loss"] != "quantile":
-            raise ConfigError("quantiles=True needs a model trained with config['loss'] = 'quantile' and "
-                              "config['quantiles'], e.g. [0.1, 0.5, 0.9]; this one was trained with "
-                              f"loss={self.config['loss']!r} and gives one value per step.")
-        if steps > k:
-            raise ConfigError(f"quantile forecasts are direct: steps={steps} exceeds the output_steps={k} the model "
-                              f"was trained for. Retrain with output_steps={steps}, or use steps <= {k}.")
-        rows = self._nx(Xa)
-        Xw = sliding_windows(rows, L)
-        pick = None if origins is None else np.asarray(origins) - L
-        wt = self._transform()
-        if pick is None or wt is None or wt.smoother is None:
-            P = self._quantile_windows(Xw if pick is None else Xw[pick], rows)
-        else:
-            P = self._quantile_windows(Xw[pick], smoothed=wt.smoothed(Xw, rows)[pick])
-        P = np.moveaxis(P.reshape(len(P), k, T, -1)[:, :steps], -1, 2)            # (n, steps, Q, T) for _inv_y
-        return qf.sort_levels(np.moveaxis(self._inv_y(P), 2, -1))
 
     # ---- input checking ---------------------------------------------------------------
     def _read_X(self, X, name="X"):
@@ -185,41 +123,6 @@ class LSTMModel:
     def _require_fitted(self, what):
         if not self.is_fitted:
             raise NotFittedError(f"{what} needs a fitted model: call fit(X, y) first, or load a saved model.")
-
-    def _xy(self, Xt, y, c):
-        """Validate fit's X (read: a Table) and y for config c -> (X (N, F), y (N, T), y_1d, labels): the pandas
-        facts to keep. ``c['target_columns']`` (indices or names) must already say which columns of X y is when
-        y is None.
-        """
-        Xa = Xt.values
-        tc = target_positions(c["target_columns"], Xt.columns if Xt.is_frame else None, Xa.shape[1])
-        if y is None:
-            yt = Xt._replace(values=Xa[:, tc], was_1d=len(tc) == 1, is_frame=False,
-                             columns=None if Xt.columns is None else [Xt.columns[i] for i in tc])
-        else:
-            yt = read_table(y, "y")
-        ya = yt.values
-        if len(Xa) != len(ya):
-            raise ShapeError(f"X has {len(Xa)} rows but y has {len(ya)}; they must be aligned row by row.")
-        check_same_index(Xt, yt)
-        if c["input_size"] is not None and c["input_size"] != Xa.shape[1]:
-            raise ShapeError(f"config['input_size'] = {c['input_size']} but X has {Xa.shape[1]} feature column(s); "
-                             "fix the config or leave input_size out (it is inferred).")
-        if c["output_size"] is not None and c["output_size"] != ya.shape[1]:
-            raise ShapeError(f"config['output_size'] = {c['output_size']} but y has {ya.shape[1]} column(s); "
-                             "fix the config or leave output_size out (it is inferred).")
-        if tc is not None and len(tc) != ya.shape[1]:
-            raise ShapeError(f"config['target_columns'] names {len(tc)} column(s) but y has {ya.shape[1]}.")
-        if tc is not None and y is not None and not np.allclose(ya, Xa[:, tc], rtol=1e-6, atol=0.0):
-            r = int(np.argwhere(~np.isclose(ya, Xa[:, tc], rtol=1e-6, atol=0.0))[0][0])
-            raise ConfigError(f"config['target_columns'] = {c['target_columns']} says y is those columns of X, but "
-                              f"the y given differs from them (first at row {r}: y = {ya[r].tolist()}, X = "
-                              f"{Xa[r, tc].tolist()}). Pass y=None to forecast those columns of X, or leave "
-                              "target_columns out to use this y.")
-        index = Xt.index if Xt.index is not None else yt.index
-        labels = {"columns": Xt.columns if Xt.is_frame else None, "target_names": yt.columns,
-                  "time_index": is_datetime_index(index), "freq": freq_string(index)}
-        return Xa, ya, yt.was_1d, labels
 
     def _fit_config(self, Xt, y, settings):
         """The config one fit trains with (the model's, with fit's keyword settings over it) and the y to read.
@@ -242,41 +145,8 @@ class LSTMModel:
                                  "its own past.")
         return (validate_config({**c, "target_columns": target_columns}) if set_by_y else c), y, set_by_y
 
-    def _validation_windows(self, validation_data, labels, n_features, n_targets, c, xn, yn):
-        """fit's validation_data=(X_val, y_val) -> (windows (n, L, F), targets (n, k*T)), normalized like training."""
-        if isinstance(validation_data, (list, tuple)) and len(validation_data) in (1, 2):
-            Xv, yv = validation_data[0], validation_data[1] if len(validation_data) == 2 else None
-        else:
-            raise InputTypeError("validation_data must be a tuple (X_val, y_val) (or (X_val,) with "
-                                 f"config['target_columns']), got {type(validation_data).__name__}.")
-        Xt = align_columns(read_table(Xv, "validation_data's X"), labels["columns"], "validation_data's X")
-        Xa = Xt.values
-        if Xa.shape[1] != n_features:
-            raise ShapeError(f"validation_data's X has {Xa.shape[1]} column(s) but X has {n_features}.")
-        tc = target_positions(c["target_columns"], labels["columns"], n_features, "validation_data's X")
-        if yv is None:
-            if tc is None:
-                raise InputTypeError("validation_data = (X_val,) needs config['target_columns']; pass (X_val, y_val).")
-            ya = Xa[:, tc]
-        else:
-            yt = read_table(yv, "validation_data's y")
-            check_same_index(Xt, yt)
-            ya = yt.values
-        if len(ya) != len(Xa) or ya.shape[1] != n_targets:
-            raise ShapeError(f"validation_data's y is {ya.shape[0]} x {ya.shape[1]}, but its X has {len(Xa)} rows "
-                             f"and y has {n_targets} column(s).")
-        L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
-        n = n_labeled(len(Xa), L, h, k)
-        if n < 1:
-            raise DataError(f"validation_data has {len(Xa)} rows; a validation window needs at least "
-                            f"sequence_length + horizon + output_steps - 1 = {L + h + k - 1}.")
-        Xn, yn_ = _apply(xn, Xa), _apply(yn, ya)
-        in_dtype_range(Xn, c["dtype"], "validation_data's X")
-        in_dtype_range(yn_, c["dtype"], "validation_data's y")
-        return sliding_windows(Xn, L)[:n], window_targets(yn_, L, h, k).reshape(n, -1), Xn[:n + L - 1]
-
     def _nx(self, X):
-        return in_dtype_range(_apply(self.x_normalizer, X), self.lstm.dtype, "X")
+        return in_dtype_range(apply_normalizer(self.x_normalizer, X), self.lstm.dtype, "X")
 
     def _nx_windows(self, Xw):
         """Normalize (n, L, F) windows given in original units."""
@@ -284,7 +154,7 @@ class LSTMModel:
         return self._nx(Xw.reshape(n * L, F)).reshape(n, L, F)
 
     def _ny(self, y):
-        return _apply(self.y_normalizer, y)
+        return apply_normalizer(self.y_normalizer, y)
 
     def _inv_y(self, y):
         """y in normalized units (..., T) -> original units."""
@@ -328,13 +198,14 @@ class LSTMModel:
             raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}.")
         if validation_data is not None:
             validation_split = 0.0
-        Xa, ya, y_1d, labels = self._xy(Xt, y, c)
+        Xa, ya, y_1d, labels = fit_arrays(Xt, y, c)
         season_hint = datetime_hint(y, X)
-        state = self._train(Xa, ya, y_1d, labels, c, float(validation_split), validation_data, season_hint, verbose)
+        state = train_run(Xa, ya, y_1d, labels, c, float(validation_split), validation_data, season_hint, verbose,
+                          self.is_fitted)
         result = state["result"]
         if c["refit_full"] and validation_data is None and state["info"]["n_val_windows"] and not result.diverged \
                 and not result.interrupted:          # the epochs validation chose, now on every row
-            state = self._refit(state, Xa, ya, y_1d, labels, c, season_hint, verbose)
+            state = refit(state, Xa, ya, y_1d, labels, c, season_hint, verbose)
         self.config = c
         self._install(state["net"], Xa.shape[1], ya.shape[1])
         self.x_normalizer, self.y_normalizer, self.ar, self.info = state["xn"], state["yn"], state["ar"], state["info"]
@@ -346,91 +217,6 @@ class LSTMModel:
             raise TrainingDivergedError(result.diverged + f" The best weights so far (epoch {result.best_epoch}) "
                                         "were kept and the model is usable.")
         return self
-
-    def _refit(self, state, Xa, ya, y_1d, labels, c, season_hint, verbose):
-        """refit_full: train again on every row (the validation tail too) for the epochs validation chose.
-
-        The refit's info says no window was held out (n_val_windows 0; validated_windows: the first run's tail),
-        so nothing downstream (an ensemble's conformal intervals) takes trained-on rows for held-out ones. A
-        refit that fails keeps the validated first run, with a note in info."""
-        result = state["result"]
-        again = dict(c, epochs=result.best_epoch, patience=None, restore_best=False)
-        if verbose:
-            print(f"refit on every row for the {result.best_epoch} epoch(s) validation chose")
-        try:
-            refit = self._train(Xa, ya, y_1d, labels, again, 0.0, None, season_hint, verbose)
-        except TrainingDivergedError as e:
-            state["info"]["refit_failed"] = str(e)
-            return state
-        if refit["result"].diverged:
-            state["info"]["refit_failed"] = refit["result"].diverged
-            return state
-        refit["info"].update(best_epoch=result.best_epoch, refit_epochs=refit["result"].best_epoch, n_val_windows=0,
-                             validated_windows=state["info"]["n_val_windows"])
-        for key in ("baseline_val_loss", "network_val_gain", "network_kept"):   # validation's choice holds
-            if key in state["info"]:
-                refit["info"][key] = state["info"][key]
-        if state["info"].get("network_kept") is False:
-            for v in refit["net"].head.params.values():
-                v[...] = 0
-        refit["result"] = result                       # the history and epoch that validation saw
-        return refit
-
-    def _train(self, Xa, ya, y_1d, labels, c, validation_split, validation_data, season_hint, verbose):
-        """One training run on checked arrays: normalizers, windows (scaled per window with scaling='window'),
-        a new network, the baseline, the loop. Returns {net, xn, yn, ar, info, result}; raises when no epoch
-        finished (the model is not touched here)."""
-        L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
-        n, n_train, n_val = _split(len(Xa), L, h, k, validation_split)
-        last_train_row = n_train - 1 + L - 1 + h + k - 1  # last row that a training target touches
-        spec = normalizer_spec(c["normalize"])
-        xn, yn = (None, None) if spec is None else (DataNormalizer(spec), DataNormalizer(spec))
-        if xn is not None:
-            xn.fit(Xa[:last_train_row + 1])
-            yn.fit(ya[:last_train_row + 1])
-        try:
-            Xn, yn_ = _apply(xn, Xa), _apply(yn, ya)
-        except DataError as e:
-            raise DataError(f"the normalizer (config['normalize'] = {c['normalize']!r}), fitted on the training rows "
-                            f"0..{last_train_row}, cannot transform a validation row: {e} Use a strategy that "
-                            "extrapolates (zscore, robust) or validation_split=0.") from None
-        in_dtype_range(Xn, c["dtype"], "X")
-        in_dtype_range(yn_, c["dtype"], "y")
-        Xw = sliding_windows(Xn, L)[:n]                                           # the labeled windows
-        Y = window_targets(yn_, L, h, k).reshape(n, -1)                            # (n, k*T)
-        tr, va = np.arange(n_train), np.arange(n - n_val, n)
-        if validation_data is not None:                   # Keras' validation_data: windows of other rows
-            Xwv, Yv, rows_v = self._validation_windows(validation_data, labels, Xa.shape[1], ya.shape[1], c, xn, yn)
-            Xw, Y = np.concatenate([Xw, Xwv]), np.concatenate([Y, Yv])
-            va = np.arange(n, n + len(Xwv))
-            n_val = len(va)
-        net = build_network(c, Xa.shape[1], ya.shape[1])
-        ar = LinearAR().fit(Xw[tr], Y[tr])                                         # baseline, same windows and units
-        info = {"n_rows": len(Xa), "n_train_windows": int(n_train), "n_val_windows": int(n_val),
-                "mase_scale": naive_scale(ya[:last_train_row + 1]).tolist(), "y_1d": bool(y_1d),
-                **season_info(ya[:last_train_row + 1], season_hint, c["season"]),
-                "y_mean": training_mean(ya[:last_train_row + 1]), **labels}
-        wt = window_transform(c, info, Xa, ya, Xn[:last_train_row + 1], labels,               # (forecast.scaling)
-                              train_windows=(Xw[tr], Y[tr].reshape(len(tr), k, -1)), x_normalizer=xn)
-        if wt is not None:                                # each window on its own level and scale, a baseline
-            parts = [(Xw[:n], Y[:n], Xn[:n + L - 1])] + ([(Xw[n:], Y[n:], rows_v)] if len(Xw) > n else [])
-            Xw, Y = [], []
-            for Xp, Yp, rows in parts:                    # validation_data's windows: from their own rows
-                Xs, context = wt.inputs(Xp, rows)
-                Xw.append(Xs)
-                Y.append(wt.targets(Xs, Yp.reshape(len(Yp), k, -1), context).reshape(len(Yp), -1))
-            Xw, Y = np.concatenate(Xw), np.concatenate(Y)
-        result = training.train(net, Xw, Y, tr, va, c, verbose)
-        if result.best_epoch == 0:                        # nothing usable: the model stays as it was
-            if result.interrupted:
-                raise KeyboardInterrupt
-            raise TrainingDivergedError(result.diverged + " No epoch had finished, so nothing changed: " +
-                                        ("the model is the one fitted before." if self.is_fitted else
-                                         "the model is not fitted."))
-        info["best_epoch"] = result.best_epoch
-        if info.get("baseline") == "ets" and len(va):      # the network must earn its place over the smoother
-            _keep_network_or_baseline(net, Xw[va], Y[va], c, info, verbose)
-        return {"net": net, "xn": xn, "yn": yn, "ar": ar, "info": info, "result": result, "transform": wt}
 
     # ---- predict / forecast ---------------------------------------------------------------
     def _shape_out(self, P, steps):
@@ -468,8 +254,7 @@ class LSTMModel:
         if n_windows(len(Xt.values), L) < 1:
             raise DataError(f"X has {len(Xt.values)} rows; predict needs at least sequence_length = {L}.")
         if quantiles:
-            P = qf.shape_quantiles(self._quantile_rows(Xt.values, steps), steps, self._y_1d)
-            return self._quantile_pandas(P, Xt, L - 1 + self.config["horizon"])
+            return qf.model_predict(self, Xt, steps)
         P = self._predict_rows(Xt.values, steps)
         return self._pandas_out(self._shape_out(P, steps), Xt, L - 1 + self.config["horizon"],
                                 steps > 1 and self._y_1d)
@@ -491,7 +276,7 @@ class LSTMModel:
             if k > 1:
                 raise ConfigError(f"the model predicts {k} steps at once (output_steps={k}); steps={steps} exceeds "
                                   f"it. Retrain with output_steps={steps}, or use steps <= {k}.")
-            return self._recursive(Xa, steps, origins)
+            return recursive_forecast(self, Xa, steps, origins)
         rows = self._nx(Xa)
         Xw = sliding_windows(rows, L)
         pick = None if origins is None else np.asarray(origins) - L
@@ -501,13 +286,6 @@ class LSTMModel:
             return self._inv_y(self._predict_windows(Xw, rows).reshape(-1, k, T)[:, :steps])
         smoothed = wt.smoothed(Xw, rows)[pick]
         return self._inv_y(self._predict_windows(Xw[pick], smoothed=smoothed).reshape(-1, k, T)[:, :steps])
-
-    def _quantile_pandas(self, out, Xt, first_position):
-        """(n, Q) quantile predictions -> a DataFrame (one column per level) when fitted and called with a
-        DatetimeIndex, as ``_pandas_out`` does for point forecasts; other shapes stay NumPy."""
-        if not (self.info.get("time_index") and is_datetime_index(Xt.index)):
-            return out
-        return qf.labelled_quantiles(out, Xt.index, first_position, self.config["quantiles"], self.info.get("freq"))
 
     def _pandas_out(self, out, Xt, first_position, step_columns=False):
         """Arrays, or pandas indexed by target time when fitted and called with a DatetimeIndex."""
@@ -519,40 +297,6 @@ class LSTMModel:
     def _target_positions(self):
         """config['target_columns'] as positions in the fitted X's columns (None when not set)."""
         return target_positions(self.config["target_columns"], self.info.get("columns"), self.n_features)
-
-    def _recursive_columns(self):
-        tc = self._target_positions()
-        if tc is None and self.n_features == 1 and self.n_targets == 1 and self._univariate:
-            tc = [0]
-        if tc is None or sorted(tc) != list(range(self.n_features)) or self.config["horizon"] != 1:
-            raise ConfigError(
-                "recursive multi-step prediction feeds each prediction back as the next input row, so every input "
-                "column must be a target (a univariate series fitted as fit(x, x) or config['target_columns'] "
-                "covering all columns) and horizon must be 1. Otherwise train with config['output_steps'] = steps "
-                "(direct multi-step).")
-        return tc
-
-    def _recursive(self, Xa, steps, origins=None):
-        """Feeds each one-step prediction back as the window's next row. With an 'ets' baseline, step s's
-        baseline is the smoother's s-step forecast from every row before the window's end (as in predict),
-        not re-smoothed through the fed-back predictions."""
-        tc = self._recursive_columns()
-        L, wt = self.config["sequence_length"], self._transform()
-        Xw = sliding_windows(Xa, L)                               # (n, L, F) original units (a view)
-        base = None
-        if wt is not None and wt.smoother is not None:
-            base = wt.smoothed(Xw, self._nx(Xa), np.arange(1, steps + 1))      # (n, steps, T), normalized units
-        pick = slice(None) if origins is None else np.asarray(origins) - L
-        Xw, base = np.array(Xw[pick]), None if base is None else base[pick]
-        out = np.empty((len(Xw), steps, self.n_targets))
-        for s in range(steps):
-            b = None if base is None else base[:, s:s + 1]
-            nxt = self._inv_y(self._predict_windows(self._nx_windows(Xw), smoothed=b).reshape(-1, 1, self.n_targets))
-            out[:, s] = nxt[:, 0]
-            row = np.empty((len(Xw), 1, self.n_features))
-            row[:, 0, tc] = nxt[:, 0]
-            Xw = np.concatenate([Xw[:, 1:], row], axis=1)
-        return out
 
     def gate_activations(self, X, window=-1, layer=-1, direction=0):
         """The gates of one window the model sees: f, i, c_tilde, o, C, h (a GRU: r, z, n, h), each
@@ -598,10 +342,7 @@ class LSTMModel:
         if len(Xt.values) < L:
             raise DataError(f"X_history has {len(Xt.values)} rows; forecast needs at least sequence_length = {L}.")
         if quantiles:
-            P = self._quantile_rows(Xt.values, steps, origins=[len(Xt.values)])
-            out = P[-1] if steps > 1 else P[-1:, 0]                                    # (steps, T, Q) or (1, T, Q)
-            out = out[:, 0] if self._y_1d else out
-            return self._quantile_pandas(out, Xt, len(Xt.values) - 1 + self.config["horizon"])
+            return qf.model_predict(self, Xt, steps, origins=[len(Xt.values)])
         P = self._shape_out(self._predict_rows(Xt.values, steps, origins=[len(Xt.values)]), steps)
         out = P[-1] if steps > 1 else P[-1:].reshape(-1) if self._y_1d else P[-1:]
         return self._pandas_out(out, Xt, len(Xt.values) - 1 + self.config["horizon"])
@@ -618,13 +359,9 @@ class LSTMModel:
         training windows, the training mean and zero, all on exactly the same target rows.
         The result is a ``metrics.EvaluationReport``: a dict that displays as the table (with the
         units, given or read from pandas ``attrs``, and the season and how it was chosen).
-        ``verbose`` prints the table.
-
-        A quantile model (config['loss'] = 'quantile') is scored on its median level (``predict``), and the
-        report adds ``quantiles`` (the levels), ``pinball`` (the pinball loss over every level, in y's units),
-        ``pinball_by_quantile`` {level: loss} and ``intervals`` {nominal: {'lower', 'upper', 'coverage',
-        'mean_width', 'n'}}: for each pair of levels from the outside in (0.1 and 0.9 -> 0.8), the fraction of
-        the targets inside and the mean width (``quantiles.quantile_metrics``).
+        ``verbose`` prints the table. A quantile model is scored on its median level and the report adds
+        ``quantiles``, ``pinball``, ``pinball_by_quantile`` and ``intervals`` {nominal: {'lower', 'upper',
+        'coverage', 'mean_width', 'n'}} (``quantiles.quantile_metrics``).
 
         One training run is one sample: the seed sets the initial weights, the dropout masks and
         the batch order, and on real series a single run's test RMSE moves by several percent from
@@ -663,21 +400,13 @@ class LSTMModel:
         ar = self._inv_y(self.ar.predict(Xw).reshape(n, k, -1))
         how = "given to evaluate" if season else self.info.get("season_how", "stored with the model")
         res = evaluation_report(truth, pred, ya, n, L, h, k, scale, ar, season or self.info.get("season") or 1, how,
-                                self.info.get("y_mean"), units if units is not None else units_of(y, X))
-        if c["loss"] == "quantile":                     # the point metrics above score the median level
-            res.update(self._quantile_report(Xa, truth, n, res.get("notes", [])))
+                                self.info.get("y_mean"), units if units is not None else units_of(y, X),
+                                model=self.config["cell"].upper())
+        if self.config["loss"] == "quantile":           # the point metrics above score the median level
+            res.update(qf.model_report(self, Xa, truth, n, res.get("notes", [])))
         if verbose:
             res.show()
         return res
-
-    def _quantile_report(self, Xa, truth, n, notes):
-        """evaluate's keys for a quantile model (``quantiles.quantile_metrics``): quantiles, pinball,
-        pinball_by_quantile, intervals {nominal: {lower, upper, coverage, mean_width, n}}, notes extended."""
-        k = self.config["output_steps"]
-        qpred = self._quantile_rows(Xa[:n + self.config["sequence_length"] - 1], k)         # (n, k, T, Q)
-        out = qf.quantile_metrics(truth, qpred, self.config["quantiles"])
-        out["notes"] = list(notes) + out["notes"]
-        return out
 
     # ---- save / load --------------------------------------------------------------------------
     def save(self, path):
@@ -711,12 +440,12 @@ class LSTMModel:
         if meta.get("kind") == "ensemble":
             raise ModelFileError(f"{path!r} holds an ensemble (LSTMEnsemble.save), not a single model: load it with "
                                  "LSTMEnsemble.load(path).")
-        parts = model_io.check_metadata(path, meta, arrays, device=device)
+        parts = file_checks.check_metadata(path, meta, arrays, device=device)
         c, F, T = parts["config"], parts["n_features"], parts["n_targets"]
         LF, out = c["sequence_length"] * F, T * c["output_steps"]
         m = type(self)(c)
         m._build(F, T)
-        params, ar = model_io.check_weights(path, {k: v.shape for k, v in m.params.items()}, arrays,
+        params, ar = file_checks.check_weights(path, {k: v.shape for k, v in m.params.items()}, arrays,
                                             {"ar_coef": (LF + 1, out), "ar_mu": (LF,), "ar_sd": (LF,)}, c["dtype"])
         m._set_params(params)
         m.ar = LinearAR.from_arrays(ar)
@@ -744,9 +473,8 @@ class LSTMModel:
 
     def __repr__(self):
         c = self.config
-        return (f"LSTMModel(hidden_size={c['hidden_size']}, num_layers={c['num_layers']}, "
+        return (f"LSTMModel(cell={c['cell']!r}, hidden_size={c['hidden_size']}, num_layers={c['num_layers']}, "
                 f"sequence_length={c['sequence_length']}, fitted={self.is_fitted})")
-
 
 
 def _check_flag(value, name):

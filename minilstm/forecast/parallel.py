@@ -19,16 +19,17 @@ Backends (joblib's names):
   ray.init(...)``, then ``backend='ray'`` (or ``joblib.parallel_config(backend='ray')``).
   Any backend registered with ``joblib.register_parallel_backend`` is accepted by name.
 
-Threads: every task runs with its BLAS and OpenMP thread pools (threadpoolctl) and Numba's
-threads limited to 1, so n fits on n cores do not fight over them. With ``n_jobs=1`` too: a
-matrix product split over 2 threads rounds differently from one on 1 thread (float32 results
+Threads: every task runs inside ``minilstm.kernels.threads.single_threaded`` (the one thread policy):
+NumPy's BLAS, OpenMP and Numba limited to one thread, so n fits on n cores do not fight over them.
+With ``n_jobs=1`` too: a matrix product split over 2 threads rounds differently from one on 1 thread (float32 results
 differ in the last digits), so this is what makes the numbers the same for every ``n_jobs``
 and backend. (A single ``LSTMModel.fit`` outside ``run_parallel`` uses the machine's threads.)
 """
 import contextlib
-import threading
 
 from ..errors import ConfigError, DeviceError
+from ..kernels.threads import single_threaded
+from .progress import progress_bar
 
 INSTALL_HINT = "pip install 'minilstm[distributed]'"
 MAX_JOBS = 10_000         # n_jobs beyond this is a typo; the workers started are also capped at the number of tasks
@@ -37,59 +38,6 @@ MAX_JOBS = 10_000         # n_jobs beyond this is a typo; the workers started ar
 def task(fn, *args, **kwargs):
     """One unit of work for ``run_parallel``: ``(fn, args, kwargs)`` (the same as ``joblib.delayed(fn)(...)``)."""
     return fn, args, kwargs
-
-
-_LIMIT = {"lock": threading.Lock(), "depth": 0, "limiter": None}
-
-
-@contextlib.contextmanager
-def single_threaded():
-    """BLAS/OpenMP (threadpoolctl) and Numba limited to one thread inside the block, restored after.
-
-    The BLAS limit is process-wide, so tasks running side by side in threads of one process (the
-    threading backend, a Dask worker with several threads) share it: the first task in sets it, the
-    last one out restores the original. OpenMP's and Numba's thread counts are per thread: each
-    task sets and restores its own.
-    """
-    from threadpoolctl import ThreadpoolController
-    # a limiter restores every library it was built on: build each on its own libraries only
-    with _LIMIT["lock"]:
-        if _LIMIT["depth"] == 0:
-            _LIMIT["limiter"] = ThreadpoolController().select(user_api="blas").limit(limits=1)
-        _LIMIT["depth"] += 1
-    numba = _numba_if_loaded()
-    before = numba.get_num_threads() if numba is not None else None
-    openmp = ThreadpoolController().select(user_api="openmp").limit(limits=1)
-    try:
-        if numba is not None:
-            numba.set_num_threads(1)
-        yield
-    finally:
-        if numba is not None:
-            numba.set_num_threads(before)
-        openmp.restore_original_limits()
-        with _LIMIT["lock"]:
-            _LIMIT["depth"] -= 1
-            if _LIMIT["depth"] == 0:
-                _LIMIT["limiter"].restore_original_limits()
-                _LIMIT["limiter"] = None
-
-
-def progress_bar(**kwargs):
-    """A tqdm bar: ``tqdm.auto`` (a widget in Jupyter) when ipywidgets is installed, else the text bar
-    (which Jupyter also renders), so a notebook without ipywidgets gets a bar and no warning."""
-    try:
-        import ipywidgets  # noqa: F401
-        from tqdm.auto import tqdm
-    except ImportError:
-        from tqdm.std import tqdm
-    return tqdm(**kwargs)
-
-
-def _numba_if_loaded():
-    import sys
-    numba = sys.modules.get("numba")
-    return numba if numba is not None and hasattr(numba, "set_num_threads") else None
 
 
 def _run_single_threaded(fn, args, kwargs):

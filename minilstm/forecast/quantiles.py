@@ -86,3 +86,73 @@ def labelled_quantiles(out, index, first_position, levels, freq=None):
     from .inputs import target_times
     times = target_times(index, first_position + np.arange(len(out)), freq)
     return pd.DataFrame(out, index=times, columns=pd.Index(list(levels), name="quantile"))
+
+
+# ---- a fitted quantile LSTMModel's predictions (LSTMModel.predict / forecast / evaluate call these) ------------
+
+def model_windows(model, Xw, rows=None, smoothed=None):
+    """A quantile model's windows (n, L, F), normalized -> (n, k*T, Q) in normalized units, each prediction's
+    Q levels sorted (the network's outputs are laid out level fastest)."""
+    k, T, Q = model.config["output_steps"], model.n_targets, len(model.config["quantiles"])
+    wt = model._transform()
+    if wt is None:
+        return sort_levels(model._net.predict(Xw, k * T * Q).reshape(len(Xw), k * T, Q))
+    Xs, context = wt.inputs(Xw, rows, smoothed)
+    P = model._net.predict(Xs, k * T * Q).reshape(len(Xw), k, T, Q)
+    P = np.stack([wt.outputs(Xs, P[..., i], context) for i in range(Q)], axis=-1)
+    return sort_levels(P.reshape(len(Xw), k * T, Q))
+
+
+def model_rows(model, Xa, steps, origins=None):
+    """``LSTMModel._predict_rows`` with every level: rows (N, F) -> (n, steps, T, Q) in y's units, sorted along
+    Q. Direct forecasts only (steps <= output_steps): feeding one level back would not give the others."""
+    from ..errors import ConfigError
+    from .windows import sliding_windows
+    L, k, T = model.config["sequence_length"], model.config["output_steps"], model.n_targets
+    if model.config["loss"] != "quantile":
+        raise ConfigError("quantiles=True needs a model trained with config['loss'] = 'quantile' and "
+                          "config['quantiles'], e.g. [0.1, 0.5, 0.9]; this one was trained with "
+                          f"loss={model.config['loss']!r} and gives one value per step.")
+    if steps > k:
+        raise ConfigError(f"quantile forecasts are direct: steps={steps} exceeds the output_steps={k} the model "
+                          f"was trained for. Retrain with output_steps={steps}, or use steps <= {k}.")
+    rows = model._nx(Xa)
+    Xw = sliding_windows(rows, L)
+    pick = None if origins is None else np.asarray(origins) - L
+    wt = model._transform()
+    if pick is None or wt is None or wt.smoother is None:
+        P = model_windows(model, Xw if pick is None else Xw[pick], rows)
+    else:
+        P = model_windows(model, Xw[pick], smoothed=wt.smoothed(Xw, rows)[pick])
+    P = np.moveaxis(P.reshape(len(P), k, T, -1)[:, :steps], -1, 2)            # (n, steps, Q, T) for _inv_y
+    return sort_levels(np.moveaxis(model._inv_y(P), 2, -1))
+
+
+def model_pandas(model, out, Xt, first_position):
+    """(n, Q) quantile predictions -> a DataFrame (one column per level) when fitted and called with a
+    DatetimeIndex, as point forecasts are labelled; other shapes stay NumPy."""
+    from .inputs import is_datetime_index
+    if not (model.info.get("time_index") and is_datetime_index(Xt.index)):
+        return out
+    return labelled_quantiles(out, Xt.index, first_position, model.config["quantiles"], model.info.get("freq"))
+
+
+def model_predict(model, Xt, steps, origins=None):
+    """predict/forecast(..., quantiles=True): every level, shaped and labelled."""
+    L, h = model.config["sequence_length"], model.config["horizon"]
+    P = model_rows(model, Xt.values, steps, origins)
+    if origins is None:
+        return model_pandas(model, shape_quantiles(P, steps, model._y_1d), Xt, L - 1 + h)
+    out = P[-1] if steps > 1 else P[-1:, 0]                                    # (steps, T, Q) or (1, T, Q)
+    out = out[:, 0] if model._y_1d else out
+    return model_pandas(model, out, Xt, len(Xt.values) - 1 + h)
+
+
+def model_report(model, Xa, truth, n, notes):
+    """evaluate's keys for a quantile model (``quantile_metrics``): quantiles, pinball, pinball_by_quantile,
+    intervals {nominal: {lower, upper, coverage, mean_width, n}}, notes extended."""
+    k = model.config["output_steps"]
+    qpred = model_rows(model, Xa[:n + model.config["sequence_length"] - 1], k)         # (n, k, T, Q)
+    out = quantile_metrics(truth, qpred, model.config["quantiles"])
+    out["notes"] = list(notes) + out["notes"]
+    return out

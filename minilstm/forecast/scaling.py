@@ -127,10 +127,11 @@ class WindowTransform:
     (``floors`` {column: floor}, or None) and a baseline: ``positions`` from ``baseline_positions``, or
     ``smoother``, an ``ExponentialSmoothing`` of the history columns (``forecast.smoothing``), or neither.
 
-    inputs(Xw, rows=None, smoothed=None) -> (X', context): rows (N, F), when given, are the rows the windows were cut
-    from, the windows being rows' last n windows, so the smoother's states carry every row before a window's end;
-    without them it runs over each window alone (``smoothed``: its forecasts, given). targets(X', Y, context) -> what the network learns
-    (n, k, T); outputs(X', P, context) -> its predictions P (n, k, T) back in the normalizer's units.
+    inputs(Xw, rows=None, smoothed=None) -> (X', context): rows (N, F), when given, are the rows the windows
+    were cut from, the windows being rows' last n windows, so the smoother's states carry every row before a
+    window's end; without them it runs over each window alone (``smoothed``: its forecasts, given).
+    targets(X', Y, context) -> what the network learns (n, k, T); outputs(X', P, context) -> its predictions
+    P (n, k, T) back in the normalizer's units.
     """
 
     def __init__(self, history, floors=None, positions=None, smoother=None, steps_ahead=None):

@@ -80,7 +80,8 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None
     """The filter over x (S, N) for every parameter set in ``params`` (arrays (P,)) at once, its initial states
     from the first L rows (``initial_states``).
 
-    ds: the steps ahead d >= 0 to forecast (k,; d = 0: the smoothed value of the last row). origins: the rows t (forecasts made after row t - 1)
+    ds: the steps ahead d >= 0 to forecast (k,; d = 0: the smoothed value of the last row).
+    origins: the rows t (forecasts made after row t - 1)
     whose forecasts are returned, (S, len(origins), P, k); None: the end of x only, (S, P, k).
     score_to: instead, the mean absolute error (P,) of the forecasts from every origin in ``origins`` whose
     target row lies before score_to (used to choose the parameters). back: a function applied to every

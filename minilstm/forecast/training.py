@@ -1,14 +1,15 @@
 """The one training loop, shared by ``LSTMModel.fit`` and anything that fits many models.
 
-``Network`` is an LSTM stack with a linear head on the top layer's last hidden state,
+``Network`` is a recurrent stack (LSTM or GRU) with a linear head on the top layer's last hidden state,
 (B, L, F) windows -> (B, k * T) predictions. ``train`` runs the loop on a network it is
 handed and touches nothing else::
 
     per epoch: shuffle (seeded) -> per batch: forward -> loss -> backward -> clip -> optimizer step
                -> validation loss -> history row -> progress (bar or line) -> early-stopping bookkeeping
                -> learning-rate schedule
-    end:       the best weights (lowest validation loss, or training loss without validation)
-               restored in the network
+    end:       with restore_best (the default), and always after a divergence or Ctrl-C, the best weights
+               (lowest validation loss, or training loss without validation) restored in the network; with
+               restore_best=False the last finished epoch's weights stay
 
 A non-finite loss or gradient norm stops the loop with a diagnosis (``TrainResult.diverged``);
 Ctrl-C stops it after restoring the best weights. Either way the caller decides what to keep:
@@ -23,30 +24,37 @@ import numpy as np
 
 from ..backend import resolve_device, to_numpy
 from ..errors import ConfigError
-from .config import n_quantiles
 from ..functional import LOSSES, pinball_loss
 from ..nn import GRU, LSTM, Linear
-from ..optim import Adam, AdamW, compiled_passes, clip_grad_norm
+from ..optim import Adam, AdamW, clip_grad_norm, compiled_passes
+from .config import n_quantiles
+from .progress import EpochProgress
 
 
 class Network:
     """Recurrent layers (``LSTM`` or ``GRU``, one or two directions) + a linear head on the top layer's final
     hidden state: h_T with one direction; with two, [h->_T, h<-_1], the forward direction's state after the
     last row and the reverse direction's after the first (each has read the whole window, and nothing after it).
-    The recurrent layer is ``net.lstm`` whatever its cell (the saved parameter names start with ``lstm.``).
+    The recurrent layers are ``net.rnn`` (``net.lstm`` is the same object under its old name; the saved parameter
+    names start with ``lstm.`` whatever the cell, so model files stay as they were).
 
     forward: xb (B, L, F) on the device -> predictions (B, k * T); backward: dpred (B, k * T) ->
     gradients keyed ``lstm.*`` / ``head.*`` like ``params``.
     """
 
-    def __init__(self, lstm, head):
-        self.lstm, self.head = lstm, head
-        self.xp, self.dtype = lstm.xp, lstm.dtype
+    def __init__(self, rnn, head):
+        self.rnn, self.head = rnn, head
+        self.xp, self.dtype = rnn.xp, rnn.dtype
+
+    @property
+    def lstm(self):
+        """The recurrent layers under their old name (and the prefix of their saved parameter names)."""
+        return self.rnn
 
     @property
     def params(self):
         """All trainable arrays: ``lstm.*`` and ``head.*`` (the layers' own arrays, not copies)."""
-        p = {f"lstm.{k}": v for k, v in self.lstm.params.items()}
+        p = {f"lstm.{k}": v for k, v in self.rnn.params.items()}
         p.update({f"head.{k}": v for k, v in self.head.params.items()})
         return p
 
@@ -62,22 +70,22 @@ class Network:
 
     def forward(self, xb, infer=False):
         """xb (B, L, F) -> predictions (B, outputs); infer: no dropout and no caches (``lstm.infer``)."""
-        _, states = self.lstm.infer(xb) if infer else self.lstm.forward(xb)
+        _, states = self.rnn.infer(xb) if infer else self.rnn.forward(xb)
         h_n = states[0] if isinstance(states, tuple) else states      # LSTM (h_n, c_n); GRU h_n
-        nd = getattr(self.lstm, "num_directions", 1)
+        nd = self.rnn.num_directions
         top = h_n[h_n.shape[0] - nd:]                                  # the top layer's directions, (nd, B, H)
         return self.head.forward(top[0] if nd == 1 else self.xp.concatenate(list(top), axis=1))
 
     def backward(self, dpred):
         """Backpropagate ``dpred``, the loss gradient of ``forward``'s predictions, through the head and the LSTM."""
         dh_last = self.head.backward(dpred)                            # (B, nd * H)
-        nd, H = getattr(self.lstm, "num_directions", 1), self.lstm.hidden_size
-        S = self.lstm.num_layers * nd
+        nd, H = self.rnn.num_directions, self.rnn.hidden_size
+        S = self.rnn.num_layers * nd
         dh_n = self.xp.zeros((S, dh_last.shape[0], H), dtype=dh_last.dtype)
         for d in range(nd):                                            # the top layer's final states (no dropout)
             dh_n[S - nd + d] = dh_last[:, d * H:(d + 1) * H]
-        self.lstm.backward(None, dh_n=dh_n)
-        g = {f"lstm.{k}": v for k, v in self.lstm.grads.items()}
+        self.rnn.backward(None, dh_n=dh_n)
+        g = {f"lstm.{k}": v for k, v in self.rnn.grads.items()}
         g.update({f"head.{k}": v for k, v in self.head.grads.items()})
         return g
 
@@ -209,63 +217,6 @@ class _Stop(Exception):
         self.message = message
 
 
-def _in_jupyter():
-    """True inside a running Jupyter kernel (not merely when ipykernel has been imported)."""
-    import sys
-    ip = sys.modules.get("IPython")
-    shell = ip.get_ipython() if ip is not None and hasattr(ip, "get_ipython") else None
-    return type(shell).__name__ == "ZMQInteractiveShell"
-
-
-class EpochProgress:
-    """How ``train`` reports each epoch, from fit's ``verbose``.
-
-    True: a tqdm bar (epochs done, train/val loss, elapsed and time left) where a bar can be drawn (a
-    terminal, Jupyter), else one line per epoch (logs, pipes); 'bar': always the bar; 'lines' (or 2):
-    always one line per epoch; False (or 0, None): nothing.
-    """
-
-    def __init__(self, verbose, epochs):
-        import sys
-        if verbose is None or verbose is False or verbose == 0:
-            mode = None
-        elif verbose is True or verbose == 1:
-            interactive = _in_jupyter() or getattr(sys.stdout, "isatty", lambda: False)()
-            mode = "bar" if interactive else "lines"
-        elif verbose in ("bar", "lines") or verbose == 2:
-            mode = "lines" if verbose == 2 else verbose
-        else:
-            raise ConfigError(f"verbose must be True (a progress bar, or lines in a log), 'bar', 'lines' (or 2: one "
-                              f"line per epoch) or False (nothing), got {verbose!r}.")
-        self.mode, self.epochs, self.t0, self.bar = mode, epochs, time.perf_counter(), None
-        if mode == "bar":
-            from .parallel import progress_bar
-            self.bar = progress_bar(total=epochs, desc="", unit="epoch", mininterval=0, file=sys.stdout,
-                                    bar_format="fit {n_fmt}/{total_fmt} epochs |{bar:20}| {desc} "
-                                               "[{elapsed} elapsed, ~{remaining} left]")
-
-    def epoch(self, row):
-        """One history row done: {'epoch', 'train_loss', 'val_loss', 'grad_norm', 'lr', ...}."""
-        val = f"  val {row['val_loss']:.5f}" if row["val_loss"] is not None else ""
-        if self.bar is not None:
-            self.bar.set_description_str(f"train {row['train_loss']:.5f}{val}", refresh=False)
-            self.bar.update()
-        elif self.mode == "lines":
-            el, e, E = time.perf_counter() - self.t0, row["epoch"], self.epochs
-            print(f"epoch {e:>3}/{E}  train {row['train_loss']:.5f}{val}  |g| {row['grad_norm']:.3f}  "
-                  f"lr {row['lr']:.2e}  {el:.1f}s elapsed, ~{el / e * (E - e):.0f}s left", flush=True)
-
-    def note(self, text):
-        if self.bar is not None:
-            self.bar.write(text)
-        elif self.mode == "lines":
-            print(text)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 def train(net, Xw, Y, tr, va, cfg, verbose=True):
     """Train ``net`` on windows Xw (n, L, F) and targets Y (n, k*T), both normalized host arrays.
 
@@ -348,5 +299,5 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
         if average is not None:                   # no update since that epoch's validation
             net.set_params(average.avg)
         res.best_epoch = res.history[-1]["epoch"]
-    net.lstm.train()
+    net.rnn.train()
     return res

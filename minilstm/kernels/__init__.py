@@ -1,29 +1,40 @@
-"""Kernel families: fast paths with the same signatures as ``minilstm.core``.
+"""Kernel families: fast paths with the same signatures as the reference in ``minilstm.core``.
 
-Each module exposes ``lstm_forward(x, h0, c0, params)`` and
-``lstm_backward(dh_seq, dh_T, dc_T, cache)`` with the shapes, cache contents and
-results of the reference in ``minilstm.core``; the tests hold every one to it. The GRU's
-family (``get_gru_impl``): ``gru_forward(x, h0, params)``/``gru_backward(dh_seq, dh_T, cache)``
-of ``minilstm.gru`` (reference, also on CuPy) and ``numba_gru`` (CPU). ``cuda_selftest`` runs the fused
-CUDA kernels against the reference once per dtype and process before an LSTM layer uses them.
+Each LSTM family exposes ``lstm_forward(x, h0, c0, params)`` and ``lstm_backward(dh_seq, dh_T, dc_T, cache)``
+with the shapes, cache contents and results of ``minilstm.core.lstm``; the GRU's (``get_gru_impl``)
+``gru_forward(x, h0, params)``/``gru_backward(dh_seq, dh_T, cache)`` of ``minilstm.core.gru``. The tests
+hold every one to the reference.
 
-Compiled code reads and writes raw memory, so every kernel entry first checks its
-arguments with ``minilstm.core``'s checks, then the size contract below (exact shapes,
-C-contiguous, one dtype, float32 or float64): a mis-sized or strided array is a ``ShapeError``,
-never a crash or a wrong value. Functions that take raw addresses are private (``simd._product``).
+By concern, shared by both cells:
+
+- ``math``: tanh and sigmoid in the kernels' precision, and the compile options (``JIT``);
+- ``numba_cpu`` (LSTM) and ``numba_gru`` (GRU): the row passes, the compiled time loops and their
+  threaded drivers, and the entries; ``rows``: what both cells' row drivers share (the products of a row
+  range, how a pass is run over the rows);
+- ``simd``: the per-step product at few rows (private raw-pointer tiles);
+- ``contract``: the size contract every entry checks, and the arrays the fused kernels prepare;
+- ``blas``: NumPy's own gemm, callable from compiled code; ``threads``: the one thread policy (also what a
+  multi-fit task runs in); ``workspace``: the per-thread scratch arrays;
+- ``numba_optim``: Adam's update and the weights' moving average; ``cuda`` and ``cuda_selftest``: the fused
+  CUDA kernels (LSTM) and their first-use self-test.
+
+Compiled code reads and writes raw memory, so every public kernel entry (``lstm_forward``, ``gru_backward``,
+``numba_optim.adam_update``, ...) first checks its arguments (``minilstm.validate``'s checks, then a size contract:
+exact shapes, C-contiguous, one dtype, float32 or float64): a mis-sized or strided array is a ``ShapeError``,
+never a crash or a wrong value. Functions that take raw addresses or trust their callers are private
+(``simd._product``, ``numba_cpu._forward_rows``).
 """
-import numpy as np
+from ..errors import ConfigError
+from .contract import KERNEL_DTYPES, check_contract, check_host_arrays, check_kernel_dtype
 
-from ..errors import ConfigError, InputTypeError, ShapeError
-
-KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+__all__ = ["KERNEL_DTYPES", "check_contract", "check_host_arrays", "check_kernel_dtype", "get_gru_impl", "get_impl"]
 
 
 def get_impl(kernels):
     """The module implementing ``lstm_forward``/``lstm_backward`` for a resolved kernel family."""
     if kernels == "numpy":
-        from .. import core
-        return core
+        from ..core import lstm
+        return lstm
     if kernels == "numba":
         from . import numba_cpu
         return numba_cpu
@@ -37,40 +48,9 @@ def get_gru_impl(kernels):
     """The module implementing ``gru_forward``/``gru_backward`` for a resolved kernel family.
     On the GPU the GRU runs its reference (``minilstm.gru``) through CuPy."""
     if kernels in ("numpy", "cuda"):
-        from .. import gru
+        from ..core import gru
         return gru
     if kernels == "numba":
         from . import numba_gru
         return numba_gru
     raise ConfigError(f"unknown kernel family {kernels!r}; valid: 'numpy', 'numba', 'cuda'.")
-
-
-def check_kernel_dtype(dtype, family):
-    """The compiled kernels exist for float32 and float64 only."""
-    if np.dtype(dtype) not in KERNEL_DTYPES:
-        raise InputTypeError(f"the {family} kernels take float32 or float64 arrays, got {np.dtype(dtype)}; cast with "
-                             ".astype(np.float64) or use kernels='numpy'.")
-
-
-def check_contract(kernel, arrays, array_type=np.ndarray):
-    """Size contract of one compiled kernel: ``arrays`` maps a name to (array, expected shape).
-
-    Every array must be an ``array_type`` of exactly that shape, C-contiguous, all of one kernel dtype.
-    Cheap (no pass over the data); call it before handing arrays to compiled code.
-    """
-    dtype = None
-    for name, (a, shape) in arrays.items():
-        if not isinstance(a, array_type):
-            raise InputTypeError(f"{kernel}: {name} must be a {array_type.__module__}.{array_type.__name__}, got "
-                                 f"{type(a).__name__}.")
-        if tuple(a.shape) != tuple(shape):
-            raise ShapeError(f"{kernel}: {name} must have shape {tuple(shape)}, got {tuple(a.shape)}.")
-        if not a.flags.c_contiguous:
-            raise ShapeError(f"{kernel}: {name} must be C-contiguous (compiled code reads it as raw memory), got a "
-                             f"strided or Fortran-ordered view; pass np.ascontiguousarray({name}).")
-        if dtype is None:
-            dtype = a.dtype
-            check_kernel_dtype(dtype, kernel)
-        elif a.dtype != dtype:
-            raise InputTypeError(f"{kernel}: {name} has dtype {a.dtype}, the other arrays {dtype}; use one dtype.")
-    return dtype

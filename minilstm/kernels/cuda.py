@@ -24,11 +24,11 @@ import math
 
 import numpy as np
 
-from ..core import (CACHE_KEYS, carried_gradients, check_backward_args, check_forward_args, contiguous_weights,
-                    initial_states, input_projection, sequence_buffers, sequence_outputs, weights_backward)
+from ..core.common import carried_gradients, initial_states
+from ..core.lstm import CACHE_KEYS, sequence_buffers, sequence_outputs, weights_backward
 from ..errors import DeviceError, InputTypeError, ShapeError
-from ..validate import check_same_module
-from . import check_kernel_dtype
+from ..validate import check_same_module, check_sequence_backward_args, check_sequence_inputs
+from .contract import check_kernel_dtype, contiguous_weights, project_inputs
 
 try:
     import cupy as cp
@@ -95,7 +95,8 @@ __global__ void gates_backward_step(const T* __restrict__ dh, const T* __restric
 // out: hs[1..T], cs[1..T], gates (T, B, 4H), tanh_c (T, B, H)
 template <typename T, int R>
 __global__ void lstm_forward_persistent(const T* __restrict__ xw, const T* __restrict__ W_h,
-                                        const T* __restrict__ bias, T* __restrict__ hs, T* __restrict__ cs, T* __restrict__ gates,
+                                        const T* __restrict__ bias, T* __restrict__ hs, T* __restrict__ cs,
+                                        T* __restrict__ gates,
                                         T* __restrict__ tanh_c, int Tn, int B, int H) {
     extern __shared__ unsigned char smem_raw[];
     T* h_sh = reinterpret_cast<T*>(smem_raw);          // h_{t-1} of the block's R rows
@@ -287,12 +288,12 @@ def _grid(n, block=256):
 
 def lstm_forward(x, h0, c0, params):
     """Same contract as ``minilstm.core.lstm_forward`` on CuPy arrays."""
-    B, T, D, H = check_forward_args(x, h0, c0, params)
+    B, T, D, H = check_sequence_inputs(x, {"h0": h0, "c0": c0}, params, "lstm")
     check_device_arrays(x, "x", T, B, H)
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
     dt = x.dtype
     tname = _TYPES[np.dtype(dt)]
-    x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
+    x_tm, xw = project_inputs(x, W_x)                 # one product for all steps; b is added in the gate pass
     b = cp.ascontiguousarray(b)
     h0, c0 = initial_states(x, params, h0, c0)
     hs, cs, gates, tanh_c = sequence_buffers(h0, c0, T, dt)
@@ -315,7 +316,7 @@ def lstm_forward(x, h0, c0, params):
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
     """Same contract as ``minilstm.core.lstm_backward`` on CuPy arrays."""
-    T, B, D, H = check_backward_args(dh_seq, dh_T, dc_T, cache)
+    T, B, D, H = check_sequence_backward_args(dh_seq, {"dh_T": dh_T, "dc_T": dc_T}, cache, "lstm")
     check_device_arrays(cache["x_tm"], "cache['x_tm']", T, B, H, dh_seq=dh_seq, dh_T=dh_T, dc_T=dc_T)
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
     hs, cs, gates, tanh_c = (cp.ascontiguousarray(a) for a in (hs, cs, gates, tanh_c))   # raw pointers below

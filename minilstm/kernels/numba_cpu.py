@@ -17,7 +17,7 @@ Four measured design choices:
   threads fight NumPy's: a 64x24x64 two-layer step went from 7 ms to 42 ms.)
 * Batch rows are independent through time, so a layer's forward and backward split
   them over Numba's threads (``_forward_rows_par``, ``_backward_rows_par``: one
-  threaded region per layer and direction). Each thread does its rows' input
+  threaded region per layer and direction; ``threads.loop_threads`` says how many). Each thread does its rows' input
   projection, time loop, weight-gradient share and dx with a one-thread BLAS, so no
   BLAS thread pool is woken (its spinning would take a core from the loop). Results
   are bitwise reproducible for a given number of threads; between thread counts they
@@ -26,147 +26,36 @@ Four measured design choices:
   over the row ranges). Measured on 2 cores (training step, ms, before ->
   after): 32,20,10,64,2: 2.8 -> 1.8; 64,50,10,128,2: 50 -> 30; 128,100,32,256,2:
   453 -> 392; one demo ``fit`` epoch: 2.9 s -> 1.7 s.
-* At up to VECTOR_STEP_MAX_ROWS batch rows the per-step products are ``simd.product`` and, backward,
-  ``simd.product_nt`` with W_h itself (register tiles written in LLVM vector IR) instead of gemm, which
+* At up to VECTOR_STEP_MAX_ROWS batch rows the per-step products are ``simd._product`` and, backward,
+  ``simd._product_nt`` with W_h itself (register tiles written in LLVM vector IR) instead of gemm, which
   packs all of W_h on every call, and of a transposed copy of W_h: a training step at batch 1
   (1,20,10,64,2) went from 0.51 to 0.42 ms, at 16,30,5,96,2 from 3.5 to 3.2 ms.
-* Numba has no vector math library here, so ``math.tanh``/``math.exp`` are scalar
-  calls (about 16-26 ns per element). In float32 the gates use a rational
-  approximation of tanh (Eigen's, accurate to a few float32 ulps) that LLVM can
-  vectorize; sigmoid(x) = 0.5 tanh(x/2) + 0.5. In float64 they use ``_exp_split``,
-  e^y as 2^n (1 + q) from the classic reduction y = n ln2 + r and a degree-13
-  polynomial for q = e^r - 1, all plain arithmetic and bit moves that LLVM
-  vectorizes (within 4 ulp of libm, so the kernels match the reference to about
-  1e-15; a float64 gate pass went from 77 ns per cell with libm to 12.5).
+* The gate nonlinearities are ``math.tanh``/``math.sigmoid`` (this package's ``math``: vectorizable
+  float32 and float64 forms, no libm call).
+
+Modules: this one holds the LSTM's row passes (``_gates_forward_row``, ``_gates_backward_row``), its
+compiled time loops (``_forward_rows``, ``_backward_rows`` and their threaded drivers ``*_par``) and the
+entries; ``rows`` the products of a row range both cells share, ``math`` the float math, ``simd`` the small
+per-step products, ``threads`` the one thread policy, ``workspace`` the per-thread scratch arrays, ``blas``
+NumPy's gemm. ``numba_gru`` is the GRU's
+counterpart on the same machinery.
 
 Cache contents and results are the reference's, so the two can be mixed and
 compared. Compiled functions are cached on disk (``cache=True``).
 """
-import contextlib
-import math
-import os
-import threading
-
 import numba
 import numpy as np
-from numba import types
-from llvmlite import ir
-from numba.extending import intrinsic, overload
 
-from ..core import (CACHE_KEYS, carried_gradients, check_backward_args, check_forward_args, contiguous_weights,
-                    initial_states, input_projection, sequence_buffers, sequence_outputs, weights_backward)
-from . import blas, check_contract, check_kernel_dtype, simd
-from .blas import NO_TRANS, ROW_MAJOR, TRANS
-from ..errors import InputTypeError, ShapeError
-from ..validate import check_same_module
-
-_JIT = dict(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-_JIT_PAR = dict(_JIT, parallel=True)
+from ..core.common import carried_gradients, initial_states
+from ..core.lstm import CACHE_KEYS, sequence_buffers, sequence_outputs, weights_backward
+from ..validate import check_sequence_backward_args, check_sequence_inputs
+from . import blas, rows, simd, threads
+from .contract import check_host_arrays, contiguous_weights, project_inputs
+from .math import JIT, JIT_PAR, sigmoid, tanh
+from .workspace import scratch
 
 
-def tanh(x):
-    """tanh in the kernels' precision (pure-Python fallback; compiled through the overload below)."""
-    return math.tanh(x)
-
-
-def sigmoid(x):
-    """Stable logistic function in the kernels' precision (pure-Python fallback)."""
-    z = math.exp(-abs(x))
-    return (1.0 if x >= 0 else z) / (1.0 + z)
-
-
-@intrinsic
-def _f64_from_bits(typingctx, bits):
-    """The float64 whose IEEE-754 bits are the int64 ``bits`` (an LLVM bitcast: no memory, vectorizes)."""
-    if bits != types.int64:
-        return None
-    return types.float64(types.int64), lambda context, builder, sig, args: builder.bitcast(args[0], ir.DoubleType())
-
-
-@intrinsic
-def _bits_of_f64(typingctx, x):
-    """The IEEE-754 bits of the float64 ``x`` as an int64 (an LLVM bitcast)."""
-    if x != types.float64:
-        return None
-    return types.int64(types.float64), lambda context, builder, sig, args: builder.bitcast(args[0], ir.IntType(64))
-
-
-_LOG2E, _LN2_HI, _LN2_LO = 1.4426950408889634, 6.93147180369123816490e-01, 1.90821492927058770002e-10
-_ROUNDER = 6755399441055744.0            # 1.5 * 2**52: adding it rounds a float64 to an integer in its low bits
-_C = [1.0 / math.factorial(k + 1) for k in range(13)]     # e^r - 1 = r (c0 + c1 r + ... + c12 r^12), c_k = 1/(k+1)!
-_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12 = _C
-
-
-@numba.njit(error_model="numpy", fastmath={"contract"})
-def _exp_split(y):
-    """e^y = scale * (1 + q) for float64 y <= 0 (below -708: as at -708), without a libm call.
-
-    y = n ln2 + r with n = round(y / ln2) and |r| <= ln2 / 2 (ln2 in two parts, so n ln2 is exact);
-    q = e^r - 1 by its Taylor series to r^13 (relative error below 1e-17 there); scale = 2^n built
-    from its exponent bits. Returns (scale, q): 1 + q for e^y, and scale q + (scale - 1) for e^y - 1
-    without cancellation near 0. NaN stays NaN.
-
-    The series is summed by Estrin's scheme (pairs, then pairs of pairs with r^2, r^4, r^8): a tree four
-    multiply-adds deep instead of Horner's chain of thirteen. The gate pass is bound by that chain's
-    latency, not by the arithmetic: measured 16 -> 12.5 ns per float64 cell (tanh within 4 ulp of NumPy's,
-    was 3)."""
-    if y < -708.0:
-        y = -708.0
-    t = y * _LOG2E + _ROUNDER
-    n = t - _ROUNDER
-    r = (y - n * _LN2_HI) - n * _LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    s03 = (_C0 + _C1 * r) + (_C2 + _C3 * r) * r2
-    s47 = (_C4 + _C5 * r) + (_C6 + _C7 * r) * r2
-    s812 = (_C8 + _C9 * r) + (_C10 + _C11 * r) * r2 + _C12 * r4
-    q = r * (s03 + s47 * r4 + s812 * (r4 * r4))
-    return _f64_from_bits((_bits_of_f64(t) + 1023) << 52), q    # low bits of t hold n: 2^n = bits (n + 1023) << 52
-
-
-@overload(tanh, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
-def _tanh_overload(x):
-    if x == types.float32:
-        def tanh_f32(x):
-            # Eigen's generic_fast_tanh_float: odd rational function on [-7.9988, 7.9988]
-            x = min(max(x, np.float32(-7.99881172180175781)), np.float32(7.99881172180175781))
-            x2 = x * x
-            p = x2 * np.float32(-2.76076847742355e-16) + np.float32(2.00018790482477e-13)
-            p = x2 * p + np.float32(-8.60467152213735e-11)
-            p = x2 * p + np.float32(5.12229709037114e-08)
-            p = x2 * p + np.float32(1.48572235717979e-05)
-            p = x2 * p + np.float32(6.37261928875436e-04)
-            p = x2 * p + np.float32(4.89352455891786e-03)
-            p = x * p
-            q = x2 * np.float32(1.19825839466702e-06) + np.float32(1.18534705686654e-04)
-            q = x2 * q + np.float32(2.26843463243900e-03)
-            q = x2 * q + np.float32(4.89352518554385e-03)
-            return p / q
-        return tanh_f32
-
-    def tanh_f64(x):
-        a = min(abs(x), 20.0) if x == x else x     # tanh(20) is 1 in float64; NaN stays NaN
-        scale, q = _exp_split(-2.0 * a)
-        e = scale * q + (scale - 1.0)              # e^{-2|x|} - 1, in (-1, 0]
-        return math.copysign(-e / (2.0 + e), x)    # tanh|x| = (1 - e^{-2|x|}) / (1 + e^{-2|x|})
-    return tanh_f64
-
-
-@overload(sigmoid, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
-def _sigmoid_overload(x):
-    if x == types.float32:
-        def sigmoid_f32(x):
-            return np.float32(0.5) * tanh(np.float32(0.5) * x) + np.float32(0.5)
-        return sigmoid_f32
-
-    def sigmoid_f64(x):
-        scale, q = _exp_split(-abs(x))
-        z = scale * (1.0 + q)          # e^{-|x|}: never overflows
-        return (1.0 if x >= 0 else z) / (1.0 + z)
-    return sigmoid_f64
-
-
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gates_forward_row(a, xw, b, c_prev, g, c_t, h_t, tanh_c):
     """One batch row: a, xw, b (4H,) -> g (4H,) activated gates; c_t, h_t, tanh_c (H,). No array is read and written."""
     H = c_t.shape[0]
@@ -186,7 +75,7 @@ def _gates_forward_row(a, xw, b, c_prev, g, c_t, h_t, tanh_c):
         h_t[j] = o_t * th                                    # h_t = o_t * tanh(C_t)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t):
     """One step's pointwise part.
 
@@ -197,7 +86,7 @@ def _gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t):
         _gates_forward_row(a[r], xw_t[r], bias, c_prev[r], gates_t[r], c_t[r], h_t[r], tanh_c_t[r])
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gates_backward_row(dh, dc_next, g, c_prev, tanh_c, d, dc_prev, db, one):
     """One batch row: dh, dc_next (H,) in; d (4H,) and dc_prev (H,) out; d is also added into db (4H,)."""
     H = dh.shape[0]
@@ -213,7 +102,7 @@ def _gates_backward_row(dh, dc_next, g, c_prev, tanh_c, d, dc_prev, db, one):
         db[m] += d[m]
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, db, one):
     """One step's pointwise backward.
 
@@ -226,43 +115,21 @@ def _gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, 
         _gates_backward_row(dh[r], dc_next[r], gates_t[r], c_prev[r], tanh_c_t[r], da_t[r], dc_prev[r], db, one)
 
 
-@numba.njit(**_JIT)
-def _vecmat(v, W, out):
-    """out = v @ W for one row vector: v (M,), W (M, N), out (N,), all C-contiguous and of one dtype (read
-    as raw memory). The batch-1 loops without NumPy's gemm (LSTM and GRU) use it for h_{t-1} @ W_h forward
-    and da_t @ W_h.T backward (``simd.product``: a BLAS call would pack all of W for one row, every step)."""
-    M, N = W.shape
-    simd._product(1, N, M, v.ctypes.data, M, W.ctypes.data, N, out.ctypes.data, N, simd.zero_of(out))
-
-
-@numba.njit(**_JIT)
-def _transpose(W, out):
-    """out (N, M) = W (M, N).T, by blocks of 8 rows of W, so each column read is 8 nearby elements, not one
-    element per row (measured, W_h (H, 4H) float32: H=64 15 vs 17-22 us for np.ascontiguousarray(W.T);
-    H=256 235 vs 840 us)."""
-    M, N = W.shape
-    for i0 in range(0, M, 8):
-        i1 = min(i0 + 8, M)
-        for j in range(N):
-            for i in range(i0, i1):
-                out[j, i] = W[i, j]
-
-
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a):
     """Batch-1 path when NumPy's gemm is not reachable: the whole time loop in one compiled call,
-    h_{t-1} @ W_h by ``_vecmat`` (no BLAS call, no Python per step).
+    h_{t-1} @ W_h by ``simd.vecmat`` (no BLAS call, no Python per step).
     Shapes as in ``lstm_forward`` with B = 1; a: (1, 4H) workspace."""
     for t in range(xw.shape[0]):
         a_r = a[0]
-        _vecmat(hs[t, 0], W_h, a_r)                    # a = h_{t-1} @ W_h
+        simd.vecmat(hs[t, 0], W_h, a_r)                    # a = h_{t-1} @ W_h
         _gates_forward_row(a_r, xw[t, 0], bias, cs[t, 0], gates[t, 0], cs[t + 1, 0], hs[t + 1, 0], tanh_c[t, 0])
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db, one):
     """Batch-1 BPTT in one compiled call (NumPy's gemm not reachable); dh_{t-1} = da_t @ W_h.T by
-    ``_vecmat`` with W_hT (4H, H)."""
+    ``simd.vecmat`` with W_hT (4H, H)."""
     T = gates.shape[0]
     H = W_hT.shape[1]
     for t in range(T - 1, -1, -1):
@@ -271,10 +138,10 @@ def _backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT,
         _gates_backward_row(dh[0], dc_next[0], gates[t, 0], cs[t, 0], tanh_c[t, 0], da[t, 0], dc_prev[0], db, one)
         for j in range(H):
             dc_next[0, j] = dc_prev[0, j]
-        _vecmat(da[t, 0], W_hT, dh_next[0])            # dh_{t-1} = da_t @ W_h.T
+        simd.vecmat(da[t, 0], W_hT, dh_next[0])            # dh_{t-1} = da_t @ W_h.T
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, r0, r1, one, zero):
     """A layer's whole forward pass for batch rows r0:r1, in one compiled call.
 
@@ -284,35 +151,23 @@ def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c,
     a[r0:r1] = h_{t-1} @ W_h (a: (B, 4H) workspace) and the gate pass, writing hs, cs (T+1, B, H),
     gates (T, B, 4H) and tanh_c (T, B, H) as ``lstm_forward``, and the batch-first output h_seq (B, T, H)
     (written as each h_t is made: no separate transposing pass). Products are NumPy's own cblas gemm
-    (``blas``), the per-step one ``simd.product`` when ``vec``. Rows are independent through time: threads
+    (``blas``), the per-step one ``simd._product`` when ``vec``. Rows are independent through time: threads
     may run disjoint row ranges at once.
     Without a cache (``lstm_infer``) x_tm, gates and tanh_c have a leading size of 1 instead of T: x_tm is not
     filled and every step's gates and tanh(C_t) go to their one slice.
     x, W_x, W_h, xw, hs and a are C-contiguous."""
-    B, T, D = x.shape
-    H = hs.shape[2]
-    G, n, sz = 4 * H, r1 - r0, hs.itemsize
+    T = x.shape[1]
     keep = gates.shape[0] == T
-    if keep:
-        for t in range(T):
-            for r in range(r0, r1):
-                x_tm[t, r] = x[r, t]
-    gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n * T, G, D, one, x.ctypes.data + r0 * T * D * sz, D,
-         W_x.ctypes.data, G, zero, xw.ctypes.data + r0 * T * G * sz, G)                  # x_t @ W_x, all t
+    rows.project_rows(gemm, x, W_x, x_tm, xw, keep, r0, r1, one, zero)              # x_t @ W_x, all t
     for t in range(T):
-        if vec:                                                      # few rows: no BLAS call, no packing of W_h
-            simd._product(n, G, H, hs.ctypes.data + (t * B + r0) * H * sz, H, W_h.ctypes.data, G,
-                         a.ctypes.data + r0 * G * sz, G, zero)                          # h_{t-1} @ W_h
-        else:
-            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, G, H, one, hs.ctypes.data + (t * B + r0) * H * sz, H,
-                 W_h.ctypes.data, G, zero, a.ctypes.data + r0 * G * sz, G)              # h_{t-1} @ W_h
+        rows.step_product(gemm, vec, hs, t, W_h, a, r0, r1, one, zero)              # h_{t-1} @ W_h
         tk = t if keep else 0
         for r in range(r0, r1):
             _gates_forward_row(a[r], xw[r, t], bias, cs[t, r], gates[tk, r], cs[t + 1, r], hs[t + 1, r], tanh_c[tk, r])
             h_seq[r, t] = hs[t + 1, r]
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_h, W_hT, da, dh,
                    x_bf, h_bf, dx, dW_x, dW_h, db, r0, r1, one, zero):
     """A layer's whole BPTT for batch rows r0:r1, in one compiled call.
@@ -322,14 +177,12 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
     dh_tm: (T, B, H) gradient from above (read when has_seq); dh_next, dc_next (B, H) carry dh and dC
     (updated in place after each row's pass); gates, cs, tanh_c, hs, x_tm:
     the forward's cache; W_x (D, 4H); W_h (H, 4H); W_hT (4H, H) its transpose, read only when not ``vec``
-    (when ``vec`` the per-step product is ``simd.product_nt`` with W_h itself, else a gemm with W_hT). Workspaces:
+    (when ``vec`` the per-step product is ``simd._product_nt`` with W_h itself, else a gemm with W_hT). Workspaces:
     da (B, T, 4H), dh (B, H), x_bf (B, T, D), h_bf (B, T, H) (batch-first copies of x_t and h_{t-1}, so a row
     range is one (n T, .) block).
     Out: dx (B, T, D) rows r0:r1; dW_x (D, 4H), dW_h (H, 4H), db (4H,) this range's sums (overwritten).
     da, dh_next, W_x, W_h, W_hT, x_bf, h_bf, dx, dW_x, dW_h C-contiguous."""
-    T, B, H = gates.shape[0], cs.shape[1], cs.shape[2]
-    D = x_tm.shape[2]
-    G, n, sz = 4 * H, r1 - r0, da.itemsize
+    T, H = gates.shape[0], cs.shape[2]
     db[:] = 0
     dc_prev = np.empty(H, dtype=da.dtype)     # not dc_next[r] itself: an output that overlaps an input makes LLVM
     for t in range(T - 1, -1, -1):            # fall back to its scalar loop (measured: 8 -> 3 ns per cell)
@@ -342,26 +195,11 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
                 dh_r = dh_next[r]
             _gates_backward_row(dh_r, dc_next[r], gates[t, r], cs[t, r], tanh_c[t, r], da[r, t], dc_prev, db, one)
             dc_next[r, :] = dc_prev                                  # dC_{t-1} carried to the next step down
-        if vec:
-            simd._product_nt(n, H, G, da.ctypes.data + (r0 * T + t) * G * sz, T * G, W_h.ctypes.data, G,
-                            dh_next.ctypes.data + r0 * H * sz, H, zero)                 # dh_{t-1} = da_t @ W_h^T
-        else:
-            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, H, G, one, da.ctypes.data + (r0 * T + t) * G * sz, T * G,
-                 W_hT.ctypes.data, H, zero, dh_next.ctypes.data + r0 * H * sz, H)       # dh_{t-1} = da_t @ W_h^T
-    for r in range(r0, r1):
-        for t in range(T):
-            x_bf[r, t] = x_tm[t, r]
-            h_bf[r, t] = hs[t, r]                                    # h_{t-1}
-    blk = n * T                                                      # the rows' (n T, .) blocks
-    gemm(ROW_MAJOR, TRANS, NO_TRANS, D, G, blk, one, x_bf.ctypes.data + r0 * T * D * sz, D,
-         da.ctypes.data + r0 * T * G * sz, G, zero, dW_x.ctypes.data, G)                # sum_t x_t^T da_t
-    gemm(ROW_MAJOR, TRANS, NO_TRANS, H, G, blk, one, h_bf.ctypes.data + r0 * T * H * sz, H,
-         da.ctypes.data + r0 * T * G * sz, G, zero, dW_h.ctypes.data, G)                # sum_t h_{t-1}^T da_t
-    gemm(ROW_MAJOR, NO_TRANS, TRANS, blk, D, G, one, da.ctypes.data + r0 * T * G * sz, G,
-         W_x.ctypes.data, G, zero, dx.ctypes.data + r0 * T * D * sz, D)                 # dx_t = da_t @ W_x^T
+        rows.step_product_t(gemm, vec, da, t, W_h, W_hT, dh_next, r0, r1, one, zero)  # dh_{t-1} = da_t @ W_h^T
+    rows.weight_products(gemm, x_tm, hs, da, da, W_x, x_bf, h_bf, dx, dW_x, dW_h, r0, r1, one, zero)
 
 
-@numba.njit(**_JIT_PAR)
+@numba.njit(**JIT_PAR)
 def _forward_rows_par(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, bounds, one, zero):
     """``_forward_rows`` on every row range [bounds[k], bounds[k+1]), one Numba thread each."""
     for k in numba.prange(bounds.shape[0] - 1):
@@ -369,7 +207,7 @@ def _forward_rows_par(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tan
                       one, zero)
 
 
-@numba.njit(**_JIT_PAR)
+@numba.njit(**JIT_PAR)
 def _backward_rows_par(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_h, W_hT, da,
                        dh, x_bf, h_bf, dx, dW_xs, dW_hs, dbs, bounds, one, zero):
     """``_backward_rows`` on every row range, one Numba thread each; range k writes its sums into
@@ -377,75 +215,6 @@ def _backward_rows_par(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, t
     for k in numba.prange(bounds.shape[0] - 1):
         _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_h, W_hT, da, dh,
                        x_bf, h_bf, dx, dW_xs[k], dW_hs[k], dbs[k], bounds[k], bounds[k + 1], one, zero)
-
-
-# ---- who owns the cores ------------------------------------------------------------------------------
-# With NumPy's gemm reachable (``blas._gemm``) and more than one thread allowed (``blas.loop_threads``), a
-# layer's forward and backward split the batch rows over Numba's threads, each running its rows' whole
-# time loop with a one-thread BLAS, and the big products (input projection, weight gradients, dx) are
-# split the same way; NumPy's BLAS is held at one thread meanwhile (``blas.one_thread_blas``).
-# Otherwise the loop runs on the calling thread (compiled when gemm is reachable, else in Python: per
-# step NumPy's matmul and one compiled gate pass), with one BLAS thread up to STEP_SERIAL_MAX_FLOPS per
-# step: splitting a small product over BLAS threads costs more in waking and synchronising them than it
-# saves (2 cores, 32,20,10,64,2: 3.2 -> 3.0 ms; a demo epoch beside a busy process: 20.4 s -> 4.4 s).
-# MINILSTM_STEP_SERIAL_MAX_FLOPS overrides it (0: never one thread).
-STEP_SERIAL_MAX_FLOPS = int(os.environ.get("MINILSTM_STEP_SERIAL_MAX_FLOPS", 2 ** 21))
-
-# The per-step product h_{t-1} @ W_h (and da_t @ W_h^T) is ``simd.product``, not BLAS, when the call has at
-# most VECTOR_STEP_MAX_ROWS batch rows: a gemm call packs all of W_h before multiplying, which at a few rows a
-# step costs about as much as the product (measured, one thread, float32, rows x H x 4H: 1x64x256 0.94 vs
-# 3.1 us; 8x96x384 7.4 vs 10.1 us; 16x64x256 6.9 vs 7.5 us; 32x64x256 13.8 vs 13.4 us: 32 rows are 16 a
-# thread on two cores). Decided by the call's rows, not a thread's share, so every thread count takes the
-# same kind of product (``simd``'s give each row the same bits whatever rows go with it).
-# MINILSTM_VECTOR_STEP_MAX_ROWS overrides it (0: always BLAS).
-VECTOR_STEP_MAX_ROWS = int(os.environ.get("MINILSTM_VECTOR_STEP_MAX_ROWS", 32))
-_BLAS = []
-
-
-def step_blas_threads(B, H):
-    """A context in which a time loop on the calling thread runs: one BLAS thread for small steps."""
-    if 2 * B * H * 4 * H > STEP_SERIAL_MAX_FLOPS:
-        return contextlib.nullcontext()
-    if blas.can_set_threads():                     # one counted hold, shared with the threaded regions
-        return blas.one_thread_blas()
-    if not _BLAS:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _BLAS.append(ThreadpoolController().select(user_api="blas"))
-        except Exception:                 # threadpoolctl missing or unable to read this BLAS: leave it alone
-            _BLAS.append(None)
-    return _BLAS[0].limit(limits=1) if _BLAS[0] is not None and _BLAS[0].lib_controllers else contextlib.nullcontext()
-
-
-# ---- workspaces -------------------------------------------------------------------------------------
-# A layer call's scratch arrays (x_t @ W_x for all steps, the per-step product, da, the batch-first
-# copies, W_h.T) never leave the call, so each thread keeps them from call to call instead of allocating them
-# anew. With glibc's default malloc thresholds a fresh array over 128 KiB is new memory from the
-# kernel every call, and touching it costs page faults (measured at 32,20,10,64,2 in a default
-# process, 4 processes each: training step 4.25 -> 3.27 ms). The forward's cache (hs, cs, gates,
-# tanh_c) and every returned array are still new each call: callers keep them. Arrays larger than
-# SCRATCH_MAX_BYTES are not kept (their page faults are small beside their products, and keeping them
-# would hold that much memory), and a thread keeps at most 2 * SCRATCH_MAX_BYTES in all (past that it
-# starts over); MINILSTM_SCRATCH_MAX_BYTES=0 keeps none.
-SCRATCH_MAX_BYTES = int(os.environ.get("MINILSTM_SCRATCH_MAX_BYTES", 1 << 24))
-_SCRATCH = threading.local()
-
-
-def scratch(name, shape, dtype):
-    """An uninitialised array for this thread's use within one kernel call; the same one is handed out
-    again for the same (name, shape, dtype). Never return it to a caller."""
-    kept = getattr(_SCRATCH, "arrays", None)
-    if kept is None:
-        kept = _SCRATCH.arrays = {}
-    key = (name, shape, np.dtype(dtype).char)
-    a = kept.get(key)
-    if a is None:
-        a = np.empty(shape, dtype=dtype)
-        if a.nbytes <= SCRATCH_MAX_BYTES:
-            if a.nbytes + sum(k.nbytes for k in kept.values()) > 2 * SCRATCH_MAX_BYTES:
-                kept.clear()                          # many shapes seen: start over rather than grow
-            kept[key] = a
-    return a
 
 
 def lstm_forward(x, h0, c0, params):
@@ -463,7 +232,7 @@ def lstm_infer(x, h0, c0, params):
 
 
 def _forward(x, h0, c0, params, keep_cache):
-    B, T, D, H = check_forward_args(x, h0, c0, params)
+    B, T, D, H = check_sequence_inputs(x, {"h0": h0, "c0": c0}, params, "lstm")
     check_host_arrays(x, "x")
     dt = x.dtype
     W_x, W_h, b = (np.ascontiguousarray(params[k]) for k in ("W_x", "W_h", "b"))
@@ -477,29 +246,22 @@ def _forward(x, h0, c0, params, keep_cache):
             hs[0], cs[0] = (0 if s is None else s for s in (h0, c0))
             gates, tanh_c = scratch("gates", (1, B, 4 * H), dt), scratch("tanh_c", (1, B, H), dt)
             x_tm = scratch("x_tm", (1, B, D), dt)
-        nt, vec = blas.loop_threads(B), B <= VECTOR_STEP_MAX_ROWS
+        nt, vec = threads.loop_threads(B), B <= simd.VECTOR_STEP_MAX_ROWS
         x = np.ascontiguousarray(x)
         a, xw = scratch("a", (B, 4 * H), dt), scratch("xw", (B, T, 4 * H), dt)       # workspaces
         h_seq = np.empty((B, T, H), dt)
         args = (gemm, vec, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
-        if nt > 1:
-            with blas.one_thread_blas():
-                _forward_rows_par(*args, blas.row_bounds(B, nt), dt.type(1), dt.type(0))
-        elif B == 1 and vec:                          # no BLAS call per step: nothing to hold at one thread
-            _forward_rows(*args, 0, 1, dt.type(1), dt.type(0))
-        else:
-            with step_blas_threads(B, H):
-                _forward_rows(*args, 0, B, dt.type(1), dt.type(0))
+        rows.run_rows(_forward_rows, _forward_rows_par, args, (), B, H, 4, nt, vec, dt)
         if not keep_cache:
             return h_seq, (hs[-1].copy(), cs[-1].copy()), None
-        return sequence_outputs(x_tm, hs, cs, gates, tanh_c, params, h_seq=h_seq)
+        return h_seq, (hs[-1].copy(), cs[-1].copy()), dict(zip(CACHE_KEYS, (x_tm, hs, cs, gates, tanh_c, params)))
     hs, cs, gates, tanh_c = sequence_buffers(*initial_states(x, params, h0, c0), T, dt)
     a = np.empty((B, 4 * H), dtype=dt)                                # workspace, reused every step
-    x_tm, xw = input_projection(x, W_x)                 # one product for all steps; b is added in the gate pass
+    x_tm, xw = project_inputs(x, W_x)                 # one product for all steps; b is added in the gate pass
     if B == 1:
         _forward_loop_b1(xw, W_h, b, hs, cs, gates, tanh_c, a)
     else:                                               # NumPy's gemm not reachable: the loop in Python
-        with step_blas_threads(B, H):
+        with threads.step_blas_threads(B, H):
             for t in range(T):
                 np.matmul(hs[t], W_h, out=a)                          # h_{t-1} @ W_h
                 _gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
@@ -509,7 +271,7 @@ def _forward(x, h0, c0, params, keep_cache):
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
     """Same contract as ``minilstm.core.lstm_backward``: returns (dx, dh0, dc0, dparams)."""
-    T, B, D, H = check_backward_args(dh_seq, dh_T, dc_T, cache)
+    T, B, D, H = check_sequence_backward_args(dh_seq, {"dh_T": dh_T, "dc_T": dc_T}, cache, "lstm")
     check_host_arrays(cache["x_tm"], "cache['x_tm']", dh_seq=dh_seq, dh_T=dh_T, dc_T=dc_T)
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
     x_tm, hs, cs, gates, tanh_c = (np.ascontiguousarray(a) for a in (x_tm, hs, cs, gates, tanh_c))  # raw reads below
@@ -518,13 +280,10 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     dh_next, dc_next = carried_gradients(dh_T, dc_T, like=hs[0])
     dh_tm = None if dh_seq is None else dh_seq.transpose(1, 0, 2)
     one = dt.type(1)
-    gemm, vec = blas._gemm(dt), B <= VECTOR_STEP_MAX_ROWS
-    W_hT = W_h                                                         # placeholder: product_nt reads W_h itself
-    if gemm is None or not vec:
-        W_hT = scratch("W_hT", W_h.shape[::-1], dt)                   # workspace: W_h.T, C-contiguous
-        _transpose(W_h, W_hT)
+    gemm, vec = blas._gemm(dt), B <= simd.VECTOR_STEP_MAX_ROWS
+    W_hT = rows.backward_weights(W_h, gemm, vec)                      # W_h itself for simd, else W_h.T
     if gemm is not None:                                              # the compiled layer, rows over threads
-        nt = blas.loop_threads(B)
+        nt = threads.loop_threads(B)
         G = 4 * H
         da, dh = scratch("da", (B, T, G), dt), scratch("dh", (B, H), dt)                 # workspaces
         x_bf, h_bf = scratch("x_bf", (B, T, D), dt), scratch("h_bf", (B, T, H), dt)
@@ -533,18 +292,11 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         seq = dh_tm if dh_tm is not None else np.zeros((1, 1, 1), dt)
         args = (gemm, vec, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm,
                 W_x, W_h, W_hT, da, dh, x_bf, h_bf, dx)
-        if nt > 1:
-            with blas.one_thread_blas():
-                _backward_rows_par(*args, dW_xs, dW_hs, dbs, blas.row_bounds(B, nt), one, dt.type(0))
-        elif B == 1 and vec:                          # no BLAS call per step: nothing to hold at one thread
-            _backward_rows(*args, dW_xs[0], dW_hs[0], dbs[0], 0, 1, one, dt.type(0))
-        else:
-            with step_blas_threads(B, H):
-                _backward_rows(*args, dW_xs[0], dW_hs[0], dbs[0], 0, B, one, dt.type(0))
+        rows.run_rows(_backward_rows, _backward_rows_par, args, (dW_xs, dW_hs, dbs), B, H, 4, nt, vec, dt)
         if nt == 1:
             dparams = {"W_x": dW_xs[0], "W_h": dW_hs[0], "b": dbs[0]}
         else:
-            dparams = {"W_x": _sum_ranges(dW_xs), "W_h": _sum_ranges(dW_hs), "b": _sum_ranges(dbs)}
+            dparams = {"W_x": rows.sum_ranges(dW_xs), "W_h": rows.sum_ranges(dW_hs), "b": rows.sum_ranges(dbs)}
         return dx, dh_next, dc_next, dparams
     da, dh = np.empty((T, B, 4 * H), dtype=dt), np.empty((B, H), dtype=dt)
     db = np.zeros(4 * H, dtype=dt)                                     # filled by the gate pass
@@ -554,7 +306,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         _backward_loop_b1(seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db,
                           one)
     else:                                                              # NumPy's gemm not reachable: Python loop
-        with step_blas_threads(B, H):
+        with threads.step_blas_threads(B, H):
             for t in range(T - 1, -1, -1):
                 if dh_tm is None:
                     dh, dh_next = dh_next, dh
@@ -563,82 +315,6 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
                 _gates_backward_step(dh, dc_next, gates[t], cs[t], tanh_c[t], da[t], dc_prev, db, one)
                 dc_next, dc_prev = dc_prev, dc_next
                 np.matmul(da[t], W_hT, out=dh_next)                    # dh_{t-1} = da_t @ W_h.T
-    dx, dparams = weights_backward(da, x_tm, hs, W_x, db=db)           # all steps at once, as in core
+    dx, dparams = weights_backward(da, x_tm, hs, W_x)                  # all steps at once, as in core
+    dparams["b"] = db                                                  # as the gate pass summed it
     return dx, dh_next, dc_next, dparams
-
-
-def _sum_ranges(parts):
-    """parts[0] + parts[1] + ... (the row ranges' weight-gradient sums), in that order: the same rounding as
-    ``parts.sum(axis=0)``, without its reduction machinery (2.5x slower for two (64, 256) parts)."""
-    out = parts[0] + parts[1]
-    for k in range(2, parts.shape[0]):
-        out += parts[k]
-    return out
-
-
-# ---- entry checks: the compiled functions above trust their callers, so every public name checks first ----
-
-def check_host_arrays(ref, ref_name, **others):
-    """NumPy arrays of float32 or float64 (the compiled kernels cannot read CuPy or other dtypes)."""
-    if not isinstance(ref, np.ndarray):
-        raise InputTypeError(f"the Numba kernels take NumPy arrays; {ref_name} is a {type(ref).__name__} "
-                         "(use kernels='cuda' for CuPy arrays).")
-    check_kernel_dtype(ref.dtype, "numba")
-    check_same_module(others, ref_name, ref)
-
-
-def gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t):
-    """One step's pointwise part (checked entry to the compiled pass).
-
-    a: (B, 4H) h_{t-1} @ W_h;  xw_t: (B, 4H) x_t @ W_x;  bias: (4H,) b;  c_prev: (B, H) C_{t-1}
-    Out: gates_t (B, 4H) activated gates [f, i, c~, o]; c_t, h_t, tanh_c_t (B, H).
-    """
-    B, H = _sizes("gates_forward_step", c_prev, "c_prev")
-    check_contract("gates_forward_step", {
-        "a": (a, (B, 4 * H)), "xw_t": (xw_t, (B, 4 * H)), "bias": (bias, (4 * H,)), "c_prev": (c_prev, (B, H)),
-        "gates_t": (gates_t, (B, 4 * H)), "c_t": (c_t, (B, H)), "h_t": (h_t, (B, H)), "tanh_c_t": (tanh_c_t, (B, H))})
-    _gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t)
-
-
-def gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, db, one):
-    """One step's pointwise backward (checked entry to the compiled pass); shapes as in ``_gates_backward_step``."""
-    B, H = _sizes("gates_backward_step", dh, "dh")
-    dt = check_contract("gates_backward_step", {
-        "dh": (dh, (B, H)), "dc_next": (dc_next, (B, H)), "gates_t": (gates_t, (B, 4 * H)),
-        "c_prev": (c_prev, (B, H)), "tanh_c_t": (tanh_c_t, (B, H)), "da_t": (da_t, (B, 4 * H)),
-        "dc_prev": (dc_prev, (B, H)), "db": (db, (4 * H,))})
-    _gates_backward_step(dh, dc_next, gates_t, c_prev, tanh_c_t, da_t, dc_prev, db, dt.type(one))
-
-
-def forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a):
-    """Batch-1 forward time loop (checked entry); shapes as in ``_forward_loop_b1``."""
-    T = _sizes("forward_loop_b1", xw, "xw", ndim=3)[0]
-    H = _sizes("forward_loop_b1", W_h, "W_h")[0]
-    check_contract("forward_loop_b1", {
-        "xw": (xw, (T, 1, 4 * H)), "W_h": (W_h, (H, 4 * H)), "bias": (bias, (4 * H,)), "hs": (hs, (T + 1, 1, H)),
-        "cs": (cs, (T + 1, 1, H)), "gates": (gates, (T, 1, 4 * H)), "tanh_c": (tanh_c, (T, 1, H)),
-        "a": (a, (1, 4 * H))})
-    _forward_loop_b1(xw, W_h, bias, hs, cs, gates, tanh_c, a)
-
-
-def backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db, one):
-    """Batch-1 BPTT loop (checked entry); shapes as in ``_backward_loop_b1``; dh_tm (T, 1, H) when has_seq."""
-    T = _sizes("backward_loop_b1", gates, "gates", ndim=3)[0]
-    H = _sizes("backward_loop_b1", W_hT, "W_hT")[1]
-    arrays = {"dh_next": (dh_next, (1, H)), "dc_next": (dc_next, (1, H)), "gates": (gates, (T, 1, 4 * H)),
-              "cs": (cs, (T + 1, 1, H)), "tanh_c": (tanh_c, (T, 1, H)), "W_hT": (W_hT, (4 * H, H)),
-              "da": (da, (T, 1, 4 * H)), "dh": (dh, (1, H)), "dc_prev": (dc_prev, (1, H)), "db": (db, (4 * H,))}
-    if has_seq:
-        arrays["dh_tm"] = (dh_tm, (T, 1, H))
-    dt = check_contract("backward_loop_b1", arrays)
-    if not has_seq:
-        dh_tm = np.zeros((1, 1, 1), dt)
-    _backward_loop_b1(dh_tm, bool(has_seq), dh_next, dc_next, gates, cs, tanh_c, W_hT, da, dh, dc_prev, db,
-                      dt.type(one))
-
-
-def _sizes(kernel, a, name, ndim=2):
-    if not isinstance(a, np.ndarray) or a.ndim != ndim:
-        raise ShapeError(f"{kernel}: {name} must be a {ndim}-D NumPy array, got "
-                         f"{getattr(a, 'shape', type(a).__name__)}.")
-    return a.shape

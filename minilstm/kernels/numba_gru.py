@@ -1,31 +1,36 @@
-"""Fused CPU kernels (Numba) for the GRU: the same ``gru_forward``/``gru_backward`` as ``minilstm.gru``.
+"""Fused CPU kernels (Numba) for the GRU: the same ``gru_forward``/``gru_backward`` as ``minilstm.core.gru``,
+on the LSTM kernels' machinery (``numba_cpu``'s plan, the shared ``math``, ``simd``, ``blas``, ``threads`` and
+``workspace`` modules).
 
-The plan is the LSTM kernels' (``minilstm.kernels.numba_cpu``): per step one BLAS product
-through NumPy (``h_{t-1} @ W_h`` into a preallocated buffer) and ONE compiled pass that adds
-both biases, applies the gate nonlinearities and writes h_t; the backward step is one pass
-for all gate derivatives (both bias gradients summed there), then one product for the part
-of dh_{t-1} that goes through W_h. The direct part dh_t * z_t is carried to the next pass,
-which adds it, so no extra elementwise pass is made. With batch 1 the whole time loop is one
-compiled call with a hand-written vector-matrix product (the LSTM kernels' latency path). The input projection before the loop
-and the weight gradients after it are single products over all time steps, as in the reference.
-The scalar ``sigmoid``/``tanh`` are the LSTM kernels' (libm in float64, a vectorizable
-rational tanh in float32).
+With NumPy's gemm reachable from compiled code (``blas._gemm``), a layer's whole forward and BPTT are one
+compiled call per row range (``_gru_forward_rows``, ``_gru_backward_rows``), the batch rows split over Numba's
+threads as ``threads.loop_threads`` allows: the rows' input projection as one product, then per step one
+product ``h_{t-1} @ W_h`` (``simd`` at few rows, else gemm) and ONE pass that adds both biases, applies the
+gate nonlinearities and writes h_t; backward, per step one pass for all gate derivatives (both bias gradients
+summed there) and one product for the part of dh_{t-1} that goes through W_h (the direct part dh_t * z_t is
+carried to the next pass, which adds it), then the rows' weight gradients and dx as one product each. Without
+that gemm the loop runs in Python (per step NumPy's matmul and one compiled pass), or compiled with
+``simd.vecmat`` at batch 1. The scalar ``sigmoid``/``tanh`` are ``math``'s (in float64 a polynomial exp within
+4 ulp of libm, in float32 a vectorizable rational tanh). Results match the reference to float rounding (the
+products are summed in another order than NumPy's), and are bitwise reproducible for a given number of threads.
 
 Cache contents and results are the reference's, so the two can be mixed and compared.
-Every entry checks its arguments first (``minilstm.gru``'s checks, then the kernels' size
+Every entry checks its arguments first (``minilstm.validate``'s checks, then the kernels' size
 contract): a compiled loop that reads past an array is a crash, not an error.
 """
 import numba
 import numpy as np
 
-from ..core import carried_gradients, initial_states, input_projection
-from ..gru import (GRU_CACHE_KEYS, check_gru_backward_args, check_gru_forward_args, gru_buffers, gru_outputs,
-                   gru_weights_backward)
-from . import check_contract
-from .numba_cpu import _JIT, _vecmat, check_host_arrays, sigmoid, tanh
+from ..core.common import carried_gradients, initial_states
+from ..core.gru import GRU_CACHE_KEYS, gru_buffers, gru_outputs, gru_weights_backward
+from ..validate import check_sequence_backward_args, check_sequence_inputs
+from . import blas, rows, simd, threads
+from .contract import check_contract, check_host_arrays, contiguous_weights, project_inputs
+from .math import JIT, JIT_PAR, sigmoid, tanh
+from .workspace import scratch
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_forward_row(a, xw, b_x, b_h, h_prev, g, hn, h_t):
     """One batch row: a = h_{t-1} @ W_h, xw = x_t @ W_x (3H,) -> g (3H,) [r, z, n]; hn, h_t (H,)."""
     H = h_t.shape[0]
@@ -41,7 +46,7 @@ def _gru_forward_row(a, xw, b_x, b_h, h_prev, g, hn, h_t):
         h_t[j] = n_t + z_t * (h_prev[j] - n_t)                                 # h_t = (1 - z) n + z h_{t-1}
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_forward_step(a, xw_t, b_x, b_h, h_prev, gates_t, hn_t, h_t):
     """One step's pointwise part.
 
@@ -52,7 +57,7 @@ def _gru_forward_step(a, xw_t, b_x, b_h, h_prev, gates_t, hn_t, h_t):
         _gru_forward_row(a[b], xw_t[b], b_x, b_h, h_prev[b], gates_t[b], hn_t[b], h_t[b])
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_backward_row(dh_above, has_above, dh_mm, dh_z, g, hn, h_prev, dax, dah, db_x, db_h, one):
     """One batch row. The gradient on h_t is dh_above (when has_above) + dh_mm (the previous step's
     product through W_h, or dh_T) + dh_z (the previous step's direct part, overwritten here with
@@ -76,7 +81,7 @@ def _gru_backward_row(dh_above, has_above, dh_mm, dh_z, g, hn, h_prev, dax, dah,
         db_h[m] += dah[m]
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, da_x_t, da_h_t, db_x, db_h, one):
     """One step's pointwise backward.
 
@@ -89,76 +94,161 @@ def _gru_backward_step(dh_above, has_above, dh_mm, dh_z, gates_t, hn_t, h_prev, 
                           hn_t[b], h_prev[b], da_x_t[b], da_h_t[b], db_x, db_h, one)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_forward_loop_b1(xw, W_h, b_x, b_h, hs, gates, hn, a):
-    """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h by ``_vecmat``
-    (``simd.product``: no BLAS call, no Python per step). a: (1, 3H) workspace."""
+    """Batch-1 latency path: the whole time loop in one compiled call, h_{t-1} @ W_h by ``simd.vecmat``
+    (``simd._product``: no BLAS call, no Python per step). a: (1, 3H) workspace."""
     for t in range(xw.shape[0]):
         a_r = a[0]
         h_prev = hs[t, 0]
-        _vecmat(h_prev, W_h, a_r)                            # a = h_{t-1} @ W_h
+        simd.vecmat(h_prev, W_h, a_r)                            # a = h_{t-1} @ W_h
         _gru_forward_row(a_r, xw[t, 0], b_x, b_h, h_prev, gates[t, 0], hn[t, 0], hs[t + 1, 0])
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _gru_backward_loop_b1(dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, W_hT, da_x, da_h, db_x, db_h, one):
-    """Batch-1 BPTT in one compiled call; the part of dh_{t-1} through W_h, da_h_t @ W_h.T, by ``_vecmat``
+    """Batch-1 BPTT in one compiled call; the part of dh_{t-1} through W_h, da_h_t @ W_h.T, by ``simd.vecmat``
     with W_hT (3H, H)."""
     for t in range(gates.shape[0] - 1, -1, -1):
         _gru_backward_row(dh_tm[t, 0] if has_above else dh_mm[0], has_above, dh_mm[0], dh_z[0], gates[t, 0],
                           hn[t, 0], hs[t, 0], da_x[t, 0], da_h[t, 0], db_x, db_h, one)
-        _vecmat(da_h[t, 0], W_hT, dh_mm[0])                  # the W_h part of dh_{t-1}: da_h_t @ W_h.T
+        simd.vecmat(da_h[t, 0], W_hT, dh_mm[0])                  # the W_h part of dh_{t-1}: da_h_t @ W_h.T
+
+
+@numba.njit(**JIT)
+def _gru_forward_rows(gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn, h_seq, a, r0, r1, one, zero):
+    """A GRU layer's whole forward pass for batch rows r0:r1, in one compiled call (``numba_cpu._forward_rows``'s
+    plan). x: (B, T, D) batch-first; W_x (D, 3H), W_h (H, 3H), b_x, b_h (3H,). Fills, for rows r0:r1: x_tm
+    (T, B, D), the cache's time-major copy of x; xw (B, T, 3H) workspace, x_t @ W_x for every step as ONE
+    product of the rows' (n T, D) block; then per step a[r0:r1] = h_{t-1} @ W_h (a: (B, 3H) workspace) and the
+    gate pass, writing hs (T+1, B, H), gates (T, B, 3H), hn (T, B, H) as ``gru_forward``, and h_seq (B, T, H).
+    x, W_x, W_h, xw, hs and a are C-contiguous."""
+    T = x.shape[1]
+    rows.project_rows(gemm, x, W_x, x_tm, xw, True, r0, r1, one, zero)              # x_t @ W_x, all t
+    for t in range(T):
+        rows.step_product(gemm, vec, hs, t, W_h, a, r0, r1, one, zero)              # h_{t-1} @ W_h
+        for r in range(r0, r1):
+            _gru_forward_row(a[r], xw[r, t], b_x, b_h, hs[t, r], gates[t, r], hn[t, r], hs[t + 1, r])
+            h_seq[r, t] = hs[t + 1, r]
+
+
+@numba.njit(**JIT)
+def _gru_backward_rows(gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, x_tm, W_x, W_h, W_hT, da_x, da_h,
+                       x_bf, h_bf, dx, dW_x, dW_h, db_x, db_h, r0, r1, one, zero):
+    """A GRU layer's whole BPTT for batch rows r0:r1, in one compiled call (``numba_cpu._backward_rows``'s plan).
+
+    Per step (from the last) the gate pass, then dh_mm[r0:r1] = da_h_t @ W_h^T (``simd._product_nt`` with W_h
+    when ``vec``, else a gemm with W_hT (3H, H)); then the rows' share of every weight gradient as ONE product
+    each over all their steps, and their dx. dh_tm: (T, B, H) gradient from above (read when has_above);
+    dh_mm, dh_z (B, H): the carried gradient through W_h and the carried direct part dh_t * z_t (dh_{t-1} is
+    their sum); gates, hn, hs, x_tm: the forward's cache. Workspaces: da_x, da_h (B, T, 3H), x_bf (B, T, D),
+    h_bf (B, T, H). Out: dx (B, T, D) rows r0:r1; dW_x (D, 3H), dW_h (H, 3H), db_x, db_h (3H,) this range's
+    sums (overwritten). dh_mm, da_x, da_h, W_x, W_h, W_hT, x_bf, h_bf, dx, dW_x, dW_h C-contiguous."""
+    T = gates.shape[0]
+    db_x[:] = 0
+    db_h[:] = 0
+    for t in range(T - 1, -1, -1):
+        for r in range(r0, r1):
+            _gru_backward_row(dh_tm[t, r] if has_above else dh_mm[r], has_above, dh_mm[r], dh_z[r], gates[t, r],
+                              hn[t, r], hs[t, r], da_x[r, t], da_h[r, t], db_x, db_h, one)
+        rows.step_product_t(gemm, vec, da_h, t, W_h, W_hT, dh_mm, r0, r1, one, zero)  # da_h_t @ W_h^T
+    rows.weight_products(gemm, x_tm, hs, da_x, da_h, W_x, x_bf, h_bf, dx, dW_x, dW_h, r0, r1, one, zero)
+
+
+@numba.njit(**JIT_PAR)
+def _gru_forward_rows_par(gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn, h_seq, a, bounds, one, zero):
+    """``_gru_forward_rows`` on every row range [bounds[k], bounds[k+1]), one Numba thread each."""
+    for k in numba.prange(bounds.shape[0] - 1):
+        _gru_forward_rows(gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn, h_seq, a, bounds[k],
+                          bounds[k + 1], one, zero)
+
+
+@numba.njit(**JIT_PAR)
+def _gru_backward_rows_par(gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, x_tm, W_x, W_h, W_hT, da_x,
+                           da_h, x_bf, h_bf, dx, dW_xs, dW_hs, dbs_x, dbs_h, bounds, one, zero):
+    """``_gru_backward_rows`` on every row range, one Numba thread each; range k writes its sums into
+    dW_xs[k], dW_hs[k], dbs_x[k], dbs_h[k]."""
+    for k in numba.prange(bounds.shape[0] - 1):
+        _gru_backward_rows(gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, x_tm, W_x, W_h, W_hT, da_x,
+                           da_h, x_bf, h_bf, dx, dW_xs[k], dW_hs[k], dbs_x[k], dbs_h[k], bounds[k], bounds[k + 1],
+                           one, zero)
 
 
 def gru_forward(x, h0, params):
-    """Same contract as ``minilstm.gru.gru_forward``: x (B, T, D), h0 (B, H) or None ->
+    """Same contract as ``minilstm.core.gru.gru_forward``: x (B, T, D), h0 (B, H) or None ->
     (h_seq (B, T, H), h_T (B, H), cache)."""
-    B, T, D, H = check_gru_forward_args(x, h0, params)
+    B, T, D, H = check_sequence_inputs(x, {"h0": h0}, params, "gru")
     check_host_arrays(x, "x")
-    W_x, W_h = params["W_x"], params["W_h"]
+    dt = x.dtype
+    W_x, W_h = contiguous_weights(params, dt)                 # compiled code reads raw memory
     b_x, b_h = np.ascontiguousarray(params["b_x"]), np.ascontiguousarray(params["b_h"])
-    x_tm, xw = input_projection(x, W_x)                      # one product for all steps; b_x added in the gate pass
-    h0 = initial_states(x, params, h0, None)[0]
-    hs, gates, hn = gru_buffers(h0, T, x.dtype)
-    a = np.empty((B, 3 * H), dtype=x.dtype)                  # workspace, reused every step
+    hs, gates, hn = gru_buffers(initial_states(x, params, h0, None)[0], T, dt)
+    gemm = blas._gemm(dt)
+    if gemm is not None:                                      # the compiled layer, rows over threads
+        nt, vec = threads.loop_threads(B), B <= simd.VECTOR_STEP_MAX_ROWS
+        x = np.ascontiguousarray(x)
+        x_tm = np.empty((T, B, D), dtype=dt)
+        a, xw = scratch("gru_a", (B, 3 * H), dt), scratch("gru_xw", (B, T, 3 * H), dt)       # workspaces
+        h_seq = np.empty((B, T, H), dt)
+        args = (gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn, h_seq, a)
+        rows.run_rows(_gru_forward_rows, _gru_forward_rows_par, args, (), B, H, 3, nt, vec, dt)
+        return h_seq, hs[-1].copy(), dict(zip(GRU_CACHE_KEYS, (x_tm, hs, gates, hn, params)))
+    x_tm, xw = project_inputs(x, W_x)                        # one product for all steps; b_x added in the gate pass
+    a = np.empty((B, 3 * H), dtype=dt)                       # workspace, reused every step
     check_contract("gru_forward", {"xw": (xw, (T, B, 3 * H)), "b_x": (b_x, (3 * H,)), "b_h": (b_h, (3 * H,)),
                                    "hs": (hs, (T + 1, B, H)), "gates": (gates, (T, B, 3 * H)), "hn": (hn, (T, B, H))})
     if B == 1:
-        W_h = np.ascontiguousarray(W_h)
-        check_contract("gru_forward", {"W_h": (W_h, (H, 3 * H)), "a": (a, (1, 3 * H))})
         _gru_forward_loop_b1(xw, W_h, b_x, b_h, hs, gates, hn, a)
-    else:
-        for t in range(T):
-            np.matmul(hs[t], W_h, out=a)                     # h_{t-1} @ W_h
-            _gru_forward_step(a, xw[t], b_x, b_h, hs[t], gates[t], hn[t], hs[t + 1])
+    else:                                                     # NumPy's gemm not reachable: the loop in Python
+        with threads.step_blas_threads(B, H, gates=3):
+            for t in range(T):
+                np.matmul(hs[t], W_h, out=a)                 # h_{t-1} @ W_h
+                _gru_forward_step(a, xw[t], b_x, b_h, hs[t], gates[t], hn[t], hs[t + 1])
     return gru_outputs(x_tm, hs, gates, hn, params)
 
 
 def gru_backward(dh_seq, dh_T, cache):
-    """Same contract as ``minilstm.gru.gru_backward``: returns (dx, dh0, dparams)."""
-    T, B, D, H = check_gru_backward_args(dh_seq, dh_T, cache)
+    """Same contract as ``minilstm.core.gru.gru_backward``: returns (dx, dh0, dparams)."""
+    T, B, D, H = check_sequence_backward_args(dh_seq, {"dh_T": dh_T}, cache, "gru")
     check_host_arrays(cache["x_tm"], "cache['x_tm']", dh_seq=dh_seq, dh_T=dh_T)
     x_tm, hs, gates, hn, params = (cache[k] for k in GRU_CACHE_KEYS)
+    x_tm, hs, gates, hn = (np.ascontiguousarray(a) for a in (x_tm, hs, gates, hn))   # raw reads below
     dt = x_tm.dtype
+    W_x, W_h = contiguous_weights(params, dt)
     dh_mm = carried_gradients(dh_T, None, like=hs[0])[0]     # the carried gradient starts as dh_T
     dh_z = np.zeros((B, H), dtype=dt)
     has_above = dh_seq is not None
-    dh_tm = np.ascontiguousarray(dh_seq.transpose(1, 0, 2), dtype=dt) if has_above else None
-    W_hT = np.ascontiguousarray(params["W_h"].T)
-    da_x, da_h = np.empty((T, B, 3 * H), dtype=dt), np.empty((T, B, 3 * H), dtype=dt)
-    db_x, db_h = np.zeros(3 * H, dtype=dt), np.zeros(3 * H, dtype=dt)   # filled by the gate pass
-    one = dt.type(1)
-    check_contract("gru_backward", {"gates": (gates, (T, B, 3 * H)), "hn": (hn, (T, B, H)), "hs": (hs, (T + 1, B, H)),
-                                    "dh_mm": (dh_mm, (B, H)), "W_hT": (W_hT, (3 * H, H))})
+    dh_tm = np.ascontiguousarray(dh_seq.transpose(1, 0, 2), dtype=dt) if has_above else np.zeros((1, 1, 1), dt)
+    one, G = dt.type(1), 3 * H
+    gemm, vec = blas._gemm(dt), B <= simd.VECTOR_STEP_MAX_ROWS
+    W_hT = rows.backward_weights(W_h, gemm, vec)             # W_h itself for simd, else W_h.T
+    if gemm is not None:                                     # the compiled layer, rows over threads
+        nt = threads.loop_threads(B)
+        da_x, da_h = scratch("gru_da_x", (B, T, G), dt), scratch("gru_da_h", (B, T, G), dt)     # workspaces
+        x_bf, h_bf = scratch("gru_x_bf", (B, T, D), dt), scratch("gru_h_bf", (B, T, H), dt)
+        dx = np.empty((B, T, D), dtype=dt)
+        dW_xs, dW_hs = np.empty((nt, D, G), dt), np.empty((nt, H, G), dt)
+        dbs_x, dbs_h = np.empty((nt, G), dt), np.empty((nt, G), dt)
+        args = (gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, x_tm, W_x, W_h, W_hT, da_x, da_h, x_bf,
+                h_bf, dx)
+        rows.run_rows(_gru_backward_rows, _gru_backward_rows_par, args, (dW_xs, dW_hs, dbs_x, dbs_h), B, H, 3, nt, vec,
+                      dt)
+        if nt == 1:
+            dparams = {"W_x": dW_xs[0], "W_h": dW_hs[0], "b_x": dbs_x[0], "b_h": dbs_h[0]}
+        else:
+            dparams = {"W_x": rows.sum_ranges(dW_xs), "W_h": rows.sum_ranges(dW_hs),
+                       "b_x": rows.sum_ranges(dbs_x), "b_h": rows.sum_ranges(dbs_h)}
+        return dx, dh_mm + dh_z, dparams
+    da_x, da_h = np.empty((T, B, G), dtype=dt), np.empty((T, B, G), dtype=dt)
+    db_x, db_h = np.zeros(G, dtype=dt), np.zeros(G, dtype=dt)   # filled by the gate pass
     if B == 1:
-        seq = dh_tm if has_above else np.zeros((1, 1, 1), dt)
-        if has_above:
-            check_contract("gru_backward", {"dh_seq": (seq, (T, 1, H))})
-        _gru_backward_loop_b1(seq, has_above, dh_mm, dh_z, gates, hn, hs, W_hT, da_x, da_h, db_x, db_h, one)
-    else:
-        for t in range(T - 1, -1, -1):
-            _gru_backward_step(dh_tm[t] if has_above else dh_mm, has_above, dh_mm, dh_z, gates[t], hn[t], hs[t],
-                               da_x[t], da_h[t], db_x, db_h, one)
-            np.matmul(da_h[t], W_hT, out=dh_mm)              # the part of dh_{t-1} through W_h
-    dx, dparams = gru_weights_backward(da_x, da_h, x_tm, hs, params["W_x"], db_x=db_x, db_h=db_h)
+        _gru_backward_loop_b1(dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, W_hT, da_x, da_h, db_x, db_h, one)
+    else:                                                     # NumPy's gemm not reachable: the loop in Python
+        with threads.step_blas_threads(B, H, gates=3):
+            for t in range(T - 1, -1, -1):
+                _gru_backward_step(dh_tm[t] if has_above else dh_mm, has_above, dh_mm, dh_z, gates[t], hn[t], hs[t],
+                                   da_x[t], da_h[t], db_x, db_h, one)
+                np.matmul(da_h[t], W_hT, out=dh_mm)          # the part of dh_{t-1} through W_h
+    dx, dparams = gru_weights_backward(da_x, da_h, x_tm, hs, W_x)
+    dparams["b_x"], dparams["b_h"] = db_x, db_h                        # as the gate pass summed them
     return dx, dh_mm + dh_z, dparams

@@ -48,8 +48,8 @@ def _average_update_all(avgs, ws, d, one_minus_d):
 def _check(kernel, names, groups):
     """Sequences of NumPy arrays, as many in each; the k-th of every sequence of one float dtype and shape and
     C-contiguous (a strided array's flat view would be a copy, and an in-place update would be lost)."""
-    from . import check_contract
     from ..errors import ShapeError
+    from .contract import check_contract
     if len({len(g) for g in groups}) != 1 or not len(groups[0]):
         raise ShapeError(f"{kernel}: {', '.join(names)} must be non-empty sequences of the same length.")
     dt = groups[0][0].dtype if isinstance(groups[0][0], np.ndarray) else None

@@ -4,8 +4,8 @@
 given as addresses and row strides in elements (the arguments of a cblas gemm with alpha 1, beta 0).
 ``_product_nt(...)``: C = A @ W.T for row-major W (N, K), each element a dot product of two contiguous
 rows: BPTT's da_t @ W_h^T without a transposed copy of W_h (a copy cost as much as 20 steps' products).
-Both read raw memory and are private (the kernels call them with their own arrays); ``product(A, W)`` and
-``product_nt(A, W)`` are the checked entries for NumPy arrays (dtype, shapes, contiguity, no overlap).
+Both read raw memory and are private (the kernels call them with their own arrays; the tests reach them
+through checked entries, ``tests/kernel_entries.py``).
 
 Why not BLAS here: each gemm call packs all of W into a scratch buffer before it multiplies, and at one
 to a few rows per step (batch 1, or a small batch split over threads) the packing costs as much as the
@@ -18,18 +18,29 @@ by NV vectors of C held in registers while m runs over K, each step one load of 
 one broadcast of A[r, m] per row and MR * NV fused multiply-adds. Every element of C is the chain
 fma(A[r, K-1], W[K-1, k], ... fma(A[r, 0], W[0, k], 0)), the same whichever tile or edge loop computes
 it, so a row's result does not depend on how many rows are multiplied with it. ``_dot_tile`` is the
-same for ``product_nt``: lane-wise fma chains over K, the lanes summed pairwise in a fixed order, the
+same for ``_product_nt``: lane-wise fma chains over K, the lanes summed pairwise in a fixed order, the
 rest of K (past the last whole vector) added one by one.
 """
+import os
+
 import numba
-import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .math import JIT
+
 VECTOR_BYTES = 32                      # AVX2; LLVM splits the vectors where the CPU has narrower ones
-_JIT = dict(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+
+# The per-step product h_{t-1} @ W_h (and da_t @ W_h^T) is ``_product`` (``_product_nt``), not BLAS, when the call
+# has at most VECTOR_STEP_MAX_ROWS batch rows: a gemm call packs all of W_h before multiplying, which at a few rows a
+# step costs about as much as the product (measured, one thread, float32, rows x H x 4H: 1x64x256 0.94 vs
+# 3.1 us; 8x96x384 7.4 vs 10.1 us; 16x64x256 6.9 vs 7.5 us; 32x64x256 13.8 vs 13.4 us: 32 rows are 16 a
+# thread on two cores). Decided by the call's rows, not a thread's share, so every thread count takes the
+# same kind of product (``simd``'s give each row the same bits whatever rows go with it).
+# MINILSTM_VECTOR_STEP_MAX_ROWS overrides it (0: always BLAS).
+VECTOR_STEP_MAX_ROWS = int(os.environ.get("MINILSTM_VECTOR_STEP_MAX_ROWS", 32))
 
 
 class _Vec:
@@ -137,7 +148,7 @@ def _dot_tile(MR, NJ):
 _dot_4x2, _dot_1x8, _dot_1x1 = _dot_tile(4, 2), _dot_tile(1, 8), _dot_tile(1, 1)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _columns(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     """C[0:nr] = A[0:nr] @ W for nr = 4 (tiles of 4 rows) or 1 (one row), every column: wide tiles, then one-vector
     tiles, then the last columns (fewer than a vector) one by one in a scalar loop (which columns take it depends
@@ -196,7 +207,7 @@ def zero_of(typingctx, a):
     return a.dtype(a), lambda context, builder, sig, args: ir.Constant(context.get_value_type(sig.return_type), 0.0)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _dot_rows(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     """C[0:nr] = A[0:nr] @ W.T for nr = 4 or 1: dot tiles over the vector part of K, then the rest of K added
     element by element (same order for every row and column)."""
@@ -225,7 +236,7 @@ def _dot_rows(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
             C[r * ldc + jj] = s
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _row_blocks(transposed, n, N, K, a, lda, w, ldw, c, ldc, zero):
     """The rows of C in blocks of 4, then one by one, through ``_dot_rows`` (transposed) or ``_columns``."""
     sz = _itemsize(zero)
@@ -239,7 +250,7 @@ def _row_blocks(transposed, n, N, K, a, lda, w, ldw, c, ldc, zero):
         r += nr
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _product(n, N, K, a, lda, w, ldw, c, ldc, zero):
     """C (n, N) = A (n, K) @ W (K, N), row-major, addresses a, w, c and row strides in elements; C must not
     overlap A or W. zero: 0 in the element type (float32 or float64). Private: it trusts the addresses
@@ -247,56 +258,32 @@ def _product(n, N, K, a, lda, w, ldw, c, ldc, zero):
     _row_blocks(False, n, N, K, a, lda, w, ldw, c, ldc, zero)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def _product_nt(n, N, K, a, lda, w, ldw, c, ldc, zero):
     """C (n, N) = A (n, K) @ W.T for row-major W (N, K): the product with a transposed matrix without copying it
     (each element a dot product of two contiguous rows). Addresses and strides as in ``_product``."""
     _row_blocks(True, n, N, K, a, lda, w, ldw, c, ldc, zero)
 
 
-def _checked(kernel, A, W, k_axis):
-    """A (n, K) with contiguous rows (any row stride), W C-contiguous with K on ``k_axis``; one float dtype.
-    Returns (n, N, K, lda, dtype)."""
-    from . import check_kernel_dtype
-    from ..errors import InputTypeError, ShapeError
-    for name, a in (("A", A), ("W", W)):
-        if not isinstance(a, np.ndarray) or a.ndim != 2:
-            raise ShapeError(f"{kernel}: {name} must be a 2-D NumPy array, got {getattr(a, 'shape', type(a).__name__)}.")
-    check_kernel_dtype(A.dtype, kernel)
-    if W.dtype != A.dtype:
-        raise InputTypeError(f"{kernel}: W has dtype {W.dtype}, A {A.dtype}; use one dtype.")
-    n, K = A.shape
-    N = W.shape[1 - k_axis]
-    if W.shape[k_axis] != K:
-        raise ShapeError(f"{kernel}: A is {A.shape} and W {W.shape}; W's {'rows' if k_axis == 0 else 'columns'} "
-                         f"must number A's columns ({K}).")
-    size = A.itemsize
-    if A.size == 0 or W.size == 0:                   # nothing is read: any layout will do
-        return n, N, K, K, A.dtype
-    if not W.flags.c_contiguous or (n > 1 and (A.strides[0] < K * size or A.strides[0] % size)) or \
-            (K > 1 and A.strides[1] != size):
-        raise ShapeError(f"{kernel}: W must be C-contiguous and A's rows contiguous (np.ascontiguousarray).")
-    return n, N, K, (A.strides[0] // size if n > 1 else K), A.dtype
+# ---- compiled helpers of the kernels (they trust their callers: C-contiguous arrays of one dtype) ----
+
+@numba.njit(**JIT)
+def vecmat(v, W, out):
+    """out = v @ W for one row vector: v (M,), W (M, N), out (N,), all C-contiguous and of one dtype (read
+    as raw memory). The batch-1 loops without NumPy's gemm (LSTM and GRU) use it for h_{t-1} @ W_h forward
+    and da_t @ W_h.T backward (``_product``: a BLAS call would pack all of W for one row, every step)."""
+    M, N = W.shape
+    _product(1, N, M, v.ctypes.data, M, W.ctypes.data, N, out.ctypes.data, N, zero_of(out))
 
 
-def product(A, W):
-    """C (n, N) = A (n, K) @ W (K, N), a new array: the kernels' per-step product, checked (float32 or float64, one
-    dtype, W C-contiguous, A's rows contiguous; a mis-sized or strided array is a ShapeError, never a bad read)."""
-    n, N, K, lda, dt = _checked("simd.product", A, W, 0)
-    C = np.empty((n, N), dtype=dt)
-    if C.size and K:
-        _product(n, N, K, A.ctypes.data, lda, W.ctypes.data, N, C.ctypes.data, N, dt.type(0))
-    elif C.size:
-        C[...] = 0
-    return C
-
-
-def product_nt(A, W):
-    """C (n, N) = A (n, K) @ W.T for W (N, K), a new array: BPTT's product with W_h itself, checked as ``product``."""
-    n, N, K, lda, dt = _checked("simd.product_nt", A, W, 1)
-    C = np.empty((n, N), dtype=dt)
-    if C.size and K:
-        _product_nt(n, N, K, A.ctypes.data, lda, W.ctypes.data, K, C.ctypes.data, N, dt.type(0))
-    elif C.size:
-        C[...] = 0
-    return C
+@numba.njit(**JIT)
+def transpose(W, out):
+    """out (N, M) = W (M, N).T, by blocks of 8 rows of W, so each column read is 8 nearby elements, not one
+    element per row (measured, W_h (H, 4H) float32: H=64 15 vs 17-22 us for np.ascontiguousarray(W.T);
+    H=256 235 vs 840 us)."""
+    M, N = W.shape
+    for i0 in range(0, M, 8):
+        i1 = min(i0 + 8, M)
+        for j in range(N):
+            for i in range(i0, i1):
+                out[j, i] = W[i, j]

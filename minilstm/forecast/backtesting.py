@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError, DataError, ShapeError
+from .baselines import LinearAR, baseline_forecasts, persistence_forecast, seasonal_naive_forecast
 from .config import validate_config
 from .inputs import read_table, target_positions, targets_from_y
-from .metrics import (EvaluationReport, LinearAR, choose_season, datetime_hint, naive_scale, persistence_forecast,
-                      regression_metrics, seasonal_naive_forecast, units_of)
+from .metrics import naive_scale, regression_metrics, units_of
 from .parallel import run_parallel, task
+from .report import EvaluationReport
+from .seasons import choose_season, datetime_hint
 from .windows import n_labeled, sliding_windows, window_targets
-
-BASELINES = ("persistence", "seasonal_naive", "linear_ar", "mean", "zero")
 
 
 def as_arrays(X, y, config):
@@ -281,7 +281,7 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     dates when X is indexed by time or ``index`` is given). step: rows between origins; steps:
     forecasts per origin (direct with output_steps >= steps, else recursive). window='sliding'
     fits on the last ``train_size`` rows (default: the rows before ``start``). refit: True, False
-    or k. season: the seasonal-naive period (default: configured, else ``metrics.choose_season``
+    or k. season: the seasonal-naive period (default: configured, else ``seasons.choose_season``
     on the rows before ``start``). n_jobs, backend: see ``minilstm.forecast.parallel``; results
     do not depend on them. verbose: a progress bar over the fits. Returns a ``BacktestResult``.
     """
@@ -321,10 +321,9 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     truth = ya[rows]
     pers, seas = naive_baselines(ya, origins, L, h, steps, s)
     fold_of = np.repeat(np.arange(len(results)), [len(g) for _, _, g in spans])
-    base = {"persistence": pers, "seasonal_naive": seas,
-            "linear_ar": np.concatenate([r["linear_ar"] for r in results]),
-            "mean": np.broadcast_to(np.stack([r["mean"] for r in results])[fold_of][:, None, :], truth.shape).copy(),
-            "zero": np.zeros_like(truth)}
+    base = baseline_forecasts(pers, seas, np.concatenate([r["linear_ar"] for r in results]), truth,
+                              mean=np.broadcast_to(np.stack([r["mean"] for r in results])[fold_of][:, None, :],
+                                                   truth.shape).copy())
     pred = np.concatenate([r["forecasts"] for r in results])
     scale = results[0]["mase_scale"]          # overall MASE: the first fold's scale; each fold uses its own
     folds = []
@@ -336,6 +335,7 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
                       "metrics": _score(truth[sel], {"model": pred[sel], **{n: b[sel] for n, b in base.items()}},
                                         r["mase_scale"])})
     overall = EvaluationReport(regression_metrics(truth, pred, scale))
+    overall.model = c["cell"].upper()
     overall["baselines"] = _score(truth, base, scale)
     overall.update(n_scored=int(truth.size), season=s, season_how=how, units=units_of(y, X),
                    notes=[f"backtest: {len(origins)} origins in {len(folds)} fold(s), rows "

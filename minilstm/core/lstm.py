@@ -24,12 +24,19 @@ Row vectors let the input projection of every time step be one matrix
 product, and every weight gradient one product over all steps.
 
 All functions are pure: they never modify their arguments. They take the
-array module from their inputs, so the same code runs on NumPy and CuPy.
+array module from their inputs, so the same code runs on NumPy and CuPy. Each checks its
+arguments first (``minilstm.validate``, the same checks as the GRU's).
 """
-from .backend import get_array_module
-from .errors import InputTypeError, ShapeError
-from .validate import (check_array, check_cell_params, check_sequence_backward_args, plain_arrays,
-                       check_sequence_inputs, check_step_inputs)
+from ..backend import get_array_module
+from ..validate import (
+    check_gate_axis,
+    check_pointwise,
+    check_sequence_backward_args,
+    check_sequence_inputs,
+    check_step_backward_args,
+    check_step_inputs,
+)
+from .common import carried_gradients, initial_states, input_projection, sigmoid
 
 GATES = ("f", "i", "c_tilde", "o")  # order of the gate blocks along the 4H axis
 
@@ -39,24 +46,13 @@ def gate_slices(H):
     return slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H), slice(3 * H, 4 * H)
 
 
-def sigmoid(x):
-    """Numerically stable logistic function 1 / (1 + e^-x).
-
-    With ``z = e^-|x|`` (never overflows): 1 / (1 + z) for x >= 0, z / (1 + z) for x < 0,
-    which keeps full relative precision in both tails.
-    """
-    xp = get_array_module(x)
-    z = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1.0, z) / (1.0 + z)
-
-
 def activate_gates(a):
     """Apply the gate nonlinearities to pre-activations.
 
     a: (..., 4H) pre-activations in the order f, i, c~, o.
     Returns a new (..., 4H) array: sigmoid on f, i, o; tanh on c~.
     """
-    check_gate_axis(a, "a")
+    check_gate_axis(a, "a", "lstm")
     xp = get_array_module(a)
     H = a.shape[-1] // 4
     F, I, G, O = gate_slices(H)
@@ -74,7 +70,7 @@ def gates_backward(dh, dc_next, gates, c_prev, tanh_c):
     c_prev:  (B, H) C_{t-1};   tanh_c: (B, H) tanh(C_t)
     Returns (da, dc_prev): da (B, 4H) gradient of the pre-activations, dc_prev (B, H).
     """
-    check_gates_backward_args(dh, dc_next, gates, c_prev, tanh_c)
+    check_pointwise({"gates": gates}, {"dh": dh, "dc_next": dc_next, "c_prev": c_prev, "tanh_c": tanh_c}, "lstm")
     xp = get_array_module(gates)
     H = dh.shape[-1]
     F, I, G, O = gate_slices(H)
@@ -103,7 +99,7 @@ def lstm_step_forward(x_t, h_prev, c_prev, params):
     params: dict with W_x (D, 4H), W_h (H, 4H), b (4H,)
     Returns (h_t, c_t, cache): h_t (B, H), c_t (B, H), cache for ``lstm_step_backward``.
     """
-    check_step_inputs(x_t, {"h_prev": h_prev, "c_prev": c_prev}, params)
+    check_step_inputs(x_t, {"h_prev": h_prev, "c_prev": c_prev}, params, "lstm")
     xp = get_array_module(x_t, h_prev)
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
     H = W_h.shape[0]
@@ -125,7 +121,7 @@ def lstm_step_backward(dh_t, dc_t, cache):
     Returns (dx_t, dh_prev, dc_prev, dparams): (B, D), (B, H), (B, H) and a dict
     with dW_x (D, 4H), dW_h (H, 4H), db (4H,) under the keys of ``params``.
     """
-    check_step_backward_args(dh_t, dc_t, cache)
+    check_step_backward_args({"dh_t": dh_t, "dc_t": dc_t}, cache, "lstm")
     x_t, h_prev, c_prev, gates, tanh_c, params = cache
     da, dc_prev = gates_backward(dh_t, dc_t, gates, c_prev, tanh_c)
     dx_t = da @ params["W_x"].T
@@ -134,30 +130,7 @@ def lstm_step_backward(dh_t, dc_t, cache):
     return dx_t, dh_prev, dc_prev, dparams
 
 
-def input_projection(x, W_x, b=None):
-    """x_t @ W_x (+ b) for every time step as ONE matrix product.
-
-    x: (B, T, D) batch-first.  Returns (x_tm (T, B, D) time-major copy, xw (T, B, 4H)).
-    The fused kernels pass b=None and add the bias inside their gate pass, which saves a
-    full read and write of xw.
-    """
-    xp = get_array_module(x)
-    B, T, D = x.shape
-    x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2))
-    xw = x_tm.reshape(T * B, D) @ W_x
-    if b is not None:
-        xw += b
-    return x_tm, xw.reshape(T, B, -1)
-
-
-CACHE_KEYS = ("x_tm", "hs", "cs", "gates", "tanh_c", "params")
-
-
-def initial_states(x, params, h0, c0):
-    """h0 and c0, with None meaning zeros of shape (B, H)."""
-    xp = get_array_module(x)
-    B, H = x.shape[0], params["W_h"].shape[0]
-    return tuple(xp.zeros((B, H), dtype=x.dtype) if s is None else s for s in (h0, c0))
+CACHE_KEYS = ("x_tm", "hs", "cs", "gates", "tanh_c", "params")   # lstm_forward's cache
 
 
 def sequence_buffers(h0, c0, T, dtype):
@@ -173,35 +146,16 @@ def sequence_buffers(h0, c0, T, dtype):
     return hs, cs, xp.empty((T, B, 4 * H), dtype=dtype), xp.empty((T, B, H), dtype=dtype)
 
 
-def sequence_outputs(x_tm, hs, cs, gates, tanh_c, params, h_seq=None):
-    """(h_seq (B, T, H) batch-first copy, (h_T, c_T), cache) from a filled forward.
-    h_seq: the batch-first outputs when a kernel already wrote them (else copied from hs)."""
+def sequence_outputs(x_tm, hs, cs, gates, tanh_c, params):
+    """(h_seq (B, T, H) batch-first copy, (h_T, c_T), cache) from a filled forward."""
     cache = dict(zip(CACHE_KEYS, (x_tm, hs, cs, gates, tanh_c, params)))
-    if h_seq is None:
-        h_seq = hs[1:].transpose(1, 0, 2).copy()
-    return h_seq, (hs[-1].copy(), cs[-1].copy()), cache
+    return hs[1:].transpose(1, 0, 2).copy(), (hs[-1].copy(), cs[-1].copy()), cache
 
 
-def carried_gradients(dh_T, dc_T, like):
-    """The carried dh and dc that start BPTT at the last step: C-ordered copies of dh_T, dc_T (in like's dtype), or
-    zeros. like: (B, H). C order because the kernels hand these buffers to products and write them row by row."""
-    xp = get_array_module(like)
-    return tuple(xp.zeros_like(like) if g is None else xp.array(g, dtype=like.dtype, order="C") for g in (dh_T, dc_T))
-
-
-def contiguous_weights(params, dtype):
-    """W_x, W_h as C-contiguous arrays of ``dtype`` (copies only where needed). The fused kernels hand them to
-    compiled code as raw memory, so a cache whose params were cast after the forward is read in the cache's
-    dtype, as the reference's own products would promote it."""
-    xp = get_array_module(params["W_h"])
-    return tuple(xp.ascontiguousarray(params[k], dtype=dtype) for k in ("W_x", "W_h"))
-
-
-def weights_backward(da, x_tm, hs, W_x, db=None):
+def weights_backward(da, x_tm, hs, W_x):
     """Every weight gradient, and dx, as ONE matrix product over all steps.
 
     da: (T, B, 4H) gradients of the pre-activations; x_tm: (T, B, D); hs: (T+1, B, H) with hs[t] = h_{t-1}.
-    db: (4H,) when a kernel already summed da over time and batch, else None.
     Returns (dx (B, T, D), {"W_x": (D, 4H), "W_h": (H, 4H), "b": (4H,)}).
     """
     xp = get_array_module(da)
@@ -210,7 +164,7 @@ def weights_backward(da, x_tm, hs, W_x, db=None):
     da2 = da.reshape(T * B, 4 * H)
     dparams = {"W_x": x_tm.reshape(T * B, D).T @ da2,        # sum_t x_t^T da_t
                "W_h": hs[:-1].reshape(T * B, H).T @ da2,     # sum_t h_{t-1}^T da_t
-               "b": da2.sum(axis=0) if db is None else db}
+               "b": da2.sum(axis=0)}
     dx = xp.ascontiguousarray((da2 @ W_x.T).reshape(T, B, D).transpose(1, 0, 2))
     return dx, dparams
 
@@ -223,7 +177,7 @@ def lstm_forward(x, h0, c0, params):
     Returns (h_seq, (h_T, c_T), cache): h_seq (B, T, H) all hidden states,
     h_T, c_T (B, H) the final states; ``gate_activations(cache)`` gives f, i, c~, o, C, h.
     """
-    check_forward_args(x, h0, c0, params)
+    check_sequence_inputs(x, {"h0": h0, "c0": c0}, params, "lstm")
     xp = get_array_module(x)
     h0, c0 = initial_states(x, params, h0, c0)
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
@@ -248,7 +202,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     Returns (dx, dh0, dc0, dparams): dx (B, T, D), dh0 and dc0 (B, H), and
     dparams with W_x (D, 4H), W_h (H, 4H), b (4H,).
     """
-    check_backward_args(dh_seq, dh_T, dc_T, cache)
+    check_sequence_backward_args(dh_seq, {"dh_T": dh_T, "dc_T": dc_T}, cache, "lstm")
     x_tm, hs, cs, gates, tanh_c, params = (cache[k] for k in CACHE_KEYS)
     xp = get_array_module(x_tm)
     W_x, W_h = params["W_x"], params["W_h"]
@@ -262,79 +216,6 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         dh_next = da[t] @ W_h.T
     dx, dparams = weights_backward(da, x_tm, hs, W_x)         # all steps at once
     return dx, dh_next, dc_next, dparams
-
-
-# ---- argument checks, called at the top of the functions above (minilstm.validate does the work) ----
-
-def check_gate_axis(a, name):
-    """The last axis of ``a`` holds four gate blocks: its length is 4H with H >= 1."""
-    check_array(a, name)
-    if a.ndim < 1 or a.shape[-1] < 4 or a.shape[-1] % 4:
-        raise ShapeError(f"{name} must have a last axis of length 4H (the gates f, i, c~, o), got shape "
-                         f"{tuple(a.shape)}.")
-
-
-def check_gates_backward_args(dh, dc_next, gates, c_prev, tanh_c):
-    """gates (B, 4H); dh, dc_next, c_prev, tanh_c (B, H): shapes only (this runs once per step)."""
-    check_gate_axis(gates, "gates")
-    if gates.ndim != 2:
-        raise ShapeError(f"gates must have shape (batch, 4H), got {tuple(gates.shape)}.")
-    want = (gates.shape[0], gates.shape[1] // 4)
-    for name, a in (("dh", dh), ("dc_next", dc_next), ("c_prev", c_prev), ("tanh_c", tanh_c)):
-        if getattr(a, "shape", None) != want:
-            raise ShapeError(f"{name} must have shape (batch, H) = {want} to match gates {tuple(gates.shape)}, "
-                             f"got {getattr(a, 'shape', type(a).__name__)}.")
-
-
-def check_forward_args(x, h0, c0, params):
-    """``lstm_forward``'s arguments: x (B, T, D); h0, c0 (B, H) or None; params W_x (D, 4H), W_h (H, 4H),
-    b (4H,); one float dtype, one device. Returns (B, T, D, H)."""
-    try:                                                      # the common case first, in a few comparisons
-        B, T, D = x.shape
-        H = params["W_h"].shape[0]
-        if type(params) is dict and B >= 1 and T >= 1 and H >= 1 and plain_arrays(
-                [(x, (B, T, D)), (params["W_x"], (D, 4 * H)), (params["W_h"], (H, 4 * H)), (params["b"], (4 * H,))]
-                + [(s, (B, H)) for s in (h0, c0) if s is not None]):
-            return B, T, D, H
-    except (AttributeError, TypeError, KeyError, ValueError, IndexError):
-        pass
-    return check_sequence_inputs(x, {"h0": h0, "c0": c0}, params, gates=4)
-
-
-def check_backward_args(dh_seq, dh_T, dc_T, cache):
-    """``lstm_backward``'s arguments against the cache of the forward they differentiate. Returns (T, B, D, H)."""
-    try:                                                      # the common case first, in a few comparisons
-        T, B, D = cache["x_tm"].shape
-        params = cache["params"]
-        H = params["W_h"].shape[0]
-        if type(cache) is dict and type(params) is dict and H >= 1 and plain_arrays(
-                [(cache["x_tm"], (T, B, D)), (cache["hs"], (T + 1, B, H)), (cache["cs"], (T + 1, B, H)),
-                 (cache["gates"], (T, B, 4 * H)), (cache["tanh_c"], (T, B, H)), (params["W_x"], (D, 4 * H)),
-                 (params["W_h"], (H, 4 * H)), (params["b"], (4 * H,))]
-                + [(g, (B, H)) for g in (dh_T, dc_T) if g is not None]
-                + ([(dh_seq, (B, T, H))] if dh_seq is not None else [])):
-            return T, B, D, H
-    except (AttributeError, TypeError, KeyError, ValueError, IndexError):
-        pass
-    return check_sequence_backward_args(
-        dh_seq, {"dh_T": dh_T, "dc_T": dc_T}, cache, "lstm_forward", CACHE_KEYS,
-        lambda params, D, name: check_cell_params(params, 4, D=D, name=name),
-        lambda T, B, D, H: {"x_tm": (T, B, D), "hs": (T + 1, B, H), "cs": (T + 1, B, H), "gates": (T, B, 4 * H),
-                            "tanh_c": (T, B, H)})
-
-
-def check_step_backward_args(dh_t, dc_t, cache):
-    """``lstm_step_backward``'s arguments: dh_t, dc_t (B, H) and the 6-tuple cache of ``lstm_step_forward``."""
-    if not isinstance(cache, tuple) or len(cache) != 6:
-        raise InputTypeError("cache must be the tuple (x_t, h_prev, c_prev, gates, tanh_c, params) returned by "
-                             f"lstm_step_forward, got {type(cache).__name__}"
-                             f"{f' of length {len(cache)}' if isinstance(cache, (tuple, list)) else ''}.")
-    x_t, h_prev, c_prev, gates, tanh_c, params = cache
-    B, D, H = check_step_inputs(x_t, {"h_prev": h_prev, "c_prev": c_prev}, params)
-    check_array(gates, "cache gates", shape=(B, 4 * H))
-    check_array(tanh_c, "cache tanh_c", shape=(B, H))
-    for name, g in (("dh_t", dh_t), ("dc_t", dc_t)):
-        check_array(g, name, shape=(B, H), dims=("batch", "hidden"))
 
 
 def gate_activations(cache):

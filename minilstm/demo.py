@@ -2,10 +2,13 @@
 
 Trains on 2012-2013 (the last 10% of those windows validate), tests on 2014, prints
 the per-epoch progress and a table of the model beside persistence, seasonal naive
-and a linear autoregression (all in MW), then writes the model file and PNG plots.
+and a linear autoregression (all in MW), then writes the model file and PNG plots. ``minilstm.cli``
+parses its arguments; ``MINILSTM_FAST=1`` shortens it (``fast_mode``).
 """
 import os
 import time
+
+FAST_VALUES = ("1", "true", "yes", "on")      # MINILSTM_FAST values that shorten the demo and the backtest
 
 
 DEMO_CONFIG = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "learning_rate": 0.002, "epochs": 30,
@@ -13,9 +16,15 @@ DEMO_CONFIG = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "learning_rat
                "season": 24}
 
 
+def fast_mode(environ=None):
+    """True when MINILSTM_FAST holds a truthy value (1, true, yes, on); '0', 'false', '' are not."""
+    return str((environ if environ is not None else os.environ).get("MINILSTM_FAST", "")).strip().lower() \
+        in FAST_VALUES
+
+
 def demo_data():
     """The demo's data: (dataset, X, y, test_start) with the test year 2014."""
-    from .. import datasets
+    from . import datasets
     ds = datasets.load_electricity()
     return ds, ds.data, ds.column("Demand"), ds.split("2014-01-01")
 
@@ -29,7 +38,7 @@ def train_demo(seed=0, epochs=None, device="auto", verbose=True, cell="lstm", bi
     first 2014 hour is a target). One seed is one sample: ``benchmarks/bench_demo_seeds.py``
     repeats this over seeds. ``data``: ``demo_data()``'s result, when the caller has it already.
     """
-    from .model import LSTMModel
+    from .forecast.model import LSTMModel
     ds, X, y, test_start = data if data is not None else demo_data()
     cfg = dict(DEMO_CONFIG, device=device, seed=seed, cell=cell, bidirectional=bidirectional)
     if epochs is not None:
@@ -44,12 +53,11 @@ def train_demo(seed=0, epochs=None, device="auto", verbose=True, cell="lstm", bi
 
 
 def run_demo(args):
-    from .. import plotting
+    from . import plotting
 
     t0 = time.perf_counter()
     data = demo_data()
     ds, X, y, test_start = data
-    from ..cli import fast_mode
     epochs = args.epochs if args.epochs is not None else (2 if fast_mode() else None)
     seed = getattr(args, "seed", 0)
     print(f"minilstm demo: {ds}\ntrain 2012-2013 ({test_start} hours), test 2014 ({len(X) - test_start} hours), "
@@ -59,7 +67,7 @@ def run_demo(args):
                                     bidirectional=bidirectional, data=data)
     L = model.config["sequence_length"]
     print(f"trained in {time.perf_counter() - t0:.1f}s (best epoch {model.info['best_epoch']}, "
-          f"kernels {model.lstm.kernels}, device {model.device})\n\n2014 test year, one hour ahead, in MW "
+          f"kernels {model.rnn.kernels}, device {model.device})\n\n2014 test year, one hour ahead, in MW "
           f"(seed {seed}; one training run is one sample: other seeds move the LSTM's figures by a few %):")
     print(res)
     best_base = min(res["baselines"], key=lambda b: res["baselines"][b]["rmse"])
@@ -72,7 +80,7 @@ def run_demo(args):
     path = model.save(os.path.join(args.out, "lstm_model.minilstm"))
     pred = model.predict(Xt)[:-1]                                       # the last window forecasts past 2014
     truth = yt[L:]
-    from .metrics import persistence_forecast
+    from .forecast.baselines import persistence_forecast
     base = persistence_forecast(yt[:, None], len(truth), L, 1)[:, 0, 0]
     idx = ds.index[test_start:]
     plotting.plot_history(model.train_history, os.path.join(args.out, "history.png"))

@@ -5,7 +5,7 @@
 - ``cv=0.2`` (a fraction): a holdout. Fit on the rows before the last 20% (with the fit's own
   validation tail for early stopping), score on the last 20% of target rows (``evaluate``).
 - ``cv={'start': ..., 'step': ..., ...}``: a rolling-origin backtest with those settings
-  (``minilstm.forecast.backtest``); the score is over all its forecasts, the spread over its folds.
+  (``minilstm.forecast.backtest``, in ``backtesting``); the score is over all its forecasts, the spread over its folds.
 
 params: a dict {key: list of values} (grid search: every combination; with ``n_iter``, random
 search: n_iter combinations drawn without repeats), whose values may also be distributions (an
@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..validate import check_seed
-from .backtest import as_arrays, backtest
+from .backtesting import as_arrays, backtest
 from .config import DEFAULTS, validate_config
 from .parallel import run_parallel, task
 

@@ -1,0 +1,240 @@
+"""What a model file must hold, checked field by field before anything it declares is built: the metadata
+(config, sizes, normalizer states, history, info) against itself and against the arrays (``check_metadata``),
+then the weights against the network the config builds (``check_weights``). ``io`` reads the file first.
+"""
+import math
+
+import numpy as np
+
+from ..backend import loaded_device, resolve_device, resolve_kernels
+from ..errors import ConfigError, MiniLSTMError, ModelFileError
+from .io import _path
+
+
+def _bad(path, msg):
+    return ModelFileError(f"{path!r}: {msg}; the file is truncated, edited or foreign (re-save the model).")
+
+
+def _int_field(d, key, path, lo, hi, where="metadata", required=True):
+    v = d.get(key)
+    if v is None and not required:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise _bad(path, f"{where} field {key!r} must be an integer in [{lo}, {hi}], got {str(v)[:60]!r}")
+    return v
+
+
+def _numbers(v, n, path, what, lo=-math.inf):
+    ok = isinstance(v, list) and len(v) == n and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= lo for x in v)
+    if not ok:
+        raise _bad(path, f"{what} must be a list of {n} finite numbers" + (f" >= {lo}" if lo > -math.inf else "") +
+                   f", got {str(v)[:60]!r}")
+    return v
+
+
+def _labels(v, n, path, what):
+    if v is None:
+        return None
+    def scalar(x):
+        return isinstance(x, (str, int, float)) and not isinstance(x, bool)
+
+    ok = isinstance(v, list) and len(v) == n and len(set(map(repr, v))) == n and all(
+        scalar(x) or (isinstance(x, list) and all(map(scalar, x))) for x in v)    # a list: a MultiIndex label
+    if not ok:
+        raise _bad(path, f"info field {what!r} must be None or a list of {n} distinct names, got {str(v)[:60]!r}")
+    return v
+
+
+def _check_info(info, path, cfg, n_features, n_targets):
+    if not isinstance(info, dict):
+        raise _bad(path, f"'info' must be a dict, got {type(info).__name__}")
+    L, h, k = cfg["sequence_length"], cfg["horizon"], cfg["output_steps"]
+    n_rows = _int_field(info, "n_rows", path, L + h + k - 1, 10 ** 12, "info", required=False)
+    _numbers(info.get("mase_scale"), n_targets, path, "info field 'mase_scale'", lo=0.0)
+    for key in ("n_train_windows", "n_val_windows", "best_epoch"):
+        _int_field(info, key, path, 0, 10 ** 12, "info", required=False)
+    if n_rows is not None and info.get("n_train_windows") is not None and info["n_train_windows"] > n_rows:
+        raise _bad(path, f"info claims {info['n_train_windows']} training windows from {n_rows} rows")
+    if info.get("season") is not None:
+        _int_field(info, "season", path, 1, max(n_rows or 0, 10 ** 6), "info")
+    for key in ("y_1d", "time_index", "targets_from_fit"):
+        if key in info and not isinstance(info[key], bool):
+            raise _bad(path, f"info field {key!r} must be true or false, got {info[key]!r}")
+    if info.get("y_1d") and n_targets != 1:
+        raise _bad(path, f"info says y was 1-D but the model has {n_targets} targets")
+    for key in ("freq", "season_how"):
+        if info.get(key) is not None and not isinstance(info[key], str):
+            raise _bad(path, f"info field {key!r} must be a string or null, got {info[key]!r}")
+    if info.get("y_mean") is not None:
+        _numbers(info["y_mean"], n_targets, path, "info field 'y_mean'")
+    _labels(info.get("columns"), n_features, path, "columns")
+    _labels(info.get("target_names"), n_targets, path, "target_names")
+    history, floors = info.get("target_history"), info.get("window_floors")
+    baseline = info["baseline"] if "baseline" in info else cfg["baseline"]
+    if "baseline" in info and baseline not in ("naive", "seasonal_naive", "auto", "ets", None):
+        raise _bad(path, f"info's baseline must be null, 'naive', 'seasonal_naive', 'auto' or 'ets', got {baseline!r}")
+    if baseline == "ets_univariate":
+        raise _bad(path, "config baseline 'ets_univariate' needs info's baseline (what fit resolved it to)")
+    if cfg["scaling"] == "window" or baseline is not None or history is not None or floors is not None:
+        if not isinstance(history, list) or len(history) != n_targets or not isinstance(floors, list) or \
+                len(floors) != n_targets:
+            raise _bad(path, f"info's target_history and window_floors must be lists of {n_targets} entries for "
+                             "scaling='window'")
+        for c, f in zip(history, floors):
+            ok = (c is None and f is None) or (isinstance(c, int) and not isinstance(c, bool) and 0 <= c < n_features
+                                               and (f is None or isinstance(f, (int, float)) and math.isfinite(f)
+                                                    and f > 0))
+            if not ok:
+                raise _bad(path, f"info's target_history {history} / window_floors {floors} are not column "
+                                 "indices with positive floors")
+    if baseline == "ets":
+        _check_ets(info.get("baseline_ets"), sum(c is not None for c in history), path)
+    elif baseline is not None:
+        pos, L = info.get("baseline_positions"), cfg["sequence_length"]
+        if not isinstance(pos, list) or len(pos) != cfg["output_steps"] or not all(
+                isinstance(p, int) and not isinstance(p, bool) and 0 <= p < L for p in pos):
+            raise _bad(path, f"info's baseline_positions must be {cfg['output_steps']} window rows in [0, {L}), "
+                             f"got {pos!r}")
+    tc = cfg["target_columns"]
+    if tc is not None and isinstance(tc[0], str) and not set(tc) <= set(info.get("columns") or []):
+        raise _bad(path, f"config target_columns {tc} name columns that info's columns {info.get('columns')} lack")
+    return dict(info)
+
+
+def _check_ets(ets, n_columns, path):
+    """info's baseline_ets: {'season': int >= 1, 'params': per history column a dict of smoothing parameters in
+    [0, 1], a log flag and a finite floor >= 0, 'to_raw': per column [a, c] (finite, a != 0) or null}."""
+    def number(v, lo=-math.inf, hi=math.inf):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
+
+    unit = ("alpha", "beta", "phi", "gamma", "trend", "season", "log")
+    ok = isinstance(ets, dict) and set(ets) == {"season", "params", "to_raw"} and isinstance(ets["season"], int) and \
+        not isinstance(ets["season"], bool) and 1 <= ets["season"] <= 10 ** 6 and \
+        isinstance(ets["params"], list) and len(ets["params"]) == n_columns and \
+        isinstance(ets["to_raw"], list) and len(ets["to_raw"]) == n_columns
+    ok = ok and all(isinstance(p, dict) and set(p) == set(unit) | {"floor"} and all(number(p[k], 0, 1) for k in unit)
+                    and number(p["floor"], 0) for p in ets["params"])
+    ok = ok and all(r is None or isinstance(r, list) and len(r) == 2 and all(number(v) for v in r) and r[0] != 0
+                    for r in ets["to_raw"])
+    ok = ok and all(not p["log"] or r is not None for p, r in zip(ets["params"], ets["to_raw"]))
+    if not ok:
+        raise _bad(path, "info's baseline_ets must be {'season': an integer >= 1, 'params': one dict per target "
+                         "history column of alpha, beta, phi, gamma, trend, season, log in [0, 1] and floor >= 0, "
+                         f"'to_raw': one [a, c] or null per column (null only without log)}}, got {ets!r}")
+
+
+def _check_history(h, path):
+    if not isinstance(h, list) or len(h) > 10 ** 7:
+        raise _bad(path, f"'train_history' must be a list of per-epoch dicts, got {type(h).__name__}")
+    for row in h:
+        if not isinstance(row, dict) or not all(
+                isinstance(v, (int, float, type(None))) for v in row.values()):
+            raise _bad(path, f"'train_history' rows must be dicts of numbers, got {str(row)[:60]!r}")
+    return [dict(r) for r in h]
+
+
+def _check_normalizer(d, path, key, n_columns, expected):
+    from .normalizer import ROW_WISE, DataNormalizer
+    if expected is None:
+        if d is not None:
+            raise _bad(path, f"the config has no normalization but the file holds a {key}")
+        return None
+    try:
+        n = DataNormalizer.from_dict(d)
+    except MiniLSTMError as e:
+        raise _bad(path, f"its {key} is invalid ({e})") from None
+    if n.state is None or n.state["n_columns"] != n_columns:
+        raise _bad(path, f"its {key} is " + ("not fitted" if n.state is None else
+                                              f"fitted on {n.state['n_columns']} column(s), not {n_columns}"))
+    if n.strategy not in ROW_WISE or n.spec != expected:
+        raise _bad(path, f"its {key} ({n.spec}) does not match the config's normalize setting ({expected})")
+    return n
+
+
+def check_metadata(path, meta, arrays, device=None):
+    """Check every metadata field against the others and against the arrays' sizes, before anything is built.
+
+    Returns a dict: config (validated), n_features, n_targets, x_normalizer, y_normalizer, train_history,
+    info, univariate. ``device`` overrides the saved device; a CUDA model loads on the CPU when CuPy is absent.
+    """
+    from .config import validate_config
+    from .normalizer import parse_spec
+    p = _path(path, "load")
+    cfg = meta.get("config")
+    if not isinstance(cfg, dict):
+        raise _bad(p, f"'config' must be a dict, got {type(cfg).__name__}")
+    cfg = dict(cfg)
+    cfg.setdefault("weight_average", None)         # files from before the option trained without it
+    cfg.setdefault("scaling", None)                # ... and these two
+    cfg.setdefault("refit_full", False)
+    cfg.setdefault("baseline", None)
+    if device is not None and device not in ("cpu", "cuda", "auto"):
+        raise ConfigError(f"load(path, device=...) takes 'cpu', 'cuda' or 'auto', got {device!r}.")
+    for key, value in zip(("device", "kernels"), loaded_device(cfg.get("device"), cfg.get("kernels"), device)):
+        if value != cfg.get(key):
+            cfg[key] = value
+    try:
+        cfg = validate_config(cfg)
+    except MiniLSTMError as e:
+        raise _bad(p, f"its config is invalid ({e})") from None
+    except Exception as e:
+        raise _bad(p, f"its config is invalid ({type(e).__name__}: {e})") from None
+    try:
+        resolve_kernels(cfg["kernels"], resolve_device(cfg["device"]))
+    except ConfigError as e:
+        raise _bad(p, f"its config cannot run ({e})") from None
+    n_features = _int_field(meta, "n_features", p, 1, 10 ** 7)
+    n_targets = _int_field(meta, "n_targets", p, 1, 10 ** 7)
+    H, layers, k, L = cfg["hidden_size"], cfg["num_layers"], cfg["output_steps"], cfg["sequence_length"]
+    if cfg["input_size"] is not None and cfg["input_size"] != n_features:
+        raise _bad(p, f"config input_size {cfg['input_size']} differs from n_features {n_features}")
+    if cfg["output_size"] is not None and cfg["output_size"] != n_targets:
+        raise _bad(p, f"config output_size {cfg['output_size']} differs from n_targets {n_targets}")
+    tc = cfg["target_columns"]
+    named = tc is not None and isinstance(tc[0], str)
+    if tc is not None and (len(tc) != n_targets or (not named and max(tc) >= n_features)):
+        raise _bad(p, f"config target_columns {tc} do not fit {n_features} feature(s) and {n_targets} target(s)")
+    held = sum(a.size for a in arrays.values())              # nothing is allocated beyond what the file holds
+    for what, need in (("hidden_size**2 * num_layers", H * H * layers), ("n_features * hidden_size", n_features * H),
+                       ("hidden_size * n_targets * output_steps", H * n_targets * k),
+                       ("sequence_length * n_features", L * n_features)):
+        if need > held:
+            raise _bad(p, f"the metadata implies {what} = {need} weights but the file holds {held} numbers")
+    univariate = meta.get("univariate", False)
+    if not isinstance(univariate, bool) or (univariate and not n_features == n_targets == 1):
+        raise _bad(p, f"'univariate' must be true only for one feature and one target, got {univariate!r}")
+    if meta.get("library_version") is not None and not isinstance(meta["library_version"], str):
+        raise _bad(p, "'library_version' must be a string")
+    norm = cfg["normalize"]
+    expected = None if norm is None or norm is False else parse_spec("zscore" if norm is True else norm)
+    return {"config": cfg, "n_features": n_features, "n_targets": n_targets,
+            "x_normalizer": _check_normalizer(meta.get("x_normalizer"), p, "x_normalizer", n_features, expected),
+            "y_normalizer": _check_normalizer(meta.get("y_normalizer"), p, "y_normalizer", n_targets, expected),
+            "train_history": _check_history(meta.get("train_history", []), p),
+            "info": _check_info(meta.get("info", {}), p, cfg, n_features, n_targets),
+            "univariate": univariate}
+
+
+def check_weights(path, shapes, arrays, ar_shapes, dtype=np.float64):
+    """The stored arrays must be exactly the model's parameters (``shapes``: name -> shape) and the linear
+    autoregression's (``ar_shapes``); parameters representable in ``dtype``; ``ar_sd`` positive.
+    Returns (params, ar_arrays)."""
+    p = _path(path, "load")
+    expected = {**shapes, **ar_shapes}
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    if missing or extra:
+        raise _bad(p, (f"it lacks arrays {missing}" if missing else "") + (" and " if missing and extra else "") +
+                   (f"it holds unexpected arrays {extra}" if extra else ""))
+    for name, shape in expected.items():
+        if arrays[name].shape != tuple(shape):
+            raise _bad(p, f"array {name} has shape {arrays[name].shape}, expected {tuple(shape)} from the metadata")
+    limit = float(np.finfo(dtype).max)
+    for name in shapes:
+        if arrays[name].size and float(np.abs(arrays[name]).max()) > limit:
+            raise _bad(p, f"array {name} holds values beyond the {np.dtype(dtype).name} range of the model's config "
+                       f"(|w| up to {float(np.abs(arrays[name]).max()):.3g})")
+    if "ar_sd" in arrays and not (arrays["ar_sd"] > 0).all():
+        raise _bad(p, "array ar_sd must be positive")
+    return {k: arrays[k] for k in shapes}, {k: arrays[k] for k in ar_shapes}
