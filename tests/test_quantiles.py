@@ -285,7 +285,7 @@ def test_ensemble_runs_on_quantile_members_around_their_medians():
 
 
 def test_backtest_runs_with_the_quantile_loss():
-    from minilstm.forecast.backtest import backtest
+    from minilstm.forecast import backtest
     X, y = series()
     r = backtest(CFG, X, y, start=150, step=10, refit=2, verbose=False)
     assert list(r.origins) == list(range(150, 200, 10))
@@ -293,8 +293,17 @@ def test_backtest_runs_with_the_quantile_loss():
 
 
 def test_sweep_runs_with_the_quantile_loss():
-    from minilstm.forecast.sweep import sweep
+    from minilstm.forecast import sweep
     X, y = series()
     r = sweep({"hidden_size": [4, 6]}, X, y, config=CFG, cv=0.25, verbose=False)
     assert len(r.table().splitlines()) >= 3 and np.isfinite(r.best_score)
     assert r.best_config["loss"] == "quantile" and r.best_config["quantiles"] == LEVELS
+
+
+def test_a_series_forecast_from_its_own_past_keeps_its_spread_over_the_smoother():
+    """The default smooths a univariate series; the network is then not gated off (its spread is the interval)."""
+    _, y = series()
+    m = LSTMModel({**CFG, "epochs": 15, "learning_rate": 0.01}).fit(y[:150], verbose=False)
+    assert m.info["baseline"] == "ets" and "network_kept" not in m.info
+    q = m.predict(y, quantiles=True)                                     # (n_windows, 3)
+    assert (q[:, 2] - q[:, 0] > 0).all() and np.all(np.diff(q, axis=1) >= 0)
