@@ -98,7 +98,7 @@ def pinball_loss(pred, target, quantiles):
 
     pred (..., Q): one prediction per quantile level, the levels on the last axis; target (...):
     pred.shape[:-1] (one true value shared by the Q predictions); quantiles (Q,): levels q in (0, 1).
-    With u = target - pred[..., j] and q = quantiles[j]:
+    With u = target - pred[..., j] and q = quantiles[j]::
 
         rho_q(u) = q * u          if u >= 0   (the prediction is below the truth: weight q)
                    (q - 1) * u    if u <  0   (above the truth: weight 1 - q)
