@@ -267,25 +267,28 @@ class LSTMModel:
             raise ConfigError(f"steps must be an integer in [1, {MAX_STEPS:,}], got {steps!r}.")
         return int(steps)
 
+    def _windows_at(self, Xa, origins=None):
+        """Rows (N, F), original units -> (windows (n, L, F) normalized, rows, smoothed) for every window, or the
+        windows [o - L, o) of ``origins``; only the 'ets' baseline reads rows before them (smoothed: its forecasts)."""
+        L, wt = self.config["sequence_length"], self._transform()
+        pick = None if origins is None else np.asarray(origins) - L
+        if pick is not None and (wt is None or wt.smoother is None):      # the windows' own rows only
+            return sliding_windows(self._nx(Xa[pick.min():]), L)[pick - pick.min()], None, None
+        rows = self._nx(Xa)
+        Xw = sliding_windows(rows, L)
+        return (Xw, rows, None) if pick is None else (Xw[pick], None, wt.smoothed(Xw, rows)[pick])
+
     def _predict_rows(self, Xa, steps, origins=None):
         """Rows (N, F) in original units -> predictions (n, steps, T) for every window of them, or for the
-        windows that end just before each row in ``origins`` (window [o - L, o); o = N: the last window).
-        Every row before a window may be read (the 'ets' baseline's states), none after it."""
-        L, k, T = self.config["sequence_length"], self.config["output_steps"], self.n_targets
+        windows that end just before each row in ``origins`` (``_windows_at``; o = N: the last window)."""
+        k, T = self.config["output_steps"], self.n_targets
         if steps > k:
             if k > 1:
                 raise ConfigError(f"the model predicts {k} steps at once (output_steps={k}); steps={steps} exceeds "
                                   f"it. Retrain with output_steps={steps}, or use steps <= {k}.")
             return recursive_forecast(self, Xa, steps, origins)
-        rows = self._nx(Xa)
-        Xw = sliding_windows(rows, L)
-        pick = None if origins is None else np.asarray(origins) - L
-        wt = self._transform()
-        if pick is None or wt is None or wt.smoother is None:
-            Xw = Xw if pick is None else Xw[pick]
-            return self._inv_y(self._predict_windows(Xw, rows).reshape(-1, k, T)[:, :steps])
-        smoothed = wt.smoothed(Xw, rows)[pick]
-        return self._inv_y(self._predict_windows(Xw[pick], smoothed=smoothed).reshape(-1, k, T)[:, :steps])
+        Xw, rows, smoothed = self._windows_at(Xa, origins)
+        return self._inv_y(self._predict_windows(Xw, rows, smoothed).reshape(-1, k, T)[:, :steps])
 
     def _pandas_out(self, out, Xt, first_position, step_columns=False):
         """Arrays, or pandas indexed by target time when fitted and called with a DatetimeIndex."""

@@ -107,8 +107,7 @@ def model_rows(model, Xa, steps, origins=None):
     """``LSTMModel._predict_rows`` with every level: rows (N, F) -> (n, steps, T, Q) in y's units, sorted along
     Q. Direct forecasts only (steps <= output_steps): feeding one level back would not give the others."""
     from ..errors import ConfigError
-    from .windows import sliding_windows
-    L, k, T = model.config["sequence_length"], model.config["output_steps"], model.n_targets
+    k, T = model.config["output_steps"], model.n_targets
     if model.config["loss"] != "quantile":
         raise ConfigError("quantiles=True needs a model trained with config['loss'] = 'quantile' and "
                           "config['quantiles'], e.g. [0.1, 0.5, 0.9]; this one was trained with "
@@ -116,14 +115,7 @@ def model_rows(model, Xa, steps, origins=None):
     if steps > k:
         raise ConfigError(f"quantile forecasts are direct: steps={steps} exceeds the output_steps={k} the model "
                           f"was trained for. Retrain with output_steps={steps}, or use steps <= {k}.")
-    rows = model._nx(Xa)
-    Xw = sliding_windows(rows, L)
-    pick = None if origins is None else np.asarray(origins) - L
-    wt = model._transform()
-    if pick is None or wt is None or wt.smoother is None:
-        P = model_windows(model, Xw if pick is None else Xw[pick], rows)
-    else:
-        P = model_windows(model, Xw[pick], smoothed=wt.smoothed(Xw, rows)[pick])
+    P = model_windows(model, *model._windows_at(Xa, origins))
     P = np.moveaxis(P.reshape(len(P), k, T, -1)[:, :steps], -1, 2)            # (n, steps, Q, T) for _inv_y
     return sort_levels(np.moveaxis(model._inv_y(P), 2, -1))
 

@@ -160,7 +160,7 @@ class WindowTransform:
         if self.smoother is not None:
             base = self.smoothed(Xw, rows) if smoothed is None else smoothed
             base = base if levels is None else scale_targets(base, self.history, levels)
-            Xs = np.array(Xs, dtype=np.float64)
+            Xs = np.array(Xs, dtype=np.float64) if levels is None else Xs     # scale_windows made a copy already
             for t, c in enumerate(self.history):          # the history as seen from the baseline's first forecast
                 if c is not None:
                     Xs[:, :, c] -= base[:, :1, t]

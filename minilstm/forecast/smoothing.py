@@ -157,9 +157,8 @@ class ExponentialSmoothing:
     def fit(self, x, L, ds):
         x = x[-MAX_FIT_ROWS:]
         origins = range(min(L, len(x) - 1), len(x))
-        self.params = []
+        self.params, cand = [], grid(self.m > 1)
         for c in range(x.shape[1]):
-            cand = grid(self.m > 1)
             xc = x[None, :, c]
             mae = run(xc, cand, self.m, L, ds, origins=origins, score_to=len(x))
             best, log = int(np.argmin(mae)), None                        # the first of equals: the simpler
