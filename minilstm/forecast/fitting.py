@@ -51,9 +51,10 @@ def split(n_rows, L, h, k, validation_split):
 
 
 def keep_network_or_baseline(net, Xv, Yv, c, info, verbose):
-    """With the 'ets' baseline the network must earn its place: it is kept only when its validation loss is lower
-    than the baseline's alone (the network's residual 0) by at least two standard errors of the paired
-    per-window difference (the windows' k-step targets overlap, so n / k windows count as independent).
+    """With the 'ets' baseline the network must earn its place: it is kept only when there are at least 2k
+    validation windows and its validation loss is lower than the baseline's alone (the network's residual 0)
+    by more than SE_TO_KEEP standard errors of the paired per-window difference (the windows' k-step targets
+    overlap, so n / k windows count as independent).
     Otherwise the head is set to zero and the model forecasts the baseline itself: on a short series a
     network fitted to a few residuals mostly adds noise. Xv (n, L, F), Yv (n, k*T): the validation
     windows as the network reads them and their residual targets. The choice is recorded in info."""
@@ -66,11 +67,17 @@ def keep_network_or_baseline(net, Xv, Yv, c, info, verbose):
     info["network_val_gain"], info["network_val_se"] = float(d.mean()), float(se)
     info["network_kept"] = bool(len(d) >= 2 * k and d.mean() > SE_TO_KEEP * se)
     if not info["network_kept"]:
-        for v in net.head.params.values():
-            v[...] = 0
+        zero_head(net)
         if verbose:
             print(f"the network's validation loss is not clearly below the {info['baseline']} baseline's alone (by "
                   f"{d.mean():.3g} against a standard error of {se:.3g}): the model forecasts the baseline")
+
+
+def zero_head(net):
+    """The network's output set to 0 for every window (its head's weights and bias): with a baseline, the model
+    then forecasts the baseline itself."""
+    for v in net.head.params.values():
+        v[...] = 0
 
 
 def fit_arrays(Xt, y, c):
@@ -226,7 +233,6 @@ def refit(state, Xa, ya, y_1d, labels, c, season_hint, verbose):
         if key in state["info"]:
             refit["info"][key] = state["info"][key]
     if state["info"].get("network_kept") is False:
-        for v in refit["net"].head.params.values():
-            v[...] = 0
+        zero_head(refit["net"])
     refit["result"] = result                       # the history and epoch that validation saw
     return refit
