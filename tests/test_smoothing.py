@@ -9,7 +9,17 @@ import pytest
 
 from minilstm import LSTMModel
 from minilstm.errors import ModelFileError
-from minilstm.forecast.smoothing import ExponentialSmoothing, grid, initial_states, run
+from minilstm.forecast.smoothing import (
+    FIRST_WINDOW,
+    ExponentialSmoothing,
+    as_states,
+    fitted_run,
+    grid,
+    initial_states,
+    least_squares_states,
+    prior_states,
+    run,
+)
 
 SMALL = {"hidden_size": 8, "num_layers": 1, "sequence_length": 24, "epochs": 3, "batch_size": 16, "seed": 1}
 
@@ -70,12 +80,41 @@ def test_no_forecast_reads_a_row_at_or_after_its_origin():
             assert not np.allclose(got[o - 24 + 1:], clean[o - 24 + 1:])
 
 
+def one_step_errors(x, p, m, init):
+    """(N,): the one-step errors of the filter over x (N,) from the initial states init (d,), by ``run``."""
+    lev, b, s = as_states(init[None])
+    f = run(x[None], p, m, len(x), [1], origins=range(len(x)), init=(lev[None], b[None], s[None]))
+    return x - f[0, :, 0, 0]
+
+
+@pytest.mark.parametrize("p, m", [
+    ({"alpha": 0.1, "beta": 0.05, "phi": 0.9, "gamma": 0.1, "trend": 1.0, "season": 1.0}, 12),
+    ({"alpha": 0.3, "beta": 0.0, "phi": 1.0, "gamma": 0.0, "trend": 0.0, "season": 0.0}, 1),
+])
+def test_least_squares_states_solve_the_least_squares_problem(p, m):
+    """Against a brute-force solution: the errors from each unit initial state, stacked with the prior's rows."""
+    x = seasonal(90, trend=0.2)
+    params = {k: np.array([v]) for k, v in p.items()}
+    d = 2 + m
+    prior = prior_states(x, params, m, 24)[0]
+    e0 = one_step_errors(x, params, m, np.zeros(d))
+    R = np.stack([e0 - one_step_errors(x, params, m, np.eye(d)[j]) for j in range(d)], axis=1)   # e = e0 - R x0
+    used = [True, bool(p["trend"])] + [bool(p["season"])] * m                 # unused states: held at the prior
+    want = prior.copy()
+    sol = np.linalg.lstsq(np.r_[R[:, used], np.eye(d)[used][:, used]], np.r_[e0, prior[used]], rcond=None)[0]
+    want[used] = sol
+    got = least_squares_states(x, params, m, prior[None])[0]
+    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-8)
+    sse = (one_step_errors(x, params, m, got) ** 2).sum()
+    assert sse < (one_step_errors(x, params, m, prior) ** 2).sum()          # better than the first window's
+
+
 def test_fit_chooses_on_training_rows_the_forecast_it_serves():
     x = seasonal(200)
     ds = np.arange(1, 13)
     es = ExponentialSmoothing(12, to_raw=[None]).fit(x[:150, None], 24, ds)
     cand = grid(True)
-    scores = run(x[None, :150], cand, 12, 24, ds, origins=range(24, 150), score_to=150)
+    scores = fitted_run(x[:150], cand, 12, 24, ds, origins=range(24, 150), score_to=150)
     chosen = np.flatnonzero(np.all([cand[k] == v for k, v in es.params[0].items() if k in cand], axis=0))
     assert scores[chosen[0]] == scores.min()                      # the lowest 12-step MAE on the training rows
     assert es.params[0]["season"] == 1.0 and es.params[0]["log"] == 0.0
@@ -142,8 +181,37 @@ def test_saved_and_pickled_models_forecast_the_same(tmp_path):
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(m)).predict(y), m.predict(y))
 
 
+def test_a_file_saved_before_fitted_states_forecasts_as_before(tmp_path):
+    import json
+    import zipfile
+    y, m = univariate_model(output_steps=4)
+    assert m.info["baseline_ets"]["init"] == "least_squares"
+    path = m.save(tmp_path / "m.minilstm")
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    meta_name = next(n for n in files if n.endswith(".json") and b"baseline_ets" in files[n])
+    meta = json.loads(files[meta_name])
+    del meta["info"]["baseline_ets"]["init"]                            # as files were written before
+    files[meta_name] = json.dumps(meta).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+    old = LSTMModel.load(path)
+    smoother = old._transform().smoother
+    assert smoother.init == FIRST_WINDOW
+    rows = old._nx(y[:, None])
+    params = {k: np.array([v]) for k, v in smoother.params[0].items() if k not in ("log", "floor")}
+    z = np.log(smoother.to_raw[0][0] * rows[:, 0] + smoother.to_raw[0][1]) if smoother.params[0]["log"] else rows[:, 0]
+    f = run(z[None], params, smoother.m, 24, np.arange(1, 5), origins=range(24, 241))[0, :, 0]
+    if smoother.params[0]["log"]:
+        f = (np.exp(f) - smoother.to_raw[0][1]) / smoother.to_raw[0][0]
+    np.testing.assert_allclose(smoother.row_forecasts(rows, 24, np.arange(1, 5))[:, :, 0], f, rtol=1e-12)
+    assert not np.allclose(m.predict(y), old.predict(y))                # the new states do differ
+
+
 @pytest.mark.parametrize("bad", [
     {"alpha": 2.0}, {"phi": float("nan")}, {"log": 1.0, "to_raw": None}, {"season": 0}, {"extra": 1},
+    {"init": "backcast"},
 ])
 def test_a_tampered_smoother_in_a_file_is_refused(bad, tmp_path):
     import json
@@ -156,8 +224,8 @@ def test_a_tampered_smoother_in_a_file_is_refused(bad, tmp_path):
     meta = json.loads(files[meta_name])
     ets = meta["info"]["baseline_ets"]
     for k, v in bad.items():
-        if k == "season":
-            ets["season"] = v
+        if k in ("season", "init"):
+            ets[k] = v
         elif k == "to_raw":
             ets["to_raw"] = [v]
         else:

@@ -9,6 +9,7 @@ import numpy as np
 from ..backend import loaded_device, resolve_device, resolve_kernels
 from ..errors import ConfigError, MiniLSTMError, ModelFileError
 from .io import _path
+from .smoothing import FIRST_WINDOW, FITTED
 
 
 def _bad(path, msg):
@@ -104,12 +105,14 @@ def _check_info(info, path, cfg, n_features, n_targets):
 
 def _check_ets(ets, n_columns, path):
     """info's baseline_ets: {'season': int >= 1, 'params': per history column a dict of smoothing parameters in
-    [0, 1], a log flag and a finite floor >= 0, 'to_raw': per column [a, c] (finite, a != 0) or null}."""
+    [0, 1], a log flag and a finite floor >= 0, 'to_raw': per column [a, c] (finite, a != 0) or null, and 'init':
+    how the initial states are found, 'least_squares' or 'first_window' (absent in files saved before: the latter)}."""
     def number(v, lo=-math.inf, hi=math.inf):
         return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
 
     unit = ("alpha", "beta", "phi", "gamma", "trend", "season", "log")
-    ok = isinstance(ets, dict) and set(ets) == {"season", "params", "to_raw"} and isinstance(ets["season"], int) and \
+    ok = isinstance(ets, dict) and set(ets) - {"init"} == {"season", "params", "to_raw"} and \
+        ets.get("init", FIRST_WINDOW) in (FIRST_WINDOW, FITTED) and isinstance(ets["season"], int) and \
         not isinstance(ets["season"], bool) and 1 <= ets["season"] <= 10 ** 6 and \
         isinstance(ets["params"], list) and len(ets["params"]) == n_columns and \
         isinstance(ets["to_raw"], list) and len(ets["to_raw"]) == n_columns
@@ -121,7 +124,8 @@ def _check_ets(ets, n_columns, path):
     if not ok:
         raise _bad(path, "info's baseline_ets must be {'season': an integer >= 1, 'params': one dict per target "
                          "history column of alpha, beta, phi, gamma, trend, season, log in [0, 1] and floor >= 0, "
-                         f"'to_raw': one [a, c] or null per column (null only without log)}}, got {ets!r}")
+                         "'to_raw': one [a, c] or null per column (null only without log), optionally 'init': "
+                         f"'least_squares' or 'first_window'}}, got {ets!r}")
 
 
 def _check_history(h, path):

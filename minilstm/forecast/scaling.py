@@ -33,7 +33,7 @@ level to read), and a config asking for these options when no target has one is 
 """
 import numpy as np
 
-from .smoothing import ExponentialSmoothing
+from .smoothing import FIRST_WINDOW, ExponentialSmoothing
 
 ETS_UNIVARIATE = "ets_univariate"   # the default: 'ets' when every input column is a target's history, else none
 
@@ -233,7 +233,8 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
             cols = [c for c in history if c is not None]
             smoother = ExponentialSmoothing(season, to_raw=affine_to_raw(x_normalizer, X.shape[1], cols))
             smoother.fit(np.asarray(X_train_normalized[:, cols], dtype=np.float64), L, steps_ahead(h, k))
-            info["baseline_ets"] = {"season": smoother.m, "params": smoother.params, "to_raw": smoother.to_raw}
+            info["baseline_ets"] = {"season": smoother.m, "params": smoother.params, "to_raw": smoother.to_raw,
+                                    "init": smoother.init}
         elif baseline is not None:
             positions = (choose_positions(*train_windows, history, L, h, k, season) if baseline == "auto" else
                          baseline_positions(L, h, k, season if baseline == "seasonal_naive" else 1))
@@ -242,7 +243,7 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
     floors = {c: f for c, f in zip(history, info["window_floors"]) if c is not None and f is not None}
     if baseline == "ets":
         ets = info["baseline_ets"]
-        smoother = ExponentialSmoothing(ets["season"], ets["params"], ets["to_raw"])
+        smoother = ExponentialSmoothing(ets["season"], ets["params"], ets["to_raw"], ets.get("init", FIRST_WINDOW))
         return WindowTransform(history, floors or None, smoother=smoother, steps_ahead=steps_ahead(h, k))
     positions = np.array(info["baseline_positions"], dtype=np.int64) if baseline is not None else None
     return WindowTransform(history, floors or None, positions)
