@@ -250,3 +250,16 @@ def test_quantile_benchmark_quick_run_writes_its_tables(tmp_path):
     assert "quantile model (0.1-0.9)" in text and "conformal" in text
     assert "Command: `python benchmarks/bench_quantiles.py" in text
     assert json.loads((tmp_path / "quantiles.json").read_text())["goal_met"].keys() == {"quantile", "ensemble"}
+
+
+def test_future_benchmark_quick_run_writes_its_tables(tmp_path):
+    import json
+
+    import bench_future as bf
+    res = bf.main(["--seeds", "0", "--train-days", "10", "--test-days", "3", "--epochs", "1", "--out", str(tmp_path)])
+    run = res["runs"][0]
+    assert run["known future"]["inputs"] == 8 + 7 * 24 and run["past only"]["inputs"] == 8
+    assert run["past only"]["n_scored"] == run["known future"]["n_scored"] > 0      # the same target hours
+    text = (tmp_path / "future.md").read_text()
+    assert "Command: `python benchmarks/bench_future.py" in text and "upper bound" in text
+    assert len(json.loads((tmp_path / "future.json").read_text())["rmse_ratios"]) == 1

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError, DataError, ShapeError
+from . import future as future_inputs
 from .baselines import LinearAR, baseline_forecasts, persistence_forecast, seasonal_naive_forecast
 from .config import validate_config
 from .inputs import read_table, target_positions, targets_from_y
@@ -57,7 +58,9 @@ def as_arrays(X, y, config):
     if len(ya) != len(Xt.values):
         raise DataError(f"X has {len(Xt.values)} rows but y has {len(ya)}; they must be aligned row by row.")
     index = getattr(X, "index", None) if Xt.index is not None else getattr(y, "index", None)
-    return Xt.values, ya, index, (config if tc is None else {**config, "target_columns": tc})
+    fc = future_inputs.positions(config, Xt.columns if Xt.is_frame else None, Xt.values.shape[1])
+    config = config if tc is None else {**config, "target_columns": tc}
+    return Xt.values, ya, index, (config if fc is None else {**config, "future_columns": fc})
 
 
 def row_of(when, index, n_rows, name):
@@ -145,6 +148,15 @@ def _check_settings(step, steps, window, train_size, refit, season=None):
                           f"origin), got {refit!r}.")
 
 
+def fold_rows(Xa, lo, end, config):
+    """A fold's rows of X: [lo, end), its last origin being end; with known-future columns also the next
+    horizon + output_steps - 1 rows with only those columns' values (NaN elsewhere: never read)."""
+    extra = future_inputs.extra_rows(config)
+    if not extra:
+        return Xa[lo:end]
+    return np.concatenate([Xa[lo:end], future_inputs.readable_future(Xa[end:end + extra], config["future_columns"])])
+
+
 def fit_and_forecast(config, X, y, n_fit, origins, steps, validation_split):
     """One fold, in a worker: fit on X[:n_fit], forecast from each origin (rows of X before it).
 
@@ -158,7 +170,8 @@ def fit_and_forecast(config, X, y, n_fit, origins, steps, validation_split):
     model = LSTMModel(config).fit(X[:n_fit], y[:n_fit], validation_split=validation_split, verbose=False)
     seconds = time.perf_counter() - t0
     m, T = len(origins), y.shape[1]
-    pred = model._predict_rows(X[:origins[-1]], steps, origins)   # each origin's window, every row before it
+    # each origin's window, every row before it (and, with known-future columns, their values after it)
+    pred = model._predict_rows(X[:origins[-1] + future_inputs.extra_rows(config)], steps, origins)
     # the baselines' training rows are the model's: its training windows, without the validation tail
     k = config["output_steps"]
     n_tr = n_train_windows(n_fit, L, h, k, validation_split)
@@ -293,7 +306,8 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     idx = idx if index is None else index
     N, L, h, k = len(Xa), c["sequence_length"], c["horizon"], c["output_steps"]
     start, end = row_of(start, idx, N, "start"), (N if end is None else row_of(end, idx, N, "end"))
-    last = min(end - 1, N - h - steps + 1)          # the last origin whose targets are all in the data
+    extra = future_inputs.extra_rows(c)             # rows after an origin whose known-future columns it reads
+    last = min(end - 1, N - h - steps + 1, N - extra)   # the last origin whose targets (and leads) are in the data
     origins = np.arange(start, last + 1, step)
     if len(origins) == 0 or start < L:
         raise DataError(f"no fold: origins from row {start} every {step} row(s) before row {end}, with horizon={h} "
@@ -310,8 +324,8 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     train_size = start if train_size is None else int(train_size)
     check_first_fold(start, window, train_size, L, h, k, validation_split, N)
     spans = plan_folds(origins, refit, window, train_size)
-    tasks = [task(fit_and_forecast, c, Xa[lo:int(g[-1])], ya[lo:int(g[-1])], o - lo, g - lo, steps, validation_split)
-             for lo, o, g in spans]
+    tasks = [task(fit_and_forecast, c, fold_rows(Xa, lo, int(g[-1]), c), ya[lo:int(g[-1])], o - lo, g - lo, steps,
+                  validation_split) for lo, o, g in spans]
     results = run_parallel(tasks, n_jobs=n_jobs, backend=backend, progress="backtest fits" if verbose else False)
     hint = datetime_hint(y, X) if index is None else index
     s, how = (season, "given to backtest") if season else choose_season(

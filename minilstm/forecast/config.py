@@ -32,6 +32,7 @@ DEFAULTS = {
     "normalize": "zscore",     # None/False, True (zscore), a DataNormalizer method, or a DataNormalizer config dict
     "target_columns": None,    # X's columns that are the targets, by index or DataFrame name (y optional; recursive)
     "output_steps": 1,         # k > 1: predict k future steps at once (direct multi-step)
+    "future_columns": None,    # X's columns known at the target times (calendar, forecasts): read over the horizon
     "kernels": "auto",         # 'auto', 'numpy' (reference), 'numba' (CPU) or 'cuda'
     "loss": "mse",             # 'mse', 'mae', 'huber' or 'quantile' (the pinball loss; needs 'quantiles')
     "quantiles": None,         # loss='quantile': increasing levels in (0, 1), e.g. [0.1, 0.5, 0.9] (check_quantiles)
@@ -68,8 +69,9 @@ DEFAULTS = {
 # - baseline 'ets_univariate' (was None): several steps ahead (benchmarks/bench_peers.py, 13 real series, seeds
 #   0-2, minilstm's MASE over the best statistical method's, median / max, and series beating Darts' LSTM) the
 #   old defaults gave 1.54x / 70.9x / 2 of 13; 'seasonal_naive' 1.18x / 3.7x / 7; 'auto' 1.23x / 3.5x / 7;
-#   'ets' 1.02x / 3.05x / 10 (the default resolves to it on every one of those series: each is forecast from
-#   its own past alone). One step ahead with other inputs (bench_accuracy.py, seeds 0-2) 'ets' gave elec_1h
+#   'ets' 1.001x / 2.49x / 11 (1.02x / 3.05x / 10 with the first window's initial states; the default resolves
+#   to it on every one of those series: each is forecast from its own past alone). One step ahead with other
+#   inputs (bench_accuracy.py, seeds 0-2) 'ets' gave elec_1h
 #   70.2 MW (defaults 74.6), elec_24h 455 (466), temp_1h 0.718 (0.718), but weather 2.744 (2.62) and
 #   goog_returns 1.782 (1.774): with other inputs the network is the forecaster and the residual costs it,
 #   so the default leaves those models as they were (bitwise). 'seasonal_naive' costs elec_1h 273 MW and
@@ -105,7 +107,8 @@ ALIASES = {
     "normalizer": "normalize", "loss_fn": "loss", "criterion": "loss", "gpu": "device", "use_gpu": "device",
     "rnn_type": "cell", "cell_type": "cell", "rnn_cell": "cell",
     "targets": "target_columns", "target_cols": "target_columns", "seasonality": "season", "period": "season",
-    "quantile_levels": "quantiles",
+    "quantile_levels": "quantiles", "future_covariates": "future_columns", "futr_exog_list": "future_columns",
+    "futr_exog": "future_columns", "known_future": "future_columns",
 }
 BASELINES = (None, "naive", "seasonal_naive", "auto", "ets", "ets_univariate")
 FIT_ARGUMENTS = ("validation_split", "verbose", "validation_data", "X", "y")
@@ -293,19 +296,27 @@ def validate_config(config):
     spec = normalizer_spec(cfg["normalize"])
     if isinstance(spec, dict):
         cfg["normalize"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.items()}
-    tc = cfg["target_columns"]
-    if tc is not None:
-        if isinstance(tc, (numbers.Integral, str)) and not isinstance(tc, bool):
-            tc = [tc]
-        elif isinstance(tc, np.ndarray) and tc.ndim == 1:
-            tc = tc.tolist()
-        ok = isinstance(tc, (list, tuple)) and tc and (
-            all(isinstance(i, numbers.Integral) and not isinstance(i, bool) and i >= 0 for i in tc) or
-            all(isinstance(i, str) and i for i in tc))
-        if not ok:
-            raise ConfigError(f"config['target_columns'] must be a non-empty list of column indices (ints >= 0) or of "
-                              f"DataFrame column names (strings), got {tc!r}.")
-        if len(set(tc)) != len(tc):
-            raise ConfigError(f"config['target_columns'] has repeated columns: {tc!r}.")
-        cfg["target_columns"] = [i if isinstance(i, str) else int(i) for i in tc]
+    for key in ("target_columns", "future_columns"):
+        cfg[key] = _column_list(cfg[key], key)
+    from .future import check_columns
+    check_columns(cfg)
     return cfg
+
+
+def _column_list(tc, key):
+    """A list of column indices or names (one of either accepted), or None."""
+    if tc is None:
+        return None
+    if isinstance(tc, (numbers.Integral, str)) and not isinstance(tc, bool):
+        tc = [tc]
+    elif isinstance(tc, np.ndarray) and tc.ndim == 1:
+        tc = tc.tolist()
+    ok = isinstance(tc, (list, tuple)) and tc and (
+        all(isinstance(i, numbers.Integral) and not isinstance(i, bool) and i >= 0 for i in tc) or
+        all(isinstance(i, str) and i for i in tc))
+    if not ok:
+        raise ConfigError(f"config['{key}'] must be a non-empty list of column indices (ints >= 0) or of "
+                          f"DataFrame column names (strings), got {tc!r}.")
+    if len(set(tc)) != len(tc):
+        raise ConfigError(f"config['{key}'] has repeated columns: {tc!r}.")
+    return [i if isinstance(i, str) else int(i) for i in tc]

@@ -260,12 +260,13 @@ class LSTMEnsemble:
         steps = self.config["output_steps"] if steps is None else steps
         return self._combine([m.predict(X, steps=steps) for m in self.members], steps, intervals)
 
-    def forecast(self, X_history, steps=None, intervals=None):
+    def forecast(self, X_history, steps=None, intervals=None, future=None):
         """The next ``steps`` values after X_history (shaped as ``LSTMModel.forecast``; steps=None: output_steps);
-        intervals as in ``predict``."""
+        intervals as in ``predict``; future: the known-future columns' next rows, as in ``LSTMModel.forecast``."""
         self._require_fitted("forecast")
         steps = self.config["output_steps"] if steps is None else steps
-        return self._combine([m.forecast(X_history, steps=steps) for m in self.members], steps, intervals)
+        return self._combine([m.forecast(X_history, steps=steps, future=future) for m in self.members], steps,
+                             intervals)
 
     # ---- evaluate ---------------------------------------------------------------------------
     def evaluate(self, X, y=None, season=None, levels=(0.8, 0.95), verbose=True):

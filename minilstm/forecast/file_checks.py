@@ -8,6 +8,7 @@ import numpy as np
 
 from ..backend import loaded_device, resolve_device, resolve_kernels
 from ..errors import ConfigError, MiniLSTMError, ModelFileError
+from .future import n_leads
 from .io import _path
 from .smoothing import FIRST_WINDOW, FITTED
 
@@ -97,9 +98,10 @@ def _check_info(info, path, cfg, n_features, n_targets):
                 isinstance(p, int) and not isinstance(p, bool) and 0 <= p < L for p in pos):
             raise _bad(path, f"info's baseline_positions must be {cfg['output_steps']} window rows in [0, {L}), "
                              f"got {pos!r}")
-    tc = cfg["target_columns"]
-    if tc is not None and isinstance(tc[0], str) and not set(tc) <= set(info.get("columns") or []):
-        raise _bad(path, f"config target_columns {tc} name columns that info's columns {info.get('columns')} lack")
+    for key in ("target_columns", "future_columns"):
+        tc = cfg[key]
+        if tc is not None and isinstance(tc[0], str) and not set(tc) <= set(info.get("columns") or []):
+            raise _bad(path, f"config {key} {tc} name columns that info's columns {info.get('columns')} lack")
     return dict(info)
 
 
@@ -199,6 +201,9 @@ def check_metadata(path, meta, arrays, device=None):
     named = tc is not None and isinstance(tc[0], str)
     if tc is not None and (len(tc) != n_targets or (not named and max(tc) >= n_features)):
         raise _bad(p, f"config target_columns {tc} do not fit {n_features} feature(s) and {n_targets} target(s)")
+    fc = cfg["future_columns"]
+    if fc is not None and not isinstance(fc[0], str) and max(fc) >= n_features:
+        raise _bad(p, f"config future_columns {fc} do not fit {n_features} feature(s)")
     held = sum(a.size for a in arrays.values())              # nothing is allocated beyond what the file holds
     for what, need in (("hidden_size**2 * num_layers", H * H * layers), ("n_features * hidden_size", n_features * H),
                        ("hidden_size * n_targets * output_steps", H * n_targets * k),
@@ -213,7 +218,8 @@ def check_metadata(path, meta, arrays, device=None):
     norm = cfg["normalize"]
     expected = None if norm is None or norm is False else parse_spec("zscore" if norm is True else norm)
     return {"config": cfg, "n_features": n_features, "n_targets": n_targets,
-            "x_normalizer": _check_normalizer(meta.get("x_normalizer"), p, "x_normalizer", n_features, expected),
+            "x_normalizer": _check_normalizer(meta.get("x_normalizer"), p, "x_normalizer",
+                                              n_features + n_leads(cfg), expected),     # + known-future leads
             "y_normalizer": _check_normalizer(meta.get("y_normalizer"), p, "y_normalizer", n_targets, expected),
             "train_history": _check_history(meta.get("train_history", []), p),
             "info": _check_info(meta.get("info", {}), p, cfg, n_features, n_targets),

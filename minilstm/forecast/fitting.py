@@ -7,7 +7,7 @@ Nothing here touches a model: ``train_run`` returns what ``LSTMModel.fit`` insta
 import numpy as np
 
 from ..errors import ConfigError, DataError, InputTypeError, ShapeError, TrainingDivergedError
-from . import training
+from . import future, training
 from .baselines import LinearAR
 from .config import normalizer_spec
 from .inputs import (
@@ -21,7 +21,7 @@ from .inputs import (
 )
 from .metrics import naive_scale, training_mean
 from .normalizer import DataNormalizer
-from .scaling import window_transform
+from .scaling import target_history, window_transform
 from .seasons import season_info
 from .training import build_network
 from .windows import n_labeled, sliding_windows, window_targets
@@ -144,10 +144,21 @@ def validation_windows(validation_data, labels, n_features, n_targets, c, xn, yn
     if n < 1:
         raise DataError(f"validation_data has {len(Xa)} rows; a validation window needs at least "
                         f"sequence_length + horizon + output_steps - 1 = {L + h + k - 1}.")
-    Xn, yn_ = apply_normalizer(xn, Xa), apply_normalizer(yn, ya)
+    Xn, yn_ = apply_normalizer(xn, network_rows(Xa, ya, labels, c)), apply_normalizer(yn, ya)
     in_dtype_range(Xn, c["dtype"], "validation_data's X")
     in_dtype_range(yn_, c["dtype"], "validation_data's y")
     return sliding_windows(Xn, L)[:n], window_targets(yn_, L, h, k).reshape(n, -1), Xn[:n + L - 1]
+
+
+def network_rows(Xa, ya, labels, c):
+    """The rows the network reads: X's, or with config['future_columns'] each row with its leads
+    (``future.with_leads``), after refusing a future column that holds a target's values."""
+    cols = future.positions(c, labels["columns"], Xa.shape[1])
+    if cols is None:
+        return Xa
+    history = target_history(Xa, ya, target_positions(c["target_columns"], labels["columns"], Xa.shape[1]))
+    future.check_no_target(cols, history, labels["columns"])
+    return future.with_leads(Xa, cols, c["horizon"], c["output_steps"])
 
 
 def train_run(Xa, ya, y_1d, labels, c, validation_split, validation_data, season_hint, verbose, was_fitted):
@@ -157,13 +168,14 @@ def train_run(Xa, ya, y_1d, labels, c, validation_split, validation_data, season
     L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
     n, n_train, n_val = split(len(Xa), L, h, k, validation_split)
     last_train_row = n_train - 1 + L - 1 + h + k - 1  # last row that a training target touches
+    Xin = network_rows(Xa, ya, labels, c)             # with known-future columns: each row with its leads
     spec = normalizer_spec(c["normalize"])
     xn, yn = (None, None) if spec is None else (DataNormalizer(spec), DataNormalizer(spec))
     if xn is not None:
-        xn.fit(Xa[:last_train_row + 1])
+        xn.fit(Xin[:last_train_row + 1])
         yn.fit(ya[:last_train_row + 1])
     try:
-        Xn, yn_ = apply_normalizer(xn, Xa), apply_normalizer(yn, ya)
+        Xn, yn_ = apply_normalizer(xn, Xin), apply_normalizer(yn, ya)
     except DataError as e:
         raise DataError(f"the normalizer (config['normalize'] = {c['normalize']!r}), fitted on the training rows "
                         f"0..{last_train_row}, cannot transform a validation row: {e} Use a strategy that "

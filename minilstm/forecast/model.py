@@ -18,11 +18,13 @@ from ..errors import (  # noqa: F401
     TrainingDivergedError,
 )
 from . import file_checks
+from . import future as future_inputs
 from . import io as model_io
 from . import quantiles as qf
 from .baselines import LinearAR
 from .config import validate_config
 from .fitting import apply_normalizer, fit_arrays, refit, train_run
+from .gates import window_gates
 from .inputs import (
     align_columns,
     check_same_index,
@@ -146,6 +148,11 @@ class LSTMModel:
         return (validate_config({**c, "target_columns": target_columns}) if set_by_y else c), y, set_by_y
 
     def _nx(self, X):
+        """Rows (N, F) in X's units -> the rows the network reads, normalized: (N, F), or with known-future
+        columns each row with its leads, (N - h - k + 1, F + leads) (``future.with_leads``)."""
+        cols = future_inputs.positions(self.config, self.info.get("columns"), self.n_features)
+        if cols is not None:
+            X = future_inputs.with_leads(X, cols, self.config["horizon"], self.config["output_steps"])
         return in_dtype_range(apply_normalizer(self.x_normalizer, X), self.lstm.dtype, "X")
 
     def _nx_windows(self, Xw):
@@ -250,9 +257,12 @@ class LSTMModel:
         steps = self._steps(steps)
         _check_flag(quantiles, "quantiles")
         Xt = self._read_X(X)
-        L = self.config["sequence_length"]
-        if n_windows(len(Xt.values), L) < 1:
-            raise DataError(f"X has {len(Xt.values)} rows; predict needs at least sequence_length = {L}.")
+        L, extra = self.config["sequence_length"], future_inputs.extra_rows(self.config)
+        if n_windows(len(Xt.values) - extra, L) < 1:
+            raise DataError(f"X has {len(Xt.values)} rows; predict needs at least sequence_length = {L}" +
+                            (f" plus the {extra} rows after a window whose known-future columns it reads (a "
+                             "window's prediction needs them: forecast(X_history, future=...) takes them "
+                             "separately)" if extra else "") + ".")
         if quantiles:
             return qf.model_predict(self, Xt, steps)
         P = self._predict_rows(Xt.values, steps)
@@ -283,7 +293,7 @@ class LSTMModel:
         windows that end just before each row in ``origins`` (``_windows_at``; o = N: the last window)."""
         k, T = self.config["output_steps"], self.n_targets
         if steps > k:
-            if k > 1:
+            if k > 1 or self.config["future_columns"]:
                 raise ConfigError(f"the model predicts {k} steps at once (output_steps={k}); steps={steps} exceeds "
                                   f"it. Retrain with output_steps={steps}, or use steps <= {k}.")
             return recursive_forecast(self, Xa, steps, origins)
@@ -311,44 +321,35 @@ class LSTMModel:
         ``layer`` picks the stacked layer (-1: the top one). Eval mode (no dropout), NumPy arrays.
         """
         self._require_fitted("gate_activations")
-        Xa = self._check_X(X)
-        L, nl = self.config["sequence_length"], self.lstm.num_layers
-        n = n_windows(len(Xa), L)
-        if n < 1:
-            raise DataError(f"X has {len(Xa)} rows; gate_activations needs at least sequence_length = {L}.")
-        for name, v, size in (("window", window, n), ("layer", layer, nl)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not -size <= v < size:
-                raise ConfigError(f"{name} must be an integer in [{-size}, {size - 1}] ({size} "
-                                  f"{'windows in X' if name == 'window' else 'layers'}), got {v!r}.")
-        xw = sliding_windows(self._nx(Xa), L)[int(window)][None]                  # (1, L, F)
-        xw = xw if self._transform() is None else self._transform().inputs(xw)[0]   # what the network reads
-        self.lstm.eval()
-        try:
-            self.lstm.forward(self.xp.asarray(np.ascontiguousarray(xw), dtype=self.lstm.dtype))
-            acts = self.lstm.gate_activations(int(layer), direction=direction)
-        finally:
-            self.lstm.train()
-        return {k: np.array(to_numpy(v)[0], dtype=np.float64) for k, v in acts.items()}
+        return window_gates(self, self._check_X(X), window, layer, direction)
 
-    def forecast(self, X_history, steps=None, quantiles=False):
+    def forecast(self, X_history, steps=None, quantiles=False, future=None):
         """The next ``steps`` values after the end of X_history: (steps,) or (steps, n_targets).
 
         steps: None (the default) is the model's ``output_steps`` (1 unless set), as in ``predict``.
         quantiles: as in ``predict`` (a quantile model's median level without it; with it every level on a
         last axis, sorted: (1, Q) for a 1-D y and one step, else (steps, Q) or (steps, n_targets, Q)).
+        future: with config['future_columns'], their values over the horizon + output_steps - 1 rows after
+        X_history (a DataFrame with those columns, or an array in their order; ``forecast.future``).
         """
         self._require_fitted("forecast")
         steps = self._steps(steps)
         _check_flag(quantiles, "quantiles")
         Xt = self._read_X(X_history, "X_history")
-        L = self.config["sequence_length"]
-        if len(Xt.values) < L:
-            raise DataError(f"X_history has {len(Xt.values)} rows; forecast needs at least sequence_length = {L}.")
+        L, N = self.config["sequence_length"], len(Xt.values)
+        if N < L:
+            raise DataError(f"X_history has {N} rows; forecast needs at least sequence_length = {L}.")
+        cols = future_inputs.positions(self.config, self.info.get("columns"), self.n_features)
+        if cols is not None:
+            Xt = Xt._replace(values=future_inputs.join_future(Xt.values, future, cols, self.info.get("columns"),
+                                                              self.config))
+        elif future is not None:
+            raise ConfigError("future= is for a model fitted with config['future_columns']; this one reads none.")
         if quantiles:
-            return qf.model_predict(self, Xt, steps, origins=[len(Xt.values)])
-        P = self._shape_out(self._predict_rows(Xt.values, steps, origins=[len(Xt.values)]), steps)
+            return qf.model_predict(self, Xt, steps, origins=[N])
+        P = self._shape_out(self._predict_rows(Xt.values, steps, origins=[N]), steps)
         out = P[-1] if steps > 1 else P[-1:].reshape(-1) if self._y_1d else P[-1:]
-        return self._pandas_out(out, Xt, len(Xt.values) - 1 + self.config["horizon"])
+        return self._pandas_out(out, Xt, N - 1 + self.config["horizon"])
 
     # ---- evaluate ---------------------------------------------------------------------------
     def evaluate(self, X, y=None, season=None, verbose=True, units=None):
@@ -445,7 +446,7 @@ class LSTMModel:
                                  "LSTMEnsemble.load(path).")
         parts = file_checks.check_metadata(path, meta, arrays, device=device)
         c, F, T = parts["config"], parts["n_features"], parts["n_targets"]
-        LF, out = c["sequence_length"] * F, T * c["output_steps"]
+        LF, out = c["sequence_length"] * (F + future_inputs.n_leads(c)), T * c["output_steps"]
         m = type(self)(c)
         m._build(F, T)
         params, ar = file_checks.check_weights(path, {k: v.shape for k, v in m.params.items()}, arrays,

@@ -28,6 +28,7 @@ from ..functional import LOSSES, pinball_loss
 from ..nn import GRU, LSTM, Linear
 from ..optim import Adam, AdamW, clip_grad_norm, compiled_passes
 from .config import n_quantiles
+from .future import n_leads
 from .progress import EpochProgress
 
 
@@ -150,6 +151,7 @@ def build_network(cfg, n_features, n_targets):
     """A new, randomly initialised (seeded) network for a validated config."""
     nd = 2 if cfg["bidirectional"] else 1
     n_out = n_targets * cfg["output_steps"] * n_quantiles(cfg)       # k * T outputs, times Q with the pinball loss
+    n_features += n_leads(cfg)                                        # known-future columns' leads (forecast.future)
     count = n_parameters(n_features, cfg["hidden_size"], cfg["num_layers"], n_out, cfg["cell"], nd)
     if count > MAX_PARAMETERS:
         raise ConfigError(f"this network would have {count:,} parameters ({n_features} input columns, hidden_size="
