@@ -95,6 +95,14 @@ PROBES = {
         "summary": summary, "ablations": ablation_medians, "scores": scores, "still_losing": still_losing,
         "kept": bool(default.info["network_kept"]), "windows": int(plain.info["n_train_windows"]),
         "n_params": int(n_params), "baseline": default.info["baseline"], "plain_baseline": plain.info["baseline"]}""",
+    "12_covariates_many_series_quantiles": """{
+        "leads_ok": bool(leads_ok), "rmse_past": float(rmse_past), "rmse_future": float(rmse_future),
+        "poison_unchanged": poison_unchanged, "victoria_ratios": victoria_ratios, "pinball_passed": pinball_passed,
+        "stub_message": stub_message, "levels_sorted": levels_sorted, "coverage_live": float(coverage_live),
+        "cross_free": cross_free, "series": sorted(reports), "mase": {k: float(r["mase"]) for k, r in reports.items()},
+        "stocks": {k: [float(np.mean(v["mase"])), float(v["seconds"])] for k, v in stocks["mean"].items()},
+        "scale": {k: [float(v["seconds"]), float(v["peak_mb"])] for k, v in scale["modes"].items()},
+        "n_series": scale["n_series"], "rows": scale["rows"]}""",
 }
 
 
@@ -295,6 +303,20 @@ def claims_11(c):
     if not c["kept"]:                                                 # the gate left the smoother alone
         assert c["scores"]["minilstm default"] == pytest.approx(c["scores"]["smoother alone"], rel=1e-5)
     assert s["worst_after"] in c["still_losing"] and "austres" in c["still_losing"]
+
+
+def claims_12(c):
+    assert c["leads_ok"] and c["poison_unchanged"] and c["cross_free"] and c["levels_sorted"]
+    assert c["rmse_future"] < 0.6 * c["rmse_past"]                    # u known ahead: most of the error gone
+    assert len(c["victoria_ratios"]) >= 3 and max(c["victoria_ratios"]) < 1   # better on every seed, real data
+    assert c["pinball_passed"] and "not implemented" in c["stub_message"]
+    assert 0.0 <= c["coverage_live"] <= 1.0
+    assert c["series"] == ["large", "mid", "small"] and all(m < 1.0 for m in c["mase"].values())
+    g, same = c["stocks"]["global"], c["stocks"]["per series, same network"]
+    assert g[1] < same[1]                                             # one fit takes less time than four
+    assert c["n_series"] == 1000 and c["rows"] == 500
+    copied, gathered = c["scale"]["windows copied once"], c["scale"]["gathered per batch"]
+    assert gathered[1] < copied[1]                                    # batches gathered: a lower peak
 
 
 @pytest.mark.notebooks

@@ -33,6 +33,8 @@ DEFAULTS = {
     "target_columns": None,    # X's columns that are the targets, by index or DataFrame name (y optional; recursive)
     "output_steps": 1,         # k > 1: predict k future steps at once (direct multi-step)
     "future_columns": None,    # X's columns known at the target times (calendar, forecasts): read over the horizon
+    "series_column": None,     # many series in one long DataFrame: the column naming each row's series (forecast.many)
+    "series_identity": None,   # many series: None (what they share) or 'onehot' (one input column per series)
     "kernels": "auto",         # 'auto', 'numpy' (reference), 'numba' (CPU) or 'cuda'
     "loss": "mse",             # 'mse', 'mae', 'huber' or 'quantile' (the pinball loss; needs 'quantiles')
     "quantiles": None,         # loss='quantile': increasing levels in (0, 1), e.g. [0.1, 0.5, 0.9] (check_quantiles)
@@ -108,7 +110,8 @@ ALIASES = {
     "rnn_type": "cell", "cell_type": "cell", "rnn_cell": "cell",
     "targets": "target_columns", "target_cols": "target_columns", "seasonality": "season", "period": "season",
     "quantile_levels": "quantiles", "future_covariates": "future_columns", "futr_exog_list": "future_columns",
-    "futr_exog": "future_columns", "known_future": "future_columns",
+    "futr_exog": "future_columns", "known_future": "future_columns", "id_col": "series_column",
+    "group_column": "series_column", "unique_id": "series_column", "series_id": "series_column",
 }
 BASELINES = (None, "naive", "seasonal_naive", "auto", "ets", "ets_univariate")
 FIT_ARGUMENTS = ("validation_split", "verbose", "validation_data", "X", "y")
@@ -298,6 +301,12 @@ def validate_config(config):
         cfg["normalize"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.items()}
     for key in ("target_columns", "future_columns"):
         cfg[key] = _column_list(cfg[key], key)
+    if cfg["series_column"] is not None and (not isinstance(cfg["series_column"], str) or not cfg["series_column"]):
+        raise ConfigError(f"config['series_column'] must be None or the name of a DataFrame column (a string), got "
+                          f"{cfg['series_column']!r}.")
+    if cfg["series_identity"] not in (None, "onehot"):
+        raise ConfigError(f"config['series_identity'] must be None (the series share one network, no identity) or "
+                          f"'onehot' (one 0/1 input column per series), got {cfg['series_identity']!r}.")
     from .future import check_columns
     check_columns(cfg)
     return cfg

@@ -140,6 +140,30 @@ def _check_history(h, path):
     return [dict(r) for r in h]
 
 
+def _check_series(d, path, n_columns, n_targets, expected):
+    """A model over many series' block (``many.to_meta``): ids (unique strings) and, per series, its normalizers
+    (checked as a single model's are), MASE scale (n_targets finite numbers), training mean and season; or None."""
+    if d is None:
+        return None
+    keys = ("ids", "x_normalizers", "y_normalizers", "mase_scale", "y_mean", "season")
+    if not isinstance(d, dict) or set(d) != set(keys) or not isinstance(d["ids"], list) or not d["ids"] or \
+            len(d["ids"]) > 10 ** 7 or not all(isinstance(i, str) for i in d["ids"]) or \
+            len(set(d["ids"])) != len(d["ids"]) or not all(isinstance(d[k], list) and len(d[k]) == len(d["ids"])
+                                                         for k in keys):
+        raise _bad(path, f"its 'series' must be a dict of {list(keys)}, one entry per series id (unique strings)")
+    def numbers(v):
+        return isinstance(v, list) and len(v) == n_targets and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+    if not all(numbers(v) for v in d["mase_scale"]) or not all(numbers(v) for v in d["y_mean"]) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in d["season"]):
+        raise _bad(path, f"its 'series' scales and means must be {n_targets} finite number(s) each, seasons ints >= 1")
+    return {"ids": list(d["ids"]), "mase_scale": d["mase_scale"], "y_mean": d["y_mean"], "season": d["season"],
+            "x_normalizers": [_check_normalizer(v, path, f"series {i}'s x_normalizer", n_columns, expected)
+                              for i, v in zip(d["ids"], d["x_normalizers"])],
+            "y_normalizers": [_check_normalizer(v, path, f"series {i}'s y_normalizer", n_targets, expected)
+                              for i, v in zip(d["ids"], d["y_normalizers"])]}
+
+
 def _check_normalizer(d, path, key, n_columns, expected):
     from .normalizer import ROW_WISE, DataNormalizer
     if expected is None:
@@ -217,7 +241,18 @@ def check_metadata(path, meta, arrays, device=None):
         raise _bad(p, "'library_version' must be a string")
     norm = cfg["normalize"]
     expected = None if norm is None or norm is False else parse_spec("zscore" if norm is True else norm)
-    return {"config": cfg, "n_features": n_features, "n_targets": n_targets,
+    series = _check_series(meta.get("series"), p, n_features + n_leads(cfg), n_targets, expected)
+    n_identity = meta.get("info", {}).get("n_identity", 0) if isinstance(meta.get("info"), dict) else 0
+    if isinstance(n_identity, bool) or n_identity not in (0, len(series["ids"]) if series else 0):
+        raise _bad(p, f"info's n_identity {n_identity!r} must be 0 or the number of series")
+    if series is not None and (meta.get("x_normalizer") is not None or meta.get("y_normalizer") is not None):
+        raise _bad(p, "a model over many series keeps its normalizers per series, but the file also holds one")
+    if series is not None:
+        return {"config": cfg, "n_features": n_features, "n_targets": n_targets, "x_normalizer": None,
+                "y_normalizer": None, "train_history": _check_history(meta.get("train_history", []), p),
+                "info": _check_info(meta.get("info", {}), p, cfg, n_features, n_targets), "univariate": False,
+                "series": series, "n_identity": n_identity}
+    return {"config": cfg, "n_features": n_features, "n_targets": n_targets, "series": None, "n_identity": 0,
             "x_normalizer": _check_normalizer(meta.get("x_normalizer"), p, "x_normalizer",
                                               n_features + n_leads(cfg), expected),     # + known-future leads
             "y_normalizer": _check_normalizer(meta.get("y_normalizer"), p, "y_normalizer", n_targets, expected),

@@ -17,7 +17,7 @@ from ..errors import (  # noqa: F401
     ShapeError,
     TrainingDivergedError,
 )
-from . import file_checks
+from . import file_checks, many
 from . import future as future_inputs
 from . import io as model_io
 from . import quantiles as qf
@@ -67,11 +67,13 @@ class LSTMModel:
         self.x_normalizer = self.y_normalizer = None
         self.ar = None
         self.info = {}
+        self._series = None           # a model over many series: its ids and per-series normalizers (forecast.many)
 
     # ---- the network -------------------------------------------------------------------
-    def _build(self, n_features, n_targets):
-        """Install a new network for the current config (``load`` fills it with saved weights)."""
-        self._install(build_network(self.config, n_features, n_targets), n_features, n_targets)
+    def _build(self, n_features, n_targets, n_identity=0):
+        """Install a new network for the current config (``load`` fills it with saved weights); n_identity: a
+        model over many series' one-hot series columns (``forecast.many``)."""
+        self._install(build_network(self.config, n_features + n_identity, n_targets), n_features, n_targets)
 
     def _install(self, net, n_features, n_targets):
         self._net, self.head, self.xp, self.device = net, net.head, net.xp, net.rnn.device
@@ -153,7 +155,22 @@ class LSTMModel:
         cols = future_inputs.positions(self.config, self.info.get("columns"), self.n_features)
         if cols is not None:
             X = future_inputs.with_leads(X, cols, self.config["horizon"], self.config["output_steps"])
-        return in_dtype_range(apply_normalizer(self.x_normalizer, X), self.lstm.dtype, "X")
+        X = in_dtype_range(apply_normalizer(self.x_normalizer, X), self.lstm.dtype, "X")
+        identity = self.__dict__.get("_identity")                    # one series of a model over many, one-hot
+        return X if identity is None else np.concatenate([X, np.broadcast_to(identity, (len(X), len(identity)))], 1)
+
+    def _one_or_many(self, X, what):
+        """Whether X holds several series (a list, a dict, a long frame with config['series_column']); a model
+        over many series takes only those, a model of one series only one."""
+        several = many.is_many(X, self.config)
+        if self.__dict__.get("_series") and not several:
+            raise InputTypeError(f"this model was fitted on {len(self._series['ids'])} series: {what} takes them as "
+                                 "a list (in the fitted order), a dict by series id, or a long DataFrame with "
+                                 "config['series_column']; for one series, {id: X}.")
+        if several and not self.__dict__.get("_series"):
+            raise InputTypeError(f"this model was fitted on one series; {what} takes one (an array or a "
+                                 "DataFrame), not several.")
+        return several
 
     def _nx_windows(self, Xw):
         """Normalize (n, L, F) windows given in original units."""
@@ -198,6 +215,11 @@ class LSTMModel:
         unfitted model stays unfitted). A divergence later keeps the best epoch's weights: the
         model is then the new one, usable, and ``TrainingDivergedError`` says what happened.
         """
+        if many.is_many(X, {**self.config, **settings}):       # one model over many series
+            if validation_data is not None:
+                raise ConfigError("validation_data is for one series; a model over many series validates on the "
+                                  "last validation_split of each series' windows.")
+            return many.fit(self, X, y, validation_split, verbose, settings)
         Xt = read_table(X, "X")
         c, y, targets_from_fit = self._fit_config(Xt, y, settings)
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) or \
@@ -216,6 +238,7 @@ class LSTMModel:
         self.config = c
         self._install(state["net"], Xa.shape[1], ya.shape[1])
         self.x_normalizer, self.y_normalizer, self.ar, self.info = state["xn"], state["yn"], state["ar"], state["info"]
+        self._series = None
         self._window_transform = state["transform"]
         self.info["targets_from_fit"] = targets_from_fit
         self.train_history, self._y_1d, self.is_fitted = result.history, y_1d, True
@@ -254,6 +277,8 @@ class LSTMModel:
         always; see ``quantiles.sort_levels``). Quantile forecasts are direct: steps <= output_steps.
         """
         self._require_fitted("predict")
+        if self._one_or_many(X, "predict"):
+            return many.per_series(self, X, "predict", lambda m, Xi, _: m.predict(Xi, steps, quantiles))
         steps = self._steps(steps)
         _check_flag(quantiles, "quantiles")
         Xt = self._read_X(X)
@@ -333,6 +358,10 @@ class LSTMModel:
         X_history (a DataFrame with those columns, or an array in their order; ``forecast.future``).
         """
         self._require_fitted("forecast")
+        if self._one_or_many(X_history, "forecast"):
+            return many.per_series(self, X_history, "forecast", lambda m, Xi, sid: m.forecast(
+                Xi, steps, quantiles, many.series_future(future, sid, X_history, self.config["series_column"])),
+                "X_history")
         steps = self._steps(steps)
         _check_flag(quantiles, "quantiles")
         Xt = self._read_X(X_history, "X_history")
@@ -373,6 +402,11 @@ class LSTMModel:
         seeds and compare the means, paired by seed (``benchmarks/bench_accuracy.py``).
         """
         self._require_fitted("evaluate")
+        if self._one_or_many(X, "evaluate"):
+            ys = many.as_series(X, y, self.config)
+            per = {sid: yi for sid, _, yi in ys}
+            return many.per_series(self, X, "evaluate", lambda m, Xi, sid: m.evaluate(Xi, per[sid], season, verbose,
+                                                                                       units))
         if season is not None and (isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1):
             raise ConfigError(f"season must be None (the model's) or an integer >= 1 (rows per season), "
                               f"got {season!r}.")
@@ -427,7 +461,8 @@ class LSTMModel:
                 "n_features": self.n_features, "n_targets": self.n_targets, "info": self.info,
                 "univariate": bool(getattr(self, "_univariate", False)),
                 "x_normalizer": self.x_normalizer.to_dict() if self.x_normalizer else None,
-                "y_normalizer": self.y_normalizer.to_dict() if self.y_normalizer else None}
+                "y_normalizer": self.y_normalizer.to_dict() if self.y_normalizer else None,
+                "series": many.to_meta(self._series) if self.__dict__.get("_series") else None}
         model_io.write_model_file(path, meta, arrays)
         return path
 
@@ -445,16 +480,16 @@ class LSTMModel:
             raise ModelFileError(f"{path!r} holds an ensemble (LSTMEnsemble.save), not a single model: load it with "
                                  "LSTMEnsemble.load(path).")
         parts = file_checks.check_metadata(path, meta, arrays, device=device)
-        c, F, T = parts["config"], parts["n_features"], parts["n_targets"]
-        LF, out = c["sequence_length"] * (F + future_inputs.n_leads(c)), T * c["output_steps"]
+        c, F, T, S = parts["config"], parts["n_features"], parts["n_targets"], parts["n_identity"]
+        LF, out = c["sequence_length"] * (F + future_inputs.n_leads(c) + S), T * c["output_steps"]
         m = type(self)(c)
-        m._build(F, T)
+        m._build(F, T, S)
         params, ar = file_checks.check_weights(path, {k: v.shape for k, v in m.params.items()}, arrays,
                                             {"ar_coef": (LF + 1, out), "ar_mu": (LF,), "ar_sd": (LF,)}, c["dtype"])
         m._set_params(params)
         m.ar = LinearAR.from_arrays(ar)
         m.x_normalizer, m.y_normalizer = parts["x_normalizer"], parts["y_normalizer"]
-        m.train_history, m.info = parts["train_history"], parts["info"]
+        m.train_history, m.info, m._series = parts["train_history"], parts["info"], parts["series"]
         m._y_1d = bool(m.info.get("y_1d", False))
         m._univariate = parts["univariate"]
         m._window_transform = window_transform(c, m.info)

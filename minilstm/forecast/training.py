@@ -97,11 +97,12 @@ class Network:
         return np.concatenate(outs) if outs else np.zeros((0, n_out))
 
     def loss(self, Xd, Yd, loss_fn, batch=4096):
-        """Mean loss over device arrays Xd (n, L, F), Yd (n, k*T) (inference: no dropout, no caches)."""
+        """Mean loss over windows Xd (n, L, F) (device arrays or ``BatchWindows``) and device targets Yd (n, k*T)
+        (inference: no dropout, no caches)."""
         tot = 0.0
         for s in range(0, len(Xd), batch):
             loss, _ = loss_fn(self.forward(Xd[s:s + batch], infer=True), Yd[s:s + batch])
-            tot += loss * len(Xd[s:s + batch])
+            tot += loss * len(Yd[s:s + batch])
         return tot / len(Xd)
 
 
@@ -214,6 +215,31 @@ def diagnosis(what, value, epoch, batch):
             "extreme values or outliers in the data, or no gradient clipping (set config['clip_norm']=1.0).")
 
 
+GATHER_BYTES = 256 * 2 ** 20     # training windows above this size are gathered batch by batch, not all at once
+
+
+class BatchWindows:
+    """The windows Xw[idx] (n, L, F) as the loop reads them: copied to the device once when they fit in
+    GATHER_BYTES (the usual case), else each batch gathered from Xw (a view of the rows, or many series'
+    ``many.WindowRows``) when it is read, so memory is bounded by the batch. ``self[b]`` (b: positions in
+    idx, a host or device integer array) -> (len(b), L, F) on the device; len() -> n."""
+
+    def __init__(self, Xw, idx, xp, dtype):
+        self.Xw, self.idx, self.xp, self.dtype = Xw, np.asarray(idx), xp, dtype
+        per = int(np.prod(Xw.shape[1:])) * np.dtype(dtype).itemsize
+        self.whole = xp.asarray(np.ascontiguousarray(Xw[self.idx]), dtype=dtype) \
+            if len(self.idx) * per <= GATHER_BYTES else None
+
+    def __len__(self):
+        return len(self.idx)
+
+    def __getitem__(self, b):
+        if self.whole is not None:
+            return self.whole[b]
+        rows = self.idx[b if isinstance(b, slice) else to_numpy(b)]
+        return self.xp.asarray(np.ascontiguousarray(self.Xw[rows]), dtype=self.dtype)
+
+
 class _Stop(Exception):
     def __init__(self, message):
         self.message = message
@@ -228,9 +254,8 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
     """
     progress = EpochProgress(verbose, cfg["epochs"])
     xp, dt = net.xp, net.dtype
-    Xtr = xp.asarray(np.ascontiguousarray(Xw[tr]), dtype=dt)     # data go to the device once
+    Xtr, Xva = BatchWindows(Xw, tr, xp, dt), BatchWindows(Xw, va, xp, dt) if len(va) else None
     Ytr = xp.asarray(Y[tr], dtype=dt)
-    Xva = xp.asarray(np.ascontiguousarray(Xw[va]), dtype=dt) if len(va) else None
     Yva = xp.asarray(Y[va], dtype=dt) if len(va) else None
     opt = (AdamW(net.params, lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"]) if cfg["weight_decay"] > 0
            else Adam(net.params, lr=cfg["learning_rate"]))
