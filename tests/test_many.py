@@ -165,3 +165,13 @@ def test_known_future_columns_per_series():
     m = LSTMModel(dict(CFG, output_steps=2), future_columns=["u"]).fit(frames, "y", verbose=False)
     out = m.forecast([f[:140] for f in frames], future=[f[["u"]][140:142] for f in frames])
     assert [np.shape(o) for o in out] == [(2,), (2,)]
+
+
+def test_backtest_ensemble_and_sweep_say_they_take_one_series(three):
+    from minilstm import LSTMEnsemble
+    from minilstm.forecast import backtest, sweep
+    for call in (lambda: backtest(CFG, three, start=100, verbose=False),
+                 lambda: LSTMEnsemble(CFG, n_members=2).fit(three, verbose=False),
+                 lambda: sweep({"hidden_size": [4]}, three, config=CFG, verbose=False)):
+        with pytest.raises(InputTypeError, match="one series"):
+            call()

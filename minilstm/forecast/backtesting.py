@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, ShapeError
+from ..errors import ConfigError, DataError, InputTypeError, ShapeError
 from . import future as future_inputs
 from .baselines import LinearAR, baseline_forecasts, persistence_forecast, seasonal_naive_forecast
 from .config import validate_config
@@ -45,6 +45,10 @@ def as_arrays(X, y, config):
 
     The config returned names target_columns by position (a DataFrame's names resolved), for fits on the arrays.
     """
+    from .many import is_many
+    if is_many(X, config):
+        raise InputTypeError("backtest, LSTMEnsemble and sweep take one series (an array or a DataFrame); for "
+                             "several, run them on each series, or fit one LSTMModel over all of them.")
     Xt = read_table(X, "X")
     target_columns, y, _ = targets_from_y(config["target_columns"], y, Xt.values.shape[1])   # as LSTMModel.fit
     tc = target_positions(target_columns, Xt.columns if Xt.is_frame else None, Xt.values.shape[1])
