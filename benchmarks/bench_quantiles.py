@@ -38,6 +38,8 @@ def parse_args(argv=None):
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--train-days", type=int, default=150, help="days before 2014-06-01 to fit on (default 150)")
     ap.add_argument("--test-days", type=int, default=92, help="days from 2014-06-01 to score (default 92)")
+    ap.add_argument("--cut", default=CUT[:10], help=f"first test day (default {CUT[:10]}; 2014-01-01 with "
+                    "--train-days 730 --test-days 365: fit on 2012-2013, score the test year 2014)")
     ap.add_argument("--members", type=int, default=3, help="ensemble members (default 3)")
     ap.add_argument("--epochs", type=int, default=CONFIG["epochs"])
     ap.add_argument("--out", default=None, help="folder for the results (default benchmarks/results)")
@@ -48,13 +50,18 @@ def parse_args(argv=None):
     return args
 
 
-def data(train_days, test_days):
+def data(train_days, test_days, cut_day=CUT[:10]):
     """-> (X_fit, y_fit, X_test, y_test): the test arrays start a window (sequence_length rows) before the cut."""
     import numpy as np
 
     from minilstm.datasets import load_electricity
     ds = load_electricity()
-    cut = int(np.flatnonzero(np.asarray(ds.index) == np.datetime64(CUT))[0])
+    hits = np.flatnonzero(np.asarray(ds.index) == np.datetime64(cut_day + "T00:00"))
+    if len(hits) == 0:
+        raise SystemExit(f"--cut {cut_day}: no such day in the data (2012-01-01 .. 2014-12-31)")
+    cut = int(hits[0])
+    if cut - 24 * train_days < 0:
+        raise SystemExit(f"--train-days {train_days}: the data start {cut // 24} days before {cut_day}")
     y = ds.column("Demand")
     L = CONFIG["sequence_length"]
     fit = slice(cut - 24 * train_days, cut)
@@ -96,7 +103,7 @@ def table(runs, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    arrays = data(args.train_days, args.test_days)
+    arrays = data(args.train_days, args.test_days, args.cut)
     runs = []
     for seed in args.seeds:
         runs.append(run_seed(seed, args, arrays))
@@ -106,10 +113,11 @@ def main(argv=None):
     sq, se = summary(runs, "quantile"), summary(runs, "ensemble")
     goal = {m: abs(s["coverage"] - 0.8) <= 0.05 for m, s in (("quantile", sq), ("ensemble", se))}
     command = "python benchmarks/bench_quantiles.py " + " ".join(
-        [f"--seeds {' '.join(map(str, args.seeds))}", f"--train-days {args.train_days}",
+        [f"--seeds {' '.join(map(str, args.seeds))}"] + ([f"--cut {args.cut}"] if args.cut != CUT[:10] else []) +
+        [f"--train-days {args.train_days}",
          f"--test-days {args.test_days}", f"--members {args.members}", f"--epochs {args.epochs}"] +
         ([f"--stem {args.stem}"] if args.stem != "quantiles" else []))
-    text = (f"Victoria electricity demand, 1 hour ahead: fitted on the {args.train_days} days before {CUT[:10]}, "
+    text = (f"Victoria electricity demand, 1 hour ahead: fitted on the {args.train_days} days before {args.cut}, "
             f"scored on the {runs[0]['n']} hours from it (every column an input; hidden_size 16, 1 layer, "
             f"sequence_length 24, {args.epochs} epochs).\n\n" + table(runs, args) +
             f"\n\nGoal, coverage within 5 points of the nominal 80%: quantile model "
@@ -117,7 +125,7 @@ def main(argv=None):
             f"{'met' if goal['ensemble'] else 'not met'} ({se['coverage']:.1%}).\n\n"
             f"Command: `{command}`\n\nMeasured on {machine_description()}.")
     results = {"machine": machine_description(), "command": command, "levels": LEVELS, "config": CONFIG,
-               "cut": CUT, "train_days": args.train_days, "test_days": args.test_days, "members": args.members,
+               "cut": args.cut, "train_days": args.train_days, "test_days": args.test_days, "members": args.members,
                "runs": runs, "mean": {"quantile": sq, "ensemble": se}, "goal_met": goal}
     out = write_results(results, args.stem, text, out=args.out)
     print("\n" + text + f"\n\nwritten to {out}/{args.stem}.*")

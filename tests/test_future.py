@@ -152,3 +152,25 @@ def test_a_sweep_fits_and_scores_with_them():
     res = sweep({"hidden_size": [4, 8]}, df, "y", config=dict(SMALL, epochs=2, future_columns=["u"]), cv=0.25,
                 verbose=False)
     assert len(res.table()) >= 2 and np.isfinite(res.best_score)
+
+
+def test_quantile_models_read_them_and_label_their_forecasts(fitted):
+    df, _ = fitted
+    q = LSTMModel(dict(SMALL, epochs=2, horizon=2), loss="quantile", quantiles=[0.1, 0.5, 0.9],
+                  future_columns=["u"]).fit(df[:300], "y", verbose=False)
+    rep = q.evaluate(df[200:], verbose=False)
+    assert rep["n_scored"] > 0 and 0.0 <= rep["intervals"][0.8]["coverage"] <= 1.0
+    point = q.forecast(df[:300], future=df[["u"]][300:304])
+    levels = q.forecast(df[:300], future=df[["u"]][300:304], quantiles=True)
+    assert list(levels.index) == list(point.index)                      # the target times, not later ones
+    np.testing.assert_allclose(levels[0.5].to_numpy(), point.to_numpy())
+
+
+def test_future_rows_must_be_named_and_timed_as_the_rows_forecast(fitted):
+    df, m = fitted
+    with pytest.raises(ShapeError, match="lacks the future column"):
+        m.forecast(df[:450], future=df[["u"]][450:453].rename(columns={"u": "temperature"}))
+    with pytest.raises(DataError, match="right after"):
+        m.forecast(df[:450], future=df[["u"]][460:463])                 # ten hours later
+    with pytest.raises(DataError, match="right after"):
+        m.forecast(df[:450], future=df[["u"]][100:103])                 # the past

@@ -175,3 +175,38 @@ def test_backtest_ensemble_and_sweep_say_they_take_one_series(three):
                  lambda: sweep({"hidden_size": [4]}, three, config=CFG, verbose=False)):
         with pytest.raises(InputTypeError, match="one series"):
             call()
+
+
+def test_a_list_keeps_its_positions_when_a_series_was_skipped(three):
+    m = LSTMModel(CFG).fit([three[0][:10], three[1], three[2]], verbose=False)
+    assert m._series["ids"] == ["1", "2"]
+    with pytest.raises(DataError, match="skipped"):
+        m.predict([three[0], three[1][-40:], three[2][-40:]])
+    with pytest.raises(ShapeError, match="list of 3"):
+        m.predict([three[1][-40:], three[2][-40:]])
+    np.testing.assert_array_equal(m.predict({"1": three[1][-40:]})["1"], many.series_model(m, 0).predict(three[1][-40:]))
+
+
+def test_rows_without_a_series_id_are_refused():
+    long = pd.DataFrame({"id": ["a"] * 60 + [None] * 5 + ["b"] * 60, "y": np.arange(125.0)})
+    with pytest.raises(DataError, match="missing on 5 row"):
+        LSTMModel(CFG, series_column="id").fit(long, "y", verbose=False)
+
+
+def test_identity_columns_through_recursive_forecasts_and_files(three, tmp_path):
+    import json
+    import zipfile
+    m = LSTMModel(CFG, series_identity="onehot").fit(three, verbose=False)
+    out = m.forecast([s[:-30] for s in three], steps=3)                 # fed back: identity kept on every step
+    assert [np.shape(o) for o in out] == [(3,)] * 3
+    path = m.save(tmp_path / "oh.minilstm")
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    name = next(n for n in files if n.endswith(".json") and b'"series"' in files[n])
+    meta = json.loads(files[name])
+    meta["config"]["series_identity"] = None                            # the identity columns no longer declared
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, json.dumps(meta).encode() if n == name else data)
+    with pytest.raises(ModelFileError, match="n_identity"):
+        LSTMModel.load(path)

@@ -243,8 +243,10 @@ def check_metadata(path, meta, arrays, device=None):
     expected = None if norm is None or norm is False else parse_spec("zscore" if norm is True else norm)
     series = _check_series(meta.get("series"), p, n_features + n_leads(cfg), n_targets, expected)
     n_identity = meta.get("info", {}).get("n_identity", 0) if isinstance(meta.get("info"), dict) else 0
-    if isinstance(n_identity, bool) or n_identity not in (0, len(series["ids"]) if series else 0):
-        raise _bad(p, f"info's n_identity {n_identity!r} must be 0 or the number of series")
+    want = len(series["ids"]) if series and cfg["series_identity"] == "onehot" else 0
+    if isinstance(n_identity, bool) or n_identity != want:
+        raise _bad(p, f"info's n_identity {n_identity!r} must be {want} (the number of series with "
+                      f"series_identity='onehot', else 0; series_identity is {cfg['series_identity']!r})")
     if series is not None and (meta.get("x_normalizer") is not None or meta.get("y_normalizer") is not None):
         raise _bad(p, "a model over many series keeps its normalizers per series, but the file also holds one")
     if series is not None:

@@ -75,12 +75,14 @@ def with_leads(Xa, cols, h, k):
     return np.concatenate([Xa[:M], np.stack(leads, axis=1)], axis=1)
 
 
-def join_future(Xa, future, cols, columns, config, name="future"):
+def join_future(Xa, future, cols, columns, config, name="future", history_index=None, freq=None):
     """forecast's X_history rows (N, F) and ``future`` -> rows (N + h + k - 1, F) whose future columns after
     the history are ``future``'s and whose other columns there are NaN (never read: ``with_leads`` cuts them).
 
     future: an array (rows, len(cols)) in config['future_columns'] order, or a DataFrame with those columns
-    (named) or only those; at least h + k - 1 rows (more are ignored)."""
+    by name (a model fitted on names) and no others; at least h + k - 1 rows (more are ignored). When the
+    history and ``future`` are both indexed by time, future's rows must be the ones right after the
+    history's last (at the model's frequency ``freq``)."""
     need = extra_rows(config)
     if future is None:
         raise DataError(f"this model reads known-future columns (config['future_columns'] = "
@@ -88,7 +90,10 @@ def join_future(Xa, future, cols, columns, config, name="future"):
                         "as forecast(X_history, future=X_future).")
     t = read_table(future, name)
     names = [columns[c] for c in cols] if columns is not None else None
-    if t.columns is not None and names is not None and set(names) <= set(t.columns):
+    if t.is_frame and names is not None:
+        missing = [c for c in names if c not in t.columns]
+        if missing:
+            raise ShapeError(f"{name} lacks the future column(s) {missing}; pass a DataFrame with {names}.")
         extra = [c for c in t.columns if c not in names]
         if extra:
             raise ShapeError(f"{name} has column(s) {extra} that are not future columns; pass only "
@@ -102,12 +107,31 @@ def join_future(Xa, future, cols, columns, config, name="future"):
         raise DataError(f"{name} has {len(vals)} row(s); the model reads the future columns over the {need} row(s) "
                         f"after X_history (horizon + output_steps - 1). Pass at least {need}.")
     vals = vals[:need]
+    check_follows(history_index, t.index, need, freq, name)
     if not np.isfinite(vals).all():
         raise DataError(f"{name} has missing or infinite values in its first {need} row(s); a known-future input "
                         "must be known: fill them (e.g. the forecast you would use) before forecasting.")
     rows = np.full((need, Xa.shape[1]), np.nan)
     rows[:, cols] = vals
     return np.concatenate([Xa, rows])
+
+
+def check_follows(history_index, index, need, freq, name):
+    """When both are indexed by time (and the frequency is known): index[:need] must be the need times right
+    after history_index[-1]."""
+    from .inputs import is_datetime_index
+    if freq is None or not (is_datetime_index(history_index) and is_datetime_index(index)) or len(history_index) == 0:
+        return
+    import pandas as pd
+    try:
+        want = pd.date_range(start=history_index[-1], periods=need + 1, freq=freq)[1:]
+    except (ValueError, TypeError):
+        return                                              # a frequency pandas cannot step: nothing to compare
+    got = index[:need]
+    if len(got) != len(want) or not (got == want).all():
+        raise DataError(f"{name}'s rows must be the {need} time(s) right after X_history's last, {want[0]} .. "
+                        f"{want[-1]} (frequency {freq}); they start at {got[0]}. Pass the known-future values of "
+                        "the rows being forecast.")
 
 
 def readable_future(X, cols):

@@ -56,7 +56,11 @@ def as_series(X, y, config, name="X"):
         if col not in X.columns:
             raise ConfigError(f"config['series_column'] = {col!r} but {name} has no such column; its columns are "
                               f"{list(X.columns)}.")
-        pairs = [(k, g.drop(columns=[col])) for k, g in X.groupby(col, sort=False)]
+        missing = int(X[col].isna().sum())
+        if missing:
+            raise DataError(f"{name}'s series column {col!r} is missing on {missing} row(s); every row must say "
+                            "which series it belongs to (no row is dropped silently).")
+        pairs = [(k, g.drop(columns=[col])) for k, g in X.groupby(col, sort=False, observed=True)]
     else:
         raise InputTypeError(f"{name} must hold several series: a list or dict of arrays or DataFrames, or a long "
                              "DataFrame with config['series_column'].")
@@ -193,21 +197,20 @@ def series_model(model, i):
 
 def per_series(model, X, what, call, name="X"):
     """Run call(series_model, X_i, id) for each series of X -> a list (X a list) or a dict by id."""
-    ids = model._series["ids"]
+    ids, skipped = model._series["ids"], model.info.get("series_skipped", [])
     series = as_series(X, None, model.config, name)
+    if isinstance(X, (list, tuple)) and len(series) != len(ids) + len(skipped):
+        raise ShapeError(f"the model was fitted on a list of {len(ids) + len(skipped)} series; {what} got a list "
+                         f"of {len(series)}. Pass them in the same order, or a dict by series id ({ids[:10]}).")
     out = []
-    for k, (sid, Xi, _) in enumerate(series):
-        if isinstance(X, (list, tuple)):
-            if len(series) != len(ids):
-                raise ShapeError(f"the model was fitted on {len(ids)} series {ids[:10]}; {what} got a list of "
-                                 f"{len(series)}. Pass them in the same order, or a dict by series id.")
-            i = k
-        elif sid in ids:
-            i = ids.index(sid)
-        else:
+    for sid, Xi, _ in series:                               # a list's ids are its positions, as in fit
+        if sid in skipped:
+            raise DataError(f"series {sid!r} was skipped in fit (fewer rows than one training window), so the "
+                            "model has no normalizers for it; leave it out (a dict by id) or fit it with more rows.")
+        if sid not in ids:
             raise DataError(f"series {sid!r} is not one the model was fitted on ({ids[:10]}"
                             f"{' ...' if len(ids) > 10 else ''}).")
-        out.append((sid, call(series_model(model, i), Xi, sid)))
+        out.append((sid, call(series_model(model, ids.index(sid)), Xi, sid)))
     return [v for _, v in out] if isinstance(X, (list, tuple)) else dict(out)
 
 
@@ -223,7 +226,9 @@ def series_future(future, sid, X, col):
     if isinstance(future, dict):
         groups = {str(k): v for k, v in future.items()}
     elif col is not None and hasattr(future, "columns") and col in future.columns:
-        groups = {str(k): g.drop(columns=[col]) for k, g in future.groupby(col, sort=False)}
+        if future[col].isna().any():
+            raise DataError(f"future's series column {col!r} is missing on some rows; every row must name its series.")
+        groups = {str(k): g.drop(columns=[col]) for k, g in future.groupby(col, sort=False, observed=True)}
     else:
         raise ShapeError("future must hold each series' rows as X_history does: a list, a dict by series id, or "
                          "a long DataFrame with the series column.")

@@ -175,7 +175,7 @@ class LSTMModel:
     def _nx_windows(self, Xw):
         """Normalize (n, L, F) windows given in original units."""
         n, L, F = Xw.shape
-        return self._nx(Xw.reshape(n * L, F)).reshape(n, L, F)
+        return self._nx(Xw.reshape(n * L, F)).reshape(n, L, -1)       # -1: a series' identity columns appended
 
     def _ny(self, y):
         return apply_normalizer(self.y_normalizer, y)
@@ -371,7 +371,8 @@ class LSTMModel:
         cols = future_inputs.positions(self.config, self.info.get("columns"), self.n_features)
         if cols is not None:
             Xt = Xt._replace(values=future_inputs.join_future(Xt.values, future, cols, self.info.get("columns"),
-                                                              self.config))
+                                                              self.config, history_index=Xt.index,
+                                                              freq=self.info.get("freq")))
         elif future is not None:
             raise ConfigError("future= is for a model fitted with config['future_columns']; this one reads none.")
         if quantiles:

@@ -137,14 +137,16 @@ def model_predict(model, Xt, steps, origins=None):
         return model_pandas(model, shape_quantiles(P, steps, model._y_1d), Xt, L - 1 + h)
     out = P[-1] if steps > 1 else P[-1:, 0]                                    # (steps, T, Q) or (1, T, Q)
     out = out[:, 0] if model._y_1d else out
-    return model_pandas(model, out, Xt, len(Xt.values) - 1 + h)
+    return model_pandas(model, out, Xt, int(origins[-1]) - 1 + h)          # the origin: after the history
 
 
 def model_report(model, Xa, truth, n, notes):
     """evaluate's keys for a quantile model (``quantile_metrics``): quantiles, pinball, pinball_by_quantile,
     intervals {nominal: {lower, upper, coverage, mean_width, n}}, notes extended."""
+    from .future import extra_rows
     k = model.config["output_steps"]
-    qpred = model_rows(model, Xa[:n + model.config["sequence_length"] - 1], k)         # (n, k, T, Q)
+    rows = n + model.config["sequence_length"] - 1 + extra_rows(model.config)          # (+ the leads' rows)
+    qpred = model_rows(model, Xa[:rows], k)                                             # (n, k, T, Q)
     out = quantile_metrics(truth, qpred, model.config["quantiles"])
     out["notes"] = list(notes) + out["notes"]
     return out
