@@ -258,6 +258,17 @@ def test_save_load_keeps_the_levels_and_predicts_exactly(fitted, tmp_path):
         LSTMModel.load(tmp_path / "bad.minilstm")
 
 
+@pytest.mark.parametrize("edit", [lambda w: w.update({"0.5": [0.1]}), lambda w: w["0.8"].append(1.0),
+                                  lambda w: w.update({"0.8": ["1"]}), lambda w: w.update({"0.8": [float("nan")]})])
+def test_a_tampered_calibration_is_refused(fitted, tmp_path, edit):
+    m, X, y = fitted
+    assert "quantile_widening" in m.info
+    path = m.save(tmp_path / "q.minilstm")
+    _meta_rewrite(path, tmp_path / "bad.minilstm", lambda meta: edit(meta["info"]["quantile_widening"]))
+    with pytest.raises(ModelFileError, match="quantile_widening"):
+        LSTMModel.load(tmp_path / "bad.minilstm")
+
+
 def test_files_saved_before_quantiles_existed_still_load(tmp_path):
     X, y = series()
     m = LSTMModel({**CFG, "loss": "mse", "quantiles": None}).fit(X, y, verbose=False)
@@ -307,3 +318,40 @@ def test_a_series_forecast_from_its_own_past_keeps_its_spread_over_the_smoother(
     assert m.info["baseline"] == "ets" and "network_kept" not in m.info
     q = m.predict(y, quantiles=True)                                     # (n_windows, 3)
     assert (q[:, 2] - q[:, 0] > 0).all() and np.all(np.diff(q, axis=1) >= 0)
+
+
+def test_conformal_widening_is_the_conformal_quantile_of_the_misses():
+    from minilstm.forecast.quantiles import conformal_widening, interval_pairs, widen
+    rng = np.random.default_rng(0)
+    n, m = 199, 3
+    Y = rng.standard_normal((n, m))
+    P = np.stack([np.full((n, m), -0.5), np.zeros((n, m)), np.full((n, m), 0.5)], axis=-1)   # too narrow an 80%
+    w = conformal_widening(P, Y, [0.1, 0.5, 0.9])
+    E = np.maximum(-0.5 - Y, Y - 0.5)
+    rank = int(np.ceil((n + 1) * 0.8))
+    np.testing.assert_allclose(w["0.8"], np.sort(E, axis=0)[rank - 1])
+    assert min(w["0.8"]) > 0                                          # overconfident: widened
+    W = widen(P, w, [0.1, 0.5, 0.9])
+    inside = (Y >= W[..., 0]) & (Y <= W[..., 2])
+    assert (inside.mean(axis=0) >= 0.8).all()                          # on the calibration windows, by construction
+    np.testing.assert_array_equal(W[..., 1], P[..., 1])                # the median is not moved
+    assert interval_pairs([0.1, 0.5, 0.9]) == [(0, 2, 0.8)]
+
+
+def test_a_quantile_model_serves_its_intervals_calibrated_on_the_validation_windows(tmp_path):
+    rng = np.random.default_rng(1)
+    t = np.arange(900)
+    y = np.sin(2 * np.pi * t / 24) + (0.3 + 0.3 * (np.sin(2 * np.pi * t / 200) > 0)) * rng.standard_normal(900)
+    cfg = dict(hidden_size=8, num_layers=1, sequence_length=24, epochs=4, seed=0, loss="quantile",
+               quantiles=[0.1, 0.5, 0.9])
+    raw = LSTMModel(cfg, quantile_calibration=None).fit(y[:700], verbose=False)
+    cal = LSTMModel(cfg).fit(y[:700], verbose=False)
+    assert "quantile_widening" not in raw.info and len(cal.info["quantile_widening"]["0.8"]) == 1
+    a, b = np.asarray(raw.predict(y[650:], quantiles=True)), np.asarray(cal.predict(y[650:], quantiles=True))
+    np.testing.assert_allclose(b[:, 1], a[:, 1])                       # the same network: the median unchanged
+    shift = cal._inv_y(np.array([[cal.info["quantile_widening"]["0.8"][0]]]))[0, 0] - cal._inv_y(np.zeros((1, 1)))[0, 0]
+    np.testing.assert_allclose(b[:, 2] - a[:, 2], shift, rtol=1e-6)    # each bound moved by the widening
+    np.testing.assert_allclose(a[:, 0] - b[:, 0], shift, rtol=1e-6)
+    back = LSTMModel.load(cal.save(tmp_path / "q.minilstm"))
+    np.testing.assert_array_equal(np.asarray(back.predict(y[650:], quantiles=True)), b)
+    assert "quantile_widening" not in LSTMModel(cfg, refit_full=True).fit(y[:700], verbose=False).info

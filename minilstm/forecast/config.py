@@ -38,6 +38,7 @@ DEFAULTS = {
     "kernels": "auto",         # 'auto', 'numpy' (reference), 'numba' (CPU) or 'cuda'
     "loss": "mse",             # 'mse', 'mae', 'huber' or 'quantile' (the pinball loss; needs 'quantiles')
     "quantiles": None,         # loss='quantile': increasing levels in (0, 1), e.g. [0.1, 0.5, 0.9] (check_quantiles)
+    "quantile_calibration": "conformal",  # loss='quantile': intervals calibrated on the validation windows, or None
     "season": None,            # season length for the seasonal-naive baseline (None: inferred)
     "forget_bias": 0.0,        # added to the forget gate's bias at initialisation (measured: see below)
     "restore_best": True,      # end with the best validation epoch's weights (False: the last epoch's)
@@ -304,6 +305,10 @@ def validate_config(config):
     if cfg["series_column"] is not None and (not isinstance(cfg["series_column"], str) or not cfg["series_column"]):
         raise ConfigError(f"config['series_column'] must be None or the name of a DataFrame column (a string), got "
                           f"{cfg['series_column']!r}.")
+    if cfg["quantile_calibration"] not in (None, "conformal"):
+        raise ConfigError("config['quantile_calibration'] must be 'conformal' (each interval widened by what the "
+                          "validation windows say it misses) or None (as trained), got "
+                          f"{cfg['quantile_calibration']!r}.")
     if cfg["series_identity"] not in (None, "onehot"):
         raise ConfigError(f"config['series_identity'] must be None (the series share one network, no identity) or "
                           f"'onehot' (one 0/1 input column per series), got {cfg['series_identity']!r}.")

@@ -90,6 +90,7 @@ def _check_info(info, path, cfg, n_features, n_targets):
             if not ok:
                 raise _bad(path, f"info's target_history {history} / window_floors {floors} are not column "
                                  "indices with positive floors")
+    _check_widening(info.get("quantile_widening"), cfg, n_targets, path)
     if baseline == "ets":
         _check_ets(info.get("baseline_ets"), sum(c is not None for c in history), path)
     elif baseline is not None:
@@ -103,6 +104,22 @@ def _check_info(info, path, cfg, n_features, n_targets):
         if tc is not None and isinstance(tc[0], str) and not set(tc) <= set(info.get("columns") or []):
             raise _bad(path, f"config {key} {tc} name columns that info's columns {info.get('columns')} lack")
     return dict(info)
+
+
+def _check_widening(w, cfg, n_targets, path):
+    """info's quantile_widening (``quantiles.conformal_widening``): absent, or for a quantile model one list of
+    output_steps * n_targets finite numbers per interval of its levels, keyed by the nominal coverage."""
+    if w is None:
+        return
+    from .quantiles import interval_pairs
+    keys = {str(nominal) for _, _, nominal in interval_pairs(cfg["quantiles"] or [])}
+    m = cfg["output_steps"] * n_targets
+    ok = cfg["loss"] == "quantile" and isinstance(w, dict) and set(w) == keys and all(
+        isinstance(v, list) and len(v) == m and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                    and math.isfinite(x) for x in v) for v in w.values())
+    if not ok:
+        raise _bad(path, f"info's quantile_widening must map each interval of the quantile levels {sorted(keys)} to "
+                         f"{m} finite numbers, got {str(w)[:80]!r}")
 
 
 def _check_ets(ets, n_columns, path):

@@ -21,6 +21,7 @@ from .inputs import (
 )
 from .metrics import naive_scale, training_mean
 from .normalizer import DataNormalizer
+from .quantiles import conformal_widening, sort_levels
 from .scaling import target_history, window_transform
 from .seasons import season_info
 from .training import build_network
@@ -218,6 +219,10 @@ def train_run(Xa, ya, y_1d, labels, c, validation_split, validation_data, season
     # it would collapse every level onto the smoother)
     if info.get("baseline") == "ets" and len(va) and c["loss"] != "quantile":
         keep_network_or_baseline(net, Xw[va], Y[va], c, info, verbose)
+    if c["loss"] == "quantile" and c["quantile_calibration"] == "conformal" and len(va):
+        Q = len(c["quantiles"])                                   # the intervals calibrated on held-out windows
+        P = sort_levels(net.predict(Xw[va], Y.shape[1] * Q).reshape(len(va), Y.shape[1], Q))
+        info["quantile_widening"] = conformal_widening(P, Y[va], c["quantiles"])
     return {"net": net, "xn": xn, "yn": yn, "ar": ar, "info": info, "result": result, "transform": wt}
 
 
