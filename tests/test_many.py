@@ -211,3 +211,9 @@ def test_identity_columns_through_recursive_forecasts_and_files(three, tmp_path)
             z.writestr(n, json.dumps(meta).encode() if n == name else data)
     with pytest.raises(ModelFileError, match="n_identity"):
         LSTMModel.load(path)
+
+
+def test_an_identity_too_large_for_memory_is_refused(three, monkeypatch):
+    monkeypatch.setattr(many, "ONEHOT_BYTES", 1000)
+    with pytest.raises(ConfigError, match="onehot"):
+        LSTMModel(CFG, series_identity="onehot").fit(three, verbose=False)

@@ -33,6 +33,9 @@ from .inputs import is_pandas, read_table, targets_from_y
 from .normalizer import DataNormalizer
 from .windows import sliding_windows, window_targets
 
+ONEHOT_BYTES = 2 ** 30  # the one-hot identity columns of every row may take at most this much memory
+AR_WINDOWS = 20_000     # the linear AR baseline of a global model is fitted on at most this many training windows
+
 
 def is_many(X, config):
     """Whether fit/predict/forecast/evaluate's X holds several series."""
@@ -144,6 +147,11 @@ def train_rows(series, c, validation_split, verbose):
               f"{' ...' if len(skipped) > 10 else ''}")
     S = len(parts)
     if c.get("series_identity") == "onehot":
+        size = sum(len(p["Xn"]) for p in parts) * S * 8
+        if size > ONEHOT_BYTES:
+            raise ConfigError(f"series_identity='onehot' over {S} series would add {S} input columns to every one of "
+                              f"their {size // (8 * S):,} rows ({size / 2 ** 30:.1f} GiB); leave series_identity "
+                              "None (the series share one network) or fit fewer series together.")
         for i, p in enumerate(parts):
             p["Xn"] = np.concatenate([p["Xn"], identity_columns(len(p["Xn"]), i, S)], axis=1)
     offsets = np.cumsum([0] + [len(p["Xn"]) for p in parts[:-1]])
@@ -249,8 +257,6 @@ def check_config(c):
 
 
 
-
-AR_WINDOWS = 20_000     # the linear AR baseline of a global model is fitted on at most this many training windows
 
 
 def fit(model, X, y, validation_split, verbose, settings):
