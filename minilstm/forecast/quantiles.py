@@ -79,13 +79,14 @@ def quantile_metrics(truth, qpred, levels):
 
     truth (n, k, T) and qpred (n, k, T, Q) in y's units (qpred sorted along its last axis), levels (Q,).
     Returns a dict:
-      quantiles: the levels; pinball: the pinball loss averaged over every target and level;
-      pinball_by_quantile: {level: pinball loss of that level alone};
-      intervals: {nominal coverage (e.g. 0.8): {'lower': q_lo, 'upper': q_hi, 'coverage': fraction of the
+
+    - quantiles: the levels; pinball: the pinball loss averaged over every target and level;
+    - pinball_by_quantile: {level: pinball loss of that level alone};
+    - intervals: {nominal coverage (e.g. 0.8): {'lower': q_lo, 'upper': q_hi, 'coverage': fraction of the
       targets with qpred[..., lo] <= truth <= qpred[..., hi], 'mean_width': mean of qpred[..., hi] -
       qpred[..., lo], 'n': targets counted}} for every pair of ``interval_pairs`` (the same keys as
       ``LSTMEnsemble.evaluate``'s conformal intervals);
-      notes: one line per interval for the report's table.
+    - notes: one line per interval for the report's table.
     """
     truth = np.asarray(truth, dtype=np.float64)
     qpred = np.asarray(qpred, dtype=np.float64)
