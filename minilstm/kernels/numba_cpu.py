@@ -164,7 +164,7 @@ def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c,
         tk = t if keep else 0
         for r in range(r0, r1):
             _gates_forward_row(a[r], xw[r, t], bias, cs[t, r], gates[tk, r], cs[t + 1, r], hs[t + 1, r], tanh_c[tk, r])
-            h_seq[r, t] = hs[t + 1, r]
+            rows.copy_row(h_seq[r, t], hs[t + 1, r])
 
 
 @numba.njit(**JIT)
@@ -194,7 +194,7 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
             else:
                 dh_r = dh_next[r]
             _gates_backward_row(dh_r, dc_next[r], gates[t, r], cs[t, r], tanh_c[t, r], da[r, t], dc_prev, db, one)
-            dc_next[r, :] = dc_prev                                  # dC_{t-1} carried to the next step down
+            rows.copy_row(dc_next[r], dc_prev)                       # dC_{t-1} carried to the next step down
         rows.step_product_t(gemm, vec, da, t, W_h, W_hT, dh_next, r0, r1, one, zero)  # dh_{t-1} = da_t @ W_h^T
     rows.weight_products(gemm, x_tm, hs, da, da, W_x, x_bf, h_bf, dx, dW_x, dW_h, r0, r1, one, zero)
 
@@ -289,7 +289,9 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         x_bf, h_bf = scratch("x_bf", (B, T, D), dt), scratch("h_bf", (B, T, H), dt)
         dx = np.empty((B, T, D), dtype=dt)
         dW_xs, dW_hs, dbs = np.empty((nt, D, G), dt), np.empty((nt, H, G), dt), np.empty((nt, G), dt)
-        seq = dh_tm if dh_tm is not None else np.zeros((1, 1, 1), dt)
+        # dh_tm is a transposed view (Numba's 'A' layout); the top layer's unread stand-in gets that layout too,
+        # so one compiled specialization serves every layer (a 'C' stand-in cost a second compile of the layer)
+        seq = dh_tm if dh_tm is not None else np.zeros((4, 1, 1), dt)[::2]         # strided: not contiguous
         args = (gemm, vec, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm,
                 W_x, W_h, W_hT, da, dh, x_bf, h_bf, dx)
         rows.run_rows(_backward_rows, _backward_rows_par, args, (dW_xs, dW_hs, dbs), B, H, 4, nt, vec, dt)

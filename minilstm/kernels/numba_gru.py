@@ -129,7 +129,7 @@ def _gru_forward_rows(gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn,
         rows.step_product(gemm, vec, hs, t, W_h, a, r0, r1, one, zero)              # h_{t-1} @ W_h
         for r in range(r0, r1):
             _gru_forward_row(a[r], xw[r, t], b_x, b_h, hs[t, r], gates[t, r], hn[t, r], hs[t + 1, r])
-            h_seq[r, t] = hs[t + 1, r]
+            rows.copy_row(h_seq[r, t], hs[t + 1, r])
 
 
 @numba.njit(**JIT)

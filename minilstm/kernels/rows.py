@@ -17,6 +17,14 @@ from .workspace import scratch
 
 
 @numba.njit(**JIT)
+def copy_row(dst, src):
+    """dst[:] = src for two 1-D arrays of one length, element by element: a slice assigned from an array would
+    also compile Numba's shape-mismatch message (string formatting), seconds of a first run's compilation."""
+    for j in range(src.shape[0]):
+        dst[j] = src[j]
+
+
+@numba.njit(**JIT)
 def project_rows(gemm, x, W_x, x_tm, xw, keep, r0, r1, one, zero):
     """xw[r0:r1] (n, T, G) = x[r0:r1] (n, T, D) @ W_x (D, G) as ONE product; with ``keep`` the rows' time-major
     copy x_tm[:, r0:r1] = x[r0:r1] for the cache too."""
@@ -25,7 +33,7 @@ def project_rows(gemm, x, W_x, x_tm, xw, keep, r0, r1, one, zero):
     if keep:
         for t in range(T):
             for r in range(r0, r1):
-                x_tm[t, r] = x[r, t]
+                copy_row(x_tm[t, r], x[r, t])
     gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n * T, G, D, one, x.ctypes.data + r0 * T * D * sz, D,
          W_x.ctypes.data, G, zero, xw.ctypes.data + r0 * T * G * sz, G)                  # x_t @ W_x, all t
 
@@ -70,8 +78,8 @@ def weight_products(gemm, x_tm, hs, da_x, da_h, W_x, x_bf, h_bf, dx, dW_x, dW_h,
     G, n, sz = da_x.shape[2], r1 - r0, da_x.itemsize
     for r in range(r0, r1):
         for t in range(T):
-            x_bf[r, t] = x_tm[t, r]
-            h_bf[r, t] = hs[t, r]                                    # h_{t-1}
+            copy_row(x_bf[r, t], x_tm[t, r])
+            copy_row(h_bf[r, t], hs[t, r])                           # h_{t-1}
     blk = n * T                                                      # the rows' (n T, .) blocks
     gemm(ROW_MAJOR, TRANS, NO_TRANS, D, G, blk, one, x_bf.ctypes.data + r0 * T * D * sz, D,
          da_x.ctypes.data + r0 * T * G * sz, G, zero, dW_x.ctypes.data, G)              # sum_t x_t^T da_x_t
