@@ -174,3 +174,10 @@ def test_future_rows_must_be_named_and_timed_as_the_rows_forecast(fitted):
         m.forecast(df[:450], future=df[["u"]][460:463])                 # ten hours later
     with pytest.raises(DataError, match="right after"):
         m.forecast(df[:450], future=df[["u"]][100:103])                 # the past
+
+
+def test_future_times_must_be_zoned_as_the_history(fitted):
+    df, m = fitted
+    fut = df[["u"]][450:453].tz_localize("UTC")
+    with pytest.raises(DataError, match="time-zone aware"):
+        m.forecast(df[:450], future=fut)

@@ -128,6 +128,9 @@ def check_follows(history_index, index, need, freq, name):
     except (ValueError, TypeError):
         return                                              # a frequency pandas cannot step: nothing to compare
     got = index[:need]
+    if (got.tz is None) != (want.tz is None):
+        raise DataError(f"{name}'s times are {'naive' if got.tz is None else 'time-zone aware'} but X_history's are "
+                        f"{'naive' if want.tz is None else 'time-zone aware'}; index both the same way.")
     if len(got) != len(want) or not (got == want).all():
         raise DataError(f"{name}'s rows must be the {need} time(s) right after X_history's last, {want[0]} .. "
                         f"{want[-1]} (frequency {freq}); they start at {got[0]}. Pass the known-future values of "
