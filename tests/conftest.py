@@ -1,5 +1,22 @@
+import json
+import zipfile
+
 import numpy as np
 import pytest
+
+
+def rewrite_metadata(src, change, dst=None):
+    """Rewrite a saved model file's metadata.json through change(meta), into dst (default: src itself): how the
+    tests make a tampered file, or one written before a key existed. Returns the file written."""
+    with zipfile.ZipFile(src) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    meta = json.loads(files["metadata.json"])
+    change(meta)
+    files["metadata.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(dst or src, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+    return dst or src
 
 
 def rel_norm(a, b):

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import rewrite_metadata
 
 from minilstm import LSTMModel
 from minilstm.errors import ConfigError, DataError, InputTypeError, ModelFileError, ShapeError
@@ -94,21 +95,12 @@ def test_saved_and_pickled_models_keep_every_series(fitted, three, tmp_path):
 
 
 def test_a_tampered_series_block_is_refused(fitted, tmp_path):
-    import json
-    import zipfile
     path = fitted.save(tmp_path / "m.minilstm")
-    with zipfile.ZipFile(path) as z:
-        files = {n: z.read(n) for n in z.namelist()}
-    name = next(n for n in files if n.endswith(".json") and b'"series"' in files[n])
-    for edit in (lambda s: s.update(ids=["0", "0", "2"]), lambda s: s["mase_scale"].pop(),
-                 lambda s: s["x_normalizers"].__setitem__(0, None)):
-        meta = json.loads(files[name])
-        edit(meta["series"])
-        with zipfile.ZipFile(path, "w") as z:
-            for n, data in files.items():
-                z.writestr(n, json.dumps(meta).encode() if n == name else data)
+    for i, edit in enumerate((lambda s: s.update(ids=["0", "0", "2"]), lambda s: s["mase_scale"].pop(),
+                              lambda s: s["x_normalizers"].__setitem__(0, None))):
+        bad = rewrite_metadata(path, lambda meta: edit(meta["series"]), tmp_path / f"bad{i}.minilstm")
         with pytest.raises(ModelFileError, match="series"):
-            LSTMModel.load(path)
+            LSTMModel.load(bad)
 
 
 def test_identity_columns(three):
@@ -195,20 +187,11 @@ def test_rows_without_a_series_id_are_refused():
 
 
 def test_identity_columns_through_recursive_forecasts_and_files(three, tmp_path):
-    import json
-    import zipfile
     m = LSTMModel(CFG, series_identity="onehot").fit(three, verbose=False)
     out = m.forecast([s[:-30] for s in three], steps=3)                 # fed back: identity kept on every step
     assert [np.shape(o) for o in out] == [(3,)] * 3
-    path = m.save(tmp_path / "oh.minilstm")
-    with zipfile.ZipFile(path) as z:
-        files = {n: z.read(n) for n in z.namelist()}
-    name = next(n for n in files if n.endswith(".json") and b'"series"' in files[n])
-    meta = json.loads(files[name])
-    meta["config"]["series_identity"] = None                            # the identity columns no longer declared
-    with zipfile.ZipFile(path, "w") as z:
-        for n, data in files.items():
-            z.writestr(n, json.dumps(meta).encode() if n == name else data)
+    path = rewrite_metadata(m.save(tmp_path / "oh.minilstm"),          # the identity columns no longer declared
+                            lambda meta: meta["config"].update(series_identity=None))
     with pytest.raises(ModelFileError, match="n_identity"):
         LSTMModel.load(path)
 

@@ -5,6 +5,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import rewrite_metadata
 
 from minilstm import LSTMModel
 from minilstm.errors import ConfigError, ModelFileError, ShapeError
@@ -234,17 +235,6 @@ def test_pandas_gives_one_column_per_level():
 
 # ---- files -------------------------------------------------------------------------------------------
 
-def _meta_rewrite(src, dst, change):
-    with zipfile.ZipFile(src) as z:
-        files = {n: z.read(n) for n in z.namelist()}
-    meta = json.loads(files["metadata.json"])
-    change(meta)
-    files["metadata.json"] = json.dumps(meta).encode()
-    with zipfile.ZipFile(dst, "w") as z:
-        for n, b in files.items():
-            z.writestr(n, b)
-
-
 def test_save_load_keeps_the_levels_and_predicts_exactly(fitted, tmp_path):
     m, X, y = fitted
     path = tmp_path / "q.minilstm"
@@ -253,7 +243,7 @@ def test_save_load_keeps_the_levels_and_predicts_exactly(fitted, tmp_path):
     assert m2.config["loss"] == "quantile" and m2.config["quantiles"] == LEVELS
     np.testing.assert_array_equal(m2.predict(X, quantiles=True), m.predict(X, quantiles=True))
     np.testing.assert_array_equal(m2.predict(X), m.predict(X))
-    _meta_rewrite(path, tmp_path / "bad.minilstm", lambda meta: meta["config"].update(quantiles=[0.1, 0.9]))
+    rewrite_metadata(path, lambda meta: meta["config"].update(quantiles=[0.1, 0.9]), tmp_path / "bad.minilstm")
     with pytest.raises(ModelFileError):                 # two levels against a head of three: refused on load
         LSTMModel.load(tmp_path / "bad.minilstm")
 
@@ -264,7 +254,7 @@ def test_a_tampered_calibration_is_refused(fitted, tmp_path, edit):
     m, X, y = fitted
     assert "quantile_widening" in m.info
     path = m.save(tmp_path / "q.minilstm")
-    _meta_rewrite(path, tmp_path / "bad.minilstm", lambda meta: edit(meta["info"]["quantile_widening"]))
+    rewrite_metadata(path, lambda meta: edit(meta["info"]["quantile_widening"]), tmp_path / "bad.minilstm")
     with pytest.raises(ModelFileError, match="quantile_widening"):
         LSTMModel.load(tmp_path / "bad.minilstm")
 
@@ -274,7 +264,7 @@ def test_files_saved_before_quantiles_existed_still_load(tmp_path):
     m = LSTMModel({**CFG, "loss": "mse", "quantiles": None}).fit(X, y, verbose=False)
     path = tmp_path / "new.minilstm"
     m.save(path)
-    _meta_rewrite(path, tmp_path / "old.minilstm", lambda meta: meta["config"].pop("quantiles"))
+    rewrite_metadata(path, lambda meta: meta["config"].pop("quantiles"), tmp_path / "old.minilstm")
     with zipfile.ZipFile(tmp_path / "old.minilstm") as z:
         assert "quantiles" not in json.loads(z.read("metadata.json"))["config"]
     old = LSTMModel.load(tmp_path / "old.minilstm")

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import rewrite_metadata
 
 from minilstm import LSTMModel
 from minilstm.errors import ModelFileError
@@ -182,20 +183,10 @@ def test_saved_and_pickled_models_forecast_the_same(tmp_path):
 
 
 def test_a_file_saved_before_fitted_states_forecasts_as_before(tmp_path):
-    import json
-    import zipfile
     y, m = univariate_model(output_steps=4)
     assert m.info["baseline_ets"]["init"] == "least_squares"
-    path = m.save(tmp_path / "m.minilstm")
-    with zipfile.ZipFile(path) as z:
-        files = {n: z.read(n) for n in z.namelist()}
-    meta_name = next(n for n in files if n.endswith(".json") and b"baseline_ets" in files[n])
-    meta = json.loads(files[meta_name])
-    del meta["info"]["baseline_ets"]["init"]                            # as files were written before
-    files[meta_name] = json.dumps(meta).encode()
-    with zipfile.ZipFile(path, "w") as z:
-        for n, data in files.items():
-            z.writestr(n, data)
+    path = rewrite_metadata(m.save(tmp_path / "m.minilstm"),
+                            lambda meta: meta["info"]["baseline_ets"].pop("init"))   # as files were written before
     old = LSTMModel.load(path)
     smoother = old._transform().smoother
     assert smoother.init == FIRST_WINDOW
@@ -214,26 +205,18 @@ def test_a_file_saved_before_fitted_states_forecasts_as_before(tmp_path):
     {"init": "backcast"},
 ])
 def test_a_tampered_smoother_in_a_file_is_refused(bad, tmp_path):
-    import json
-    import zipfile
     _, m = univariate_model()
-    path = m.save(tmp_path / "m.minilstm")
-    with zipfile.ZipFile(path) as z:
-        files = {n: z.read(n) for n in z.namelist()}
-    meta_name = next(n for n in files if n.endswith(".json") and b"baseline_ets" in files[n])
-    meta = json.loads(files[meta_name])
-    ets = meta["info"]["baseline_ets"]
-    for k, v in bad.items():
-        if k in ("season", "init"):
-            ets[k] = v
-        elif k == "to_raw":
-            ets["to_raw"] = [v]
-        else:
-            ets["params"][0][k] = v
-    files[meta_name] = json.dumps(meta).encode()
-    with zipfile.ZipFile(path, "w") as z:
-        for n, data in files.items():
-            z.writestr(n, data)
+
+    def tamper(meta):
+        ets = meta["info"]["baseline_ets"]
+        for k, v in bad.items():
+            if k in ("season", "init"):
+                ets[k] = v
+            elif k == "to_raw":
+                ets["to_raw"] = [v]
+            else:
+                ets["params"][0][k] = v
+    path = rewrite_metadata(m.save(tmp_path / "m.minilstm"), tamper)
     with pytest.raises(ModelFileError, match="baseline_ets"):
         LSTMModel.load(path)
 

@@ -35,6 +35,18 @@ def apply_normalizer(normalizer, A):
     return A if normalizer is None else normalizer.transform(A)
 
 
+def fitted_normalizers(c, Xin, ya, last_row):
+    """(x normalizer, y normalizer) for config c, fitted on rows 0..last_row of the rows the network reads and of
+    y (the training rows: the last a training target touches), or (None, None) without normalization."""
+    spec = normalizer_spec(c["normalize"])
+    if spec is None:
+        return None, None
+    xn, yn = DataNormalizer(spec), DataNormalizer(spec)
+    xn.fit(Xin[:last_row + 1])
+    yn.fit(ya[:last_row + 1])
+    return xn, yn
+
+
 def split(n_rows, L, h, k, validation_split):
     """Windows in time order -> (labeled, training, validation) counts; a gap of k-1 windows keeps
     validation targets off training targets."""
@@ -170,11 +182,7 @@ def train_run(Xa, ya, y_1d, labels, c, validation_split, validation_data, season
     n, n_train, n_val = split(len(Xa), L, h, k, validation_split)
     last_train_row = n_train - 1 + L - 1 + h + k - 1  # last row that a training target touches
     Xin = network_rows(Xa, ya, labels, c)             # with known-future columns: each row with its leads
-    spec = normalizer_spec(c["normalize"])
-    xn, yn = (None, None) if spec is None else (DataNormalizer(spec), DataNormalizer(spec))
-    if xn is not None:
-        xn.fit(Xin[:last_train_row + 1])
-        yn.fit(ya[:last_train_row + 1])
+    xn, yn = fitted_normalizers(c, Xin, ya, last_train_row)
     try:
         Xn, yn_ = apply_normalizer(xn, Xin), apply_normalizer(yn, ya)
     except DataError as e:

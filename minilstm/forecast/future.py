@@ -145,11 +145,6 @@ def readable_future(X, cols):
     return out
 
 
-def validation_rows(Xa, config, cols):
-    """validation_data's X rows -> the rows the network reads (with their leads)."""
-    return Xa if cols is None else with_leads(Xa, cols, config["horizon"], config["output_steps"])
-
-
 def check_columns(config):
     """Config-level checks: future columns with the window mechanisms that read a target's level off the
     window (scaling='window', an explicit baseline) are refused: the leads are inputs, not a target's past."""
@@ -163,4 +158,4 @@ def check_columns(config):
 
 
 __all__ = ["check_columns", "check_no_target", "extra_rows", "join_future", "n_leads", "positions",
-           "readable_future", "validation_rows", "with_leads"]
+           "readable_future", "with_leads"]

@@ -27,10 +27,8 @@ with its own normalizers by ``series_model``, an ``LSTMModel`` for that series a
 import numpy as np
 
 from ..errors import ConfigError, DataError, InputTypeError, ShapeError
-from .config import normalizer_spec
-from .fitting import apply_normalizer, fit_arrays, network_rows, split
+from .fitting import apply_normalizer, fit_arrays, fitted_normalizers, network_rows, split
 from .inputs import is_pandas, read_table, targets_from_y
-from .normalizer import DataNormalizer
 from .windows import sliding_windows, window_targets
 
 ONEHOT_BYTES = 2 ** 30  # the one-hot identity columns of every row may take at most this much memory
@@ -104,7 +102,6 @@ def train_rows(series, c, validation_split, verbose):
     from .metrics import naive_scale, training_mean
     from .seasons import season_info
     L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
-    spec = normalizer_spec(c["normalize"])
     parts, skipped, labels0 = [], [], None
     for sid, Xi, yi in series:
         Xt = read_table(Xi, f"series {sid}'s X")
@@ -128,10 +125,7 @@ def train_rows(series, c, validation_split, verbose):
             continue
         last = n_train - 1 + L - 1 + h + k - 1
         Xin = network_rows(Xa, ya, labels, c)
-        xn, yn = (None, None) if spec is None else (DataNormalizer(spec), DataNormalizer(spec))
-        if xn is not None:
-            xn.fit(Xin[:last + 1])
-            yn.fit(ya[:last + 1])
+        xn, yn = fitted_normalizers(c, Xin, ya, last)
         parts.append({"id": sid, "F": Xa.shape[1], "T": ya.shape[1], "n": n, "n_train": n_train, "n_val": n_val,
                       "Xn": apply_normalizer(xn, Xin), "yn": apply_normalizer(yn, ya), "xn": xn, "yn_": yn,
                       "y_1d": y_1d, "mase_scale": naive_scale(ya[:last + 1]).tolist(),
@@ -203,22 +197,23 @@ def series_model(model, i):
     return one
 
 
-def per_series(model, X, what, call, name="X"):
-    """Run call(series_model, X_i, id) for each series of X -> a list (X a list) or a dict by id."""
+def per_series(model, X, what, call, name="X", y=None):
+    """Run call(series_model, X_i, y_i, id) for each series of X (and y, read as ``fit`` reads it) -> a list (X
+    a list) or a dict by id."""
     ids, skipped = model._series["ids"], model.info.get("series_skipped", [])
-    series = as_series(X, None, model.config, name)
+    series = as_series(X, y, model.config, name)
     if isinstance(X, (list, tuple)) and len(series) != len(ids) + len(skipped):
         raise ShapeError(f"the model was fitted on a list of {len(ids) + len(skipped)} series; {what} got a list "
                          f"of {len(series)}. Pass them in the same order, or a dict by series id ({ids[:10]}).")
     out = []
-    for sid, Xi, _ in series:                               # a list's ids are its positions, as in fit
+    for sid, Xi, yi in series:                              # a list's ids are its positions, as in fit
         if sid in skipped:
             raise DataError(f"series {sid!r} was skipped in fit (fewer rows than one training window), so the "
                             "model has no normalizers for it; leave it out (a dict by id) or fit it with more rows.")
         if sid not in ids:
             raise DataError(f"series {sid!r} is not one the model was fitted on ({ids[:10]}"
                             f"{' ...' if len(ids) > 10 else ''}).")
-        out.append((sid, call(series_model(model, ids.index(sid)), Xi, sid)))
+        out.append((sid, call(series_model(model, ids.index(sid)), Xi, yi, sid)))
     return [v for _, v in out] if isinstance(X, (list, tuple)) else dict(out)
 
 

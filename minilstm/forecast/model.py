@@ -278,7 +278,7 @@ class LSTMModel:
         """
         self._require_fitted("predict")
         if self._one_or_many(X, "predict"):
-            return many.per_series(self, X, "predict", lambda m, Xi, _: m.predict(Xi, steps, quantiles))
+            return many.per_series(self, X, "predict", lambda m, Xi, _y, _id: m.predict(Xi, steps, quantiles))
         steps = self._steps(steps)
         _check_flag(quantiles, "quantiles")
         Xt = self._read_X(X)
@@ -359,7 +359,7 @@ class LSTMModel:
         """
         self._require_fitted("forecast")
         if self._one_or_many(X_history, "forecast"):
-            return many.per_series(self, X_history, "forecast", lambda m, Xi, sid: m.forecast(
+            return many.per_series(self, X_history, "forecast", lambda m, Xi, _y, sid: m.forecast(
                 Xi, steps, quantiles, many.series_future(future, sid, X_history, self.config["series_column"])),
                 "X_history")
         steps = self._steps(steps)
@@ -404,10 +404,8 @@ class LSTMModel:
         """
         self._require_fitted("evaluate")
         if self._one_or_many(X, "evaluate"):
-            ys = many.as_series(X, y, self.config)
-            per = {sid: yi for sid, _, yi in ys}
-            return many.per_series(self, X, "evaluate", lambda m, Xi, sid: m.evaluate(Xi, per[sid], season, verbose,
-                                                                                       units))
+            return many.per_series(self, X, "evaluate", lambda m, Xi, yi, _id: m.evaluate(Xi, yi, season, verbose,
+                                                                                           units), y=y)
         if season is not None and (isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1):
             raise ConfigError(f"season must be None (the model's) or an integer >= 1 (rows per season), "
                               f"got {season!r}.")

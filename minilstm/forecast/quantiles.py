@@ -134,12 +134,12 @@ def model_windows(model, Xw, rows=None, smoothed=None):
     Q levels sorted (the network's outputs are laid out level fastest) and its intervals widened as calibrated
     on the validation windows (info['quantile_widening'], in the network's units; absent: as trained)."""
     levels, k, T = model.config["quantiles"], model.config["output_steps"], model.n_targets
-    Q, widening = len(levels), model.info.get("quantile_widening")
-    wt = model._transform()
+    Q, wt = len(levels), model._transform()
+    Xs, context = (Xw, None) if wt is None else wt.inputs(Xw, rows, smoothed)
+    P = sort_levels(model._net.predict(Xs, k * T * Q).reshape(len(Xw), k * T, Q))
+    P = widen(P, model.info.get("quantile_widening"), levels)
     if wt is None:
-        return widen(sort_levels(model._net.predict(Xw, k * T * Q).reshape(len(Xw), k * T, Q)), widening, levels)
-    Xs, context = wt.inputs(Xw, rows, smoothed)
-    P = widen(sort_levels(model._net.predict(Xs, k * T * Q).reshape(len(Xw), k * T, Q)), widening, levels)
+        return P
     P = P.reshape(len(Xw), k, T, Q)
     P = np.stack([wt.outputs(Xs, P[..., i], context) for i in range(Q)], axis=-1)
     return sort_levels(P.reshape(len(Xw), k * T, Q))
