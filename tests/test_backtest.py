@@ -30,6 +30,8 @@ def poisoned(X, y, o):
 
 WINDOW_MECHANISMS = {"scaling": "window", "baseline": "seasonal_naive", "season": 12, "refit_full": True}
 SMOOTHING = {"baseline": "ets", "season": 12, "refit_full": True}     # its states read every row before the origin
+SMOOTHER_ALONE = {"baseline": "ets", "season": 12, "learning_rate": 1e-9}   # network set aside: the smoother
+                                                                         # chosen again on every row of the fold
 
 
 @pytest.mark.parametrize("settings,mechanisms", [
@@ -41,13 +43,16 @@ SMOOTHING = {"baseline": "ets", "season": 12, "refit_full": True}     # its stat
     (dict(step=17, refit=True, window="expanding"), SMOOTHING),
     (dict(step=9, refit=False, window="expanding"), SMOOTHING),
     (dict(step=6, refit=3, window="sliding", train_size=60), SMOOTHING),
+    (dict(step=17, refit=True, window="expanding"), SMOOTHER_ALONE),
 ], ids=["expanding", "sliding", "once", "expanding-window-mechanisms", "once-window-mechanisms", "expanding-ets",
-        "once-ets", "sliding-ets"])
+        "once-ets", "sliding-ets", "expanding-ets-refit-baseline"])
 def test_no_fold_sees_a_row_at_or_after_its_origin(settings, mechanisms):
     X, y = series()
     cfg = dict(CFG, output_steps=2, **mechanisms)
     clean = backtest(cfg, X, y, start=70, steps=2, verbose=False, **settings)
     assert len(clean.origins) >= 4
+    if mechanisms is SMOOTHER_ALONE:                                    # the mechanism under test did run
+        assert all(f["baseline_refit"] and f["network_kept"] is False for f in clean.folds)
     for o in clean.origins[1:]:
         r = backtest(cfg, *poisoned(X, y, o), start=70, steps=2, verbose=False, **settings)
         seen = clean.origins <= o

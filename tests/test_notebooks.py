@@ -296,6 +296,7 @@ def claims_11(c):
     assert a["today's defaults (ets residual)"] < a["seasonal naive residual"]   # smoothing does better still
     for extra in ("ets residual + window scaling", "ets residual + refit_full"):   # and they add nothing on top
         assert a[extra] >= a["today's defaults (ets residual)"] - 0.01
+    assert a["ets residual, smoother not chosen again"] > a["today's defaults (ets residual)"]   # refit_baseline
     assert c["windows"] < 30 and c["n_params"] > 10_000                # few windows, many weights
     assert c["baseline"] == "ets" and c["plain_baseline"] is None
     assert c["scores"]["minilstm default"] < 0.5 * c["scores"]["plain LSTM"]   # more than halves its error

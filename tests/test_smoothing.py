@@ -165,6 +165,45 @@ def test_a_network_that_does_not_validate_better_leaves_the_smoother_alone():
     assert trained.info["network_kept"] == (trained.info["network_val_gain"] > trained.info["network_val_se"])
 
 
+def test_a_smoother_left_alone_is_chosen_again_on_every_row(tmp_path):
+    y = seasonal(200, seed=0, trend=0.0)
+    y[150:] += np.linspace(0, 12, 50)                                  # the tail turns: its rows change the choice
+    set_aside = {**SMALL, "output_steps": 6, "epochs": 1, "learning_rate": 1e-9}
+    m = LSTMModel(set_aside).fit(y, verbose=False)
+    first = LSTMModel({**set_aside, "refit_baseline": False}).fit(y, verbose=False)
+    assert m.info["network_kept"] is False and first.info["network_kept"] is False
+    assert m.info["baseline_refit"] is True and "baseline_refit" not in first.info
+    rows = m._nx(y[:, None])
+    last = m.info["n_train_windows"] + 24 + 6 - 2                      # the last row a training target touches
+    ets = m.info["baseline_ets"]
+    on = {n: ExponentialSmoothing(12, to_raw=ets["to_raw"]).fit(r, 24, np.arange(1, 7)).params
+          for n, r in (("every row", rows), ("training rows", rows[:last + 1]))}
+    assert on["every row"] != on["training rows"]                      # else this test could not tell them apart
+    assert ets["params"] == on["every row"] and first.info["baseline_ets"]["params"] == on["training rows"]
+    assert not np.allclose(m.predict(y), first.predict(y))
+    old = rewrite_metadata(first.save(tmp_path / "m.minilstm"), lambda meta: meta["config"].pop("refit_baseline"))
+    assert LSTMModel.load(old).config["refit_baseline"] is False      # a file from before: fitted as it was
+    kept = LSTMModel({**SMALL, "output_steps": 6, "epochs": 30, "learning_rate": 0.01}).fit(y, verbose=False)
+    assert kept.info["network_kept"] or kept.info["baseline_refit"]    # a kept network keeps the first choice
+    if kept.info["network_kept"]:
+        assert "baseline_refit" not in kept.info
+
+
+def test_an_ensemble_keeps_its_tail_held_out_from_the_smoother():
+    from minilstm import LSTMEnsemble
+    from minilstm.errors import NotFittedError
+    y = seasonal(160, seed=2)
+    cfg = {**SMALL, "output_steps": 3, "epochs": 1, "learning_rate": 1e-9}
+    ens = LSTMEnsemble(cfg, n_members=2).fit(y, verbose=False)
+    assert all(c["refit_baseline"] is False for c in ens.configs)
+    assert not any(m.info.get("baseline_refit") for m in ens.members)
+    assert ens.quantiles(0.8, steps=3).shape == (3, 1)
+    told = LSTMEnsemble({**cfg, "refit_baseline": True}, n_members=2).fit(y, verbose=False)
+    assert all(m.info["baseline_refit"] for m in told.members)
+    with pytest.raises(NotFittedError, match="refit_baseline"):
+        told.quantiles(0.8)
+
+
 def test_predict_forecast_and_recursive_steps_agree():
     y, m = univariate_model()
     p = m.predict(y)

@@ -186,7 +186,8 @@ def fit_and_forecast(config, X, y, n_fit, origins, steps, validation_split):
     ar_pred = ar.predict(np.stack([X[o - L:o] for o in origins])).reshape(m, K, T)[:, :steps]
     return {"forecasts": np.asarray(pred, dtype=np.float64).reshape(m, steps, T), "linear_ar": ar_pred,
             "mean": y[:rows].mean(0), "mase_scale": naive_scale(y[:rows]), "fit_seconds": seconds,
-            "best_epoch": int(model.info.get("best_epoch", 0)), "epochs": len(model.train_history)}
+            "best_epoch": int(model.info.get("best_epoch", 0)), "epochs": len(model.train_history),
+            "network_kept": model.info.get("network_kept"), "baseline_refit": bool(model.info.get("baseline_refit"))}
 
 
 @dataclass
@@ -195,7 +196,8 @@ class BacktestResult:
 
     origins (m,) rows; target_rows (m, steps); truth, forecasts (m, steps, T) in y's units;
     baselines {name: (m, steps, T)}; fold_of (m,) the fold of each origin; folds: one dict per
-    fit (train_rows, fit_origin, n_origins, fit_seconds, best_epoch, metrics {method: metrics});
+    fit (train_rows, fit_origin, n_origins, fit_seconds, best_epoch, network_kept (None without the 'ets'
+    baseline), baseline_refit, metrics {method: metrics});
     metrics: overall metrics of every target of every origin, an ``EvaluationReport``
     (model first, ``metrics['baselines']``); times (m,) origin timestamps when X had a time index.
     """
@@ -349,7 +351,8 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
         sel = fold_of == i
         folds.append({"fold": i, "train_rows": (lo, o), "fit_origin": o, "first_origin": int(group[0]),
                       "last_origin": int(group[-1]), "n_origins": len(group), "fit_seconds": r["fit_seconds"],
-                      "best_epoch": r["best_epoch"], "epochs": r["epochs"],
+                      "best_epoch": r["best_epoch"], "epochs": r["epochs"], "network_kept": r["network_kept"],
+                      "baseline_refit": r["baseline_refit"],
                       "metrics": _score(truth[sel], {"model": pred[sel], **{n: b[sel] for n, b in base.items()}},
                                         r["mase_scale"])})
     overall = EvaluationReport(regression_metrics(truth, pred, scale))

@@ -142,8 +142,10 @@ class LSTMEnsemble:
         seeds = _member_seeds(seeds, int(n_members), base["seed"], member_configs)
         if not isinstance(aggregate, str) or aggregate not in ("mean", "median"):
             raise ConfigError(f"aggregate must be 'mean' or 'median', got {aggregate!r}.")
-        self.configs = [validate_config({**base, **(member_configs[i] if member_configs else {}), "seed": int(s)})
-                        for i, s in enumerate(seeds)]
+        # the tail calibrates the intervals, so the members keep the smoother chosen before it unless told
+        hold_tail = {} if "refit_baseline" in (config or {}) else {"refit_baseline": False}
+        self.configs = [validate_config({**base, **hold_tail, **(member_configs[i] if member_configs else {}),
+                                         "seed": int(s)}) for i, s in enumerate(seeds)]
         keys = [repr(sorted(c.items())) for c in self.configs]
         if len(set(keys)) < len(keys):
             i = next(i for i, k in enumerate(keys) if keys.count(k) > 1)
@@ -188,7 +190,7 @@ class LSTMEnsemble:
         n = n_labeled(len(Xa), L, h, k)
         n_val = members[0].info.get("n_val_windows", 0)
         residuals = None
-        if n_val:
+        if n_val and not any(m.info.get("baseline_refit") for m in members):
             first = n - n_val                            # the first validation window starts at this row
             count = min(n_val, n_labeled(len(Xa) - first, L, h, S))
             pred = self._aggregate([self._values(m, Xa[first:], S) for m in members])[:count]
@@ -218,8 +220,9 @@ class LSTMEnsemble:
             raise ConfigError(f"an interval level must be a number in (0, 1) such as 0.8 or 0.95, got {level!r}.")
         if self.residuals is None:
             raise NotFittedError("no held-out tail calibrates intervals: the ensemble was fitted with "
-                                 "validation_split=0 or refit_full=True (its members then train on the tail); refit "
-                                 "with validation_split > 0 (0.1 or more) and refit_full off.")
+                                 "validation_split=0, refit_full=True or refit_baseline=True (its members then "
+                                 "train or choose their smoother on the tail); refit with validation_split > 0 (0.1 "
+                                 "or more) and refit_full and refit_baseline off.")
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ConfigError(f"steps must be an integer >= 1, got {steps!r}.")
         if steps > self.residuals.shape[1]:

@@ -60,7 +60,7 @@ def _check_info(info, path, cfg, n_features, n_targets):
         raise _bad(path, f"info claims {info['n_train_windows']} training windows from {n_rows} rows")
     if info.get("season") is not None:
         _int_field(info, "season", path, 1, max(n_rows or 0, 10 ** 6), "info")
-    for key in ("y_1d", "time_index", "targets_from_fit"):
+    for key in ("y_1d", "time_index", "targets_from_fit", "baseline_refit"):
         if key in info and not isinstance(info[key], bool):
             raise _bad(path, f"info field {key!r} must be true or false, got {info[key]!r}")
     if info.get("y_1d") and n_targets != 1:
@@ -215,6 +215,7 @@ def check_metadata(path, meta, arrays, device=None):
     cfg.setdefault("weight_average", None)         # files from before the option trained without it
     cfg.setdefault("scaling", None)                # ... and these two
     cfg.setdefault("refit_full", False)
+    cfg.setdefault("refit_baseline", False)        # files from before it kept the smoother of the training rows
     cfg.setdefault("baseline", None)
     if device is not None and device not in ("cpu", "cuda", "auto"):
         raise ConfigError(f"load(path, device=...) takes 'cpu', 'cuda' or 'auto', got {device!r}.")

@@ -1,6 +1,7 @@
 """One training run of ``LSTMModel.fit``, on checked arrays: the chronological split, the normalizers
 fitted on the training rows, the windows, the baseline the network's residual is learned over, a new
-network, the loop (``training.train``), the network-or-baseline choice and ``refit_full``'s second run.
+network, the loop (``training.train``), the network-or-baseline choice (and, where the smoother is kept
+alone, its parameters chosen again on every row) and ``refit_full``'s second run.
 
 Nothing here touches a model: ``train_run`` returns what ``LSTMModel.fit`` installs once it succeeded.
 """
@@ -22,7 +23,8 @@ from .inputs import (
 from .metrics import naive_scale, training_mean
 from .normalizer import DataNormalizer
 from .quantiles import conformal_widening, sort_levels
-from .scaling import target_history, window_transform
+from .scaling import steps_ahead, target_history, window_transform
+from .smoothing import FITTED, ExponentialSmoothing
 from .seasons import season_info
 from .training import build_network
 from .windows import n_labeled, sliding_windows, window_targets
@@ -84,6 +86,22 @@ def keep_network_or_baseline(net, Xv, Yv, c, info, verbose):
         if verbose:
             print(f"the network's validation loss is not clearly below the {info['baseline']} baseline's alone (by "
                   f"{d.mean():.3g} against a standard error of {se:.3g}): the model forecasts the baseline")
+
+
+def smoother_on_every_row(c, info, Xn):
+    """config['refit_baseline']: the network was set aside, so the model forecasts the smoother alone and the
+    validation tail no longer judges anything; the smoother's parameters are chosen again on every row given
+    (Xn (N, F), normalized), the most recent ones included, as statsforecast fits on all the rows it is given.
+    Returns the rebuilt WindowTransform; info['baseline_refit'] records it (an ensemble's intervals need
+    the tail held out, so its members keep the first choice)."""
+    ets = info["baseline_ets"]
+    cols = [col for col in info["target_history"] if col is not None]
+    smoother = ExponentialSmoothing(ets["season"], to_raw=ets["to_raw"], init=ets.get("init", FITTED))
+    smoother.fit(np.asarray(Xn[:, cols], dtype=np.float64), c["sequence_length"],
+                 steps_ahead(c["horizon"], c["output_steps"]))
+    info["baseline_ets"] = dict(ets, params=smoother.params)
+    info["baseline_refit"] = True
+    return window_transform(c, info)
 
 
 def zero_head(net):
@@ -227,6 +245,8 @@ def train_run(Xa, ya, y_1d, labels, c, validation_split, validation_data, season
     # it would collapse every level onto the smoother)
     if info.get("baseline") == "ets" and len(va) and c["loss"] != "quantile":
         keep_network_or_baseline(net, Xw[va], Y[va], c, info, verbose)
+        if not info["network_kept"] and validation_data is None and c["refit_baseline"]:
+            wt = smoother_on_every_row(c, info, Xn)
     if c["loss"] == "quantile" and c["quantile_calibration"] == "conformal" and len(va):
         Q = len(c["quantiles"])                                   # the intervals calibrated on held-out windows
         P = sort_levels(net.predict(Xw[va], Y.shape[1] * Q).reshape(len(va), Y.shape[1], Q))
