@@ -24,8 +24,8 @@ from .metrics import naive_scale, training_mean
 from .normalizer import DataNormalizer
 from .quantiles import conformal_widening, sort_levels
 from .scaling import steps_ahead, target_history, window_transform
-from .smoothing import FITTED, ExponentialSmoothing
 from .seasons import season_info
+from .smoothing import FITTED, ExponentialSmoothing
 from .training import build_network
 from .windows import n_labeled, sliding_windows, window_targets
 
