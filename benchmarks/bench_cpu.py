@@ -26,6 +26,9 @@ without caches (minilstm's ``infer``, PyTorch's forward under ``no_grad``).
 Also: one epoch of ``LSTMModel.fit`` on the demo data against the same loop
 written in PyTorch (each in its own processes, alternated), and Numba's first-call JIT cost.
 Results go to benchmarks/results/cpu.{json,md,png} (cpu_partial.* for partial runs).
+Peak memory: for every config one more process per side and round measures how much memory training steps
+take beyond the model and its inputs (``worker_memory``: glibc's mmap threshold fixed at 64 KiB so that resident
+memory follows the live arrays, the kernel's high-water mark reset before the steps; ``--no-memory`` skips it).
 
 Environment, set for every process and printed: glibc's malloc thresholds (with the defaults
 PyTorch takes 10^3-10^5 page faults per step); OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are
@@ -63,6 +66,7 @@ MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(
 DROP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREADS = 2
 SET_MALLOC = True                                          # False with --default-malloc
+MEMORY = True                                              # False with --no-memory
 SIDES = ("numba", "numpy", "floor", "torch")
 FLOAT64_CONFIGS = ("seed", "medium")
 CELL_CONFIGS = ("seed", "medium")
@@ -163,6 +167,40 @@ def worker_step(side, config, dtype, repeats, cell="lstm"):
     return {"train_s": time_fn(train, repeats), "infer_s": time_fn(infer, repeats)}
 
 
+# Peak memory of training steps: glibc serves every block of 64 KiB or more with its own mmap and unmaps it
+# when freed (fixed thresholds: no dynamic raise, no retained heap), so the resident size follows the live
+# arrays; the kernel's high-water mark (VmHWM, reset by writing 5 to /proc/self/clear_refs) gives their peak.
+MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 16), "MALLOC_TRIM_THRESHOLD_": "0"}
+
+
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def worker_memory(side, config, dtype, cell="lstm", steps=5):
+    """MiB that training steps take beyond the model, its inputs and the loaded library: each library first
+    runs one step on B x 2 inputs (PyTorch's autograd engine and thread pool, minilstm's compiled kernels from the
+    cache and its threads),
+    then the resident size is taken and the high-water mark reset, and ``steps`` training steps at the config's
+    shape run: peak = high-water mark - that resident size. Workspaces a library keeps from step to step count."""
+    B, T, D, H, L = CONFIGS[config]
+    side_closures_at = lambda b, t: (torch_step(b, t, D, H, L, dtype, cell=cell) if side == "torch" else  # noqa: E731
+                                     make_minilstm_step(b, t, D, H, L, side, dtype=np.dtype(dtype), cell=cell))
+    prime, _ = side_closures_at(B, 2)            # the config's batch: the same thread path, two steps of time
+    prime()
+    train, _ = side_closures_at(B, T)
+    base = _status_kb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    for _ in range(steps):
+        train()
+    return {"peak_mb": (_status_kb("VmHWM") - base) / 1024}
+
+
 def demo_epoch_data():
     from minilstm import datasets
     from minilstm.demo import DEMO_CONFIG
@@ -223,9 +261,9 @@ def torch_fit_epoch(torch, X, y, cfg):
 
 
 # ---- the parent: fresh processes, alternated ---------------------------------------------------
-def run_worker(args):
+def run_worker(args, env=None):
     """Run this script as a worker in a fresh process with the benchmark environment; its JSON result."""
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker"] + args, env=bench_env(),
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker"] + args, env=env or bench_env(),
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -273,6 +311,12 @@ def bench_config(name, dtype, sides, rounds, repeats, cell="lstm"):
                 row[f"{s}_{mode}_ratio_range"] = [min(summ["ratio_rounds"]), max(summ["ratio_rounds"])]
         if "numba" in sides and "floor" in sides:
             row[f"numba_{mode}_over_floor"] = row[f"numba_{mode}_ms"] / row[f"floor_{mode}_ms"]
+    if MEMORY and os.path.exists("/proc/self/clear_refs"):          # Linux: the high-water mark can be reset
+        env = {k: v for k, v in bench_env().items() if k not in MALLOC}
+        env.update(MEMORY_ENV)
+        for s in [s for s in sides if s in ("numba", "torch")]:
+            row[f"{s}_peak_mb"] = max(run_worker(["memory", s, name, dtype, cell], env)["peak_mb"]
+                                      for _ in range(rounds))
     msg = f"  {name:<7} {cell:<6} {','.join(map(str, shape))} {dtype}: " + "  ".join(
         f"{s} {row[f'{s}_train_ms']:.2f}/{row[f'{s}_infer_ms']:.2f} ms" for s in sides)
     if "numba_train_ratio" in row:
@@ -370,6 +414,15 @@ def report(results):
           "timed alone (a lower bound: the fastest process); numba/floor is how far the whole step is above it. At up "
           "to 32 batch rows minilstm computes the per-step products with its own vector tiles instead of BLAS calls, "
           "so there the floor is BLAS's cost for them, not minilstm's."]
+    mem = [r for r in results["configs"] if "numba_peak_mb" in r and "torch_peak_mb" in r]
+    if mem:
+        md += ["", "Peak memory of training steps (MiB beyond the model, its inputs and the loaded library; the largest "
+               "of one process per round, each with glibc's mmap threshold fixed at 64 KiB so that resident memory "
+               "follows the live arrays; minilstm's kept workspaces count):", "",
+               markdown_table(["config (B,T,D,H,L)", "dtype", "minilstm MiB", "torch MiB", "minilstm/torch"],
+                              [[f"{r['config']} ({','.join(map(str, r['shape']))})" + cell(r), r["dtype"],
+                                f"{r['numba_peak_mb']:.1f}", f"{r['torch_peak_mb']:.1f}",
+                                f"{r['numba_peak_mb'] / max(r['torch_peak_mb'], 1e-9):.2f}x"] for r in mem])]
     fe = results.get("fit_epoch")
     if fe:
         md += ["", f"One training epoch of `LSTMModel.fit` on the demo data ({fe.get('windows', '?')} windows, 2x64 "
@@ -392,6 +445,7 @@ def parse_args(argv=None):
     ap.add_argument("--configs", nargs="*", default=None, choices=list(CONFIGS))
     ap.add_argument("--sides", nargs="*", default=list(SIDES), choices=list(SIDES))
     ap.add_argument("--no-fit", action="store_true", help="skip the fit-epoch comparison")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (one per side and round)")
     ap.add_argument("--cells", nargs="*", default=None, choices=["gru", "bilstm"],
                     help="also time these cells (against torch.nn.GRU / LSTM(bidirectional=True)); "
                          "a full run does both at " + ", ".join(("seed", "medium")))
@@ -413,6 +467,9 @@ def main(argv=None):
         if kind == "step":
             side, config, dtype, repeats, *cell = rest
             print(json.dumps(worker_step(side, config, dtype, int(repeats), *cell)))
+        elif kind == "memory":
+            side, config, dtype, *cell = rest
+            print(json.dumps(worker_memory(side, config, dtype, *cell)))
         else:
             side, repeats = rest
             print(json.dumps(worker_fit(side, int(repeats))))
@@ -422,8 +479,8 @@ def main(argv=None):
         tver = importlib.metadata.version("torch")
     except Exception:
         tver = None
-    global SET_MALLOC
-    SET_MALLOC = not args.default_malloc
+    global SET_MALLOC, MEMORY
+    SET_MALLOC, MEMORY = not args.default_malloc, not args.no_memory
     sides = list(args.sides)
     if tver is None and "torch" in sides:
         sides.remove("torch")

@@ -241,6 +241,8 @@ class Recurrent(Module):
         if T < 1 or B < 1:
             raise ShapeError(f"x needs at least one sample and one time step, got shape {x.shape}.")
         states0 = [self._states(s, B, name) for s, name in zip(states0, self.state_names)]
+        if keep:                     # the last forward's caches go before this one's are made: never both held
+            self.masks, self._caches, self._cache_state = None, None, None
         use_dropout = keep and self.training and self.dropout > 0 and L > 1
         if masks is not None and use_dropout:
             masks = self._check_masks(masks, B, T)

@@ -248,7 +248,7 @@ def _forward(x, h0, c0, params, keep_cache):
             x_tm = scratch("x_tm", (1, B, D), dt)
         nt, vec = threads.loop_threads(B), B <= simd.VECTOR_STEP_MAX_ROWS
         x = np.ascontiguousarray(x)
-        a, xw = scratch("a", (B, 4 * H), dt), scratch("xw", (B, T, 4 * H), dt)       # workspaces
+        a, xw = scratch("a", (B, 4 * H), dt), scratch("gate_rows", (B, T, 4 * H), dt)       # workspaces
         h_seq = np.empty((B, T, H), dt)
         args = (gemm, vec, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
         rows.run_rows(_forward_rows, _forward_rows_par, args, (), B, H, 4, nt, vec, dt)
@@ -285,7 +285,8 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
     if gemm is not None:                                              # the compiled layer, rows over threads
         nt = threads.loop_threads(B)
         G = 4 * H
-        da, dh = scratch("da", (B, T, G), dt), scratch("dh", (B, H), dt)                 # workspaces
+        # workspaces; da takes the buffer the forward's xw had (one (B, T, 4H) array per thread, not two)
+        da, dh = scratch("gate_rows", (B, T, G), dt), scratch("dh", (B, H), dt)
         x_bf, h_bf = scratch("x_bf", (B, T, D), dt), scratch("h_bf", (B, T, H), dt)
         dx = np.empty((B, T, D), dtype=dt)
         dW_xs, dW_hs, dbs = np.empty((nt, D, G), dt), np.empty((nt, H, G), dt), np.empty((nt, G), dt)

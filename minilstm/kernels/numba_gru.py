@@ -188,7 +188,7 @@ def gru_forward(x, h0, params):
         nt, vec = threads.loop_threads(B), B <= simd.VECTOR_STEP_MAX_ROWS
         x = np.ascontiguousarray(x)
         x_tm = np.empty((T, B, D), dtype=dt)
-        a, xw = scratch("gru_a", (B, 3 * H), dt), scratch("gru_xw", (B, T, 3 * H), dt)       # workspaces
+        a, xw = scratch("gru_a", (B, 3 * H), dt), scratch("gru_gate_rows", (B, T, 3 * H), dt)       # workspaces
         h_seq = np.empty((B, T, H), dt)
         args = (gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn, h_seq, a)
         rows.run_rows(_gru_forward_rows, _gru_forward_rows_par, args, (), B, H, 3, nt, vec, dt)
@@ -224,7 +224,8 @@ def gru_backward(dh_seq, dh_T, cache):
     W_hT = rows.backward_weights(W_h, gemm, vec)             # W_h itself for simd, else W_h.T
     if gemm is not None:                                     # the compiled layer, rows over threads
         nt = threads.loop_threads(B)
-        da_x, da_h = scratch("gru_da_x", (B, T, G), dt), scratch("gru_da_h", (B, T, G), dt)     # workspaces
+        # workspaces; da_x takes the buffer the forward's xw had (one (B, T, 3H) array per thread, not two)
+        da_x, da_h = scratch("gru_gate_rows", (B, T, G), dt), scratch("gru_da_h", (B, T, G), dt)
         x_bf, h_bf = scratch("gru_x_bf", (B, T, D), dt), scratch("gru_h_bf", (B, T, H), dt)
         dx = np.empty((B, T, D), dtype=dt)
         dW_xs, dW_hs = np.empty((nt, D, G), dt), np.empty((nt, H, G), dt)
