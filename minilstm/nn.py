@@ -77,7 +77,8 @@ class Module:
     def _check_cache_ready(self, name):
         """backward needs the cache of a forward that no backward has used yet (a failed backward uses none)."""
         if self._cache_state is None:
-            raise NotFittedError(f"{name}.backward called before forward: run forward(x) first (it keeps the caches).")
+            raise NotFittedError(f"{name}.backward needs the caches of a forward that succeeded, and there are none "
+                                 "(no forward yet, or the last one raised): run forward(x) first.")
         if self._cache_state == "used":
             raise NotFittedError(f"{name}.backward was already called for the last forward; run forward(x) again "
                                  "before the next backward (each forward keeps the caches for one backward).")
@@ -112,6 +113,7 @@ class Linear(Module):
 
     def forward(self, x):
         """x: (N, in_features) -> y (N, out_features)."""
+        self._cache, self._cache_state = None, None          # a forward that raises leaves no cache behind
         x = self._as_input(x, "x", (None, self.in_features), ("batch", "in_features"))
         y, self._cache = Fn.linear_forward(x, self.params["W"], self.params["b"])
         self._cache_state = "ready"
@@ -236,13 +238,13 @@ class Recurrent(Module):
         """x (B, T, input_size), states0: one entry per ``state_names`` (array or None) -> (out, tuple of states).
         keep=False: inference (``infer``): no dropout, no caches kept, the last forward's caches left as they are."""
         xp, L, nd = self.xp, self.num_layers, self.num_directions
+        if keep:                     # the last forward's caches go first: never two sets held, and a forward
+            self.masks, self._caches, self._cache_state = None, None, None     # that raises leaves none behind
         x = self._as_input(x, "x", (None, None, self.input_size), ("batch", "time", "features"))
         B, T, _ = x.shape
         if T < 1 or B < 1:
             raise ShapeError(f"x needs at least one sample and one time step, got shape {x.shape}.")
         states0 = [self._states(s, B, name) for s, name in zip(states0, self.state_names)]
-        if keep:                     # the last forward's caches go before this one's are made: never both held
-            self.masks, self._caches, self._cache_state = None, None, None
         use_dropout = keep and self.training and self.dropout > 0 and L > 1
         if masks is not None and use_dropout:
             masks = self._check_masks(masks, B, T)

@@ -264,3 +264,22 @@ def test_a_training_step_never_holds_two_steps_caches(cell):
     finally:
         tracemalloc.stop()
     assert peaks[1] <= 1.05 * peaks[0], peaks
+
+
+@pytest.mark.parametrize("make", [lambda: minilstm.LSTM(3, 4, num_layers=2, kernels="numba"),
+                                  lambda: minilstm.GRU(3, 4, num_layers=2, bidirectional=True, kernels="numba"),
+                                  lambda: minilstm.Linear(3, 4)], ids=["lstm", "bigru", "linear"])
+def test_a_forward_that_raises_leaves_no_caches_for_backward(make):
+    """backward after a rejected forward must not return the gradient of the forward before it."""
+    from minilstm.errors import MiniLSTMError, NotFittedError
+    layer = make()
+    rng = np.random.default_rng(0)
+    good = rng.standard_normal((2, 5, 3) if not isinstance(layer, minilstm.Linear) else (2, 3))
+    out = layer.forward(good)
+    out = out[0] if isinstance(out, tuple) else out
+    bad = good.copy()
+    bad.flat[0] = np.nan
+    with pytest.raises(MiniLSTMError):
+        layer.forward(bad)
+    with pytest.raises(NotFittedError, match="forward that succeeded"):
+        layer.backward(np.ones_like(out))

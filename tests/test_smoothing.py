@@ -194,12 +194,14 @@ def test_an_ensemble_keeps_its_tail_held_out_from_the_smoother():
     from minilstm.errors import NotFittedError
     y = seasonal(160, seed=2)
     cfg = {**SMALL, "output_steps": 3, "epochs": 1, "learning_rate": 1e-9}
-    ens = LSTMEnsemble(cfg, n_members=2).fit(y, verbose=False)
-    assert all(c["refit_baseline"] is False for c in ens.configs)
-    assert not any(m.info.get("baseline_refit") for m in ens.members)
-    assert ens.quantiles(0.8, steps=3).shape == (3, 1)
-    told = LSTMEnsemble({**cfg, "refit_baseline": True}, n_members=2).fit(y, verbose=False)
-    assert all(m.info["baseline_refit"] for m in told.members)
+    from minilstm.forecast.config import validate_config
+    for given in (cfg, validate_config(cfg), LSTMModel(cfg).fit(y, verbose=False).config):   # however it is given
+        ens = LSTMEnsemble(given, n_members=2).fit(y, verbose=False)
+        assert all(c["refit_baseline"] is False for c in ens.configs)
+        assert not any(m.info.get("baseline_refit") for m in ens.members)
+        assert ens.quantiles(0.8, steps=3).shape == (3, 1)
+    told = LSTMEnsemble(cfg, member_configs=[{"refit_baseline": True, "seed": 1}, {"seed": 2}]).fit(y, verbose=False)
+    assert [bool(m.info.get("baseline_refit")) for m in told.members] == [True, False]
     with pytest.raises(NotFittedError, match="refit_baseline"):
         told.quantiles(0.8)
 

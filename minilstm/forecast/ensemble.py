@@ -124,7 +124,9 @@ class LSTMEnsemble:
     output_steps and target_columns. seeds: one per member (default: drawn from
     ``numpy.random.SeedSequence(config['seed'])``). aggregate: 'mean' or 'median'.
     n_jobs, backend: how the members are fitted (``minilstm.forecast.parallel``); the results
-    do not depend on them.
+    do not depend on them. The members' ``refit_baseline`` is off (their smoother is chosen before the
+    validation tail, which calibrates the intervals); a ``member_configs`` entry that turns it on leaves
+    the ensemble without intervals.
     """
 
     def __init__(self, config=None, n_members=5, member_configs=None, seeds=None, aggregate="mean", n_jobs=1,
@@ -142,10 +144,11 @@ class LSTMEnsemble:
         seeds = _member_seeds(seeds, int(n_members), base["seed"], member_configs)
         if not isinstance(aggregate, str) or aggregate not in ("mean", "median"):
             raise ConfigError(f"aggregate must be 'mean' or 'median', got {aggregate!r}.")
-        # the tail calibrates the intervals, so the members keep the smoother chosen before it unless told
-        hold_tail = {} if "refit_baseline" in (config or {}) else {"refit_baseline": False}
-        self.configs = [validate_config({**base, **hold_tail, **(member_configs[i] if member_configs else {}),
-                                         "seed": int(s)}) for i, s in enumerate(seeds)]
+        # the tail calibrates the intervals, so the members keep the smoother chosen before it (refit_baseline
+        # off, whatever the base config says; a member_configs entry may still set it, and then has no intervals)
+        self.configs = [validate_config({**base, "refit_baseline": False,
+                                         **(member_configs[i] if member_configs else {}), "seed": int(s)})
+                        for i, s in enumerate(seeds)]
         keys = [repr(sorted(c.items())) for c in self.configs]
         if len(set(keys)) < len(keys):
             i = next(i for i, k in enumerate(keys) if keys.count(k) > 1)
