@@ -274,7 +274,7 @@ def refit(state, Xa, ya, y_1d, labels, c, season_hint, verbose):
         return state
     refit["info"].update(best_epoch=result.best_epoch, refit_epochs=refit["result"].best_epoch, n_val_windows=0,
                          validated_windows=state["info"]["n_val_windows"])
-    for key in ("baseline_val_loss", "network_val_gain", "network_val_se", "network_kept"):   # validation chose
+    for key in ("baseline_val_loss", "network_val_gain", "network_val_se", "network_kept", "baseline_refit"):
         if key in state["info"]:
             refit["info"][key] = state["info"][key]
     if state["info"].get("network_kept") is False:
