@@ -77,8 +77,8 @@ class Module:
     def _check_cache_ready(self, name):
         """backward needs the cache of a forward that no backward has used yet (a failed backward uses none)."""
         if self._cache_state is None:
-            raise NotFittedError(f"{name}.backward needs the caches of a forward that succeeded, and there are none "
-                                 "(no forward yet, or the last one raised): run forward(x) first.")
+            raise NotFittedError(f"{name}.backward called before forward, or after a forward that raised (it keeps no "
+                                 "caches): run forward(x) first.")
         if self._cache_state == "used":
             raise NotFittedError(f"{name}.backward was already called for the last forward; run forward(x) again "
                                  "before the next backward (each forward keeps the caches for one backward).")

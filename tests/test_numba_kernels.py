@@ -281,5 +281,5 @@ def test_a_forward_that_raises_leaves_no_caches_for_backward(make):
     bad.flat[0] = np.nan
     with pytest.raises(MiniLSTMError):
         layer.forward(bad)
-    with pytest.raises(NotFittedError, match="forward that succeeded"):
+    with pytest.raises(NotFittedError, match="after a forward that raised"):
         layer.backward(np.ones_like(out))
