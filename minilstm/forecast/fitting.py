@@ -23,9 +23,8 @@ from .inputs import (
 from .metrics import naive_scale, training_mean
 from .normalizer import DataNormalizer
 from .quantiles import conformal_widening, sort_levels
-from .scaling import steps_ahead, target_history, window_transform
+from .scaling import fitted_smoother, target_history, window_transform
 from .seasons import season_info
-from .smoothing import FITTED, ExponentialSmoothing
 from .training import build_network
 from .windows import n_labeled, sliding_windows, window_targets
 
@@ -95,11 +94,7 @@ def smoother_on_every_row(c, info, Xn):
     Returns the rebuilt WindowTransform; info['baseline_refit'] records it (an ensemble's intervals need
     the tail held out, so its members keep the first choice)."""
     ets = info["baseline_ets"]
-    cols = [col for col in info["target_history"] if col is not None]
-    smoother = ExponentialSmoothing(ets["season"], to_raw=ets["to_raw"], init=ets.get("init", FITTED))
-    smoother.fit(np.asarray(Xn[:, cols], dtype=np.float64), c["sequence_length"],
-                 steps_ahead(c["horizon"], c["output_steps"]))
-    info["baseline_ets"] = dict(ets, params=smoother.params)
+    info["baseline_ets"] = fitted_smoother(c, info["target_history"], Xn, ets["season"], ets["to_raw"])
     info["baseline_refit"] = True
     return window_transform(c, info)
 

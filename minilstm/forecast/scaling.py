@@ -194,6 +194,16 @@ def choose_positions(Xw, Y, history, L, horizon, steps, season):
     return np.array(out, dtype=np.int64)
 
 
+def fitted_smoother(config, history, rows, season, to_raw):
+    """The 'ets' baseline of the history columns chosen on rows (N, F) in the normalizer's units, for the forecasts
+    the config trains for -> info['baseline_ets'] (season, params, to_raw, init)."""
+    cols = [c for c in history if c is not None]
+    smoother = ExponentialSmoothing(season, to_raw=to_raw)
+    smoother.fit(np.asarray(rows[:, cols], dtype=np.float64), config["sequence_length"],
+                 steps_ahead(config["horizon"], config["output_steps"]))
+    return {"season": smoother.m, "params": smoother.params, "to_raw": smoother.to_raw, "init": smoother.init}
+
+
 def window_transform(config, info, X=None, y=None, X_train_normalized=None, labels=None, train_windows=None,
                      x_normalizer=None):
     """The WindowTransform a config asks for (None when neither scaling='window' nor a baseline).
@@ -230,11 +240,8 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
         info["window_floors"] = [floors.get(c) if c is not None else None for c in history]
         season = int(config["season"] or info.get("season") or 1)
         if baseline == "ets":
-            cols = [c for c in history if c is not None]
-            smoother = ExponentialSmoothing(season, to_raw=affine_to_raw(x_normalizer, X.shape[1], cols))
-            smoother.fit(np.asarray(X_train_normalized[:, cols], dtype=np.float64), L, steps_ahead(h, k))
-            info["baseline_ets"] = {"season": smoother.m, "params": smoother.params, "to_raw": smoother.to_raw,
-                                    "init": smoother.init}
+            to_raw = affine_to_raw(x_normalizer, X.shape[1], [c for c in history if c is not None])
+            info["baseline_ets"] = fitted_smoother(config, history, X_train_normalized, season, to_raw)
         elif baseline is not None:
             positions = (choose_positions(*train_windows, history, L, h, k, season) if baseline == "auto" else
                          baseline_positions(L, h, k, season if baseline == "seasonal_naive" else 1))
