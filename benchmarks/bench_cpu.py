@@ -184,15 +184,13 @@ def _status_kb(field):
 def worker_memory(side, config, dtype, cell="lstm", steps=5):
     """MiB that training steps take beyond the model, its inputs and the loaded library: each library first
     runs one step on B x 2 inputs (PyTorch's autograd engine and thread pool, minilstm's compiled kernels from the
-    cache and its threads),
-    then the resident size is taken and the high-water mark reset, and ``steps`` training steps at the config's
-    shape run: peak = high-water mark - that resident size. Workspaces a library keeps from step to step count."""
+    cache and its threads), then the resident size is taken and the high-water mark reset, and ``steps`` training
+    steps at the config's shape run: peak = high-water mark - that resident size. Workspaces a library keeps from
+    step to step count."""
     B, T, D, H, L = CONFIGS[config]
-    side_closures_at = lambda b, t: (torch_step(b, t, D, H, L, dtype, cell=cell) if side == "torch" else  # noqa: E731
-                                     make_minilstm_step(b, t, D, H, L, side, dtype=np.dtype(dtype), cell=cell))
-    prime, _ = side_closures_at(B, 2)            # the config's batch: the same thread path, two steps of time
+    prime, _ = side_closures(side, (B, 2, D, H, L), dtype, cell)      # the config's batch: the same thread path
     prime()
-    train, _ = side_closures_at(B, T)
+    train, _ = side_closures(side, (B, T, D, H, L), dtype, cell)
     base = _status_kb("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
@@ -416,9 +414,9 @@ def report(results):
           "so there the floor is BLAS's cost for them, not minilstm's."]
     mem = [r for r in results["configs"] if "numba_peak_mb" in r and "torch_peak_mb" in r]
     if mem:
-        md += ["", "Peak memory of training steps (MiB beyond the model, its inputs and the loaded library; the largest "
-               "of one process per round, each with glibc's mmap threshold fixed at 64 KiB so that resident memory "
-               "follows the live arrays; minilstm's kept workspaces count):", "",
+        md += ["", "Peak memory of training steps (MiB beyond the model, its inputs and the loaded library; the "
+               "largest of one process per round, each with glibc's mmap threshold fixed at 64 KiB so that resident "
+               "memory follows the live arrays; minilstm's kept workspaces count):", "",
                markdown_table(["config (B,T,D,H,L)", "dtype", "minilstm MiB", "torch MiB", "minilstm/torch"],
                               [[f"{r['config']} ({','.join(map(str, r['shape']))})" + cell(r), r["dtype"],
                                 f"{r['numba_peak_mb']:.1f}", f"{r['torch_peak_mb']:.1f}",
