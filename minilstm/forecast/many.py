@@ -251,9 +251,6 @@ def check_config(c):
                           "(mse loss), or fit one model per series.")
 
 
-
-
-
 def fit(model, X, y, validation_split, verbose, settings):
     """``LSTMModel.fit`` on several series (see the module): builds and trains, then installs into ``model``
     only when an epoch finished (as one series' fit does). Returns the model."""
@@ -295,8 +292,6 @@ def fit(model, X, y, validation_split, verbose, settings):
         raise TrainingDivergedError(result.diverged + f" The best weights so far (epoch {result.best_epoch}) "
                                     "were kept and the model is usable.")
     return model
-
-
 
 
 def to_meta(series):
