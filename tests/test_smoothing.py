@@ -14,10 +14,12 @@ from minilstm.forecast.smoothing import (
     FIRST_WINDOW,
     ExponentialSmoothing,
     as_states,
+    criterion,
     fitted_run,
     grid,
     initial_states,
     least_squares_states,
+    n_parameters,
     prior_states,
     run,
 )
@@ -110,20 +112,72 @@ def test_least_squares_states_solve_the_least_squares_problem(p, m):
     assert sse < (one_step_errors(x, params, m, prior) ** 2).sum()          # better than the first window's
 
 
+def chosen_index(cand, params):
+    return int(np.flatnonzero(np.all([cand[k] == v for k, v in params.items() if k in cand], axis=0))[0])
+
+
 def test_fit_chooses_on_training_rows_the_forecast_it_serves():
     x = seasonal(200)
     ds = np.arange(1, 13)
     es = ExponentialSmoothing(12, to_raw=[None]).fit(x[:150, None], 24, ds)
     cand = grid(True)
-    scores = fitted_run(x[:150], cand, 12, 24, ds, origins=range(24, 150), score_to=150)
-    chosen = np.flatnonzero(np.all([cand[k] == v for k, v in es.params[0].items() if k in cand], axis=0))
-    assert scores[chosen[0]] == scores.min()                      # the lowest 12-step MAE on the training rows
+    mse = fitted_run(x[:150], cand, 12, 24, ds, origins=range(24, 150), score_to=150)    # 1..12 steps, pooled
+    x0 = least_squares_states(x[:150], cand, 12, prior_states(x[:150], cand, 12, 24))   # fitted initial states
+    init = tuple(v[None] for v in as_states(x0))
+    f = run(x[None, :150], cand, 12, 24, ds, origins=range(24, 150), init=init)[0]      # (origins, P, 12)
+    rows = np.arange(24, 150)[:, None] - 1 + ds                                           # each forecast's target row
+    ok = rows < 150
+    err = (f - x[np.minimum(rows, 149)][:, None, :]) ** 2
+    finite = np.isfinite(mse)
+    np.testing.assert_allclose(mse[finite], err.transpose(1, 0, 2)[:, ok].mean(axis=1)[finite], rtol=1e-9)
+    aicc = criterion(mse, 150, n_parameters(cand, 12))
+    assert chosen_index(cand, es.params[0]) == int(np.argmin(aicc))                       # the lowest AICc
     assert es.params[0]["season"] == 1.0 and es.params[0]["log"] == 0.0
     # it forecasts the test rows better than the seasonal naive forecast does
     f = es.row_forecasts(x[:188, None], 24, ds)[150 - 24::12, :, 0]       # origins 150, 162, 174, 186
     truth = np.stack([x[o:o + 12] for o in range(150, 188, 12)])
     naive = np.stack([x[o - 12:o] for o in range(150, 188, 12)])
     assert np.abs(f - truth).mean() < 0.8 * np.abs(naive - truth).mean()
+
+
+def test_a_trend_or_a_season_must_earn_its_parameters():
+    cand = grid(True)
+    k = n_parameters(cand, 12)
+    plain = chosen_index(cand, {"alpha": 0.3, "beta": 0.0, "phi": 1.0, "gamma": 0.0, "trend": 0.0, "season": 0.0})
+    damped = chosen_index(cand, {"alpha": 0.3, "beta": 0.1, "phi": 0.9, "gamma": 0.1, "trend": 1.0, "season": 1.0})
+    assert k[plain] == 2 and k[damped] == 4 + 2 + 11                  # alpha + level; alpha beta phi gamma + 13 states
+    mse = np.ones(len(k))
+    aicc = criterion(mse, 60, k)
+    assert aicc[damped] > aicc[plain]                                  # equal errors: the simpler wins
+    mse[damped] = 0.4
+    assert criterion(mse, 60, k)[damped] < aicc[plain]                 # 60% less error pays for 15 parameters
+    for seed in range(1, 6):                                           # 4 years of noise: no season, no trend
+        noise = 5 + np.random.default_rng(seed).standard_normal((48, 1))
+        es = ExponentialSmoothing(12, to_raw=[None]).fit(noise, 24, np.arange(1, 7))
+        assert es.params[0]["trend"] == 0.0 and es.params[0]["season"] == 0.0
+    line = ExponentialSmoothing(12, to_raw=[None]).fit(np.arange(120.0)[:, None] * 0.5, 24, np.arange(1, 7))
+    assert line.params[0]["trend"] == 1.0 and line.params[0]["season"] == 0.0        # an exact line: a trend
+    assert criterion(np.array([0.0, np.inf]), 60, np.array([2, 2]), floor=1e-12)[1] == np.inf
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_choice_does_not_depend_on_the_units(seed):
+    """The log form's likelihood is taken in the series' own units (its Jacobian): a series in grams or in
+    kilograms, or z-scored by a normalizer, gets the same parameters, in logs or not."""
+    x = seasonal(150, seed=seed, trend=0.2, multiplicative=seed != 1)[:, None]
+    ds = np.arange(1, 7)
+    ref = ExponentialSmoothing(12, to_raw=[[1.0, 0.0]]).fit(x, 24, ds).params
+    assert ref[0]["log"] == float(seed != 1)                           # a growing swing in logs, a fixed one not
+    mu, sd = float(x.mean()), float(x.std())
+    for a, c in ((1000.0, 0.0), (sd, mu)):                             # raw = a x' + c
+        got = ExponentialSmoothing(12, to_raw=[[a, c]]).fit((x - c) / a, 24, ds).params
+        assert got[0] == pytest.approx(ref[0], rel=1e-9)
+
+
+def test_a_season_longer_than_the_window_is_not_modelled():
+    x = seasonal(200, trend=0.0)[:, None]
+    es = ExponentialSmoothing(12, to_raw=[None]).fit(x, 8, np.arange(1, 4))            # window 8 < season 12
+    assert es.params[0]["season"] == 0.0 and es.params[0]["gamma"] == 0.0
 
 
 def test_a_growing_swing_is_smoothed_in_logs_and_a_sign_change_has_no_log():

@@ -14,14 +14,26 @@ history column x_0..x_{N-1} (in the normalizer's units), season m::
 Smoothing averages the noise out of the level and the seasonal profile over many seasons, which a
 network must otherwise learn from few windows (what ``tutorials/11_why_the_lstm_lost.ipynb`` shows).
 The parameters (alpha, beta, phi, gamma; with or without a trend, with or without a season) are chosen
-from a fixed grid on the training rows only, by the mean absolute error of the forecasts the model is
-trained for (the steps ``horizon .. horizon + output_steps - 1`` after each training window), so the
-baseline is fitted to the forecast it serves, not to one step ahead. The states at a window's end are
-then those of the filter run over every row given before it (``row_forecasts``: the rows passed to
-``fit``/``predict``/``evaluate``/``forecast`` and a backtest's folds), or over the window alone where only
-windows are given (``window_forecasts``). Either way a forecast reads rows before its origin only. Where
-every training value is positive, the same is tried on the logarithm of the series (a season that grows
-with the level, as in airline passengers) and kept if it forecasts the training rows better.
+from a fixed grid on the training rows only, for the forecasts the model is trained for (the steps
+``horizon .. horizon + output_steps - 1`` after each training window), by an information criterion over
+their errors (``criterion``)::
+
+    MSE        = mean of (forecast - actual)^2 over the training rows and the H steps served
+    log lik    = -(n / 2) (log(2 pi MSE) + 1)                     n: the training rows (each origin once)
+    AICc       = -2 log lik + 2k + 2k(k+1)/(n-k-1)                k: smoothing parameters + initial states
+
+a Gaussian likelihood of the errors over the whole horizon (the trace of the multi-step MSEs, "TMSE" in R's
+smooth package; Svetunkov, Kourentzes & Killick, 2023) with the AICc penalty AutoETS uses. The baseline is
+fitted to the forecast it serves, not to one step ahead, and a trend, a damping or a season must earn its
+parameters. The H forecasts made at one origin share its errors (a d-step error holds the 1-step error of the
+same origin), so each origin counts once: counted H times, the penalty all but vanished and noise got a
+season. The states at a window's end are then those of the filter run over every row given before it
+(``row_forecasts``: the rows passed to ``fit``/``predict``/``evaluate``/``forecast`` and a backtest's folds), or
+over the window alone where only windows are given (``window_forecasts``). Either way a forecast reads rows
+before its origin only. Where every training value is positive, the same is tried on the logarithm of the
+series (a season that grows with the level, as in airline passengers), its likelihood taken in the original
+units (less the sum of the log values, the transform's Jacobian), and kept if its criterion is lower. A season
+longer than the window is not modelled (``season_used``).
 
 Initial states (the level, trend and season before the first row) are estimated as AutoETS and R's
 ``ets()`` estimate them, not read off the first rows: every forecast is linear in them, so the states that
@@ -172,17 +184,17 @@ def least_squares_states(x, params, m, prior):
     return np.linalg.solve(A + np.eye(d), c[:, :, None])[:, :, 0]
 
 
-def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None, init=None):
+def run(x, params, m, L, ds, origins=None, score_to=None, back=None, init=None):
     """The filter over x (S, N) for every parameter set in ``params`` (arrays (P,)) at once, its initial states
     ``init`` (level (S, P), trend (S, P), season (S, P, m)) or, by default, from the first L rows (``initial_states``).
 
     ds: the steps ahead d >= 0 to forecast (k,; d = 0: the smoothed value of the last row).
     origins: the rows t (forecasts made after row t - 1)
     whose forecasts are returned, (S, len(origins), P, k); None: the end of x only, (S, P, k).
-    score_to: instead, the mean absolute error (P,) of the forecasts from every origin in ``origins`` whose
-    target row lies before score_to (used to choose the parameters). back: a function applied to every
-    forecast (from the log back to the normalizer's units), target (S, N): what they are scored against
-    (default x)."""
+    score_to: instead, the mean squared error (P,) of the forecasts from every origin in ``origins`` whose
+    target row lies before score_to, pooled over the steps (used to choose the parameters; a diverging
+    candidate gets inf).
+    back: a function applied to every forecast returned (from the log back to the normalizer's units)."""
     S, N = x.shape
     m = season_used(m, L, N)
     a, beta, phi, g = (params[k][None, :] for k in ("alpha", "beta", "phi", "gamma"))
@@ -191,19 +203,17 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None
     ds = np.asarray(ds, dtype=np.int64)
     damp = damping(params, ds)
     want = set() if origins is None else {int(o) for o in origins}
-    target = x if target is None else target
-    out, err, count = {}, 0.0, 0
+    out, sq, count = {}, 0.0, 0
     for t in range(N + 1):
         if t in want or (origins is None and t == N):
             f = forecasts(lev, b, s, damp, t, ds)                               # (S, P, k)
-            f = f if back is None else back(f)
             if score_to is None:
-                out[t] = f
+                out[t] = f if back is None else back(f)
             else:
                 ok = t - 1 + ds < score_to
                 if ok.any():
-                    with np.errstate(over="ignore", invalid="ignore"):    # a diverging candidate scores inf
-                        err = err + np.abs(f[:, :, ok] - target[:, None, t - 1 + ds[ok]]).sum(axis=(0, 2))
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        sq = sq + ((f[:, :, ok] - x[:, None, t - 1 + ds[ok]]) ** 2).sum(axis=(0, 2))
                     count += S * int(ok.sum())
         if t == N:
             break
@@ -212,8 +222,32 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None
         b = phi * b + beta * e
         s[:, :, t % m] += g * e
     if score_to is not None:
-        return err / max(count, 1)
+        mse = sq / max(count, 1)
+        return np.where(np.isfinite(mse), mse, np.inf)
     return np.stack([out[int(o)] for o in origins], axis=1) if origins is not None else out[N]
+
+
+def n_parameters(params, m):
+    """(P,): what each candidate estimates: alpha, beta and phi with a trend (phi only when damped, phi < 1), gamma
+    when its season is updated (gamma > 0), and the initial states: the level, the trend, m - 1 season phases."""
+    trend, season = params["trend"], params["season"]
+    smoothing = 1 + trend * (1 + (params["phi"] < 1)) + (params["gamma"] > 0)
+    return smoothing + 1 + trend + season * (m - 1)
+
+
+def criterion(mse, n, k, jacobian=0.0, floor=0.0):
+    """AICc (P,) of the candidates from the mean squared error mse (P,) of their multi-step forecasts over n rows,
+    k (P,) parameters.
+
+    The errors are taken as Gaussian with variance MSE, each origin counted once (the forecasts made at one
+    origin share its errors: a d-step error holds the 1-step error of the same origin), so the log likelihood
+    is -(n/2)(log(2 pi MSE) + 1), less ``jacobian`` (the sum of log|dz/dx| over the rows: a model of z = log x
+    scored in x's units). An MSE below ``floor`` is read as the floor, so that exact fits tie and the penalty
+    prefers the simplest; a diverging candidate (inf) gets inf."""
+    mse = np.maximum(mse, floor)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loglik = -0.5 * n * (np.log(2 * np.pi * mse) + 1) - jacobian
+        return -2 * loglik + 2 * k + 2 * k * (k + 1) / np.maximum(n - k - 1, 1)
 
 
 def prior_states(x, params, m, L):
@@ -261,7 +295,7 @@ class ExponentialSmoothing:
     to_raw: per column, (a, c) with raw = a x + c the column in its original units (the normalizer being
     affine on it), or None. Where the training rows' raw values are all positive, the smoothing is also
     tried on log(raw) (a multiplicative season and trend: the swing grows with the level, as in
-    airline passengers), and kept if its forecasts are better. A later raw value <= 0 is then read as
+    airline passengers), and kept if its criterion is lower (``criterion``, in the original units). A later raw value <= 0 is then read as
     LOG_FLOOR x the smallest positive training value, with a ``UserWarning``.
     """
 
@@ -287,27 +321,28 @@ class ExponentialSmoothing:
 
     def fit(self, x, L, ds):
         x = x[-MAX_FIT_ROWS:]
-        origins = range(min(L, len(x) - 1), len(x))
-        self.params, cand = [], grid(self.m > 1)
+        m = season_used(self.m, L, len(x))                            # 1: a season longer than the window
+        self.params, cand = [], grid(m > 1)
+        n_params = n_parameters(cand, m)
         for c in range(x.shape[1]):
             xc = x[None, :, c]
-            mae = self._score(xc[0], cand, L, ds, origins=origins, score_to=len(x))
-            best, log = int(np.argmin(mae)), None                        # the first of equals: the simpler
+            aicc = self._criterion(xc[0], cand, n_params, L, ds)
+            best, log = int(np.argmin(aicc)), None                      # the first of equals: the simpler
             raw = None if self.to_raw is None or self.to_raw[c] is None else self.to_raw[c][0] * xc + self.to_raw[c][1]
             if raw is not None and (raw > 0).all():
-                floor = LOG_FLOOR * float(raw.min())
-                z, back = self._log(xc, c)
-                mae_log = self._score(z[0], cand, L, ds, origins=origins, score_to=len(x), back=back, target=xc)
-                if mae_log.min() < mae[best]:
-                    best, log = int(np.argmin(mae_log)), floor
+                z, _ = self._log(xc, c)                                 # dz/dx = a / raw: the Jacobian
+                aicc_log = self._criterion(z[0], cand, n_params, L, ds, float(np.log(raw / abs(self.to_raw[c][0])).sum()))
+                if aicc_log.min() < aicc[best]:
+                    best, log = int(np.argmin(aicc_log)), LOG_FLOOR * float(raw.min())
             chosen = {k: float(v[best]) for k, v in cand.items()}
             self.params.append(dict(chosen, log=float(log is not None), floor=log or 0.0))
         return self
 
-    def _score(self, x, cand, L, ds, **kw):
-        if self.init == FITTED:
-            return fitted_run(x, cand, self.m, L, ds, **kw)
-        return run(x[None], cand, self.m, L, ds, **kw)
+    def _criterion(self, x, cand, k, L, ds, jacobian=0.0):
+        """AICc (P,) of every candidate on the rows of x (N,) (``criterion``), from their errors at the steps ds."""
+        kw = dict(origins=range(min(L, len(x) - 1), len(x)), score_to=len(x))
+        mse = fitted_run(x, cand, self.m, L, ds, **kw) if self.init == FITTED else run(x[None], cand, self.m, L, ds, **kw)
+        return criterion(mse, len(x), k, jacobian, floor=1e-12 * float(np.mean(x * x)) + 1e-300)
 
     def _candidate(self, c):
         return {k: np.array([v]) for k, v in self.params[c].items() if k not in ("log", "floor")}
