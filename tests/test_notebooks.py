@@ -297,6 +297,7 @@ def claims_11(c):
     for extra in ("ets residual + window scaling", "ets residual + refit_full"):   # and they add nothing on top
         assert a[extra] >= a["today's defaults (ets residual)"] - 0.01
     assert a["ets residual, smoother not chosen again"] > a["today's defaults (ets residual)"]   # refit_baseline
+    assert a["ets residual, smoother chosen by mean absolute error"] > a["today's defaults (ets residual)"]   # AICc
     assert c["windows"] < 30 and c["n_params"] > 10_000                # few windows, many weights
     assert c["baseline"] == "ets" and c["plain_baseline"] is None
     assert c["scores"]["minilstm default"] < 0.5 * c["scores"]["plain LSTM"]   # more than halves its error
