@@ -295,8 +295,8 @@ class ExponentialSmoothing:
     to_raw: per column, (a, c) with raw = a x + c the column in its original units (the normalizer being
     affine on it), or None. Where the training rows' raw values are all positive, the smoothing is also
     tried on log(raw) (a multiplicative season and trend: the swing grows with the level, as in
-    airline passengers), and kept if its criterion is lower (``criterion``, in the original units). A later raw value <= 0 is then read as
-    LOG_FLOOR x the smallest positive training value, with a ``UserWarning``.
+    airline passengers), and kept if its criterion is lower (``criterion``, in the original units). A later
+    raw value <= 0 is then read as LOG_FLOOR x the smallest positive training value, with a ``UserWarning``.
     """
 
     def __init__(self, m, params=None, to_raw=None, init=FITTED):
@@ -330,8 +330,9 @@ class ExponentialSmoothing:
             best, log = int(np.argmin(aicc)), None                      # the first of equals: the simpler
             raw = None if self.to_raw is None or self.to_raw[c] is None else self.to_raw[c][0] * xc + self.to_raw[c][1]
             if raw is not None and (raw > 0).all():
-                z, _ = self._log(xc, c)                                 # dz/dx = a / raw: the Jacobian
-                aicc_log = self._criterion(z[0], cand, n_params, L, ds, float(np.log(raw / abs(self.to_raw[c][0])).sum()))
+                z, _ = self._log(xc, c)
+                jacobian = float(np.log(raw / abs(self.to_raw[c][0])).sum())     # dz/dx = a / raw
+                aicc_log = self._criterion(z[0], cand, n_params, L, ds, jacobian)
                 if aicc_log.min() < aicc[best]:
                     best, log = int(np.argmin(aicc_log)), LOG_FLOOR * float(raw.min())
             chosen = {k: float(v[best]) for k, v in cand.items()}
@@ -341,7 +342,10 @@ class ExponentialSmoothing:
     def _criterion(self, x, cand, k, L, ds, jacobian=0.0):
         """AICc (P,) of every candidate on the rows of x (N,) (``criterion``), from their errors at the steps ds."""
         kw = dict(origins=range(min(L, len(x) - 1), len(x)), score_to=len(x))
-        mse = fitted_run(x, cand, self.m, L, ds, **kw) if self.init == FITTED else run(x[None], cand, self.m, L, ds, **kw)
+        if self.init == FITTED:
+            mse = fitted_run(x, cand, self.m, L, ds, **kw)
+        else:
+            mse = run(x[None], cand, self.m, L, ds, **kw)
         return criterion(mse, len(x), k, jacobian, floor=1e-12 * float(np.mean(x * x)) + 1e-300)
 
     def _candidate(self, c):
