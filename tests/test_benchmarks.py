@@ -263,3 +263,25 @@ def test_future_benchmark_quick_run_writes_its_tables(tmp_path):
     text = (tmp_path / "future.md").read_text()
     assert "Command: `python benchmarks/bench_future.py" in text and "upper bound" in text
     assert len(json.loads((tmp_path / "future.json").read_text())["rmse_ratios"]) == 1
+
+
+# ---- bench_smoother: the 'ets' smoother alone by each criterion, on the peers' series and on held-out ones ----
+def test_smoother_benchmark_scores_what_the_model_forecasts_with_its_network_set_aside():
+    import bench_peers as bp
+    import bench_smoother as bs
+
+    from minilstm import LSTMModel
+    held = bs.heldout_series()
+    assert len(held) == 13 and not {s.name for s in held} & set(bp.SERIES)        # none of the peers' series
+    assert all(s.origins and s.W >= 2 for s in held)
+    sp = bp.load_series("USAccDeaths")
+    rows = bs.run([sp], with_ets=False, log=lambda m: None)
+    pred, params = bs.smoother_forecasts(sp, "aicc")
+    assert rows[0]["aicc"]["mase"] == pytest.approx(bp.score(pred, sp.truth, sp.scale)["mase"])
+    cfg = {"output_steps": sp.H, "sequence_length": sp.W, "season": sp.m, "epochs": 1, "learning_rate": 1e-9, "seed": 0}
+    model = LSTMModel(cfg).fit(sp.y[:sp.n_train], verbose=False)             # the network set aside: the smoother
+    assert model.info["network_kept"] is False and model.info["baseline_ets"]["params"][0] == pytest.approx(params)
+    np.testing.assert_allclose(bp.minilstm_forecasts(model, sp.y, sp.origins, sp.H), pred, rtol=1e-4)
+    s = bs.summary(rows)
+    assert s["n"] == 1 and s["gmean_aicc_over_mae"] == pytest.approx(rows[0]["aicc"]["mase"] / rows[0]["mae"]["mase"])
+    assert "| USAccDeaths | 12 | 12 | 12 |" in bs.report({"peers": rows})

@@ -9,9 +9,10 @@ import pytest
 from conftest import rewrite_metadata
 
 from minilstm import LSTMModel
-from minilstm.errors import ModelFileError
+from minilstm.errors import ConfigError, ModelFileError
 from minilstm.forecast.smoothing import (
     FIRST_WINDOW,
+    MAE,
     ExponentialSmoothing,
     as_states,
     criterion,
@@ -172,6 +173,33 @@ def test_the_choice_does_not_depend_on_the_units(seed):
     for a, c in ((1000.0, 0.0), (sd, mu)):                             # raw = a x' + c
         got = ExponentialSmoothing(12, to_raw=[[a, c]]).fit((x - c) / a, 24, ds).params
         assert got[0] == pytest.approx(ref[0], rel=1e-9)
+
+
+def test_baseline_criterion_mae_chooses_by_the_mean_absolute_error_as_before(tmp_path):
+    """config['baseline_criterion'] = 'mae': the smoother of models fitted before AICc (no penalty, the log form's
+    forecasts scored back in the series' units); files saved before the option load with it."""
+    x = seasonal(200)
+    ds = np.arange(1, 13)
+    es = ExponentialSmoothing(12, to_raw=[None], criterion=MAE).fit(x[:150, None], 24, ds)
+    cand = grid(True)
+    mae = fitted_run(x[:150], cand, 12, 24, ds, origins=range(24, 150), score_to=150, absolute=True)
+    assert mae[chosen_index(cand, es.params[0])] == mae.min()
+    mse = fitted_run(x[:150], cand, 12, 24, ds, origins=range(24, 150), score_to=150)
+    assert not np.allclose(mae, np.sqrt(mse))                           # a different score, not a rescaled one
+    y = seasonal(200, seed=4, trend=0.3)
+    cfg = {**SMALL, "output_steps": 6, "epochs": 1, "learning_rate": 1e-9}
+    by = {c: LSTMModel({**cfg, "baseline_criterion": c}).fit(y, verbose=False) for c in ("aicc", "mae")}
+    assert by["aicc"].config["baseline_criterion"] == "aicc" == LSTMModel(SMALL).config["baseline_criterion"]
+    rows = by["mae"]._nx(y[:, None])
+    ets = by["mae"].info["baseline_ets"]
+    assert ets["params"] == ExponentialSmoothing(12, to_raw=ets["to_raw"], criterion=MAE).fit(rows, 24, ds[:6]).params
+    old = rewrite_metadata(by["aicc"].save(tmp_path / "m.minilstm"),
+                           lambda meta: meta["config"].pop("baseline_criterion"))
+    loaded = LSTMModel.load(old)
+    assert loaded.config["baseline_criterion"] == "mae"               # a file from before: chosen as it was
+    np.testing.assert_array_equal(loaded.predict(y), by["aicc"].predict(y))    # and forecasts what it saved
+    with pytest.raises(ConfigError, match="baseline_criterion.*'aicc'.*'mae'"):
+        LSTMModel({**SMALL, "baseline_criterion": "aic"})
 
 
 def test_a_season_longer_than_the_window_is_not_modelled():

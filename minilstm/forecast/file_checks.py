@@ -216,6 +216,7 @@ def check_metadata(path, meta, arrays, device=None):
     cfg.setdefault("scaling", None)                # ... and these two
     cfg.setdefault("refit_full", False)
     cfg.setdefault("refit_baseline", False)        # files from before it kept the smoother of the training rows
+    cfg.setdefault("baseline_criterion", "mae")    # ... and chose it by the forecasts' mean absolute error
     cfg.setdefault("baseline", None)
     if device is not None and device not in ("cpu", "cuda", "auto"):
         raise ConfigError(f"load(path, device=...) takes 'cpu', 'cuda' or 'auto', got {device!r}.")

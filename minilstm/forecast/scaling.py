@@ -198,7 +198,7 @@ def fitted_smoother(config, history, rows, season, to_raw):
     """The 'ets' baseline of the history columns chosen on rows (N, F) in the normalizer's units, for the forecasts
     the config trains for -> info['baseline_ets'] (season, params, to_raw, init)."""
     cols = [c for c in history if c is not None]
-    smoother = ExponentialSmoothing(season, to_raw=to_raw)
+    smoother = ExponentialSmoothing(season, to_raw=to_raw, criterion=config["baseline_criterion"])
     smoother.fit(np.asarray(rows[:, cols], dtype=np.float64), config["sequence_length"],
                  steps_ahead(config["horizon"], config["output_steps"]))
     return {"season": smoother.m, "params": smoother.params, "to_raw": smoother.to_raw, "init": smoother.init}

@@ -33,7 +33,9 @@ over the window alone where only windows are given (``window_forecasts``). Eithe
 before its origin only. Where every training value is positive, the same is tried on the logarithm of the
 series (a season that grows with the level, as in airline passengers), its likelihood taken in the original
 units (less the sum of the log values, the transform's Jacobian), and kept if its criterion is lower. A season
-longer than the window is not modelled (``season_used``).
+longer than the window is not modelled (``season_used``). ``config['baseline_criterion'] = 'mae'`` chooses as
+models fitted before AICc did: by the forecasts' mean absolute error, with no penalty (``benchmarks/README.md``
+compares the two on the peer benchmark's series and on 13 others, ``benchmarks/bench_smoother.py``).
 
 Initial states (the level, trend and season before the first row) are estimated as AutoETS and R's
 ``ets()`` estimate them, not read off the first rows: every forecast is linear in them, so the states that
@@ -57,6 +59,7 @@ GAMMAS = (0.05, 0.1, 0.2, 0.3, 0.5)
 LOG_FLOOR = 0.01        # a raw value <= 0 met after a log form was chosen: read as this x the training minimum
 MAX_FIT_ROWS = 2000      # the parameters are chosen on the last rows of a longer training span
 FITTED, FIRST_WINDOW = "least_squares", "first_window"     # how the filter's initial states are found
+AICC, MAE = "aicc", "mae"  # how the parameters are chosen (config['baseline_criterion']; MAE: as before AICc)
 CHUNK = 128              # rows whose responses are summed in one product (least_squares_states)
 
 
@@ -184,7 +187,7 @@ def least_squares_states(x, params, m, prior):
     return np.linalg.solve(A + np.eye(d), c[:, :, None])[:, :, 0]
 
 
-def run(x, params, m, L, ds, origins=None, score_to=None, back=None, init=None):
+def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None, init=None, absolute=False):
     """The filter over x (S, N) for every parameter set in ``params`` (arrays (P,)) at once, its initial states
     ``init`` (level (S, P), trend (S, P), season (S, P, m)) or, by default, from the first L rows (``initial_states``).
 
@@ -192,9 +195,9 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, init=None):
     origins: the rows t (forecasts made after row t - 1)
     whose forecasts are returned, (S, len(origins), P, k); None: the end of x only, (S, P, k).
     score_to: instead, the mean squared error (P,) of the forecasts from every origin in ``origins`` whose
-    target row lies before score_to, pooled over the steps (used to choose the parameters; a diverging
-    candidate gets inf).
-    back: a function applied to every forecast returned (from the log back to the normalizer's units)."""
+    target row lies before score_to, pooled over the steps (``absolute``: the mean absolute error; used to
+    choose the parameters; a diverging candidate gets inf). back: a function applied to every forecast
+    (from the log back to the normalizer's units), target (S, N): what they are scored against (default x)."""
     S, N = x.shape
     m = season_used(m, L, N)
     a, beta, phi, g = (params[k][None, :] for k in ("alpha", "beta", "phi", "gamma"))
@@ -203,17 +206,20 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, init=None):
     ds = np.asarray(ds, dtype=np.int64)
     damp = damping(params, ds)
     want = set() if origins is None else {int(o) for o in origins}
-    out, sq, count = {}, 0.0, 0
+    target = x if target is None else target
+    out, err, count = {}, 0.0, 0
     for t in range(N + 1):
         if t in want or (origins is None and t == N):
             f = forecasts(lev, b, s, damp, t, ds)                               # (S, P, k)
+            f = f if back is None else back(f)
             if score_to is None:
-                out[t] = f if back is None else back(f)
+                out[t] = f
             else:
                 ok = t - 1 + ds < score_to
                 if ok.any():
                     with np.errstate(over="ignore", invalid="ignore"):
-                        sq = sq + ((f[:, :, ok] - x[:, None, t - 1 + ds[ok]]) ** 2).sum(axis=(0, 2))
+                        e = f[:, :, ok] - target[:, None, t - 1 + ds[ok]]
+                        err = err + (np.abs(e) if absolute else e * e).sum(axis=(0, 2))
                     count += S * int(ok.sum())
         if t == N:
             break
@@ -222,8 +228,8 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, init=None):
         b = phi * b + beta * e
         s[:, :, t % m] += g * e
     if score_to is not None:
-        mse = sq / max(count, 1)
-        return np.where(np.isfinite(mse), mse, np.inf)
+        mean = err / max(count, 1)
+        return np.where(np.isfinite(mean), mean, np.inf)
     return np.stack([out[int(o)] for o in origins], axis=1) if origins is not None else out[N]
 
 
@@ -299,9 +305,9 @@ class ExponentialSmoothing:
     raw value <= 0 is then read as LOG_FLOOR x the smallest positive training value, with a ``UserWarning``.
     """
 
-    def __init__(self, m, params=None, to_raw=None, init=FITTED):
+    def __init__(self, m, params=None, to_raw=None, init=FITTED, criterion=AICC):
         self.m, self.params = int(m), params
-        self.to_raw, self.init = to_raw, init
+        self.to_raw, self.init, self.criterion = to_raw, init, criterion
 
     def _log(self, x, c, floor=None):
         """x (S, N) in the normalizer's units -> (log of the raw values, back: forecasts -> normalizer's units)."""
@@ -320,33 +326,42 @@ class ExponentialSmoothing:
         return np.log(raw), back
 
     def fit(self, x, L, ds):
+        """Choose each column's parameters on the training rows x (N, C) for the steps ds: by ``criterion`` (AICC,
+        the default) or, with criterion MAE (models fitted before AICc), by the mean absolute error of the
+        forecasts with no penalty, the log form's forecasts scored back in the normalizer's units."""
         x = x[-MAX_FIT_ROWS:]
-        m = season_used(self.m, L, len(x))                            # 1: a season longer than the window
-        self.params, cand = [], grid(m > 1)
+        m = season_used(self.m, L, len(x))                             # 1: a season longer than the window
+        self.params, cand = [], grid(m > 1 if self.criterion == AICC else self.m > 1)
         n_params = n_parameters(cand, m)
         for c in range(x.shape[1]):
             xc = x[None, :, c]
-            aicc = self._criterion(xc[0], cand, n_params, L, ds)
-            best, log = int(np.argmin(aicc)), None                      # the first of equals: the simpler
+            score = self._score(xc[0], cand, n_params, L, ds)
+            best, log = int(np.argmin(score)), None                    # the first of equals: the simpler
             raw = None if self.to_raw is None or self.to_raw[c] is None else self.to_raw[c][0] * xc + self.to_raw[c][1]
             if raw is not None and (raw > 0).all():
-                z, _ = self._log(xc, c)
-                jacobian = float(np.log(raw / abs(self.to_raw[c][0])).sum())     # dz/dx = a / raw
-                aicc_log = self._criterion(z[0], cand, n_params, L, ds, jacobian)
-                if aicc_log.min() < aicc[best]:
-                    best, log = int(np.argmin(aicc_log)), LOG_FLOOR * float(raw.min())
+                z, back = self._log(xc, c)
+                if self.criterion == AICC:
+                    jacobian = float(np.log(raw / abs(self.to_raw[c][0])).sum())     # dz/dx = a / raw
+                    score_log = self._score(z[0], cand, n_params, L, ds, jacobian=jacobian)
+                else:
+                    score_log = self._score(z[0], cand, n_params, L, ds, back=back, target=xc)
+                if score_log.min() < score[best]:
+                    best, log = int(np.argmin(score_log)), LOG_FLOOR * float(raw.min())
             chosen = {k: float(v[best]) for k, v in cand.items()}
             self.params.append(dict(chosen, log=float(log is not None), floor=log or 0.0))
         return self
 
-    def _criterion(self, x, cand, k, L, ds, jacobian=0.0):
-        """AICc (P,) of every candidate on the rows of x (N,) (``criterion``), from their errors at the steps ds."""
-        kw = dict(origins=range(min(L, len(x) - 1), len(x)), score_to=len(x))
+    def _score(self, x, cand, k, L, ds, jacobian=0.0, **kw):
+        """Every candidate's score (P,) on the rows of x (N,) for the steps ds: AICc (``criterion``), or the mean
+        absolute error with criterion MAE. Lower is better."""
+        kw.update(origins=range(min(L, len(x) - 1), len(x)), score_to=len(x), absolute=self.criterion == MAE)
         if self.init == FITTED:
-            mse = fitted_run(x, cand, self.m, L, ds, **kw)
+            err = fitted_run(x, cand, self.m, L, ds, **kw)
         else:
-            mse = run(x[None], cand, self.m, L, ds, **kw)
-        return criterion(mse, len(x), k, jacobian, floor=1e-12 * float(np.mean(x * x)) + 1e-300)
+            err = run(x[None], cand, self.m, L, ds, **kw)
+        if self.criterion == MAE:
+            return err
+        return criterion(err, len(x), k, jacobian, floor=1e-12 * float(np.mean(x * x)) + 1e-300)
 
     def _candidate(self, c):
         return {k: np.array([v]) for k, v in self.params[c].items() if k not in ("log", "floor")}
