@@ -50,3 +50,85 @@ def test_kernels_cache_in_the_user_folder_when_the_package_folder_is_read_only(t
     assert cached                                                       # written to the user's cache folder
     second = run(env)
     assert second["hits"] > 0 and second["misses"] == 0                 # a new process compiles nothing again
+
+
+# ---- compile_ahead: a first training step's backward compiles in a helper process ------------------------
+SIGNATURES = r"""
+import json, sys
+import numpy as np
+from numba.core import event
+seen = {}
+class Recorder(event.Listener):
+    def on_start(self, ev):
+        pass
+    def on_end(self, ev):
+        d = ev.data["dispatcher"]
+        if type(getattr(d, "_cache", None)).__name__ != "NullCache":        # the functions cached on disk
+            seen.setdefault(d.py_func.__module__ + "." + d.py_func.__qualname__, set()).add(str(ev.data["args"]))
+event.register("numba:compile", Recorder())
+from minilstm.kernels import compile_ahead, numba_cpu
+for dtype in ("float32", "float64"):
+    for B in (8, 64):                          # per-step products: vector tiles at 8 rows, gemm at 64 (two threads)
+        if sys.argv[1] == "helper":
+            compile_ahead.compile_backward(dtype, B, 3, 8)
+        else:
+            x = np.zeros((B, 2, 3), dtype)
+            params = {"W_x": np.zeros((3, 32), dtype), "W_h": np.zeros((8, 32), dtype), "b": np.zeros(32, dtype)}
+            numba_cpu.lstm_forward(x, None, None, params)
+print(json.dumps({k: sorted(v) for k, v in seen.items()}))
+"""
+
+
+def compiled_by(role, cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), MINILSTM_COMPILE_AHEAD="0", NUMBA_DISABLE_JIT="0",
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-c", SIGNATURES, role], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_the_helper_and_the_forward_never_compile_one_function_at_different_types(tmp_path):
+    """Numba updates a function's cache index by read-modify-write: two processes saving different types of one
+    function at once could pair an entry with the other's code. So every cached function the helper compiles is
+    either not the forward's or compiled by both at the same types (which write the same entry)."""
+    procs = {role: compiled_by(role, tmp_path / role) for role in ("helper", "forward")}
+    seen = {}
+    for role, proc in procs.items():
+        out, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err[-3000:]
+        seen[role] = json.loads(out.strip().splitlines()[-1])
+    assert "minilstm.kernels.numba_cpu._backward_rows" in seen["helper"]
+    assert "minilstm.kernels.numba_cpu._forward_rows" in seen["forward"]
+    shared = set(seen["helper"]) & set(seen["forward"])
+    assert shared                                                       # callees both use (else this is vacuous)
+    for name in shared:
+        assert seen["helper"][name] == seen["forward"][name], name
+
+
+FIT = r"""
+import json, sys
+import numpy as np
+from numba.core.registry import CPUDispatcher
+from minilstm import LSTMModel
+from minilstm.kernels import numba_cpu
+m = LSTMModel(hidden_size=6, num_layers=2, sequence_length=8, epochs=2, batch_size=16, kernels="numba",
+              seed=0).fit(np.sin(np.arange(120.0) / 3), verbose=False)
+backward = [numba_cpu._backward_rows, numba_cpu._backward_rows_par]
+print(json.dumps({"hits": sum(sum(d.stats.cache_hits.values()) for d in backward),
+                  "misses": sum(sum(d.stats.cache_misses.values()) for d in backward),
+                  "pred": m.predict(np.sin(np.arange(40.0) / 3)).ravel().tolist()}))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the helper needs a second core")
+def test_a_cold_first_fit_loads_its_backward_from_the_helper_and_learns_the_same(tmp_path):
+    runs = {}
+    for switch in ("on", "0"):
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / switch), MINILSTM_COMPILE_AHEAD=switch,
+                   NUMBA_DISABLE_JIT="0", PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        out = subprocess.run([sys.executable, "-c", FIT, switch], env=env, capture_output=True, text=True,
+                             timeout=900)
+        assert out.returncode == 0, out.stderr[-3000:]
+        runs[switch] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert runs["on"]["hits"] > 0 and runs["on"]["misses"] == 0       # the backward came from the helper's cache
+    assert runs["0"]["hits"] == 0 and runs["0"]["misses"] > 0          # switched off: compiled here
+    assert runs["on"]["pred"] == runs["0"]["pred"]                     # and the same model, bitwise

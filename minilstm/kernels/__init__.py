@@ -15,8 +15,9 @@ By concern, shared by both cells:
 - ``contract``: the size contract every entry checks, and the arrays the fused kernels prepare;
 - ``blas``: NumPy's own gemm, callable from compiled code; ``threads``: the one thread policy (also what a
   multi-fit task runs in); ``workspace``: the per-thread scratch arrays;
-- ``numba_optim``: Adam's update and the weights' moving average; ``cuda`` and ``cuda_selftest``: the fused
-  CUDA kernels (LSTM) and their first-use self-test.
+- ``numba_optim``: Adam's update and the weights' moving average; ``compile_ahead``: the first training step's
+  LSTM backward compiled in a helper process while the forward compiles; ``cuda`` and ``cuda_selftest``: the
+  fused CUDA kernels (LSTM) and their first-use self-test.
 
 Compiled code reads and writes raw memory, so every public kernel entry (``lstm_forward``, ``gru_backward``,
 ``numba_optim.adam_update``, ...) first checks its arguments (``minilstm.validate``'s checks, then a size contract:

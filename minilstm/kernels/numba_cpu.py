@@ -49,7 +49,7 @@ import numpy as np
 from ..core.common import carried_gradients, initial_states
 from ..core.lstm import CACHE_KEYS, sequence_buffers, sequence_outputs, weights_backward
 from ..validate import check_sequence_backward_args, check_sequence_inputs
-from . import blas, rows, simd, threads
+from . import blas, compile_ahead, rows, simd, threads
 from .contract import check_host_arrays, contiguous_weights, project_inputs
 from .math import JIT, JIT_PAR, sigmoid, tanh
 from .workspace import scratch
@@ -251,6 +251,8 @@ def _forward(x, h0, c0, params, keep_cache):
         a, xw = scratch("a", (B, 4 * H), dt), scratch("gate_rows", (B, T, 4 * H), dt)       # workspaces
         h_seq = np.empty((B, T, H), dt)
         args = (gemm, vec, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
+        if keep_cache:                                # a first training step: its backward compiles alongside
+            compile_ahead.start(B, D, H, dt.name)
         rows.run_rows(_forward_rows, _forward_rows_par, args, (), B, H, 4, nt, vec, dt)
         if not keep_cache:
             return h_seq, (hs[-1].copy(), cs[-1].copy()), None
@@ -295,6 +297,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         seq = dh_tm if dh_tm is not None else np.zeros((4, 1, 1), dt)[::2]         # strided: not contiguous
         args = (gemm, vec, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm,
                 W_x, W_h, W_hT, da, dh, x_bf, h_bf, dx)
+        compile_ahead.wait()                          # the helper's backward, when one is compiling it
         rows.run_rows(_backward_rows, _backward_rows_par, args, (dW_xs, dW_hs, dbs), B, H, 4, nt, vec, dt)
         if nt == 1:
             dparams = {"W_x": dW_xs[0], "W_h": dW_hs[0], "b": dbs[0]}

@@ -237,32 +237,30 @@ def _dot_rows(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
 
 
 @numba.njit(**JIT)
-def _row_blocks(transposed, n, N, K, a, lda, w, ldw, c, ldc, zero):
-    """The rows of C in blocks of 4, then one by one, through ``_dot_rows`` (transposed) or ``_columns``."""
-    sz = _itemsize(zero)
-    r = 0
-    while r < n:
-        nr = 4 if r + 4 <= n else 1
-        if transposed:
-            _dot_rows(nr, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
-        else:
-            _columns(nr, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
-        r += nr
-
-
-@numba.njit(**JIT)
 def _product(n, N, K, a, lda, w, ldw, c, ldc, zero):
     """C (n, N) = A (n, K) @ W (K, N), row-major, addresses a, w, c and row strides in elements; C must not
     overlap A or W. zero: 0 in the element type (float32 or float64). Private: it trusts the addresses
     (``product`` is the checked entry for arrays)."""
-    _row_blocks(False, n, N, K, a, lda, w, ldw, c, ldc, zero)
+    sz = _itemsize(zero)
+    r = 0
+    while r < n:                                      # the rows of C in blocks of 4, then one by one
+        nr = 4 if r + 4 <= n else 1
+        _columns(nr, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
+        r += nr
 
 
 @numba.njit(**JIT)
 def _product_nt(n, N, K, a, lda, w, ldw, c, ldc, zero):
     """C (n, N) = A (n, K) @ W.T for row-major W (N, K): the product with a transposed matrix without copying it
-    (each element a dot product of two contiguous rows). Addresses and strides as in ``_product``."""
-    _row_blocks(True, n, N, K, a, lda, w, ldw, c, ldc, zero)
+    (each element a dot product of two contiguous rows). Addresses and strides as in ``_product``. (Its own row
+    loop, not one shared with ``_product`` through a flag: a shared function would be compiled for both flags,
+    by the forward and by the backward, which ``compile_ahead`` compiles in two processes at once.)"""
+    sz = _itemsize(zero)
+    r = 0
+    while r < n:
+        nr = 4 if r + 4 <= n else 1
+        _dot_rows(nr, N, K, a + r * lda * sz, lda, w, ldw, c + r * ldc * sz, ldc, zero, sz)
+        r += nr
 
 
 # ---- compiled helpers of the kernels (they trust their callers: C-contiguous arrays of one dtype) ----
