@@ -66,11 +66,11 @@ class Recorder(event.Listener):
         if type(getattr(d, "_cache", None)).__name__ != "NullCache":        # the functions cached on disk
             seen.setdefault(d.py_func.__module__ + "." + d.py_func.__qualname__, set()).add(str(ev.data["args"]))
 event.register("numba:compile", Recorder())
-from minilstm.kernels import compile_ahead, numba_cpu
+from minilstm.kernels import numba_cpu
 for dtype in ("float32", "float64"):
     for B in (8, 64):                          # per-step products: vector tiles at 8 rows, gemm at 64 (two threads)
         if sys.argv[1] == "helper":
-            compile_ahead.compile_backward(dtype, B, 3, 8)
+            numba_cpu.compile_backward(dtype, B, 3, 8)
         else:
             x = np.zeros((B, 2, 3), dtype)
             params = {"W_x": np.zeros((3, 32), dtype), "W_h": np.zeros((8, 32), dtype), "b": np.zeros(32, dtype)}

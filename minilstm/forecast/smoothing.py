@@ -18,16 +18,16 @@ from a fixed grid on the training rows only, for the forecasts the model is trai
 ``horizon .. horizon + output_steps - 1`` after each training window), by an information criterion over
 their errors (``criterion``)::
 
-    MSE        = mean of (forecast - actual)^2 over the training rows and the H steps served
-    log lik    = -(n / 2) (log(2 pi MSE) + 1)                     n: the training rows (each origin once)
-    AICc       = -2 log lik + 2k + 2k(k+1)/(n-k-1)                k: smoothing parameters + initial states
+    MSE        = mean of (forecast - actual)^2 over the training rows and the steps served
+    log lik    = -(n / 2) (log(2 pi MSE) + 1)                     n: the rows scored (each once)
+    AICc       = -2 log lik + 2k + 2k(k+1)/(n-k-1)                k: smoothing parameters, initial states, variance
 
 a Gaussian likelihood of the errors over the whole horizon (the trace of the multi-step MSEs, "TMSE" in R's
 smooth package; Svetunkov, Kourentzes & Killick, 2023) with the AICc penalty AutoETS uses. The baseline is
 fitted to the forecast it serves, not to one step ahead, and a trend, a damping or a season must earn its
-parameters. The H forecasts made at one origin share its errors (a d-step error holds the 1-step error of the
-same origin), so each origin counts once: counted H times, the penalty all but vanished and noise got a
-season. The states at a window's end are then those of the filter run over every row given before it
+parameters. A row's forecasts from neighbouring origins share their errors (a d-step error holds the later
+steps' 1-step errors), so each scored row counts once: counted once per step, the penalty all but vanished
+and noise got a season. The states at a window's end are then those of the filter run over every row given before it
 (``row_forecasts``: the rows passed to ``fit``/``predict``/``evaluate``/``forecast`` and a backtest's folds), or
 over the window alone where only windows are given (``window_forecasts``). Either way a forecast reads rows
 before its origin only. Where every training value is positive, the same is tried on the logarithm of the
@@ -241,19 +241,23 @@ def n_parameters(params, m):
     return smoothing + 1 + trend + season * (m - 1)
 
 
-def criterion(mse, n, k, jacobian=0.0, floor=0.0):
-    """AICc (P,) of the candidates from the mean squared error mse (P,) of their multi-step forecasts over n rows,
-    k (P,) parameters.
+def criterion(mse, n, k, jacobian=0.0, floor=0.0, penalty=True):
+    """AICc (P,) of the candidates from the mean squared error mse (P,) of their multi-step forecasts of n rows,
+    k (P,) parameters (``n_parameters``; the errors' variance is counted here, as AutoETS counts it).
 
-    The errors are taken as Gaussian with variance MSE, each origin counted once (the forecasts made at one
-    origin share its errors: a d-step error holds the 1-step error of the same origin), so the log likelihood
-    is -(n/2)(log(2 pi MSE) + 1), less ``jacobian`` (the sum of log|dz/dx| over the rows: a model of z = log x
-    scored in x's units). An MSE below ``floor`` is read as the floor, so that exact fits tie and the penalty
-    prefers the simplest; a diverging candidate (inf) gets inf."""
-    mse = np.maximum(mse, floor)
+    The errors are taken as Gaussian with variance MSE, each scored row counted once (the forecasts of one row
+    from neighbouring origins share their errors: a d-step error holds the later steps' 1-step errors), so the
+    log likelihood is -(n/2)(log(2 pi MSE) + 1), less ``jacobian`` (the sum of log|dz/dx| over those rows: a model
+    of z = log x scored in x's units). A candidate with n - k - 2 <= 0 (more parameters than the rows can
+    judge) gets inf, as in AutoETS. An MSE below ``floor`` is read as the floor, so that exact fits tie and the
+    penalty prefers the simplest; a diverging candidate (inf) gets inf. penalty=False: -2 log likelihood alone."""
+    mse, k = np.maximum(mse, floor), k + 1
     with np.errstate(divide="ignore", invalid="ignore"):
         loglik = -0.5 * n * (np.log(2 * np.pi * mse) + 1) - jacobian
-        return -2 * loglik + 2 * k + 2 * k * (k + 1) / np.maximum(n - k - 1, 1)
+        if not penalty:
+            return -2 * loglik
+        aicc = -2 * loglik + 2 * k + 2 * k * (k + 1) / (n - k - 1)
+    return np.where(n - k - 1 > 0, aicc, np.inf)
 
 
 def prior_states(x, params, m, L):
@@ -333,35 +337,47 @@ class ExponentialSmoothing:
         m = season_used(self.m, L, len(x))                             # 1: a season longer than the window
         self.params, cand = [], grid(m > 1 if self.criterion == AICC else self.m > 1)
         n_params = n_parameters(cand, m)
+        first = max(min(L, len(x) - 1) - 1 + int(np.min(ds)), 0)      # the first row a scored forecast targets
         for c in range(x.shape[1]):
             xc = x[None, :, c]
-            score = self._score(xc[0], cand, n_params, L, ds)
+            score = self._score(xc[0], cand, n_params, L, ds, first)
             best, log = int(np.argmin(score)), None                    # the first of equals: the simpler
             raw = None if self.to_raw is None or self.to_raw[c] is None else self.to_raw[c][0] * xc + self.to_raw[c][1]
             if raw is not None and (raw > 0).all():
                 z, back = self._log(xc, c)
-                if self.criterion == AICC:
-                    jacobian = float(np.log(raw / abs(self.to_raw[c][0])).sum())     # dz/dx = a / raw
-                    score_log = self._score(z[0], cand, n_params, L, ds, jacobian=jacobian)
+                if self.criterion == AICC:                             # dz/dx = a / raw, over the scored rows
+                    jacobian = float(np.log(raw[0, first:] / abs(self.to_raw[c][0])).sum())
+                    score_log = self._score(z[0], cand, n_params, L, ds, first, jacobian=jacobian)
                 else:
-                    score_log = self._score(z[0], cand, n_params, L, ds, back=back, target=xc)
+                    score_log = self._score(z[0], cand, n_params, L, ds, first, back=back, target=xc)
                 if score_log.min() < score[best]:
                     best, log = int(np.argmin(score_log)), LOG_FLOOR * float(raw.min())
             chosen = {k: float(v[best]) for k, v in cand.items()}
             self.params.append(dict(chosen, log=float(log is not None), floor=log or 0.0))
         return self
 
-    def _score(self, x, cand, k, L, ds, jacobian=0.0, **kw):
-        """Every candidate's score (P,) on the rows of x (N,) for the steps ds: AICc (``criterion``), or the mean
-        absolute error with criterion MAE. Lower is better."""
+    def _score(self, x, cand, k, L, ds, first, jacobian=0.0, **kw):
+        """Every candidate's score (P,) on the rows of x (N,) for the steps ds, the forecasts scored on rows
+        first..N-1: AICc (``criterion``), or the mean absolute error with criterion MAE. Lower is better.
+
+        AICc is computed on x / max|x| (plus 2 n log max|x|, its value in x's units), so that neither a huge nor a
+        tiny series over- or underflows; where every candidate has more parameters than the rows can judge, the
+        likelihood alone decides."""
         kw.update(origins=range(min(L, len(x) - 1), len(x)), score_to=len(x), absolute=self.criterion == MAE)
+        scale = float(np.max(np.abs(x))) if self.criterion == AICC else 1.0
+        scale = scale if np.isfinite(scale) and scale > 0 else 1.0
         if self.init == FITTED:
-            err = fitted_run(x, cand, self.m, L, ds, **kw)
+            err = fitted_run(x / scale, cand, self.m, L, ds, **kw)
         else:
-            err = run(x[None], cand, self.m, L, ds, **kw)
+            err = run(x[None] / scale, cand, self.m, L, ds, **kw)
         if self.criterion == MAE:
             return err
-        return criterion(err, len(x), k, jacobian, floor=1e-12 * float(np.mean(x * x)) + 1e-300)
+        n = len(x) - first
+        floor = 1e-12 * float(np.mean((x / scale) ** 2)) + 1e-300
+        aicc = criterion(err, n, k, jacobian, floor)
+        if not np.isfinite(aicc).any():                                # too few rows for any penalty
+            aicc = criterion(err, n, k, jacobian, floor, penalty=False)
+        return aicc + 2 * n * np.log(scale)
 
     def _candidate(self, c):
         return {k: np.array([v]) for k, v in self.params[c].items() if k not in ("log", "floor")}

@@ -14,7 +14,7 @@ read-modify-write; ``tests/test_kernel_cache.py`` checks the two sets). Nothing 
 it cannot start, fails or takes longer than WAIT_SECONDS, this process compiles the backward itself. It is
 skipped on one core, when the cache is warm, and when ``MINILSTM_COMPILE_AHEAD=0``.
 
-    python -m minilstm.kernels.compile_ahead float32 B D H     # the helper: one backward at these sizes
+    python -m minilstm.kernels.compile_ahead minilstm.kernels.numba_cpu:compile_backward float32 B D H
 """
 import os
 import subprocess
@@ -46,21 +46,22 @@ def _cold(dispatcher):
         return False
 
 
-def start(B, D, H, dtype):
-    """Start the helper for a layer of B rows, D inputs and H units in ``dtype``, once per process, if the
-    backward is cold and a second core is free. Returns True when a helper was started."""
-    from . import numba_cpu, threads
+def start(dispatchers, target, *args):
+    """Start the helper, once per process, if every one of ``dispatchers`` (the compiled functions it will build)
+    is cold and a second core is free: it runs ``target`` ('module:function') with ``args`` (strings). Returns
+    True when a helper was started."""
     with _LOCK:
         if _HELPER["tried"]:
             return False
         _HELPER["tried"] = True
+    from . import threads
     if os.environ.get("MINILSTM_COMPILE_AHEAD", "1") == "0" or threads.cores() < 2:
         return False
-    if not (_cold(numba_cpu._backward_rows_par) and _cold(numba_cpu._backward_rows)):
+    if not all(_cold(d) for d in dispatchers):
         return False
-    args = [sys.executable, "-m", "minilstm.kernels.compile_ahead", str(dtype), str(B), str(D), str(H)]
+    command = [sys.executable, "-m", "minilstm.kernels.compile_ahead", target, *(str(a) for a in args)]
     try:
-        _HELPER["proc"] = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        _HELPER["proc"] = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL)
     except OSError:
         return False
@@ -80,18 +81,7 @@ def wait():
         proc.wait()
 
 
-def compile_backward(dtype, B, D, H):
-    """The helper's work: one backward through ``numba_cpu.lstm_backward`` on zeros of the given sizes (two
-    steps), which compiles and caches what the first real backward at those sizes will call."""
-    import numpy as np
-
-    from . import numba_cpu
-    T = 2
-    z = lambda *shape: np.zeros(shape, dtype)                 # noqa: E731
-    cache = {"x_tm": z(T, B, D), "hs": z(T + 1, B, H), "cs": z(T + 1, B, H), "gates": z(T, B, 4 * H),
-             "tanh_c": z(T, B, H), "params": {"W_x": z(D, 4 * H), "W_h": z(H, 4 * H), "b": z(4 * H)}}
-    numba_cpu.lstm_backward(z(B, T, H), z(B, H), z(B, H), cache)
-
-
-if __name__ == "__main__":
-    compile_backward(sys.argv[1], *(int(v) for v in sys.argv[2:5]))
+if __name__ == "__main__":                                   # the helper: target args...
+    import importlib
+    module, function = sys.argv[1].split(":")
+    getattr(importlib.import_module(module), function)(*sys.argv[2:])

@@ -252,7 +252,7 @@ def _forward(x, h0, c0, params, keep_cache):
         h_seq = np.empty((B, T, H), dt)
         args = (gemm, vec, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
         if keep_cache:                                # a first training step: its backward compiles alongside
-            compile_ahead.start(B, D, H, dt.name)
+            compile_ahead.start((_backward_rows, _backward_rows_par), f"{__name__}:compile_backward", dt.name, B, D, H)
         rows.run_rows(_forward_rows, _forward_rows_par, args, (), B, H, 4, nt, vec, dt)
         if not keep_cache:
             return h_seq, (hs[-1].copy(), cs[-1].copy()), None
@@ -269,6 +269,16 @@ def _forward(x, h0, c0, params, keep_cache):
                 _gates_forward_step(a, xw[t], b, cs[t], gates[t], cs[t + 1], hs[t + 1], tanh_c[t])
     h_seq, finals, cache = sequence_outputs(x_tm, hs, cs, gates, tanh_c, params)
     return h_seq, finals, cache if keep_cache else None
+
+
+def compile_backward(dtype, B, D, H):
+    """``compile_ahead``'s helper: one backward on zeros of B rows, D inputs, H units and two steps (strings
+    allowed), which compiles and caches what the first real backward at those sizes calls."""
+    B, D, H, T = int(B), int(D), int(H), 2
+    z = lambda *shape: np.zeros(shape, dtype)                 # noqa: E731
+    cache = {"x_tm": z(T, B, D), "hs": z(T + 1, B, H), "cs": z(T + 1, B, H), "gates": z(T, B, 4 * H),
+             "tanh_c": z(T, B, H), "params": {"W_x": z(D, 4 * H), "W_h": z(H, 4 * H), "b": z(4 * H)}}
+    lstm_backward(z(B, T, H), z(B, H), z(B, H), cache)
 
 
 def lstm_backward(dh_seq, dh_T, dc_T, cache):
