@@ -2,6 +2,7 @@
 
     python benchmarks/bench_cold_start.py               # 3 rounds, the README's 15 epochs
     python benchmarks/bench_cold_start.py --epochs 2    # the same difference, sooner
+    python benchmarks/bench_cold_start.py --epochs 2 --without-helper   # and a cold run without compile_ahead
 
 Each run is a fresh process that imports minilstm and runs the README's Basic usage block (load the bundled
 electricity data, fit, predict, evaluate); "cold" points NUMBA_CACHE_DIR at a new empty folder (a fresh
@@ -36,8 +37,9 @@ metrics = model.evaluate(X[split - 24:], y[split - 24:], units=ds.units, verbose
 """
 
 
-def run(cache_dir, epochs):
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=os.path.dirname(HERE))
+def run(cache_dir, epochs, compile_ahead=True):
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=os.path.dirname(HERE),
+               MINILSTM_COMPILE_AHEAD="1" if compile_ahead else "0")
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", BASIC_USAGE.replace("EPOCHS", str(epochs))], env=env, check=True)
     return time.perf_counter() - t
@@ -48,26 +50,38 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=15, help="the README's 15 by default")
     ap.add_argument("--out", default=None, help="folder for the results (default benchmarks/results)")
+    ap.add_argument("--without-helper", action="store_true",
+                    help="also a cold run with MINILSTM_COMPILE_AHEAD=0 each round (all compiled in one process)")
     args = ap.parse_args(argv)
     if args.rounds < 1 or args.epochs < 1:
         ap.error("--rounds and --epochs must be >= 1")
-    runs = {"cold": [], "warm": []}
+    runs = {"cold": [], "warm": []} if not args.without_helper else {"cold": [], "cold, no helper": [], "warm": []}
     with tempfile.TemporaryDirectory() as tmp:
         warm = os.path.join(tmp, "warm")
         run(warm, 1)                                                    # fills the warm cache
         for r in range(args.rounds):
             runs["cold"].append(run(os.path.join(tmp, f"cold{r}"), args.epochs))
+            if args.without_helper:
+                runs["cold, no helper"].append(run(os.path.join(tmp, f"alone{r}"), args.epochs, compile_ahead=False))
             runs["warm"].append(run(warm, args.epochs))
-            print(f"  round {r}: cold {runs['cold'][-1]:.1f} s, warm {runs['warm'][-1]:.1f} s", flush=True)
+            print(f"  round {r}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in runs.items()), flush=True)
     med = {k: statistics.median(v) for k, v in runs.items()}
     diffs = [c - w for c, w in zip(runs["cold"], runs["warm"])]
-    command = f"python benchmarks/bench_cold_start.py --rounds {args.rounds} --epochs {args.epochs}"
+    command = (f"python benchmarks/bench_cold_start.py --rounds {args.rounds} --epochs {args.epochs}"
+               + (" --without-helper" if args.without_helper else ""))
+    header = ["round", "cold (empty cache) s"] + (["cold, no helper s"] if args.without_helper else []) + [
+        "warm s", "difference s"]
+    table = [[i, f"{runs['cold'][i]:.1f}"] + ([f"{runs['cold, no helper'][i]:.1f}"] if args.without_helper else [])
+             + [f"{runs['warm'][i]:.1f}", f"{diffs[i]:.1f}"] for i in range(args.rounds)]
+    alone = ""
+    if args.without_helper:
+        solo = [c - w for c, w in zip(runs["cold, no helper"], runs["warm"])]
+        alone = (f" Without the helper process (MINILSTM_COMPILE_AHEAD=0) the first run compiles for "
+                 f"{med['cold, no helper'] - med['warm']:.1f} s (every round: {min(solo):.1f}-{max(solo):.1f} s).")
     text = (f"The README's Basic usage ({args.epochs} epochs), each run a fresh process, rounds alternating:\n\n" +
-            markdown_table(["round", "cold (empty cache) s", "warm s", "difference s"],
-                           [[i, f"{c:.1f}", f"{w:.1f}", f"{d:.1f}"] for i, (c, w, d) in
-                            enumerate(zip(runs["cold"], runs["warm"], diffs))]) +
+            markdown_table(header, table) +
             f"\n\nMedian cold {med['cold']:.1f} s, warm {med['warm']:.1f} s: the first run compiles for "
-            f"{med['cold'] - med['warm']:.1f} s (every round: {min(diffs):.1f}-{max(diffs):.1f} s).\n\n"
+            f"{med['cold'] - med['warm']:.1f} s (every round: {min(diffs):.1f}-{max(diffs):.1f} s).{alone}\n\n"
             f"Command: `{command}`\n\nMeasured on {machine_description()}.")
     results = {"machine": machine_description(), "command": command, "epochs": args.epochs, "runs": runs,
                "median": med, "differences": diffs}

@@ -1,6 +1,6 @@
 """The 'ets' smoother alone, by each ``baseline_criterion``, on the peer benchmark's series and on others.
 
-    python benchmarks/bench_smoother.py            # 13 + 13 series, both criteria (about 2 minutes)
+    python benchmarks/bench_smoother.py            # 13 + 13 series, both criteria (about a minute)
     python benchmarks/bench_smoother.py --set heldout
 
 What ``LSTMModel`` forecasts when its network is set aside (most short series, ``info['network_kept']`` False) is
