@@ -39,7 +39,7 @@ Writes into --out (created if missing; files of an earlier run there are replace
 
 # Measured with `time python -m minilstm demo` (and MINILSTM_FAST=1), idle 2-core AMD EPYC; "cold": the first run,
 # Numba's cache empty (a fresh install). The README's first line and "Demo results" give the same figures (tested).
-DEMO_TIME = {"warm_s": 68, "epoch_s": 2, "cold_s": 97, "fast_warm_s": 11, "fast_cold_s": 44}
+DEMO_TIME = {"warm_s": 52, "epoch_s": 1.5, "cold_s": 63, "fast_warm_s": 8, "fast_cold_s": 16}
 
 GRADCHECK_DESCRIPTION = """\
 Check the engine's analytic gradients against central finite differences in float64:
