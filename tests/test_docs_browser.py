@@ -157,7 +157,9 @@ def test_every_page_loads_without_errors_with_its_images_and_math(visit):
 
 def test_search_finds_forget_gate(visit):
     page = visit.open("search.html?q=forget+gate")
-    page.wait_for_selector("#search-results ul.search li", timeout=30000)
+    # Sphinx adds the hits one at a time (every 5 ms), then says "Search finished": read them after that
+    page.wait_for_function("() => (document.querySelector('#search-results p.search-summary') || {}).innerText"
+                           "?.startsWith('Search finished')", timeout=30000)
     hits = page.eval_on_selector_all("#search-results ul.search li a", "as => as.map(a => a.getAttribute('href'))")
     assert any("equations" in h for h in hits), hits
     assert any(h.startswith("tutorials/") for h in hits), hits

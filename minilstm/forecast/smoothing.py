@@ -27,15 +27,16 @@ smooth package; Svetunkov, Kourentzes & Killick, 2023) with the AICc penalty Aut
 fitted to the forecast it serves, not to one step ahead, and a trend, a damping or a season must earn its
 parameters. A row's forecasts from neighbouring origins share their errors (a d-step error holds the later
 steps' 1-step errors), so each scored row counts once: counted once per step, the penalty all but vanished
-and noise got a season. The states at a window's end are then those of the filter run over every row given before it
-(``row_forecasts``: the rows passed to ``fit``/``predict``/``evaluate``/``forecast`` and a backtest's folds), or
-over the window alone where only windows are given (``window_forecasts``). Either way a forecast reads rows
-before its origin only. Where every training value is positive, the same is tried on the logarithm of the
-series (a season that grows with the level, as in airline passengers), its likelihood taken in the original
-units (less the sum of the log values, the transform's Jacobian), and kept if its criterion is lower. A season
-longer than the window is not modelled (``season_used``). ``config['baseline_criterion'] = 'mae'`` chooses as
-models fitted before AICc did: by the forecasts' mean absolute error, with no penalty (``benchmarks/README.md``
-compares the two on the peer benchmark's series and on 13 others, ``benchmarks/bench_smoother.py``).
+and noise got a season. The states at a window's end are then those of the filter run over every row given
+before it (``row_forecasts``: the rows passed to ``fit``/``predict``/``evaluate``/``forecast`` and a
+backtest's folds), or over the window alone where only windows are given (``window_forecasts``). Either
+way a forecast reads rows before its origin only. Where every training value is positive, the same is tried on
+the logarithm of the series (a season that grows with the level, as in airline passengers), its likelihood taken
+in the original units (less the sum of the log values, the transform's Jacobian), and kept if its criterion is
+lower. A season longer than the window is not modelled (``season_used``).
+``config['baseline_criterion'] = 'mae'`` chooses as models fitted before AICc did: by the forecasts' mean
+absolute error, with no penalty (``benchmarks/README.md`` compares the two on the peer benchmark's series
+and on 13 others, ``benchmarks/bench_smoother.py``).
 
 Initial states (the level, trend and season before the first row) are estimated as AutoETS and R's
 ``ets()`` estimate them, not read off the first rows: every forecast is linear in them, so the states that
