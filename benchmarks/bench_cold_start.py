@@ -55,36 +55,34 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.rounds < 1 or args.epochs < 1:
         ap.error("--rounds and --epochs must be >= 1")
-    runs = {"cold": [], "warm": []} if not args.without_helper else {"cold": [], "cold, no helper": [], "warm": []}
+    sides = {"cold": True, "cold, no helper": False} if args.without_helper else {"cold": True}   # compile_ahead
+    runs = {k: [] for k in [*sides, "warm"]}
     with tempfile.TemporaryDirectory() as tmp:
         warm = os.path.join(tmp, "warm")
         run(warm, 1)                                                    # fills the warm cache
         for r in range(args.rounds):
-            runs["cold"].append(run(os.path.join(tmp, f"cold{r}"), args.epochs))
-            if args.without_helper:
-                runs["cold, no helper"].append(run(os.path.join(tmp, f"alone{r}"), args.epochs, compile_ahead=False))
+            for i, (side, ahead) in enumerate(sides.items()):
+                runs[side].append(run(os.path.join(tmp, f"cold{i}_{r}"), args.epochs, compile_ahead=ahead))
             runs["warm"].append(run(warm, args.epochs))
             print(f"  round {r}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in runs.items()), flush=True)
     med = {k: statistics.median(v) for k, v in runs.items()}
-    diffs = [c - w for c, w in zip(runs["cold"], runs["warm"])]
+    diffs = {side: [c - w for c, w in zip(runs[side], runs["warm"])] for side in sides}
     command = (f"python benchmarks/bench_cold_start.py --rounds {args.rounds} --epochs {args.epochs}"
                + (" --without-helper" if args.without_helper else ""))
-    header = ["round", "cold (empty cache) s"] + (["cold, no helper s"] if args.without_helper else []) + [
-        "warm s", "difference s"]
-    table = [[i, f"{runs['cold'][i]:.1f}"] + ([f"{runs['cold, no helper'][i]:.1f}"] if args.without_helper else [])
-             + [f"{runs['warm'][i]:.1f}", f"{diffs[i]:.1f}"] for i in range(args.rounds)]
+    header = ["round", "cold (empty cache) s"] + [f"{k} s" for k in runs if k != "cold"] + ["difference s"]
+    table = [[i] + [f"{v[i]:.1f}" for v in runs.values()] + [f"{diffs['cold'][i]:.1f}"] for i in range(args.rounds)]
     alone = ""
     if args.without_helper:
-        solo = [c - w for c, w in zip(runs["cold, no helper"], runs["warm"])]
+        solo = diffs["cold, no helper"]
         alone = (f" Without the helper process (MINILSTM_COMPILE_AHEAD=0) the first run compiles for "
                  f"{med['cold, no helper'] - med['warm']:.1f} s (every round: {min(solo):.1f}-{max(solo):.1f} s).")
     text = (f"The README's Basic usage ({args.epochs} epochs), each run a fresh process, rounds alternating:\n\n" +
             markdown_table(header, table) +
             f"\n\nMedian cold {med['cold']:.1f} s, warm {med['warm']:.1f} s: the first run compiles for "
-            f"{med['cold'] - med['warm']:.1f} s (every round: {min(diffs):.1f}-{max(diffs):.1f} s).{alone}\n\n"
-            f"Command: `{command}`\n\nMeasured on {machine_description()}.")
+            f"{med['cold'] - med['warm']:.1f} s (every round: {min(diffs['cold']):.1f}-{max(diffs['cold']):.1f} s)."
+            f"{alone}\n\nCommand: `{command}`\n\nMeasured on {machine_description()}.")
     results = {"machine": machine_description(), "command": command, "epochs": args.epochs, "runs": runs,
-               "median": med, "differences": diffs}
+               "median": med, "differences": diffs["cold"]}
     out = write_results(results, "cold_start", text, out=args.out)
     print("\n" + text + f"\n\nwritten to {out}/cold_start.*")
     return results
