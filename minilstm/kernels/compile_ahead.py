@@ -50,6 +50,8 @@ def start(dispatchers, target, *args):
     """Start the helper, once per process, if every one of ``dispatchers`` (the compiled functions it will build)
     is cold and a second core is free: it runs ``target`` ('module:function') with ``args`` (strings). Returns
     True when a helper was started."""
+    if _HELPER["tried"]:                                      # every training forward after the first: no lock
+        return False
     with _LOCK:
         if _HELPER["tried"]:
             return False
@@ -70,6 +72,8 @@ def start(dispatchers, target, *args):
 
 def wait():
     """Wait for a running helper (at most WAIT_SECONDS; then it is stopped and this process compiles)."""
+    if _HELPER["proc"] is None:                               # every backward but a cold first one: no lock
+        return
     with _LOCK:
         proc, _HELPER["proc"] = _HELPER["proc"], None
     if proc is None:
