@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .normalizer import METHODS, ROW_WISE, DataNormalizer
+from .seasons import MAX_LONG_SEASON
 
 DEFAULTS = {
     "input_size": None,        # features per row; inferred in fit (a given value must match the data)
@@ -47,6 +48,8 @@ DEFAULTS = {
     "refit_full": False,       # after validation chose the epochs, train again on every row for that many epochs
     "refit_baseline": True,    # 'ets' baseline, network set aside: choose the smoother again on every row (tail too)
     "baseline_criterion": "aicc",  # 'ets' baseline: its parameters by AICc over the forecasts' errors, or 'mae'
+    "long_season": None,       # 'ets' baseline: a second, longer season to try (None: the week of sub-daily data or
+                               # from the autocorrelation, forecast.seasons.long_season; 1: none)
     "baseline": "ets_univariate",  # the network learns the residual over it: 'ets' (exponential smoothing) for a series
                                    # forecast from its own past alone, none with other inputs (see below); 'naive',
                                    # 'seasonal_naive', 'auto', 'ets', None (forecast.scaling, forecast.smoothing)
@@ -267,6 +270,11 @@ def validate_config(config):
     _int(cfg, "seed", 0)
     _int(cfg, "patience", 1, allow_none=True)
     _int(cfg, "season", 1, allow_none=True)
+    _int(cfg, "long_season", 1, allow_none=True)
+    if cfg["long_season"] is not None and cfg["long_season"] > MAX_LONG_SEASON:
+        raise ConfigError(f"config['long_season'] must be None (inferred), 1 (none) or a season of at most "
+                          f"{MAX_LONG_SEASON} rows (the 'ets' smoother solves a system of that size for every "
+                          f"forecast origin), got {cfg['long_season']!r}.")
     _float(cfg, "dropout", 0.0, 1.0)
     _float(cfg, "learning_rate", 0.0, lo_open=True)
     _float(cfg, "weight_decay", 0.0)

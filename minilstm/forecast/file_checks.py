@@ -10,6 +10,7 @@ from ..backend import loaded_device, resolve_device, resolve_kernels
 from ..errors import ConfigError, MiniLSTMError, ModelFileError
 from .future import n_leads
 from .io import _path
+from .seasons import MAX_LONG_SEASON
 from .smoothing import FIRST_WINDOW, FITTED
 
 
@@ -124,27 +125,33 @@ def _check_widening(w, cfg, n_targets, path):
 
 def _check_ets(ets, n_columns, path):
     """info's baseline_ets: {'season': int >= 1, 'params': per history column a dict of smoothing parameters in
-    [0, 1], a log flag and a finite floor >= 0, 'to_raw': per column [a, c] (finite, a != 0) or null, and 'init':
-    how the initial states are found, 'least_squares' or 'first_window' (absent in files saved before: the latter)}."""
+    [0, 1], a log flag, a finite floor >= 0 and a long-season flag (absent in files saved before it: none),
+    'to_raw': per column [a, c] (finite, a != 0) or null, 'init': how the initial states are found,
+    'least_squares' or 'first_window' (absent in files saved before: the latter), and 'long_season': an int in
+    1..MAX_LONG_SEASON (absent in files saved before: 1)}."""
     def number(v, lo=-math.inf, hi=math.inf):
         return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
 
     unit = ("alpha", "beta", "phi", "gamma", "trend", "season", "log")
-    ok = isinstance(ets, dict) and set(ets) - {"init"} == {"season", "params", "to_raw"} and \
-        ets.get("init", FIRST_WINDOW) in (FIRST_WINDOW, FITTED) and isinstance(ets["season"], int) and \
-        not isinstance(ets["season"], bool) and 1 <= ets["season"] <= 10 ** 6 and \
+    def count(v, hi):
+        return isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= hi
+
+    ok = isinstance(ets, dict) and set(ets) - {"init", "long_season"} == {"season", "params", "to_raw"} and \
+        ets.get("init", FIRST_WINDOW) in (FIRST_WINDOW, FITTED) and count(ets["season"], 10 ** 6) and \
+        count(ets.get("long_season", 1), MAX_LONG_SEASON) and \
         isinstance(ets["params"], list) and len(ets["params"]) == n_columns and \
         isinstance(ets["to_raw"], list) and len(ets["to_raw"]) == n_columns
-    ok = ok and all(isinstance(p, dict) and set(p) == set(unit) | {"floor"} and all(number(p[k], 0, 1) for k in unit)
-                    and number(p["floor"], 0) for p in ets["params"])
+    ok = ok and all(isinstance(p, dict) and set(p) - {"long"} == set(unit) | {"floor"} and number(p["floor"], 0)
+                    and all(number(p[k], 0, 1) for k in unit) and p.get("long", 0) in (0, 1) for p in ets["params"])
     ok = ok and all(r is None or isinstance(r, list) and len(r) == 2 and all(number(v) for v in r) and r[0] != 0
                     for r in ets["to_raw"])
     ok = ok and all(not p["log"] or r is not None for p, r in zip(ets["params"], ets["to_raw"]))
     if not ok:
         raise _bad(path, "info's baseline_ets must be {'season': an integer >= 1, 'params': one dict per target "
-                         "history column of alpha, beta, phi, gamma, trend, season, log in [0, 1] and floor >= 0, "
-                         "'to_raw': one [a, c] or null per column (null only without log), optionally 'init': "
-                         f"'least_squares' or 'first_window'}}, got {ets!r}")
+                         "history column of alpha, beta, phi, gamma, trend, season, log in [0, 1], floor >= 0 and "
+                         "optionally long (0 or 1), 'to_raw': one [a, c] or null per column (null only without log), "
+                         "optionally 'init': 'least_squares' or 'first_window' and 'long_season': an integer in 1.."
+                         f"{MAX_LONG_SEASON}}}, got {ets!r}")
 
 
 def _check_history(h, path):

@@ -94,7 +94,8 @@ def smoother_on_every_row(c, info, Xn):
     Returns the rebuilt WindowTransform; info['baseline_refit'] records it (an ensemble's intervals need
     the tail held out, so its members keep the first choice)."""
     ets = info["baseline_ets"]
-    info["baseline_ets"] = fitted_smoother(c, info["target_history"], Xn, ets["season"], ets["to_raw"])
+    info["baseline_ets"] = fitted_smoother(c, info["target_history"], Xn, ets["season"], ets["to_raw"],
+                                           ets.get("long_season", 1))
     info["baseline_refit"] = True
     return window_transform(c, info)
 
@@ -219,7 +220,7 @@ def train_run(Xa, ya, y_1d, labels, c, validation_split, validation_data, season
             **season_info(ya[:last_train_row + 1], season_hint, c["season"]),
             "y_mean": training_mean(ya[:last_train_row + 1]), **labels}
     wt = window_transform(c, info, Xa, ya, Xn[:last_train_row + 1], labels,               # (forecast.scaling)
-                          train_windows=(Xw[tr], Y[tr].reshape(len(tr), k, -1)), x_normalizer=xn)
+                          train_windows=(Xw[tr], Y[tr].reshape(len(tr), k, -1)), x_normalizer=xn, index=season_hint)
     if wt is not None:                                # each window on its own level and scale, a baseline
         parts = [(Xw[:n], Y[:n], Xn[:n + L - 1])] + ([(Xw[n:], Y[n:], rows_v)] if len(Xw) > n else [])
         Xw, Y = [], []

@@ -33,6 +33,7 @@ level to read), and a config asking for these options when no target has one is 
 """
 import numpy as np
 
+from .seasons import long_season
 from .smoothing import FIRST_WINDOW, ExponentialSmoothing
 
 ETS_UNIVARIATE = "ets_univariate"   # the default: 'ets' when every input column is a target's history, else none
@@ -194,25 +195,34 @@ def choose_positions(Xw, Y, history, L, horizon, steps, season):
     return np.array(out, dtype=np.int64)
 
 
-def fitted_smoother(config, history, rows, season, to_raw):
+def fitted_smoother(config, history, rows, season, to_raw, m2=1):
     """The 'ets' baseline of the history columns chosen on rows (N, F) in the normalizer's units, for the forecasts
-    the config trains for -> info['baseline_ets'] (season, params, to_raw, init)."""
+    the config trains for, m2 the long season to try -> info['baseline_ets'] (season, params, to_raw, init,
+    long_season)."""
     cols = [c for c in history if c is not None]
-    smoother = ExponentialSmoothing(season, to_raw=to_raw, criterion=config["baseline_criterion"])
+    smoother = ExponentialSmoothing(season, to_raw=to_raw, criterion=config["baseline_criterion"], m2=m2)
     smoother.fit(np.asarray(rows[:, cols], dtype=np.float64), config["sequence_length"],
                  steps_ahead(config["horizon"], config["output_steps"]))
-    return {"season": smoother.m, "params": smoother.params, "to_raw": smoother.to_raw, "init": smoother.init}
+    return {"season": smoother.m, "params": smoother.params, "to_raw": smoother.to_raw, "init": smoother.init,
+            "long_season": smoother.m2}
+
+
+def smoother_from_info(ets):
+    """The ExponentialSmoothing info['baseline_ets'] describes (files saved before a key: its old meaning)."""
+    return ExponentialSmoothing(ets["season"], ets["params"], ets["to_raw"], ets.get("init", FIRST_WINDOW),
+                                m2=ets.get("long_season", 1))
 
 
 def window_transform(config, info, X=None, y=None, X_train_normalized=None, labels=None, train_windows=None,
-                     x_normalizer=None):
+                     x_normalizer=None, index=None):
     """The WindowTransform a config asks for (None when neither scaling='window' nor a baseline).
 
     In fit (X (N, F), y (N, T) as given, X_train_normalized: the training rows after the normalizer,
     train_windows: (windows (n, L, F), targets (n, k, T)) of the training rows, normalized) it is built from
     the data and written into ``info`` (target_history, window_floors, baseline_positions); after ``load`` it
     is rebuilt from that ``info`` alone. The floors and the 'auto' choice read training rows only (which column
-    of X holds a target's history is found by comparing the columns over the rows given to fit).
+    of X holds a target's history is found by comparing the columns over the rows given to fit). index: what
+    tells the rows' times (``seasons.long_season``), or None.
     """
     baseline = resolved_baseline(config, info)
     if config.get("scaling") != "window" and baseline is None:
@@ -240,8 +250,10 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
         info["window_floors"] = [floors.get(c) if c is not None else None for c in history]
         season = int(config["season"] or info.get("season") or 1)
         if baseline == "ets":
-            to_raw = affine_to_raw(x_normalizer, X.shape[1], [c for c in history if c is not None])
-            info["baseline_ets"] = fitted_smoother(config, history, X_train_normalized, season, to_raw)
+            cols = [c for c in history if c is not None]
+            to_raw = affine_to_raw(x_normalizer, X.shape[1], cols)
+            m2, _ = long_season(X_train_normalized[:, cols[0]], season, index, config.get("long_season"))
+            info["baseline_ets"] = fitted_smoother(config, history, X_train_normalized, season, to_raw, m2)
         elif baseline is not None:
             positions = (choose_positions(*train_windows, history, L, h, k, season) if baseline == "auto" else
                          baseline_positions(L, h, k, season if baseline == "seasonal_naive" else 1))
@@ -249,8 +261,7 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
     history = info["target_history"]
     floors = {c: f for c, f in zip(history, info["window_floors"]) if c is not None and f is not None}
     if baseline == "ets":
-        ets = info["baseline_ets"]
-        smoother = ExponentialSmoothing(ets["season"], ets["params"], ets["to_raw"], ets.get("init", FIRST_WINDOW))
+        smoother = smoother_from_info(info["baseline_ets"])
         return WindowTransform(history, floors or None, smoother=smoother, steps_ahead=steps_ahead(h, k))
     positions = np.array(info["baseline_positions"], dtype=np.int64) if baseline is not None else None
     return WindowTransform(history, floors or None, positions)

@@ -1,5 +1,6 @@
 """The season a seasonal-naive baseline uses: given, read from a datetime index's frequency, or inferred from the
-autocorrelation of the training targets; and how many targets a season reaches back from.
+autocorrelation of the training targets; the long season the 'ets' baseline may add (the week of hourly data); and
+how many targets a season reaches back from.
 """
 from statistics import NormalDist
 
@@ -175,6 +176,49 @@ def choose_season(y, index=None, season=None, n_rows=None):
     if n_rows is not None and s > 1 and s >= n_rows:
         return 1, f"persistence: season {s} ({how}) needs more than {s} rows, got {n_rows}"
     return s, how
+
+
+MAX_LONG_SEASON = 400     # longer cycles are not tried (the smoother solves a d x d system per origin, d > m2)
+
+
+def long_season(y, m, index=None, configured=None):
+    """(m2, how): a second, longer season for the 'ets' baseline to try, or (1, why not). The smoother keeps it only
+    where its criterion says it earns its phases (``smoothing.ExponentialSmoothing.with_long_season``).
+
+    y: (N,) or (N, T) training targets; m: the season; index: as ``choose_season``'s; configured: config's
+    'long_season' (wins; 1: none). With a datetime index, data spaced below a day with a daily season get the week
+    (168 hours, 336 half-hours). Otherwise (no index, or another spacing) the autocorrelation of the detrended series
+    (scaled by n / (n - lag), as ``_acf_peak`` locates a peak) decides: where it is higher at a multiple k m (k >= 2,
+    up to N // 3) than at m by more than 2 / sqrt(N) (a row is more like the row a long season before than the row
+    a season before, as hourly demand is like last week's more than yesterday's), the shortest such lag within
+    2 / sqrt(N) of the highest. At most MAX_LONG_SEASON, and two long seasons of rows."""
+    if configured is not None:
+        return int(configured), "configured"
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)[:, 0]
+    n = len(y)
+    if m <= 1 or not np.all(np.isfinite(y)) or np.ptp(y) == 0:
+        return 1, "no season"
+    a = _datetime_values(getattr(index, "index", index) if hasattr(index, "attrs") else index)
+    step = float(np.median(np.diff(a).astype(np.int64))) if a is not None else 0.0
+    day = 86400 / step if step > 0 else 0.0
+    if 1 < day and day == round(day) and m == day:
+        m2, how = int(7 * day), "the week (from the DatetimeIndex)"
+    else:
+        max_lag = min(n // 3, MAX_LONG_SEASON)
+        if max_lag < 2 * m:
+            return 1, "too few rows"
+        t = np.arange(n, dtype=np.float64)
+        y = y / np.abs(y).max()
+        r = autocorrelation(y - np.polyval(np.polyfit(t, y, 1), t), max_lag)
+        r = r * n / (n - np.arange(max_lag + 1))            # without the biased estimator's pull towards lag 0
+        lags, margin = np.arange(2 * m, max_lag + 1, m), 2 / np.sqrt(n)          # about two standard errors
+        best = r[lags].max()
+        m2, how = int(lags[r[lags] >= best - margin][0]), "inferred from the autocorrelation"    # shortest near-best
+        if not best > r[m] + margin:
+            return 1, "the autocorrelation is not clearly higher at a multiple of the season"
+    if m2 > MAX_LONG_SEASON or n < 2 * m2:
+        return 1, f"{m2} is too long for the rows or for the smoother"
+    return m2, how
 
 
 def seasonal_coverage(n, L, horizon, season, steps=1):

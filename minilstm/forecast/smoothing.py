@@ -11,6 +11,10 @@ history column x_0..x_{N-1} (in the normalizer's units), season m::
 
     forecast of row t + d, made after row t:   l_t + (phi + phi^2 + ... + phi^d) b_t + s_{t+d-m ceil(d/m)}
 
+with, where it earns its phases, a long season w of m2 rows added to every forecast (yhat_t + w_{t mod m2}; the
+week of hourly data over its daily season, as in Taylor's double seasonal Holt-Winters, 2003), its phases fixed
+states fitted with the others (below) rather than smoothed: ``with_long_season``.
+
 Smoothing averages the noise out of the level and the seasonal profile over many seasons, which a
 network must otherwise learn from few windows (what ``tutorials/11_why_the_lstm_lost.ipynb`` shows).
 The parameters (alpha, beta, phi, gamma; with or without a trend, with or without a season) are chosen
@@ -62,10 +66,12 @@ MAX_FIT_ROWS = 2000      # the parameters are chosen on the last rows of a longe
 FITTED, FIRST_WINDOW = "least_squares", "first_window"     # how the filter's initial states are found
 AICC, MAE = "aicc", "mae"  # how the parameters are chosen (config['baseline_criterion']; MAE: as before AICc)
 CHUNK = 128              # rows whose responses are summed in one product (least_squares_states)
+REFRESH = 256            # rows between exact inverses in expanding_forecasts' recursive least squares
 
 
 def grid(seasonal):
-    """The candidate parameters: dict of arrays (P,) alpha, beta, phi, gamma, trend (0/1), season (0/1).
+    """The candidate parameters: dict of arrays (P,) alpha, beta, phi, gamma, trend (0/1), season (0/1), long (0: the
+    long season is tried later, ``with_long_season``).
 
     Within the usual bounds (Hyndman et al., 2008): beta <= alpha (the trend moves no faster than the
     level) and gamma <= 1 - alpha (the season does not absorb what the level takes)."""
@@ -74,12 +80,13 @@ def grid(seasonal):
     rows = [(a, b, p, g, t, s) for a in ALPHAS for (b, p, t) in trends if b <= a
             for (g, s) in seasons if g <= 1 - a + 1e-9]
     cols = np.array(rows, dtype=np.float64).T
-    return dict(zip(("alpha", "beta", "phi", "gamma", "trend", "season"), cols))
+    return dict(zip(("alpha", "beta", "phi", "gamma", "trend", "season"), cols), long=np.zeros(len(rows)))
 
 
-def initial_states(x, L, m, trend, season):
+def initial_states(x, L, m, trend, season, m2=1):
     """The states before row 0 from the first L rows of x (S, N) only (the rows before the first origin),
-    for P parameter sets (trend, season: (P,) flags): level (S, P), trend (S, P), season (S, P, m).
+    for P parameter sets (trend, season: (P,) flags): level (S, P), trend (S, P), season (S, P, m + long_phases(m2)),
+    the long season's m2 phases (``long``) after the season's m, all 0 (a window shows no long season).
 
     A least-squares line through those rows gives the level at row 0 and the slope (the trend; 0 without
     one); the season (with at least one full season in them) is each phase's mean deviation from the line
@@ -99,7 +106,14 @@ def initial_states(x, L, m, trend, season):
     b = slope[:, None] * trend[None, :]                                 # (S, P)
     lev = np.broadcast_to(line0[:, None], b.shape) - b                  # so that l + b is row 0's level
     s = dev[:, None, :] * season[None, :, None]                         # (S, P, m)
+    if m2 > 1:
+        s = np.concatenate([s, np.zeros(s.shape[:2] + (m2,))], axis=2)
     return lev, b, s
+
+
+def long_phases(m2):
+    """How many phases the long season adds to the season states: m2, or 0 without one (m2 <= 1)."""
+    return m2 if m2 > 1 else 0
 
 
 def season_used(m, L, N):
@@ -113,24 +127,28 @@ def damping(params, ds):
     return np.concatenate([np.zeros((len(powers), 1)), np.cumsum(powers, axis=1)], axis=1)[:, ds]
 
 
-def forecasts(lev, b, s, damp, t, ds):
-    """The forecasts (S, P, k) of rows t - 1 + ds made after row t - 1 from the states (S, P), (S, P), (S, P, m)."""
-    return lev[:, :, None] + damp[None] * b[:, :, None] + s[:, :, (t - 1 + ds) % s.shape[2]]
+def forecasts(lev, b, s, damp, t, ds, m, m2=1):
+    """The forecasts (S, P, k) of rows t - 1 + ds made after row t - 1 from the states (S, P), (S, P) and
+    (S, P, m + long_phases(m2)). The long season's phase of row t is s[..., m + t % m2]: fixed, as the initial
+    states left it (only the season's phases are updated by the errors)."""
+    f = lev[:, :, None] + damp[None] * b[:, :, None] + s[:, :, (t - 1 + ds) % m]
+    return f + s[:, :, m + (t - 1 + ds) % m2] if m2 > 1 else f
 
 
-def unit_states(params, m):
-    """The d = 2 + m initial states, one at a time (row j of each array: state j set to 1, the others 0):
-    level (d, P), trend (d, P), season (d, P, m). A state a candidate does not use (no trend, no season) stays 0."""
-    d, P = 2 + m, len(params["alpha"])
-    lev, b, s = np.zeros((d, P)), np.zeros((d, P)), np.zeros((d, P, m))
+def unit_states(params, m, m2=1):
+    """The d = 2 + m + long_phases(m2) initial states, one at a time (row j of each array: state j set to 1, the
+    others 0): level (d, P), trend (d, P), season (d, P, d - 2). A state a candidate does not use (no trend, no
+    season, no long season) stays 0."""
+    d, P = 2 + m + long_phases(m2), len(params["alpha"])
+    lev, b, s = np.zeros((d, P)), np.zeros((d, P)), np.zeros((d, P, d - 2))
     lev[0], b[1] = 1.0, params["trend"]
-    for i in range(m):
-        s[2 + i, :, i] = params["season"]
+    for i in range(d - 2):
+        s[2 + i, :, i] = params["season"] if i < m else params["long"]
     return lev, b, s
 
 
 def as_vector(lev, b, s):
-    """States (P,), (P,), (P, m) -> (P, 2 + m), in unit_states' order; as_states is the inverse."""
+    """States (P,), (P,), (P, m + long_phases(m2)) -> (P, d), in unit_states' order; as_states is the inverse."""
     return np.concatenate([lev[:, None], b[:, None], s], axis=1)
 
 
@@ -138,7 +156,7 @@ def as_states(v):
     return v[:, 0], v[:, 1], v[:, 2:]
 
 
-def responses(x, params, m):
+def responses(x, params, m, m2=1):
     """The filter over one series x (N,) as a linear system: the forecasts depend on the initial states x0 (d,)
     linearly, so it runs from x0 = 0 over x (index 0) and from each unit state over zeros (1..d) at once.
 
@@ -146,7 +164,7 @@ def responses(x, params, m):
     and, for t >= 1, the one-step error e0 (P,) of row t-1 from x0 = 0 and the response r (d, P) of its
     forecast to each initial state: the error from x0 is e0 - x0 . r."""
     a, beta, phi, g = (params[k][None, :] for k in ("alpha", "beta", "phi", "gamma"))
-    units = unit_states(params, m)
+    units = unit_states(params, m, m2)
     lev, b, s = (np.concatenate([np.zeros_like(u[:1]), u]) for u in units)
     e0 = r = None
     for t in range(len(x) + 1):
@@ -154,6 +172,8 @@ def responses(x, params, m):
         if t == len(x):
             return
         yhat = lev + phi * b + s[:, :, t % m]
+        if m2 > 1:
+            yhat = yhat + s[:, :, m + t % m2]
         e = -yhat
         e[0] += x[t]
         e0, r = e[0], yhat[1:]
@@ -162,7 +182,7 @@ def responses(x, params, m):
         s[:, :, t % m] += g * e
 
 
-def least_squares_states(x, params, m, prior):
+def least_squares_states(x, params, m, prior, m2=1):
     """The initial states (P, d) minimising, for every candidate at once, the one-step squared errors over
     the rows of x (N,) plus |x0 - prior|^2 (prior (P, d): the first window's states, ``initial_states``).
 
@@ -170,12 +190,12 @@ def least_squares_states(x, params, m, prior):
     moved between the level and the season) and keeps a short span from fitting its noise. This is how
     statsforecast's AutoETS and R's ets() start their filters: the initial states are estimated, not
     read off the first rows, which matters for a series with a slow level or season (small alpha, gamma)."""
-    d = 2 + m
+    d = 2 + m + long_phases(m2)
     A = np.zeros((len(params["alpha"]), d, d))
     c = np.array(prior, dtype=np.float64)
     chunk = []                                                          # the responses r of CHUNK rows, (P, rows, d)
     with np.errstate(over="ignore", invalid="ignore"):                  # an unstable candidate: its prior kept
-        for t, _, e0, r in responses(x, params, m):
+        for t, _, e0, r in responses(x, params, m, m2):
             if t:
                 chunk.append(r.T)
                 c += (r * e0).T
@@ -188,7 +208,7 @@ def least_squares_states(x, params, m, prior):
     return np.linalg.solve(A + np.eye(d), c[:, :, None])[:, :, 0]
 
 
-def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None, init=None, absolute=False):
+def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None, init=None, absolute=False, m2=1):
     """The filter over x (S, N) for every parameter set in ``params`` (arrays (P,)) at once, its initial states
     ``init`` (level (S, P), trend (S, P), season (S, P, m)) or, by default, from the first L rows (``initial_states``).
 
@@ -202,7 +222,7 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None
     S, N = x.shape
     m = season_used(m, L, N)
     a, beta, phi, g = (params[k][None, :] for k in ("alpha", "beta", "phi", "gamma"))
-    lev, b, s = initial_states(x, L, m, params["trend"], params["season"]) if init is None else init
+    lev, b, s = initial_states(x, L, m, params["trend"], params["season"], m2) if init is None else init
     s = np.array(s, dtype=np.float64)
     ds = np.asarray(ds, dtype=np.int64)
     damp = damping(params, ds)
@@ -211,7 +231,7 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None
     out, err, count = {}, 0.0, 0
     for t in range(N + 1):
         if t in want or (origins is None and t == N):
-            f = forecasts(lev, b, s, damp, t, ds)                               # (S, P, k)
+            f = forecasts(lev, b, s, damp, t, ds, m, m2)                        # (S, P, k)
             f = f if back is None else back(f)
             if score_to is None:
                 out[t] = f
@@ -224,7 +244,8 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None
                     count += S * int(ok.sum())
         if t == N:
             break
-        e = x[:, t:t + 1] - (lev + phi * b + s[:, :, t % m])
+        yhat = lev + phi * b + s[:, :, t % m]
+        e = x[:, t:t + 1] - (yhat + s[:, :, m + t % m2] if m2 > 1 else yhat)
         lev = lev + phi * b + a * e
         b = phi * b + beta * e
         s[:, :, t % m] += g * e
@@ -234,12 +255,14 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None
     return np.stack([out[int(o)] for o in origins], axis=1) if origins is not None else out[N]
 
 
-def n_parameters(params, m):
+def n_parameters(params, m, m2=1):
     """(P,): what each candidate estimates: alpha, beta and phi with a trend (phi only when damped, phi < 1), gamma
-    when its season is updated (gamma > 0), and the initial states: the level, the trend, m - 1 season phases."""
+    when its season is updated (gamma > 0), and the initial states: the level, the trend, m - 1 season phases, and
+    the long season's phases beyond what the season already holds (m2 - m when m divides m2, else m2 - 1)."""
     trend, season = params["trend"], params["season"]
     smoothing = 1 + trend * (1 + (params["phi"] < 1)) + (params["gamma"] > 0)
-    return smoothing + 1 + trend + season * (m - 1)
+    extra = (m2 - m if m > 1 and m2 % m == 0 else m2 - 1) if m2 > 1 else 0
+    return smoothing + 1 + trend + season * (m - 1) + params.get("long", 0) * extra
 
 
 def criterion(mse, n, k, jacobian=0.0, floor=0.0, penalty=True):
@@ -261,36 +284,55 @@ def criterion(mse, n, k, jacobian=0.0, floor=0.0, penalty=True):
     return np.where(n - k - 1 > 0, aicc, np.inf)
 
 
-def prior_states(x, params, m, L):
+def prior_states(x, params, m, L, m2=1):
     """(P, d): the first L rows' states (``initial_states``) of the series x (N,), as vectors."""
-    lev, b, s = initial_states(x[None], L, m, params["trend"], params["season"])
+    lev, b, s = initial_states(x[None], L, m, params["trend"], params["season"], m2)
     return as_vector(lev[0], b[0], s[0])
 
 
-def fitted_run(x, params, m, L, ds, **kw):
+def fitted_run(x, params, m, L, ds, m2=1, **kw):
     """``run`` over one series x (N,) from the initial states that fit all of its rows (``least_squares_states``):
     what a model is scored with when choosing its parameters on the training rows."""
     m = season_used(m, L, len(x))
-    x0 = least_squares_states(x, params, m, prior_states(x, params, m, L))
-    return run(x[None], params, m, L, ds, init=tuple(v[None] for v in as_states(x0)), **kw)
+    x0 = least_squares_states(x, params, m, prior_states(x, params, m, L, m2), m2)
+    return run(x[None], params, m, L, ds, init=tuple(v[None] for v in as_states(x0)), m2=m2, **kw)
 
 
-def expanding_forecasts(x, params, m, L, ds, origins, back=None):
+def expanding_forecasts(x, params, m, L, ds, origins, back=None, m2=1):
     """The forecasts (len(origins), P, k) from each origin t of one series x (N,), the initial states fitted
     afresh at each origin on the rows before it only (``least_squares_states`` over rows < t, the first window's
-    states as the prior), so that no forecast reads a row at or after its origin."""
+    states as the prior), so that no forecast reads a row at or after its origin.
+
+    With a long season (m2 > 1: d = 2 + m + m2 states, a d x d solve per origin took 15 s for a week of half-hours
+    over 5,000 origins) the inverse M = (A + I)^-1 follows each row's response r by Sherman-Morrison,
+    M <- M - (M r)(M r)^T / (1 + r^T M r) (recursive least squares), and is computed afresh every REFRESH rows so
+    that rounding cannot drift; the states are then M c, the same least squares (to ~1e-12)."""
     m = season_used(m, L, len(x))
     ds = np.asarray(ds, dtype=np.int64)
-    damp, prior = damping(params, ds), prior_states(x, params, m, L)
-    want, d = {int(o) for o in origins}, 2 + m
-    A, c, out = np.zeros((len(prior), d, d)), prior.copy(), {}
-    for t, (lev, b, s), e0, r in responses(x[:max(want)], params, m):
+    damp, prior = damping(params, ds), prior_states(x, params, m, L, m2)
+    want, d = {int(o) for o in origins}, 2 + m + long_phases(m2)
+    A, c, out, M, chunk = np.zeros((len(prior), d, d)), prior.copy(), {}, None, []
+    for t, (lev, b, s), e0, r in responses(x[:max(want)], params, m, m2):
         if t:
-            A += np.einsum("ip,jp->pij", r, r)
             c += (r * e0).T
+            if not long_phases(m2):
+                A += np.einsum("ip,jp->pij", r, r)
+            else:                                           # A summed REFRESH rows at a time, as M needs it
+                chunk.append(r.T)
+                if M is not None and len(chunk) < REFRESH:
+                    u = np.matmul(M, r.T[:, :, None])[:, :, 0]                     # M r, (P, d)
+                    M -= u[:, :, None] * (u / (1 + (r.T * u).sum(axis=1))[:, None])[:, None, :]
+        if chunk and (len(chunk) == REFRESH or t in want and M is None):
+            R = np.stack(chunk, axis=1)
+            A += np.matmul(R.transpose(0, 2, 1), R)
+            M, chunk = np.linalg.inv(A + np.eye(d)), []
         if t in want:
-            x0 = np.linalg.solve(A + np.eye(d), c[:, :, None])[:, :, 0]          # (P, d)
-            f = forecasts(lev, b, s, damp, t, ds)                              # (1 + d, P, k)
+            if long_phases(m2):
+                M = np.linalg.inv(A + np.eye(d)) if M is None else M
+                x0 = np.matmul(M, c[:, :, None])[:, :, 0]
+            else:
+                x0 = np.linalg.solve(A + np.eye(d), c[:, :, None])[:, :, 0]      # (P, d)
+            f = forecasts(lev, b, s, damp, t, ds, m, m2)                       # (1 + d, P, k)
             f = f[0] + np.einsum("pd,dpk->pk", x0, f[1:])
             out[t] = f if back is None else back(f)
     return np.stack([out[int(o)] for o in origins])
@@ -308,10 +350,14 @@ class ExponentialSmoothing:
     tried on log(raw) (a multiplicative season and trend: the swing grows with the level, as in
     airline passengers), and kept if its criterion is lower (``criterion``, in the original units). A later
     raw value <= 0 is then read as LOG_FLOOR x the smallest positive training value, with a ``UserWarning``.
+
+    m2: a long season (the week of hourly data; ``seasons.long_season``), or 1 for none: tried on the chosen
+    form (``with_long_season``) and kept where its criterion is lower. It is modelled where rows are given
+    (``row_forecasts``), not from windows alone, which are shorter than it.
     """
 
-    def __init__(self, m, params=None, to_raw=None, init=FITTED, criterion=AICC):
-        self.m, self.params = int(m), params
+    def __init__(self, m, params=None, to_raw=None, init=FITTED, criterion=AICC, m2=1):
+        self.m, self.params, self.m2 = int(m), params, int(m2)
         self.to_raw, self.init, self.criterion = to_raw, init, criterion
 
     def _log(self, x, c, floor=None):
@@ -342,20 +388,46 @@ class ExponentialSmoothing:
         for c in range(x.shape[1]):
             xc = x[None, :, c]
             score = self._score(xc[0], cand, n_params, L, ds, first)
-            best, log = int(np.argmin(score)), None                    # the first of equals: the simpler
+            best, log, z, jacobian = int(np.argmin(score)), None, xc, 0.0    # the first of equals: the simpler
             raw = None if self.to_raw is None or self.to_raw[c] is None else self.to_raw[c][0] * xc + self.to_raw[c][1]
             if raw is not None and (raw > 0).all():
-                z, back = self._log(xc, c)
+                zl, back = self._log(xc, c)
+                jl = 0.0
                 if self.criterion == AICC:                             # dz/dx = a / raw, over the scored rows
-                    jacobian = float(np.log(raw[0, first:] / abs(self.to_raw[c][0])).sum())
-                    score_log = self._score(z[0], cand, n_params, L, ds, first, jacobian=jacobian)
+                    jl = float(np.log(raw[0, first:] / abs(self.to_raw[c][0])).sum())
+                    score_log = self._score(zl[0], cand, n_params, L, ds, first, jacobian=jl)
                 else:
-                    score_log = self._score(z[0], cand, n_params, L, ds, first, back=back, target=xc)
+                    score_log = self._score(zl[0], cand, n_params, L, ds, first, back=back, target=xc)
                 if score_log.min() < score[best]:
-                    best, log = int(np.argmin(score_log)), LOG_FLOOR * float(raw.min())
+                    best, log, z, jacobian = int(np.argmin(score_log)), LOG_FLOOR * float(raw.min()), zl, jl
+                    score = score_log
             chosen = {k: float(v[best]) for k, v in cand.items()}
+            if self.m2 > 1 and self.criterion == AICC:
+                chosen = self.with_long_season(z[0], chosen, float(score[best]), m, L, ds, first, jacobian)
             self.params.append(dict(chosen, log=float(log is not None), floor=log or 0.0))
         return self
+
+    def with_long_season(self, z, chosen, score, m, L, ds, first, jacobian):
+        """The chosen form's parameters (a dict of floats) with the long season m2 added, if one of them has a lower
+        criterion than ``score`` (the chosen's), else ``chosen``. z (N,): the series in the form chosen (logs or not).
+
+        The long season's phases are fixed states (no gamma), fitted with the others by least squares on the rows
+        before each origin, so the profile is re-estimated from every origin's history. Tried with the chosen trend
+        and season and every alpha and gamma (the level no longer has to follow the long cycle), not the whole grid
+        (its d x d systems, d = 2 + m + m2, for every candidate). Needs two long seasons of rows."""
+        if len(z) < 2 * self.m2:
+            return chosen
+        cand = grid(chosen["season"] > 0)
+        same = np.ones(len(cand["alpha"]), dtype=bool)
+        for k in ("beta", "phi", "trend", "season"):
+            same &= cand[k] == chosen[k]
+        cand = {k: v[same] for k, v in cand.items()}
+        cand["long"] = np.ones(len(cand["alpha"]))
+        score_long = self._score(z, cand, n_parameters(cand, m, self.m2), L, ds, first, jacobian=jacobian,
+                                 m2=self.m2)
+        if score_long.min() < score:
+            return {k: float(v[int(np.argmin(score_long))]) for k, v in cand.items()}
+        return chosen
 
     def _score(self, x, cand, k, L, ds, first, jacobian=0.0, **kw):
         """Every candidate's score (P,) on the rows of x (N,) for the steps ds, the forecasts scored on rows
@@ -368,7 +440,7 @@ class ExponentialSmoothing:
         scale = float(np.max(np.abs(x))) if self.criterion == AICC else 1.0
         scale = scale if np.isfinite(scale) and scale > 0 else 1.0
         if self.init == FITTED:
-            err = fitted_run(x / scale, cand, self.m, L, ds, **kw)
+            err = fitted_run(x / scale, cand, self.m, L, ds, **kw)                 # kw: m2 for a long season
         else:
             err = run(x[None] / scale, cand, self.m, L, ds, **kw)
         if self.criterion == MAE:
@@ -382,6 +454,10 @@ class ExponentialSmoothing:
 
     def _candidate(self, c):
         return {k: np.array([v]) for k, v in self.params[c].items() if k not in ("log", "floor")}
+
+    def _m2(self, c):
+        """The long season column c's smoother models: m2, or 1 (none chosen, or a file saved before)."""
+        return self.m2 if self.params[c].get("long", 0) else 1
 
     def _run(self, x, c, L, ds, **kw):
         p = self._candidate(c)
@@ -400,7 +476,7 @@ class ExponentialSmoothing:
             p = self._candidate(c)
             z, back = (self._log(x[None, :, c], c, self.params[c]["floor"]) if self.params[c]["log"]
                        else (x[None, :, c], None))
-            out.append(expanding_forecasts(z[0], p, self.m, L, ds, origins, back=back)[:, 0])
+            out.append(expanding_forecasts(z[0], p, self.m, L, ds, origins, back=back, m2=self._m2(c))[:, 0])
         return np.stack(out, axis=-1)
 
     def window_forecasts(self, Xw, ds):
