@@ -93,6 +93,7 @@ PROBES = {
         "first_params": result.trials[0]["params"], "same": bool(np.array_equal(one.forecasts, two.forecasts))}""",
     "11_why_the_lstm_lost": """{
         "summary": summary, "ablations": ablation_medians, "scores": scores, "still_losing": still_losing,
+        "victoria": victoria_by_ablation,
         "kept": bool(default.info["network_kept"]), "windows": int(plain.info["n_train_windows"]),
         "n_params": int(n_params), "baseline": default.info["baseline"], "plain_baseline": plain.info["baseline"]}""",
     "12_covariates_many_series_quantiles": """{
@@ -305,6 +306,8 @@ def claims_11(c):
     if not c["kept"]:                                                 # the gate left the smoother alone
         assert c["scores"]["minilstm default"] == pytest.approx(c["scores"]["smoother alone"], rel=1e-5)
     assert s["worst_after"] in c["still_losing"] and "austres" in c["still_losing"]
+    v = c["victoria"]                                                 # the long season: Victoria's week
+    assert v["today's defaults"] < 1.25 < v["no long season"] and "victoria" not in c["still_losing"]
 
 
 def claims_12(c):

@@ -13,7 +13,9 @@ history column x_0..x_{N-1} (in the normalizer's units), season m::
 
 with, where it earns its phases, a long season w of m2 rows added to every forecast (yhat_t + w_{t mod m2}; the
 week of hourly data over its daily season, as in Taylor's double seasonal Holt-Winters, 2003), its phases fixed
-states fitted with the others (below) rather than smoothed: ``with_long_season``.
+states fitted with the others (below) rather than smoothed: ``with_long_season``. On Victoria's hourly demand a
+day ahead it took the smoother from 0.85 to 0.57 MASE (MSTL 0.58), on its half-hourly demand in another winter
+from 0.93 to 0.44 (MSTL 0.44); tried on four hourly weather series, it was not kept (``bench_smoother.py``).
 
 Smoothing averages the noise out of the level and the seasonal profile over many seasons, which a
 network must otherwise learn from few windows (what ``tutorials/11_why_the_lstm_lost.ipynb`` shows).
