@@ -18,6 +18,7 @@ from minilstm.forecast.smoothing import (
     as_states,
     expanding_forecasts,
     least_squares_states,
+    n_parameters,
     prior_states,
     run,
 )
@@ -89,9 +90,9 @@ def test_the_long_season_is_inferred_from_the_index_or_the_autocorrelation():
     assert long_season(y, 1)[0] == 1
 
 
-def smoother(y, m=24, m2=168):
+def smoother(y, m=24, m2=168, L=48):
     mu, sd = y.mean(), y.std()
-    return ExponentialSmoothing(m, to_raw=[[sd, mu]], m2=m2).fit(((y - mu) / sd)[:, None], 48, np.arange(1, 25))
+    return ExponentialSmoothing(m, to_raw=[[sd, mu]], m2=m2).fit(((y - mu) / sd)[:, None], L, np.arange(1, 25))
 
 
 def test_the_long_season_is_kept_where_it_earns_its_phases():
@@ -112,6 +113,22 @@ def test_the_long_season_is_kept_where_it_earns_its_phases():
         truth = np.stack([z[o:o + 24] for o in origins])
         err[name] = np.abs(f[origins - 48] - truth).mean()
     assert err["kept"] < 0.8 * err["off"]
+
+
+def test_too_few_rows_to_judge_the_long_season_keep_it_out():
+    """With fewer scored rows than the long candidates have parameters their AICc is undefined: they are not tried
+    (scored by the likelihood alone, the long season won on a daily cycle with no week)."""
+    for n in (336, 420, 500):
+        assert smoother(weekly(n, week=0.0), L=168).params[0]["long"] == 0.0
+
+
+def test_the_long_season_counts_the_phases_the_season_does_not_hold():
+    base = {k: np.array([v]) for k, v in P.items()}
+    no_season = dict(base, season=np.array([0.0]), gamma=np.array([0.0]))
+    k = n_parameters(base, 24, 168) - n_parameters(dict(base, long=np.array([0.0])), 24, 168)
+    assert k == 168 - 24                                                      # the daily profile is the season's
+    assert n_parameters(no_season, 24, 168) - n_parameters(dict(no_season, long=np.array([0.0])), 24, 168) == 167
+    assert n_parameters(base, 4, 6) - n_parameters(dict(base, long=np.array([0.0])), 4, 6) == 6 - 2     # gcd 2
 
 
 def hourly_model(**settings):
@@ -148,7 +165,7 @@ def strip_long(meta):
 
 
 @pytest.mark.parametrize("bad", [{"long_season": 10 ** 6}, {"long_season": 0}, {"long_season": 2.5}, {"long": 2.0},
-                                 {"long": float("nan")}])
+                                 {"long": float("nan")}, {"long": True}])
 def test_a_tampered_long_season_in_a_file_is_refused(bad, hourly, tmp_path):
     _, m = hourly
 
@@ -164,6 +181,9 @@ def test_a_tampered_long_season_in_a_file_is_refused(bad, hourly, tmp_path):
 def test_a_bad_long_season_setting_is_refused(value):
     with pytest.raises(ConfigError, match="long_season"):
         LSTMModel({"long_season": value})
+    with pytest.raises(ConfigError, match="only by the 'aicc' criterion"):     # 'mae' cannot judge its phases
+        LSTMModel({"long_season": 168, "baseline_criterion": "mae"})
+    LSTMModel({"long_season": 1, "baseline_criterion": "mae"})
 
 
 def test_no_fold_sees_a_row_at_or_after_its_origin_with_a_long_season():

@@ -142,7 +142,8 @@ def _check_ets(ets, n_columns, path):
         isinstance(ets["params"], list) and len(ets["params"]) == n_columns and \
         isinstance(ets["to_raw"], list) and len(ets["to_raw"]) == n_columns
     ok = ok and all(isinstance(p, dict) and set(p) - {"long"} == set(unit) | {"floor"} and number(p["floor"], 0)
-                    and all(number(p[k], 0, 1) for k in unit) and p.get("long", 0) in (0, 1) for p in ets["params"])
+                    and all(number(p[k], 0, 1) for k in unit + ("long",) if k in p) and p.get("long", 0) in (0, 1)
+                    for p in ets["params"])
     ok = ok and all(r is None or isinstance(r, list) and len(r) == 2 and all(number(v) for v in r) and r[0] != 0
                     for r in ets["to_raw"])
     ok = ok and all(not p["log"] or r is not None for p, r in zip(ets["params"], ets["to_raw"]))

@@ -260,10 +260,11 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None
 def n_parameters(params, m, m2=1):
     """(P,): what each candidate estimates: alpha, beta and phi with a trend (phi only when damped, phi < 1), gamma
     when its season is updated (gamma > 0), and the initial states: the level, the trend, m - 1 season phases, and
-    the long season's phases beyond what the season already holds (m2 - m when m divides m2, else m2 - 1)."""
+    the long season's phases beyond what the season already holds (m2 - gcd(m, m2) with a season: m2 - m when m
+    divides m2; m2 - 1 without one)."""
     trend, season = params["trend"], params["season"]
     smoothing = 1 + trend * (1 + (params["phi"] < 1)) + (params["gamma"] > 0)
-    extra = (m2 - m if m > 1 and m2 % m == 0 else m2 - 1) if m2 > 1 else 0
+    extra = m2 - np.where(season > 0, np.gcd(m, m2), 1) if m2 > 1 else 0
     return smoothing + 1 + trend + season * (m - 1) + params.get("long", 0) * extra
 
 
@@ -416,7 +417,8 @@ class ExponentialSmoothing:
         The long season's phases are fixed states (no gamma), fitted with the others by least squares on the rows
         before each origin, so the profile is re-estimated from every origin's history. Tried with the chosen trend
         and season and every alpha and gamma (the level no longer has to follow the long cycle), not the whole grid
-        (its d x d systems, d = 2 + m + m2, for every candidate). Needs two long seasons of rows."""
+        (its d x d systems, d = 2 + m + m2, for every candidate). Needs two long seasons of rows, and more scored
+        rows than the long candidates have parameters (else their AICc is undefined and they are not tried)."""
         if len(z) < 2 * self.m2:
             return chosen
         cand = grid(chosen["season"] > 0)
@@ -425,8 +427,10 @@ class ExponentialSmoothing:
             same &= cand[k] == chosen[k]
         cand = {k: v[same] for k, v in cand.items()}
         cand["long"] = np.ones(len(cand["alpha"]))
-        score_long = self._score(z, cand, n_parameters(cand, m, self.m2), L, ds, first, jacobian=jacobian,
-                                 m2=self.m2)
+        k = n_parameters(cand, m, self.m2)
+        if len(z) - first - k.min() - 2 <= 0:                   # more phases than the rows can judge: AICc undefined
+            return chosen
+        score_long = self._score(z, cand, k, L, ds, first, jacobian=jacobian, m2=self.m2)
         if score_long.min() < score:
             return {k: float(v[int(np.argmin(score_long))]) for k, v in cand.items()}
         return chosen
