@@ -168,6 +168,17 @@ class Adam(Optimizer):
             p -= self.lr * (self.m[k] / c1) / (xp.sqrt(self.v[k] / c2) + self.eps)
 
 
+def compile_ahead(params):
+    """On a cold first run, have the compiled Adam and moving-average passes for ``params`` (a dict of arrays) built
+    while ``kernels.compile_ahead``'s helper builds the LSTM's backward, instead of after it
+    (``compile_ahead.meanwhile``; nothing happens when those passes do not apply or no helper starts)."""
+    arrays = list(params.values())
+    fused = compiled_passes(arrays)
+    if fused is not None:
+        from .kernels import compile_ahead as ahead
+        ahead.meanwhile(lambda: fused.compile_for(arrays))
+
+
 def compiled_passes(*columns):
     """``minilstm.kernels.numba_optim`` when its compiled passes apply, else None (the NumPy lines run).
 

@@ -109,12 +109,17 @@ import json, sys
 import numpy as np
 from numba.core.registry import CPUDispatcher
 from minilstm import LSTMModel
-from minilstm.kernels import numba_cpu
+from minilstm.kernels import compile_ahead, numba_cpu, numba_optim
+ready, _wait = [], compile_ahead.wait
+def wait():                                  # is the optimizer's pass built when the first backward starts?
+    _wait()
+    ready.append(bool(numba_optim._adam_update_all.overloads) and bool(numba_optim._average_update_all.overloads))
+compile_ahead.wait = wait
 m = LSTMModel(hidden_size=6, num_layers=2, sequence_length=8, epochs=2, batch_size=16, kernels="numba",
               seed=0).fit(np.sin(np.arange(120.0) / 3), verbose=False)
 backward = [numba_cpu._backward_rows, numba_cpu._backward_rows_par]
 print(json.dumps({"hits": sum(sum(d.stats.cache_hits.values()) for d in backward),
-                  "misses": sum(sum(d.stats.cache_misses.values()) for d in backward),
+                  "misses": sum(sum(d.stats.cache_misses.values()) for d in backward), "optimizer_ready": ready[0],
                   "pred": m.predict(np.sin(np.arange(40.0) / 3)).ravel().tolist()}))
 """
 
@@ -130,5 +135,41 @@ def test_a_cold_first_fit_loads_its_backward_from_the_helper_and_learns_the_same
         assert out.returncode == 0, out.stderr[-3000:]
         runs[switch] = json.loads(out.stdout.strip().splitlines()[-1])
     assert runs["on"]["hits"] > 0 and runs["on"]["misses"] == 0       # the backward came from the helper's cache
+    assert runs["on"]["optimizer_ready"]                               # and Adam's pass compiled while it waited
     assert runs["0"]["hits"] == 0 and runs["0"]["misses"] > 0          # switched off: compiled here
+    assert not runs["0"]["optimizer_ready"]                            # after the backward, as before
     assert runs["on"]["pred"] == runs["0"]["pred"]                     # and the same model, bitwise
+
+
+class _Helper:
+    """A stand-in for the helper process: its wait() records when it is called."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def wait(self, timeout=None):
+        self.log.append("helper done")
+
+
+def test_meanwhile_runs_its_tasks_while_the_helper_compiles_and_only_then(monkeypatch):
+    from minilstm.kernels import compile_ahead as ahead
+    log = []
+    monkeypatch.setattr(ahead, "_MEANWHILE", [])
+    monkeypatch.setattr(ahead, "_HELPER", {"proc": None, "tried": False})
+    ahead.meanwhile(lambda: log.append("stale"))
+    ahead.meanwhile(lambda: log.append("task"))                          # queued before the first forward: the latest
+    ahead._HELPER.update(proc=_Helper(log), tried=True)                  # ... which started a helper
+    ahead.wait()
+    assert log == ["task", "helper done"] and ahead._MEANWHILE == []
+    ahead.wait()                                                         # later backwards: nothing more
+    assert log == ["task", "helper done"]
+    ahead.meanwhile(lambda: log.append("late"))                          # the helper was tried and is done: dropped
+    assert ahead._MEANWHILE == []
+    ahead._HELPER.update(proc=_Helper(log))
+    ahead.meanwhile(lambda: 1 / 0)                                       # a failing task is a lost head start only
+    ahead.wait()
+    assert log[-1] == "helper done"
+    monkeypatch.setattr(ahead, "_HELPER", {"proc": None, "tried": False})
+    monkeypatch.setenv("MINILSTM_COMPILE_AHEAD", "0")
+    ahead.meanwhile(lambda: log.append("never"))
+    assert not ahead.start((), "x:y") and ahead._MEANWHILE == []          # no helper starts: the queue is dropped

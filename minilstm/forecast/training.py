@@ -26,7 +26,7 @@ from ..backend import resolve_device, to_numpy
 from ..errors import ConfigError
 from ..functional import LOSSES, pinball_loss
 from ..nn import GRU, LSTM, Linear
-from ..optim import Adam, AdamW, clip_grad_norm, compiled_passes
+from ..optim import Adam, AdamW, clip_grad_norm, compile_ahead, compiled_passes
 from .config import n_quantiles
 from .future import n_leads
 from .progress import EpochProgress
@@ -265,6 +265,7 @@ def train(net, Xw, Y, tr, va, cfg, verbose=True):
     res = TrainResult()
     best, best_params, bad_epochs, flat = math.inf, net.snapshot(), 0, 0
     average = WeightAverage(net.params, cfg["weight_average"]) if cfg["weight_average"] else None
+    compile_ahead(net.params)                             # a cold first step: its optimizer compiles meanwhile
     try:
         for epoch in range(1, E + 1):
             te = time.perf_counter()

@@ -5,8 +5,10 @@ On a fresh install every compiled kernel is built at its first call and kept in 
 half of that work) and then the backward pass (the other half), one after the other, on one core. So the
 first training forward of a process whose cache holds no LSTM backward yet (``start``) starts a helper
 process that compiles the backward for the same types, on the second core, while this process compiles
-the forward; the first backward (``wait``) waits for it and then loads the backward from the cache.
-Measured on 2 cores (``benchmarks/bench_cold_start.py``): see ``benchmarks/README.md``.
+the forward; the first backward (``wait``) waits for it and then loads the backward from the cache. While it
+waits, this process compiles what the step needs after the backward (``meanwhile``: the optimizer's passes,
+queued by ``optim.compile_ahead``; 1.0-1.2 s of the first run). Measured on 2 cores
+(``benchmarks/bench_cold_start.py``): see the README's Basic usage.
 
 The helper compiles only functions the forward does not, or the same ones with the same types, so the two
 processes never write different entries of one function's cache index at once (Numba's index update is a
@@ -23,12 +25,14 @@ import threading
 
 WAIT_SECONDS = 300
 _HELPER = {"proc": None, "tried": False}
+_MEANWHILE = []                                               # compilation this process does while it waits
 _LOCK = threading.Lock()
 
 
 def _forget():
     """In a forked child: the parent's helper is not this process's to wait for, and the parent decided."""
     _HELPER.update(proc=None, tried=True)
+    _MEANWHILE.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -57,17 +61,28 @@ def start(dispatchers, target, *args):
             return False
         _HELPER["tried"] = True
     from . import threads
-    if os.environ.get("MINILSTM_COMPILE_AHEAD", "1") == "0" or threads.cores() < 2:
-        return False
-    if not all(_cold(d) for d in dispatchers):
+    if os.environ.get("MINILSTM_COMPILE_AHEAD", "1") == "0" or threads.cores() < 2 or \
+            not all(_cold(d) for d in dispatchers):
+        _MEANWHILE.clear()
         return False
     command = [sys.executable, "-m", "minilstm.kernels.compile_ahead", target, *(str(a) for a in args)]
     try:
         _HELPER["proc"] = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL)
     except OSError:
+        _MEANWHILE.clear()
         return False
     return True
+
+
+def meanwhile(task):
+    """Queue ``task`` (a function of no arguments that compiles what the first training step needs after its
+    backward: the optimizer's passes) to run in this process while the helper compiles, at the first ``wait``:
+    this process would otherwise sit idle there. Dropped when no helper starts (the work then happens at its
+    first real call, as it would without a helper); a task that fails is dropped too (the real call reports). One
+    task is kept, the latest (a model whose forward never reaches the compiled kernels holds no others' arrays)."""
+    if not _HELPER["tried"] or _HELPER["proc"] is not None:
+        _MEANWHILE[:] = [task]
 
 
 def wait():
@@ -76,8 +91,15 @@ def wait():
         return
     with _LOCK:
         proc, _HELPER["proc"] = _HELPER["proc"], None
+        tasks = list(_MEANWHILE)
+        _MEANWHILE.clear()
     if proc is None:
         return
+    for task in tasks:
+        try:
+            task()
+        except Exception:                                     # a head start only: the real call reports
+            pass
     try:
         proc.wait(timeout=WAIT_SECONDS)
     except subprocess.TimeoutExpired:

@@ -74,6 +74,14 @@ def adam_update(ps, gs, ms, vs, lr, b1, b2, c1, c2, eps):
                      cast(1.0 - b1), cast(b2), cast(1.0 - b2), cast(c1), cast(c2), cast(eps))
 
 
+def compile_for(arrays):
+    """Compile (or load from the cache) both passes for parameters of these arrays' dtypes, on zero copies of
+    them (nothing they hold is read or changed): ``optim.compile_ahead`` queues it for the first training step."""
+    z = [np.zeros_like(a) for a in arrays]
+    adam_update(z, z, z, z, 1e-3, 0.9, 0.999, 1.0, 1.0, 1e-8)
+    average_update(z, z, 0.5)
+
+
 def average_update(avgs, ws, d):
     """avg = d avg + (1 - d) w for sequences of NumPy arrays (the same conditions as ``adam_update``)."""
     _check("average_update", ("avg", "w"), (avgs, ws))
