@@ -113,6 +113,11 @@ def _datetime_values(index):
     return a if not np.isnat(a).any() else None
 
 
+def _index_of(o):
+    """A pandas object's index (a Series or DataFrame: what has ``attrs``), or o itself (an index or array)."""
+    return getattr(o, "index", o) if hasattr(o, "attrs") else o
+
+
 def season_from_index(index):
     """(season, name) implied by a datetime index's spacing, e.g. (24, 'hourly: daily cycle'); (None, '') if unknown.
 
@@ -142,7 +147,7 @@ def datetime_hint(*objs):
         attrs = getattr(o, "attrs", None)
         if isinstance(attrs, dict) and attrs.get("season"):
             return o
-        if _datetime_values(getattr(o, "index", o) if hasattr(o, "attrs") else o) is not None:
+        if _datetime_values(_index_of(o)) is not None:
             return o
     return None
 
@@ -198,7 +203,7 @@ def long_season(y, m, index=None, configured=None):
     n = len(y)
     if m <= 1 or not np.all(np.isfinite(y)) or np.ptp(y) == 0:
         return 1, "no season"
-    a = _datetime_values(getattr(index, "index", index) if hasattr(index, "attrs") else index)
+    a = _datetime_values(_index_of(index))
     step = float(np.median(np.diff(a).astype(np.int64))) if a is not None else 0.0
     day = 86400 / step if step > 0 else 0.0
     if 1 < day and day == round(day) and m == day:

@@ -129,12 +129,18 @@ def damping(params, ds):
     return np.concatenate([np.zeros((len(powers), 1)), np.cumsum(powers, axis=1)], axis=1)[:, ds]
 
 
+def plus_long_season(f, s, rows, m, m2):
+    """f (forecasts of ``rows``, an int or (k,) array) plus the long season's phase of each row, s[..., m + row % m2]:
+    fixed, as the initial states left it (only the season's phases are updated by the errors); f itself when
+    m2 <= 1."""
+    return f + s[:, :, m + rows % m2] if m2 > 1 else f
+
+
 def forecasts(lev, b, s, damp, t, ds, m, m2=1):
     """The forecasts (S, P, k) of rows t - 1 + ds made after row t - 1 from the states (S, P), (S, P) and
-    (S, P, m + long_phases(m2)). The long season's phase of row t is s[..., m + t % m2]: fixed, as the initial
-    states left it (only the season's phases are updated by the errors)."""
+    (S, P, m + long_phases(m2))."""
     f = lev[:, :, None] + damp[None] * b[:, :, None] + s[:, :, (t - 1 + ds) % m]
-    return f + s[:, :, m + (t - 1 + ds) % m2] if m2 > 1 else f
+    return plus_long_season(f, s, t - 1 + ds, m, m2)
 
 
 def unit_states(params, m, m2=1):
@@ -173,9 +179,7 @@ def responses(x, params, m, m2=1):
         yield t, (lev, b, s), e0, r
         if t == len(x):
             return
-        yhat = lev + phi * b + s[:, :, t % m]
-        if m2 > 1:
-            yhat = yhat + s[:, :, m + t % m2]
+        yhat = plus_long_season(lev + phi * b + s[:, :, t % m], s, t, m, m2)
         e = -yhat
         e[0] += x[t]
         e0, r = e[0], yhat[1:]
@@ -246,8 +250,7 @@ def run(x, params, m, L, ds, origins=None, score_to=None, back=None, target=None
                     count += S * int(ok.sum())
         if t == N:
             break
-        yhat = lev + phi * b + s[:, :, t % m]
-        e = x[:, t:t + 1] - (yhat + s[:, :, m + t % m2] if m2 > 1 else yhat)
+        e = x[:, t:t + 1] - plus_long_season(lev + phi * b + s[:, :, t % m], s, t, m, m2)
         lev = lev + phi * b + a * e
         b = phi * b + beta * e
         s[:, :, t % m] += g * e
@@ -278,13 +281,18 @@ def criterion(mse, n, k, jacobian=0.0, floor=0.0, penalty=True):
     of z = log x scored in x's units). A candidate with n - k - 2 <= 0 (more parameters than the rows can
     judge) gets inf, as in AutoETS. An MSE below ``floor`` is read as the floor, so that exact fits tie and the
     penalty prefers the simplest; a diverging candidate (inf) gets inf. penalty=False: -2 log likelihood alone."""
-    mse, k = np.maximum(mse, floor), k + 1
+    defined, mse, k = aicc_defined(n, k), np.maximum(mse, floor), k + 1
     with np.errstate(divide="ignore", invalid="ignore"):
         loglik = -0.5 * n * (np.log(2 * np.pi * mse) + 1) - jacobian
         if not penalty:
             return -2 * loglik
         aicc = -2 * loglik + 2 * k + 2 * k * (k + 1) / (n - k - 1)
-    return np.where(n - k - 1 > 0, aicc, np.inf)
+    return np.where(defined, aicc, np.inf)
+
+
+def aicc_defined(n, k):
+    """Whether n scored rows can judge k parameters (and the variance): n - k - 2 > 0, as AutoETS requires."""
+    return n - k - 2 > 0
 
 
 def prior_states(x, params, m, L, m2=1):
@@ -315,23 +323,24 @@ def expanding_forecasts(x, params, m, L, ds, origins, back=None, m2=1):
     damp, prior = damping(params, ds), prior_states(x, params, m, L, m2)
     want, d = {int(o) for o in origins}, 2 + m + long_phases(m2)
     A, c, out, M, chunk = np.zeros((len(prior), d, d)), prior.copy(), {}, None, []
+    recursive = long_phases(m2) > 0
     for t, (lev, b, s), e0, r in responses(x[:max(want)], params, m, m2):
         if t:
             c += (r * e0).T
-            if not long_phases(m2):
+            if not recursive:
                 A += np.einsum("ip,jp->pij", r, r)
             else:                                           # A summed REFRESH rows at a time, as M needs it
                 chunk.append(r.T)
                 if M is not None and len(chunk) < REFRESH:
                     u = np.matmul(M, r.T[:, :, None])[:, :, 0]                     # M r, (P, d)
                     M -= u[:, :, None] * (u / (1 + (r.T * u).sum(axis=1))[:, None])[:, None, :]
-        if chunk and (len(chunk) == REFRESH or t in want and M is None):
-            R = np.stack(chunk, axis=1)
-            A += np.matmul(R.transpose(0, 2, 1), R)
+        if recursive and (len(chunk) == REFRESH or t in want and M is None):     # the exact inverse
+            if chunk:
+                R = np.stack(chunk, axis=1)
+                A += np.matmul(R.transpose(0, 2, 1), R)
             M, chunk = np.linalg.inv(A + np.eye(d)), []
         if t in want:
-            if long_phases(m2):
-                M = np.linalg.inv(A + np.eye(d)) if M is None else M
+            if recursive:
                 x0 = np.matmul(M, c[:, :, None])[:, :, 0]
             else:
                 x0 = np.linalg.solve(A + np.eye(d), c[:, :, None])[:, :, 0]      # (P, d)
@@ -428,7 +437,7 @@ class ExponentialSmoothing:
         cand = {k: v[same] for k, v in cand.items()}
         cand["long"] = np.ones(len(cand["alpha"]))
         k = n_parameters(cand, m, self.m2)
-        if len(z) - first - k.min() - 2 <= 0:                   # more phases than the rows can judge: AICc undefined
+        if not aicc_defined(len(z) - first, k.min()):             # more phases than the rows can judge
             return chosen
         score_long = self._score(z, cand, k, L, ds, first, jacobian=jacobian, m2=self.m2)
         if score_long.min() < score:
