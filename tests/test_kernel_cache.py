@@ -109,7 +109,7 @@ import json, sys
 import numpy as np
 from numba.core.registry import CPUDispatcher
 from minilstm import LSTMModel
-from minilstm.kernels import compile_ahead, numba_cpu, numba_optim
+from minilstm.kernels import compile_ahead, numba_cpu, numba_optim, rows
 ready, _wait = [], compile_ahead.wait
 def wait():                                  # is the optimizer's pass built when the first backward starts?
     _wait()
@@ -117,7 +117,7 @@ def wait():                                  # is the optimizer's pass built whe
 compile_ahead.wait = wait
 m = LSTMModel(hidden_size=6, num_layers=2, sequence_length=8, epochs=2, batch_size=16, kernels="numba",
               seed=0).fit(np.sin(np.arange(120.0) / 3), verbose=False)
-backward = [numba_cpu._backward_rows, numba_cpu._backward_rows_par]
+backward = [numba_cpu._backward_rows, rows.backward_ranges]
 print(json.dumps({"hits": sum(sum(d.stats.cache_hits.values()) for d in backward),
                   "misses": sum(sum(d.stats.cache_misses.values()) for d in backward), "optimizer_ready": ready[0],
                   "pred": m.predict(np.sin(np.arange(40.0) / 3)).ravel().tolist()}))

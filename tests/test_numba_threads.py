@@ -97,6 +97,31 @@ def test_a_bug_in_the_threaded_path_is_caught(monkeypatch):
     assert rel_norm(out[0], ref[0]) > 1e-3 or rel_norm(back[3]["W_h"], rback[3]["W_h"]) > 1e-3
 
 
+def test_the_threaded_driver_calls_each_row_pass_compiled_for_the_arguments_it_gets(monkeypatch):
+    """The drivers call a row pass through its address (``rows._address``), one per set of argument types: a
+    float32 and a float64 layer, and read-only weights (another Numba type), each get theirs and the reference's
+    results; a repeated call reuses the address."""
+    from minilstm.kernels import numba_cpu, rows
+    _paths(monkeypatch, "threaded", threads=2)
+    seen = []
+    real = rows._address
+    monkeypatch.setattr(rows, "_address", lambda fn, call: seen.append(real(fn, call)) or seen[-1])
+    rng = np.random.default_rng(3)
+    p = random_params(rng, 3, 8, scale=0.4)
+    x = rng.standard_normal((20, 4, 3))
+    ref = core.lstm_forward(x, None, None, p)[0]
+    for dtype, tol in ((np.float32, 1e-5), (np.float64, 1e-12), (np.float64, 1e-12)):
+        out = numba_cpu.lstm_forward(x.astype(dtype), None, None, {k: v.astype(dtype) for k, v in p.items()})[0]
+        assert rel_norm(out, ref) < tol
+    assert len(set(seen)) == 2 and seen[1] == seen[2]          # float32, float64; the same float64 pass again
+    frozen = {k: v.copy() for k, v in p.items()}
+    for v in frozen.values():
+        v.flags.writeable = False
+    out = numba_cpu.lstm_forward(x, None, None, frozen)[0]
+    assert seen[-1] not in seen[:-1]                           # read-only weights: another compiled pass
+    np.testing.assert_array_equal(out, numba_cpu.lstm_forward(x, None, None, p)[0])
+
+
 def test_threads_respect_the_blas_limit_and_restore_it():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from minilstm.kernels import blas, threads

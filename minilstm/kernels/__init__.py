@@ -8,9 +8,9 @@ hold every one to the reference.
 By concern, shared by both cells:
 
 - ``math``: tanh and sigmoid in the kernels' precision, and the compile options (``JIT``);
-- ``numba_cpu`` (LSTM) and ``numba_gru`` (GRU): the row passes, the compiled time loops and their
-  threaded drivers, and the entries; ``rows``: what both cells' row drivers share (the products of a row
-  range, how a pass is run over the rows);
+- ``numba_cpu`` (LSTM) and ``numba_gru`` (GRU): the row passes, the compiled time loops (one row range
+  each) and the entries; ``rows``: what both cells' loops share (the products of a row range, and the
+  threaded drivers that run a pass over the row ranges);
 - ``simd``: the per-step product at few rows (private raw-pointer tiles);
 - ``contract``: the size contract every entry checks, and the arrays the fused kernels prepare;
 - ``blas``: NumPy's own gemm, callable from compiled code; ``threads``: the one thread policy (also what a

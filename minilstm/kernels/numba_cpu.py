@@ -16,7 +16,7 @@ Four measured design choices:
   small sizes. (Numba's ``np.dot`` would call SciPy's BLAS, a second OpenBLAS whose
   threads fight NumPy's: a 64x24x64 two-layer step went from 7 ms to 42 ms.)
 * Batch rows are independent through time, so a layer's forward and backward split
-  them over Numba's threads (``_forward_rows_par``, ``_backward_rows_par``: one
+  them over Numba's threads (``rows.forward_ranges``, ``rows.backward_ranges``: one
   threaded region per layer and direction; ``threads.loop_threads`` says how many). Each thread does its rows' input
   projection, time loop, weight-gradient share and dx with a one-thread BLAS, so no
   BLAS thread pool is woken (its spinning would take a core from the loop). Results
@@ -34,11 +34,10 @@ Four measured design choices:
   float32 and float64 forms, no libm call).
 
 Modules: this one holds the LSTM's row passes (``_gates_forward_row``, ``_gates_backward_row``), its
-compiled time loops (``_forward_rows``, ``_backward_rows`` and their threaded drivers ``*_par``) and the
-entries; ``rows`` the products of a row range both cells share, ``math`` the float math, ``simd`` the small
-per-step products, ``threads`` the one thread policy, ``workspace`` the per-thread scratch arrays, ``blas``
-NumPy's gemm. ``numba_gru`` is the GRU's
-counterpart on the same machinery.
+compiled time loops (``_forward_rows``, ``_backward_rows``: one row range each) and the entries; ``rows`` the
+products of a row range both cells share and the threaded drivers that run the ranges, ``math`` the float math,
+``simd`` the small per-step products, ``threads`` the one thread policy, ``workspace`` the per-thread scratch
+arrays, ``blas`` NumPy's gemm. ``numba_gru`` is the GRU's counterpart on the same machinery.
 
 Cache contents and results are the reference's, so the two can be mixed and
 compared. Compiled functions are cached on disk (``cache=True``).
@@ -51,11 +50,11 @@ from ..core.lstm import CACHE_KEYS, sequence_buffers, sequence_outputs, weights_
 from ..validate import check_sequence_backward_args, check_sequence_inputs
 from . import blas, compile_ahead, rows, simd, threads
 from .contract import check_host_arrays, contiguous_weights, project_inputs
-from .math import JIT, JIT_PAR, sigmoid, tanh
+from .math import JIT, JIT_INNER, sigmoid, tanh
 from .workspace import scratch
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def _gates_forward_row(a, xw, b, c_prev, g, c_t, h_t, tanh_c):
     """One batch row: a, xw, b (4H,) -> g (4H,) activated gates; c_t, h_t, tanh_c (H,). No array is read and written."""
     H = c_t.shape[0]
@@ -86,7 +85,7 @@ def _gates_forward_step(a, xw_t, bias, c_prev, gates_t, c_t, h_t, tanh_c_t):
         _gates_forward_row(a[r], xw_t[r], bias, c_prev[r], gates_t[r], c_t[r], h_t[r], tanh_c_t[r])
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def _gates_backward_row(dh, dc_next, g, c_prev, tanh_c, d, dc_prev, db, one):
     """One batch row: dh, dc_next (H,) in; d (4H,) and dc_prev (H,) out; d is also added into db (4H,)."""
     H = dh.shape[0]
@@ -142,8 +141,8 @@ def _backward_loop_b1(dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, W_hT,
 
 
 @numba.njit(**JIT)
-def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, r0, r1, one, zero):
-    """A layer's whole forward pass for batch rows r0:r1, in one compiled call.
+def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, bounds, k, one, zero):
+    """A layer's whole forward pass for batch rows r0:r1 = bounds[k]:bounds[k + 1], in one compiled call.
 
     x: (B, T, D) batch-first input; W_x (D, 4H), W_h (H, 4H), bias (4H,). Fills, for rows r0:r1:
     x_tm (T, B, D), the cache's time-major copy of x; xw (B, T, 4H) workspace, x_t @ W_x for every
@@ -156,7 +155,7 @@ def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c,
     Without a cache (``lstm_infer``) x_tm, gates and tanh_c have a leading size of 1 instead of T: x_tm is not
     filled and every step's gates and tanh(C_t) go to their one slice.
     x, W_x, W_h, xw, hs and a are C-contiguous."""
-    T = x.shape[1]
+    T, r0, r1 = x.shape[1], bounds[k], bounds[k + 1]
     keep = gates.shape[0] == T
     rows.project_rows(gemm, x, W_x, x_tm, xw, keep, r0, r1, one, zero)              # x_t @ W_x, all t
     for t in range(T):
@@ -169,8 +168,8 @@ def _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c,
 
 @numba.njit(**JIT)
 def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_h, W_hT, da, dh,
-                   x_bf, h_bf, dx, dW_x, dW_h, db, r0, r1, one, zero):
-    """A layer's whole BPTT for batch rows r0:r1, in one compiled call.
+                   x_bf, h_bf, dx, dW_xs, dW_hs, dbs, bounds, k, one, zero):
+    """A layer's whole BPTT for batch rows r0:r1 = bounds[k]:bounds[k + 1], in one compiled call.
 
     Per step (from the last) the gate pass, then one product dh_{t-1}[r0:r1] = da_t @ W_h^T; then
     the rows' share of every weight gradient as ONE product each over all their steps, and their dx.
@@ -180,9 +179,10 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
     (when ``vec`` the per-step product is ``simd._product_nt`` with W_h itself, else a gemm with W_hT). Workspaces:
     da (B, T, 4H), dh (B, H), x_bf (B, T, D), h_bf (B, T, H) (batch-first copies of x_t and h_{t-1}, so a row
     range is one (n T, .) block).
-    Out: dx (B, T, D) rows r0:r1; dW_x (D, 4H), dW_h (H, 4H), db (4H,) this range's sums (overwritten).
-    da, dh_next, W_x, W_h, W_hT, x_bf, h_bf, dx, dW_x, dW_h C-contiguous."""
-    T, H = gates.shape[0], cs.shape[2]
+    Out: dx (B, T, D) rows r0:r1; dW_xs[k] (D, 4H), dW_hs[k] (H, 4H), dbs[k] (4H,) this range's sums (overwritten).
+    da, dh_next, W_x, W_h, W_hT, x_bf, h_bf, dx, dW_xs, dW_hs C-contiguous."""
+    T, H, r0, r1 = gates.shape[0], cs.shape[2], bounds[k], bounds[k + 1]
+    dW_x, dW_h, db = dW_xs[k], dW_hs[k], dbs[k]
     db[:] = 0
     dc_prev = np.empty(H, dtype=da.dtype)     # not dc_next[r] itself: an output that overlaps an input makes LLVM
     for t in range(T - 1, -1, -1):            # fall back to its scalar loop (measured: 8 -> 3 ns per cell)
@@ -197,24 +197,6 @@ def _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_
             rows.copy_row(dc_next[r], dc_prev)                       # dC_{t-1} carried to the next step down
         rows.step_product_t(gemm, vec, da, t, W_h, W_hT, dh_next, r0, r1, one, zero)  # dh_{t-1} = da_t @ W_h^T
     rows.weight_products(gemm, x_tm, hs, da, da, W_x, x_bf, h_bf, dx, dW_x, dW_h, r0, r1, one, zero)
-
-
-@numba.njit(**JIT_PAR)
-def _forward_rows_par(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, bounds, one, zero):
-    """``_forward_rows`` on every row range [bounds[k], bounds[k+1]), one Numba thread each."""
-    for k in numba.prange(bounds.shape[0] - 1):
-        _forward_rows(gemm, vec, x, W_x, W_h, bias, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a, bounds[k], bounds[k + 1],
-                      one, zero)
-
-
-@numba.njit(**JIT_PAR)
-def _backward_rows_par(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_h, W_hT, da,
-                       dh, x_bf, h_bf, dx, dW_xs, dW_hs, dbs, bounds, one, zero):
-    """``_backward_rows`` on every row range, one Numba thread each; range k writes its sums into
-    dW_xs[k], dW_hs[k], dbs[k]."""
-    for k in numba.prange(bounds.shape[0] - 1):
-        _backward_rows(gemm, vec, dh_tm, has_seq, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm, W_x, W_h, W_hT, da, dh,
-                       x_bf, h_bf, dx, dW_xs[k], dW_hs[k], dbs[k], bounds[k], bounds[k + 1], one, zero)
 
 
 def lstm_forward(x, h0, c0, params):
@@ -252,8 +234,9 @@ def _forward(x, h0, c0, params, keep_cache):
         h_seq = np.empty((B, T, H), dt)
         args = (gemm, vec, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
         if keep_cache:                                # a first training step: its backward compiles alongside
-            compile_ahead.start((_backward_rows, _backward_rows_par), f"{__name__}:compile_backward", dt.name, B, D, H)
-        rows.run_rows(_forward_rows, _forward_rows_par, args, (), B, H, 4, nt, vec, dt)
+            compile_ahead.start((_backward_rows, rows.backward_ranges), f"{__name__}:compile_backward", dt.name, B, D,
+                                H)
+        rows.run_rows(_forward_rows, rows.forward_ranges, args, (), B, H, 4, nt, vec, dt)
         if not keep_cache:
             return h_seq, (hs[-1].copy(), cs[-1].copy()), None
         return h_seq, (hs[-1].copy(), cs[-1].copy()), dict(zip(CACHE_KEYS, (x_tm, hs, cs, gates, tanh_c, params)))
@@ -308,7 +291,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
         args = (gemm, vec, seq, dh_tm is not None, dh_next, dc_next, gates, cs, tanh_c, hs, x_tm,
                 W_x, W_h, W_hT, da, dh, x_bf, h_bf, dx)
         compile_ahead.wait()                          # the helper's backward, when one is compiling it
-        rows.run_rows(_backward_rows, _backward_rows_par, args, (dW_xs, dW_hs, dbs), B, H, 4, nt, vec, dt)
+        rows.run_rows(_backward_rows, rows.backward_ranges, args, (dW_xs, dW_hs, dbs), B, H, 4, nt, vec, dt)
         if nt == 1:
             dparams = {"W_x": dW_xs[0], "W_h": dW_hs[0], "b": dbs[0]}
         else:

@@ -26,11 +26,11 @@ from ..core.gru import GRU_CACHE_KEYS, gru_buffers, gru_outputs, gru_weights_bac
 from ..validate import check_sequence_backward_args, check_sequence_inputs
 from . import blas, rows, simd, threads
 from .contract import check_contract, check_host_arrays, contiguous_weights, project_inputs
-from .math import JIT, JIT_PAR, sigmoid, tanh
+from .math import JIT, JIT_INNER, sigmoid, tanh
 from .workspace import scratch
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def _gru_forward_row(a, xw, b_x, b_h, h_prev, g, hn, h_t):
     """One batch row: a = h_{t-1} @ W_h, xw = x_t @ W_x (3H,) -> g (3H,) [r, z, n]; hn, h_t (H,)."""
     H = h_t.shape[0]
@@ -57,7 +57,7 @@ def _gru_forward_step(a, xw_t, b_x, b_h, h_prev, gates_t, hn_t, h_t):
         _gru_forward_row(a[b], xw_t[b], b_x, b_h, h_prev[b], gates_t[b], hn_t[b], h_t[b])
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def _gru_backward_row(dh_above, has_above, dh_mm, dh_z, g, hn, h_prev, dax, dah, db_x, db_h, one):
     """One batch row. The gradient on h_t is dh_above (when has_above) + dh_mm (the previous step's
     product through W_h, or dh_T) + dh_z (the previous step's direct part, overwritten here with
@@ -116,14 +116,14 @@ def _gru_backward_loop_b1(dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, W_hT, da
 
 
 @numba.njit(**JIT)
-def _gru_forward_rows(gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn, h_seq, a, r0, r1, one, zero):
-    """A GRU layer's whole forward pass for batch rows r0:r1, in one compiled call (``numba_cpu._forward_rows``'s
-    plan). x: (B, T, D) batch-first; W_x (D, 3H), W_h (H, 3H), b_x, b_h (3H,). Fills, for rows r0:r1: x_tm
-    (T, B, D), the cache's time-major copy of x; xw (B, T, 3H) workspace, x_t @ W_x for every step as ONE
-    product of the rows' (n T, D) block; then per step a[r0:r1] = h_{t-1} @ W_h (a: (B, 3H) workspace) and the
-    gate pass, writing hs (T+1, B, H), gates (T, B, 3H), hn (T, B, H) as ``gru_forward``, and h_seq (B, T, H).
-    x, W_x, W_h, xw, hs and a are C-contiguous."""
-    T = x.shape[1]
+def _gru_forward_rows(gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn, h_seq, a, bounds, k, one, zero):
+    """A GRU layer's whole forward pass for batch rows r0:r1 = bounds[k]:bounds[k + 1], in one compiled call
+    (``numba_cpu._forward_rows``'s plan). x: (B, T, D) batch-first; W_x (D, 3H), W_h (H, 3H), b_x, b_h (3H,).
+    Fills, for rows r0:r1: x_tm (T, B, D), the cache's time-major copy of x; xw (B, T, 3H) workspace, x_t @ W_x
+    for every step as ONE product of the rows' (n T, D) block; then per step a[r0:r1] = h_{t-1} @ W_h (a: (B, 3H)
+    workspace) and the gate pass, writing hs (T+1, B, H), gates (T, B, 3H), hn (T, B, H) as ``gru_forward``, and
+    h_seq (B, T, H). x, W_x, W_h, xw, hs and a are C-contiguous."""
+    T, r0, r1 = x.shape[1], bounds[k], bounds[k + 1]
     rows.project_rows(gemm, x, W_x, x_tm, xw, True, r0, r1, one, zero)              # x_t @ W_x, all t
     for t in range(T):
         rows.step_product(gemm, vec, hs, t, W_h, a, r0, r1, one, zero)              # h_{t-1} @ W_h
@@ -134,17 +134,19 @@ def _gru_forward_rows(gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn,
 
 @numba.njit(**JIT)
 def _gru_backward_rows(gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, x_tm, W_x, W_h, W_hT, da_x, da_h,
-                       x_bf, h_bf, dx, dW_x, dW_h, db_x, db_h, r0, r1, one, zero):
-    """A GRU layer's whole BPTT for batch rows r0:r1, in one compiled call (``numba_cpu._backward_rows``'s plan).
+                       x_bf, h_bf, dx, dW_xs, dW_hs, dbs_x, dbs_h, bounds, k, one, zero):
+    """A GRU layer's whole BPTT for batch rows r0:r1 = bounds[k]:bounds[k + 1], in one compiled call
+    (``numba_cpu._backward_rows``'s plan).
 
     Per step (from the last) the gate pass, then dh_mm[r0:r1] = da_h_t @ W_h^T (``simd._product_nt`` with W_h
     when ``vec``, else a gemm with W_hT (3H, H)); then the rows' share of every weight gradient as ONE product
     each over all their steps, and their dx. dh_tm: (T, B, H) gradient from above (read when has_above);
     dh_mm, dh_z (B, H): the carried gradient through W_h and the carried direct part dh_t * z_t (dh_{t-1} is
     their sum); gates, hn, hs, x_tm: the forward's cache. Workspaces: da_x, da_h (B, T, 3H), x_bf (B, T, D),
-    h_bf (B, T, H). Out: dx (B, T, D) rows r0:r1; dW_x (D, 3H), dW_h (H, 3H), db_x, db_h (3H,) this range's
-    sums (overwritten). dh_mm, da_x, da_h, W_x, W_h, W_hT, x_bf, h_bf, dx, dW_x, dW_h C-contiguous."""
-    T = gates.shape[0]
+    h_bf (B, T, H). Out: dx (B, T, D) rows r0:r1; dW_xs[k] (D, 3H), dW_hs[k] (H, 3H), dbs_x[k], dbs_h[k] (3H,) this
+    range's sums (overwritten). dh_mm, da_x, da_h, W_x, W_h, W_hT, x_bf, h_bf, dx, dW_xs, dW_hs C-contiguous."""
+    T, r0, r1 = gates.shape[0], bounds[k], bounds[k + 1]
+    dW_x, dW_h, db_x, db_h = dW_xs[k], dW_hs[k], dbs_x[k], dbs_h[k]
     db_x[:] = 0
     db_h[:] = 0
     for t in range(T - 1, -1, -1):
@@ -153,25 +155,6 @@ def _gru_backward_rows(gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, 
                               hn[t, r], hs[t, r], da_x[r, t], da_h[r, t], db_x, db_h, one)
         rows.step_product_t(gemm, vec, da_h, t, W_h, W_hT, dh_mm, r0, r1, one, zero)  # da_h_t @ W_h^T
     rows.weight_products(gemm, x_tm, hs, da_x, da_h, W_x, x_bf, h_bf, dx, dW_x, dW_h, r0, r1, one, zero)
-
-
-@numba.njit(**JIT_PAR)
-def _gru_forward_rows_par(gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn, h_seq, a, bounds, one, zero):
-    """``_gru_forward_rows`` on every row range [bounds[k], bounds[k+1]), one Numba thread each."""
-    for k in numba.prange(bounds.shape[0] - 1):
-        _gru_forward_rows(gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn, h_seq, a, bounds[k],
-                          bounds[k + 1], one, zero)
-
-
-@numba.njit(**JIT_PAR)
-def _gru_backward_rows_par(gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, x_tm, W_x, W_h, W_hT, da_x,
-                           da_h, x_bf, h_bf, dx, dW_xs, dW_hs, dbs_x, dbs_h, bounds, one, zero):
-    """``_gru_backward_rows`` on every row range, one Numba thread each; range k writes its sums into
-    dW_xs[k], dW_hs[k], dbs_x[k], dbs_h[k]."""
-    for k in numba.prange(bounds.shape[0] - 1):
-        _gru_backward_rows(gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, x_tm, W_x, W_h, W_hT, da_x,
-                           da_h, x_bf, h_bf, dx, dW_xs[k], dW_hs[k], dbs_x[k], dbs_h[k], bounds[k], bounds[k + 1],
-                           one, zero)
 
 
 def gru_forward(x, h0, params):
@@ -191,7 +174,7 @@ def gru_forward(x, h0, params):
         a, xw = scratch("gru_a", (B, 3 * H), dt), scratch("gru_gate_rows", (B, T, 3 * H), dt)       # workspaces
         h_seq = np.empty((B, T, H), dt)
         args = (gemm, vec, x, W_x, W_h, b_x, b_h, x_tm, xw, hs, gates, hn, h_seq, a)
-        rows.run_rows(_gru_forward_rows, _gru_forward_rows_par, args, (), B, H, 3, nt, vec, dt)
+        rows.run_rows(_gru_forward_rows, rows.forward_ranges, args, (), B, H, 3, nt, vec, dt)
         return h_seq, hs[-1].copy(), dict(zip(GRU_CACHE_KEYS, (x_tm, hs, gates, hn, params)))
     x_tm, xw = project_inputs(x, W_x)                        # one product for all steps; b_x added in the gate pass
     a = np.empty((B, 3 * H), dtype=dt)                       # workspace, reused every step
@@ -232,8 +215,8 @@ def gru_backward(dh_seq, dh_T, cache):
         dbs_x, dbs_h = np.empty((nt, G), dt), np.empty((nt, G), dt)
         args = (gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, x_tm, W_x, W_h, W_hT, da_x, da_h, x_bf,
                 h_bf, dx)
-        rows.run_rows(_gru_backward_rows, _gru_backward_rows_par, args, (dW_xs, dW_hs, dbs_x, dbs_h), B, H, 3, nt, vec,
-                      dt)
+        rows.run_rows(_gru_backward_rows, rows.backward_ranges, args, (dW_xs, dW_hs, dbs_x, dbs_h), B, H, 3, nt,
+                      vec, dt)
         if nt == 1:
             dparams = {"W_x": dW_xs[0], "W_h": dW_hs[0], "b_x": dbs_x[0], "b_h": dbs_h[0]}
         else:

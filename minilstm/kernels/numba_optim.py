@@ -14,8 +14,10 @@ not change (``tests/test_optim.py`` holds it).
 import numba
 import numpy as np
 
+JIT = dict(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)     # no fastmath: NumPy's rounding
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+
+@numba.njit(**JIT, no_cpython_wrapper=True)                  # called from compiled code only
 def _adam_update(p, g, m, v, lr, b1, one_minus_b1, b2, one_minus_b2, c1, c2, eps):
     """In place, element by element, p, g, m, v flat and of one dtype (the scalars in it):
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g g;  p -= lr (m / c1) / (sqrt(v / c2) + eps)."""
@@ -28,14 +30,14 @@ def _adam_update(p, g, m, v, lr, b1, one_minus_b1, b2, one_minus_b2, c1, c2, eps
         p[i] -= lr * (mi / c1) / (np.sqrt(vi / c2) + eps)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(**JIT)
 def _adam_update_all(ps, gs, ms, vs, lr, b1, one_minus_b1, b2, one_minus_b2, c1, c2, eps):
     """``_adam_update`` on every k of the tuples ps, gs, ms, vs (flat arrays of one dtype)."""
     for k in range(len(ps)):
         _adam_update(ps[k], gs[k], ms[k], vs[k], lr, b1, one_minus_b1, b2, one_minus_b2, c1, c2, eps)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(**JIT)
 def _average_update_all(avgs, ws, d, one_minus_d):
     """avg = d avg + (1 - d) w, in place, for every k of the tuples avgs, ws (flat arrays of one dtype);
     rounded as NumPy's ``a *= d; a += (1 - d) * w``: the two products, then the sum."""

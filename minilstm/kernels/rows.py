@@ -1,4 +1,5 @@
-"""What both cells' compiled row drivers share: the products of a range of batch rows r0:r1.
+"""What both cells' compiled row passes share: the products of a range of batch rows r0:r1, and the threaded
+drivers that run the ranges (``forward_ranges``, ``backward_ranges``, ``run_rows``).
 
 Rows are independent through time, so a layer's forward and BPTT run per row range (one Numba thread each,
 ``threads``). Per range: the input projection of all steps as one product of the rows' (n T, D) block
@@ -9,14 +10,20 @@ else NumPy's gemm), and after BPTT the rows' weight gradients and dx, one produc
 ``numba_cpu`` and ``numba_gru`` check the contract first).
 """
 import numba
+import numpy as np
+from numba import types
+from numba._dispatcher import compute_fingerprint
+from numba.core import cgutils
+from numba.core.typing.typeof import Purpose, typeof
+from numba.extending import intrinsic
 
 from . import simd, threads
 from .blas import NO_TRANS, ROW_MAJOR, TRANS
-from .math import JIT
+from .math import JIT_INNER, JIT_PAR
 from .workspace import scratch
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def copy_row(dst, src):
     """dst[:] = src for two 1-D arrays of one length, element by element: a slice assigned from an array would
     also compile Numba's shape-mismatch message (string formatting), seconds of a first run's compilation."""
@@ -24,7 +31,7 @@ def copy_row(dst, src):
         dst[j] = src[j]
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def project_rows(gemm, x, W_x, x_tm, xw, keep, r0, r1, one, zero):
     """xw[r0:r1] (n, T, G) = x[r0:r1] (n, T, D) @ W_x (D, G) as ONE product; with ``keep`` the rows' time-major
     copy x_tm[:, r0:r1] = x[r0:r1] for the cache too."""
@@ -38,7 +45,7 @@ def project_rows(gemm, x, W_x, x_tm, xw, keep, r0, r1, one, zero):
          W_x.ctypes.data, G, zero, xw.ctypes.data + r0 * T * G * sz, G)                  # x_t @ W_x, all t
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def step_product(gemm, vec, hs, t, W_h, a, r0, r1, one, zero):
     """a[r0:r1] (n, G) = hs[t, r0:r1] (h_{t-1}) @ W_h (H, G): ``simd`` when ``vec`` (no BLAS call, no packing
     of W_h), else gemm."""
@@ -52,7 +59,7 @@ def step_product(gemm, vec, hs, t, W_h, a, r0, r1, one, zero):
              W_h.ctypes.data, G, zero, a.ctypes.data + r0 * G * sz, G)
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def step_product_t(gemm, vec, da, t, W_h, W_hT, out, r0, r1, one, zero):
     """out[r0:r1] (n, H) = da[r0:r1, t] (n, G) @ W_h^T: ``simd._product_nt`` with W_h (H, G) itself when ``vec``,
     else a gemm with W_hT (G, H), its C-contiguous transpose."""
@@ -66,7 +73,7 @@ def step_product_t(gemm, vec, da, t, W_h, W_hT, out, r0, r1, one, zero):
              W_hT.ctypes.data, H, zero, out.ctypes.data + r0 * H * sz, H)
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def weight_products(gemm, x_tm, hs, da_x, da_h, W_x, x_bf, h_bf, dx, dW_x, dW_h, r0, r1, one, zero):
     """The rows' share of the weight gradients and their dx, ONE product each over all their steps:
     dW_x (D, G) = sum_t x_t^T da_x_t, dW_h (H, G) = sum_t h_{t-1}^T da_h_t (both overwritten), and
@@ -98,20 +105,81 @@ def sum_ranges(parts):
     return out
 
 
-def run_rows(rows, rows_par, args, sums, B, H, gates, nt, vec, dtype):
-    """Run a layer's compiled pass ``rows(*args, *sums, r0, r1, one, zero)`` over its B batch rows: on ``nt``
-    threads (``rows_par``, one row range each, range k summing into sums[i][k]; NumPy's BLAS held at one thread),
-    or on the calling thread (sums[i][0]; one BLAS thread for small steps, none to hold at batch 1 with ``simd``
-    products). gates: the cell's gate count (the size of a step's product)."""
+# ---- the threaded drivers --------------------------------------------------------------------------------
+# A row function fn(*args, *sums, bounds, k, one, zero) runs rows bounds[k]:bounds[k + 1] and writes its sums into
+# sums[i][k]. The drivers call it on every range, one Numba thread each, through its address: a prange calling a
+# compiled function by name links that function's code into the threaded region and LLVM optimises all of it again
+# there (twice: the region and its caller), about 3 s of a first run per driver, twice (forward and backward);
+# through the address the driver compiles in about 1 s and serves every row function of its argument types.
+
+@intrinsic
+def _function_at(typingctx, address, args, tail):
+    """The compiled function at ``address`` (an int from ``_address``: Numba's calling convention, no result) as a
+    first-class function of arguments of the types of (*args, *tail)."""
+    fn_type = types.FunctionType(types.void(*args.types, *tail.types))
+
+    def codegen(context, builder, signature, llargs):
+        fn = cgutils.create_struct_proxy(fn_type)(context, builder)
+        fn.c_addr = fn.py_addr = context.get_constant_null(types.voidptr)        # no C wrapper, no Python object
+        fn.jit_addr = builder.inttoptr(llargs[0], context.get_value_type(types.voidptr))
+        return fn._getvalue()
+    return fn_type(address, args, tail), codegen
+
+
+@numba.njit(**JIT_PAR)
+def forward_ranges(address, bounds, one, zero, *args):
+    """The row function at ``address`` on every range k of ``bounds``, one Numba thread each: fn(*args, bounds, k,
+    one, zero) (the forward passes; ``backward_ranges`` is the same for the backward, in its own cache file: the two
+    are compiled at once by two processes, ``compile_ahead``, and Numba's cache index of one function is not safe
+    for that)."""
+    fn = _function_at(address, args, (bounds, bounds[0], one, zero))
+    for k in numba.prange(bounds.shape[0] - 1):
+        fn(*args, bounds, np.int64(k), one, zero)
+
+
+@numba.njit(**JIT_PAR)
+def backward_ranges(address, bounds, one, zero, *args):
+    """``forward_ranges`` for the backward passes."""
+    fn = _function_at(address, args, (bounds, bounds[0], one, zero))
+    for k in numba.prange(bounds.shape[0] - 1):
+        fn(*args, bounds, np.int64(k), one, zero)
+
+
+_ADDRESSES = {}
+
+
+def _address(fn, call):
+    """The address of ``fn`` (a Numba dispatcher) compiled for exactly the types of the arguments ``call`` (it is
+    compiled, or loaded from the cache, the first time). Keyed by each argument's fingerprint, the bytes Numba's own
+    type cache keys by (an array's dtype, ndim, layout and writability; a ctypes function's prototype and address):
+    about 2 us for a layer's arguments, where typing them in Python takes 200."""
+    key = (fn, *map(compute_fingerprint, call))
+    address = _ADDRESSES.get(key)
+    if address is None:
+        sig = tuple(typeof(a, Purpose.argument) for a in call)
+        fn.compile(sig)
+        compiled = fn.overloads[sig]
+        address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+        _ADDRESSES[key] = address
+    return address
+
+
+def run_rows(rows, ranges, args, sums, B, H, gates, nt, vec, dtype):
+    """Run a layer's compiled pass ``rows(*args, *sums, bounds, k, one, zero)`` over its B batch rows: on ``nt``
+    threads (``ranges``: ``forward_ranges`` or ``backward_ranges``; range k summing into sums[i][k]; NumPy's BLAS
+    held at one thread), or on the calling thread (one range, k = 0; one BLAS thread for small steps, none to hold
+    at batch 1 with ``simd`` products). gates: the cell's gate count (the size of a step's product)."""
     one, zero = dtype.type(1), dtype.type(0)
+    bounds = threads.row_bounds(B, nt)
+    call = (*args, *sums, bounds, 0, one, zero)
     if nt > 1:
         with threads.one_thread_blas():
-            rows_par(*args, *sums, threads.row_bounds(B, nt), one, zero)
+            ranges(_address(rows, call), bounds, one, zero, *args, *sums)
     elif B == 1 and vec:                              # no BLAS call per step: nothing to hold at one thread
-        rows(*args, *(s[0] for s in sums), 0, 1, one, zero)
+        rows(*call)
     else:
         with threads.step_blas_threads(B, H, gates):
-            rows(*args, *(s[0] for s in sums), 0, B, one, zero)
+            rows(*call)
 
 
 def backward_weights(W_h, gemm, vec):

@@ -29,7 +29,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .math import JIT
+from .math import JIT, JIT_INNER
 
 VECTOR_BYTES = 32                      # AVX2; LLVM splits the vectors where the CPU has narrower ones
 
@@ -148,7 +148,7 @@ def _dot_tile(MR, NJ):
 _dot_4x2, _dot_1x8, _dot_1x1 = _dot_tile(4, 2), _dot_tile(1, 8), _dot_tile(1, 1)
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def _columns(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     """C[0:nr] = A[0:nr] @ W for nr = 4 (tiles of 4 rows) or 1 (one row), every column: wide tiles, then one-vector
     tiles, then the last columns (fewer than a vector) one by one in a scalar loop (which columns take it depends
@@ -207,7 +207,7 @@ def zero_of(typingctx, a):
     return a.dtype(a), lambda context, builder, sig, args: ir.Constant(context.get_value_type(sig.return_type), 0.0)
 
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def _dot_rows(nr, N, K, a, lda, w, ldw, c, ldc, zero, sz):
     """C[0:nr] = A[0:nr] @ W.T for nr = 4 or 1: dot tiles over the vector part of K, then the rest of K added
     element by element (same order for every row and column)."""
@@ -265,7 +265,7 @@ def _product_nt(n, N, K, a, lda, w, ldw, c, ldc, zero):
 
 # ---- compiled helpers of the kernels (they trust their callers: C-contiguous arrays of one dtype) ----
 
-@numba.njit(**JIT)
+@numba.njit(**JIT_INNER)
 def vecmat(v, W, out):
     """out = v @ W for one row vector: v (M,), W (M, N), out (N,), all C-contiguous and of one dtype (read
     as raw memory). The batch-1 loops without NumPy's gemm (LSTM and GRU) use it for h_{t-1} @ W_h forward
