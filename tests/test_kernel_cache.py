@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 pytest.importorskip("numba")
@@ -173,3 +174,53 @@ def test_meanwhile_runs_its_tasks_while_the_helper_compiles_and_only_then(monkey
     monkeypatch.setenv("MINILSTM_COMPILE_AHEAD", "0")
     ahead.meanwhile(lambda: log.append("never"))
     assert not ahead.start((), "x:y") and ahead._MEANWHILE == []          # no helper starts: the queue is dropped
+
+
+AFTER_GRU = r"""
+import json, sys
+import numpy as np
+from minilstm.kernels import compile_ahead, numba_cpu, numba_gru, threads
+threads.loop_threads = lambda B: 2                   # the threaded path, on any machine
+if sys.argv[1] == "gru":                             # a GRU's threaded backward fills the shared driver's cache
+    x = np.zeros((4, 2, 3))
+    p = {"W_x": np.zeros((3, 12)), "W_h": np.zeros((4, 12)), "b_x": np.zeros(12), "b_h": np.zeros(12)}
+    numba_gru.gru_backward(np.zeros((4, 2, 4)), None, numba_gru.gru_forward(x, None, p)[2])
+    print(json.dumps({}))
+else:                                                # a later process's first LSTM training forward
+    x = np.zeros((2, 2, 3))
+    p = {"W_x": np.zeros((3, 16)), "W_h": np.zeros((4, 16)), "b": np.zeros(16)}
+    started = []
+    real = compile_ahead.start
+    compile_ahead.start = lambda *a: started.append(real(*a)) or started[-1]
+    numba_cpu.lstm_forward(x, None, None, p)
+    proc = compile_ahead._HELPER["proc"]
+    if proc is not None:
+        proc.kill()
+    print(json.dumps({"started": started}))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the helper needs a second core")
+def test_a_gru_that_ran_before_does_not_cost_the_lstm_its_helper(tmp_path):
+    """The backward's threaded driver is shared by both cells: a cache that holds the GRU's must not make an LSTM's
+    first run look warm (only the LSTM's own backward decides), and a GRU backward waits for a running helper."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), MINILSTM_COMPILE_AHEAD="1", NUMBA_DISABLE_JIT="0",
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    runs = {}
+    for role in ("gru", "lstm"):
+        out = subprocess.run([sys.executable, "-c", AFTER_GRU, role], env=env, capture_output=True, text=True,
+                             timeout=900)
+        assert out.returncode == 0, out.stderr[-3000:]
+        runs[role] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert runs["lstm"]["started"] == [True]
+
+
+def test_a_threaded_gru_backward_waits_for_the_helper(monkeypatch):
+    from minilstm.kernels import compile_ahead, numba_gru, threads
+    calls = []
+    monkeypatch.setattr(threads, "loop_threads", lambda B: 2)
+    monkeypatch.setattr(compile_ahead, "wait", lambda: calls.append("wait"))
+    x = np.zeros((4, 2, 3))
+    p = {"W_x": np.zeros((3, 12)), "W_h": np.zeros((4, 12)), "b_x": np.zeros(12), "b_h": np.zeros(12)}
+    numba_gru.gru_backward(np.zeros((4, 2, 4)), None, numba_gru.gru_forward(x, None, p)[2])
+    assert calls == ["wait"]

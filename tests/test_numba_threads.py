@@ -122,6 +122,25 @@ def test_the_threaded_driver_calls_each_row_pass_compiled_for_the_arguments_it_g
     np.testing.assert_array_equal(out, numba_cpu.lstm_forward(x, None, None, p)[0])
 
 
+def test_the_address_key_tells_the_two_gemms_apart():
+    """Numba's fingerprint of a ctypes function does not tell float32's gemm from float64's: the key adds its
+    address, so a pass compiled for one is never called with the other."""
+    import numba
+
+    from minilstm.kernels import blas, rows
+    g32, g64 = blas._gemm(np.float32), blas._gemm(np.float64)
+    if g32 is None or g64 is None:
+        pytest.skip("NumPy's gemm is not reachable from compiled code here")
+
+    @numba.njit
+    def probe(gemm, x):
+        x[0] = 1.0
+    x = np.zeros(2)
+    first = rows._address(probe, (g32, x))
+    assert rows._address(probe, (g64, x)) != first and rows._address(probe, (g32, x)) == first
+    assert len(probe.signatures) == 2
+
+
 def test_threads_respect_the_blas_limit_and_restore_it():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from minilstm.kernels import blas, threads

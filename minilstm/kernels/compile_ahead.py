@@ -12,9 +12,10 @@ queued by ``optim.compile_ahead``; 1.0-1.2 s of the first run). Measured on 2 co
 
 The helper compiles only functions the forward does not, or the same ones with the same types, so the two
 processes never write different entries of one function's cache index at once (Numba's index update is a
-read-modify-write; ``tests/test_kernel_cache.py`` checks the two sets). Nothing depends on the helper: if
-it cannot start, fails or takes longer than WAIT_SECONDS, this process compiles the backward itself. It is
-skipped on one core, when the cache is warm, and when ``MINILSTM_COMPILE_AHEAD=0``.
+read-modify-write; ``tests/test_kernel_cache.py`` checks the two sets). The backward's threaded driver
+(``rows.backward_ranges``) serves the GRU's backward too, so that one waits for the helper as well. Nothing
+depends on the helper: if it cannot start, fails or takes longer than WAIT_SECONDS, this process compiles the
+backward itself. It is skipped on one core, when the cache is warm, and when ``MINILSTM_COMPILE_AHEAD=0``.
 
     python -m minilstm.kernels.compile_ahead minilstm.kernels.numba_cpu:compile_backward float32 B D H
 """

@@ -1,5 +1,6 @@
 """Float math for the compiled kernels: ``tanh`` and ``sigmoid`` in the kernels' precision, and the options
-every compiled kernel is built with (``JIT``, ``JIT_PAR``).
+every compiled kernel is built with (``JIT``, ``JIT_PAR`` for a threaded region, ``JIT_INNER`` for a kernel only
+compiled code calls).
 
 Numba has no vector math library here, so ``math.tanh``/``math.exp`` are scalar calls (about 16-26 ns per
 element). In float32 the gates use a rational approximation of tanh (Eigen's, accurate to a few float32

@@ -234,8 +234,7 @@ def _forward(x, h0, c0, params, keep_cache):
         h_seq = np.empty((B, T, H), dt)
         args = (gemm, vec, x, W_x, W_h, b, x_tm, xw, hs, cs, gates, tanh_c, h_seq, a)
         if keep_cache:                                # a first training step: its backward compiles alongside
-            compile_ahead.start((_backward_rows, rows.backward_ranges), f"{__name__}:compile_backward", dt.name, B, D,
-                                H)
+            compile_ahead.start((_backward_rows,), f"{__name__}:compile_backward", dt.name, B, D, H)
         rows.run_rows(_forward_rows, rows.forward_ranges, args, (), B, H, 4, nt, vec, dt)
         if not keep_cache:
             return h_seq, (hs[-1].copy(), cs[-1].copy()), None

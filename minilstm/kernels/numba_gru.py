@@ -24,7 +24,7 @@ import numpy as np
 from ..core.common import carried_gradients, initial_states
 from ..core.gru import GRU_CACHE_KEYS, gru_buffers, gru_outputs, gru_weights_backward
 from ..validate import check_sequence_backward_args, check_sequence_inputs
-from . import blas, rows, simd, threads
+from . import blas, compile_ahead, rows, simd, threads
 from .contract import check_contract, check_host_arrays, contiguous_weights, project_inputs
 from .math import JIT, JIT_INNER, sigmoid, tanh
 from .workspace import scratch
@@ -215,6 +215,7 @@ def gru_backward(dh_seq, dh_T, cache):
         dbs_x, dbs_h = np.empty((nt, G), dt), np.empty((nt, G), dt)
         args = (gemm, vec, dh_tm, has_above, dh_mm, dh_z, gates, hn, hs, x_tm, W_x, W_h, W_hT, da_x, da_h, x_bf,
                 h_bf, dx)
+        compile_ahead.wait()          # an LSTM's helper may be compiling the backward driver this one shares
         rows.run_rows(_gru_backward_rows, rows.backward_ranges, args, (dW_xs, dW_hs, dbs_x, dbs_h), B, H, 3, nt,
                       vec, dt)
         if nt == 1:

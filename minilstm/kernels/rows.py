@@ -9,6 +9,8 @@ else NumPy's gemm), and after BPTT the rows' weight gradients and dx, one produc
 (B, T, .) for the workspaces, time-major (T + 1, B, H) for the states. They trust their callers (the entries of
 ``numba_cpu`` and ``numba_gru`` check the contract first).
 """
+import ctypes
+
 import numba
 import numpy as np
 from numba import types
@@ -151,15 +153,19 @@ _ADDRESSES = {}
 def _address(fn, call):
     """The address of ``fn`` (a Numba dispatcher) compiled for exactly the types of the arguments ``call`` (it is
     compiled, or loaded from the cache, the first time). Keyed by each argument's fingerprint, the bytes Numba's own
-    type cache keys by (an array's dtype, ndim, layout and writability; a ctypes function's prototype and address):
-    about 2 us for a layer's arguments, where typing them in Python takes 200."""
-    key = (fn, *map(compute_fingerprint, call))
+    type cache keys by (an array's dtype, ndim, layout and writability; about 2 us for a layer's arguments, where
+    typing them in Python takes 200), and by the address of each ctypes function among them (the gemm: its
+    fingerprint does not tell float32's from float64's)."""
+    key = (fn, *map(compute_fingerprint, call),
+           *(ctypes.cast(a, ctypes.c_void_p).value for a in call if isinstance(a, ctypes._CFuncPtr)))
     address = _ADDRESSES.get(key)
     if address is None:
         sig = tuple(typeof(a, Purpose.argument) for a in call)
         fn.compile(sig)
         compiled = fn.overloads[sig]
         address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+        if not address:                               # a null jit_addr would be called as a Python object
+            raise RuntimeError(f"minilstm.kernels: no compiled entry for {fn.py_func.__name__}{sig}")
         _ADDRESSES[key] = address
     return address
 
