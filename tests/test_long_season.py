@@ -152,6 +152,8 @@ def test_a_model_tries_the_week_of_hourly_data_and_files_keep_it(hourly, tmp_pat
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(m)).predict(v), m.predict(v))
     _, none = hourly_model(long_season=1)
     assert none.info["baseline_ets"]["long_season"] == 1 and none.info["baseline_ets"]["params"][0]["long"] == 0.0
+    _, mae = hourly_model(baseline_criterion="mae")                # never tries it: the file does not claim one
+    assert mae.info["baseline_ets"]["long_season"] == 1 and mae.info["baseline_ets"]["params"][0]["long"] == 0.0
     # a file saved before the long season existed (no keys): loads, and forecasts as a smoother without one
     old = LSTMModel.load(rewrite_metadata(none.save(tmp_path / "none.minilstm"), strip_long, tmp_path / "old.minilstm"))
     np.testing.assert_array_equal(old.predict(v), none.predict(v))

@@ -34,7 +34,7 @@ level to read), and a config asking for these options when no target has one is 
 import numpy as np
 
 from .seasons import long_season
-from .smoothing import FIRST_WINDOW, ExponentialSmoothing
+from .smoothing import AICC, FIRST_WINDOW, ExponentialSmoothing
 
 ETS_UNIVARIATE = "ets_univariate"   # the default: 'ets' when every input column is a target's history, else none
 
@@ -252,7 +252,9 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
         if baseline == "ets":
             cols = [c for c in history if c is not None]
             to_raw = affine_to_raw(x_normalizer, X.shape[1], cols)
-            m2, _ = long_season(X_train_normalized[:, cols[0]], season, index, config.get("long_season"))
+            m2 = 1                                    # 'mae' cannot judge a long season's phases: not tried
+            if config["baseline_criterion"] == AICC:
+                m2, _ = long_season(X_train_normalized[:, cols[0]], season, index, config.get("long_season"))
             info["baseline_ets"] = fitted_smoother(config, history, X_train_normalized, season, to_raw, m2)
         elif baseline is not None:
             positions = (choose_positions(*train_windows, history, L, h, k, season) if baseline == "auto" else
