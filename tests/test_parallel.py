@@ -107,3 +107,52 @@ def test_fit_progress_bar_lines_or_nothing(capsys):
     assert capsys.readouterr() == ("", "")
     with pytest.raises(ConfigError, match="verbose"):
         LSTMModel(CFG).fit(X, y, verbose="loud")
+
+
+@pytest.fixture
+def two_blas_threads():
+    """NumPy's BLAS at two threads for the test (so that a product big enough is split), restored after."""
+    from minilstm.kernels import blas
+    if not blas.can_set_threads():
+        pytest.skip("NumPy's BLAS is not an OpenBLAS this module can drive")
+    before = blas.get_threads()
+    blas.set_threads(2)
+    yield
+    blas.set_threads(before)
+
+
+def test_a_task_on_a_worker_thread_holds_blas_at_one_thread_too(two_blas_threads):
+    """threadpoolctl >= 3.8 lets only the first Python thread that set an OpenBLAS limit set it again: a task on a
+    worker thread must still get one BLAS thread, and give the count back."""
+    import threading
+
+    from minilstm.kernels import blas
+    from minilstm.kernels.threads import single_threaded
+    seen = {}
+
+    def inside(key):
+        with single_threaded():
+            seen[key] = blas.get_threads()
+        seen[key + " after"] = blas.get_threads()
+
+    inside("main")                                        # the main thread sets a limit first
+    worker = threading.Thread(target=inside, args=("worker",))
+    worker.start()
+    worker.join()
+    inside("main again")
+    assert seen == {"main": 1, "main after": 2, "worker": 1, "worker after": 2, "main again": 1,
+                    "main again after": 2}
+
+
+def test_the_threading_backend_gives_the_numbers_of_n_jobs_1(two_blas_threads):
+    """Products big enough for OpenBLAS to split over its threads (hidden 48, batch 32): the threading backend's
+    tasks must run them on one thread, as n_jobs=1 does."""
+    rng = np.random.default_rng(0)
+    t = np.arange(260)
+    y = 100 + 0.5 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, len(t))
+    cfg = dict(hidden_size=48, num_layers=1, sequence_length=12, output_steps=6, epochs=2, batch_size=32,
+               baseline=None, seed=1)
+    serial_run = backtest(cfg, y, start=200, step=20, steps=6, refit=2, verbose=False).forecasts
+    threaded = backtest(cfg, y, start=200, step=20, steps=6, refit=2, n_jobs=2, backend="threading",
+                        verbose=False).forecasts
+    np.testing.assert_array_equal(serial_run, threaded)

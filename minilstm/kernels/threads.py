@@ -21,7 +21,7 @@ workqueue need nothing (a user's ``NUMBA_THREADING_LAYER`` is honoured as it is)
 One hold. ``one_thread_blas`` is the only place NumPy's BLAS thread count is lowered: a layer's threaded
 region, a small step's loop (``step_blas_threads``) and a multi-fit task (``single_threaded``) all enter
 it, and it is counted, so overlapping holds from several Python threads restore the count once, when the
-last one leaves.
+last one leaves; the thread that sets or restores it takes control of the limit (``_take_control``).
 """
 import contextlib
 import functools
@@ -145,7 +145,27 @@ def _limit_blas_to_one(every_library):
         blas.set_threads(1)
         return lambda: blas.set_threads(saved)
     ctl = _blas_controller(fresh=every_library)
-    return None if ctl is None else ctl.limit(limits=1).restore_original_limits
+    if ctl is None:
+        return None
+    _take_control(ctl)
+    limiter = ctl.limit(limits=1)
+
+    def restore():
+        _take_control(ctl)
+        limiter.restore_original_limits()
+    return restore
+
+
+def _take_control(ctl):
+    """Let the calling thread set the limits of ``ctl``'s libraries. threadpoolctl 3.8 lets only one Python thread
+    (the first to set it, usually the main one) set a process-wide OpenBLAS pool's size and silently ignores the
+    others, so a multi-fit task on a worker thread (joblib's 'threading', a Dask worker thread) would keep every
+    BLAS thread and get other numbers than n_jobs=1. The hold is already arbitrated by ``_HOLD_LOCK`` (entered and
+    left under it), so it hands that control to the thread that sets or restores the count."""
+    for lib in ctl.lib_controllers:
+        clear = getattr(type(lib), "clear_controlling_thread", None)
+        if clear is not None:
+            clear(force=True)
 
 
 class one_thread_blas:
