@@ -188,6 +188,18 @@ def test_a_bad_long_season_setting_is_refused(value):
     LSTMModel({"long_season": 1, "baseline_criterion": "mae"})
 
 
+@pytest.mark.parametrize("value, season", [(2, 12), (6, 12), (12, 12), (12, None)])
+def test_a_long_season_no_longer_than_the_season_is_refused_at_fit(value, season):
+    """A cycle of at most m rows adds no phase the season lacks, and its criterion would count it as free: refused
+    when the model is fitted (where an inferred season is known), before any training."""
+    t = np.arange(120)
+    y = 100 + 0.5 * t + 10 * np.sin(2 * np.pi * t / 12)
+    cfg = dict(QUICK, sequence_length=12, output_steps=6, long_season=value, season=season)
+    with pytest.raises(ConfigError, match=r"not longer than the season \(12\)"):
+        LSTMModel(cfg).fit(y, verbose=False)
+    LSTMModel(dict(cfg, long_season=24)).fit(y, verbose=False)        # a multiple above it is tried
+
+
 def test_no_fold_sees_a_row_at_or_after_its_origin_with_a_long_season():
     """The backtest poison check of test_backtest, on a series whose long season the smoother keeps."""
     y = weekly(4 * 7 * 16, m=4, seed=3)

@@ -6,6 +6,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from ..errors import ConfigError
 from .windows import target_rows
 
 
@@ -198,6 +199,7 @@ def long_season(y, m, index=None, configured=None):
     a season before, as hourly demand is like last week's more than yesterday's), the shortest such lag within
     2 / sqrt(N) of the highest. At most MAX_LONG_SEASON, and two long seasons of rows."""
     if configured is not None:
+        check_long_season(configured, m)
         return int(configured), "configured"
     y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)[:, 0]
     n = len(y)
@@ -224,6 +226,16 @@ def long_season(y, m, index=None, configured=None):
     if m2 > MAX_LONG_SEASON or n < 2 * m2:
         return 1, f"{m2} is too long for the rows or for the smoother"
     return m2, how
+
+
+def check_long_season(m2, m):
+    """A configured long season m2 must be 1 (none) or longer than the season m it rides on (m > 1): a cycle of at
+    most m rows adds no phase the season lacks (its criterion would count it as free). Checked when a model is
+    fitted, where the season is known (a file saved with such a value still loads and forecasts as before)."""
+    if m is not None and m > 1 and 1 < m2 <= m:
+        raise ConfigError(f"config['long_season'] = {m2} is not longer than the season ({m}): a long season is a cycle "
+                          f"over several seasons (168 for hourly data with season 24: the week). Use a multiple of "
+                          f"the season above it, or 1 for none.")
 
 
 def seasonal_coverage(n, L, horizon, season, steps=1):
