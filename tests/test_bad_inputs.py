@@ -27,6 +27,10 @@ def with_nan(a, i=3):
 
 CASES = [
     # (name, action, exception type, words the message must contain)
+    ("fit on a masked array", lambda: LSTMModel(CFG).fit(np.ma.masked_array(s, mask=np.arange(60) == 7)), ValueError,
+     ["masked", "filled"]),
+    ("predict on a masked array", lambda: fitted().predict(np.ma.masked_array(X2, mask=X2 > 0.99)), ValueError,
+     ["masked", "filled"]),
     ("X 3-D", lambda: LSTMModel(CFG).fit(np.zeros((10, 2, 2)), np.zeros(10)), ValueError, ["1-D", "2-D"]),
     ("y 3-D", lambda: LSTMModel(CFG).fit(X2, np.zeros((60, 1, 1))), ValueError, ["y must be"]),
     ("X scalar", lambda: LSTMModel(CFG).fit(np.float64(3.0), np.zeros(1)), ValueError, ["1-D"]),

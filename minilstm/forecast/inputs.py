@@ -87,6 +87,9 @@ def read_table(a, name):
     if is_pandas(a):
         a, columns, index, frame = _pandas_values(a, name)
         check_time_order(index, name)
+    if isinstance(a, np.ma.MaskedArray) and np.ma.getmaskarray(a).any():    # np.asarray would read under the mask
+        raise DataError(f"{name} is a masked array with masked entries; fill them ({name}.filled(value)) or drop those "
+                        "rows first.")
     try:
         arr = np.asarray(a)
     except Exception as e:  # ragged lists etc.
