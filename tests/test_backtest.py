@@ -96,7 +96,8 @@ def test_recursive_steps_on_a_univariate_series():
 
 @pytest.mark.parametrize("kwargs, error, words", [
     (dict(start=13), DataError, "training rows"),
-    (dict(start=139, steps=3), DataError, "no fold"),
+    (dict(start=139, steps=3), DataError, "no fold.*Move start earlier"),
+    (dict(start=3), DataError, r"no fold.*Move start later \(to row"),
     (dict(start=70, step=0), ConfigError, "step"),
     (dict(start=70, refit=0), ConfigError, "refit"),
     (dict(start=70, window="rolling"), ConfigError, "sliding"),
@@ -108,6 +109,16 @@ def test_bad_settings_say_what_to_change(kwargs, error, words):
     X, y = series()
     with pytest.raises(error, match=words):
         backtest(CFG, X, y, verbose=False, **kwargs)
+
+
+def test_steps_beyond_a_multi_step_model_are_refused_before_any_fit(monkeypatch):
+    """Only a one-step model can feed its forecasts back: steps > output_steps > 1 is refused upfront, even on a
+    univariate series, not after a fold's fit."""
+    import minilstm.forecast.backtesting as bt
+    monkeypatch.setattr(bt, "fit_and_forecast", lambda *a, **k: pytest.fail("a fold was fitted"))
+    _, y = series(100)
+    with pytest.raises(ConfigError, match=r"one-step model, output_steps=1.*output_steps'\]=7"):
+        backtest(dict(CFG, output_steps=6), y, start=60, step=10, steps=7, verbose=False)
 
 
 def test_dates_pick_the_origin_with_a_time_index():

@@ -119,9 +119,10 @@ def n_train_windows(n_rows, L, h, k, validation_split):
 
 
 def recursive_ok(X, y, config):
-    """Whether LSTMModel can forecast recursively: every input column a target, horizon 1."""
+    """Whether LSTMModel can forecast recursively: a one-step model (output_steps 1), every input column a target,
+    horizon 1."""
     tc = config["target_columns"]
-    if config["horizon"] != 1:
+    if config["horizon"] != 1 or config["output_steps"] != 1:
         return False
     if tc is not None:                            # distinct columns (validated): all of X when as many
         return len(tc) == X.shape[1]
@@ -315,15 +316,18 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     extra = future_inputs.extra_rows(c)             # rows after an origin whose known-future columns it reads
     last = min(end - 1, N - h - steps + 1, N - extra)   # the last origin whose targets (and leads) are in the data
     origins = np.arange(start, last + 1, step)
-    if len(origins) == 0 or start < L:
+    if start < L:
+        raise DataError(f"no fold: the first origin, row {start}, has {start} row(s) before it, but a window needs "
+                        f"sequence_length={L}. Move start later (to row {L} or after), or lower sequence_length.")
+    if len(origins) == 0:
         raise DataError(f"no fold: origins from row {start} every {step} row(s) before row {end}, with horizon={h} "
-                        f"and steps={steps}, need target rows up to {start - 1 + h + steps - 1} and {L} rows "
-                        f"(sequence_length) before the first origin, but X has {N} rows. Move start earlier, or "
-                        "lower steps or horizon.")
+                        f"and steps={steps}, need target rows up to {start - 1 + h + steps - 1}, but X has {N} rows. "
+                        "Move start earlier, or lower steps or horizon.")
     if steps > k and not recursive_ok(Xa, ya, c):
         raise ConfigError(f"steps={steps} exceeds config['output_steps']={k}, and this model cannot feed its "
-                          "predictions back (that needs every input column to be a target and horizon 1). Set "
-                          f"config['output_steps']={steps} (direct multi-step), or steps <= {k}.")
+                          "predictions back (that needs a one-step model, output_steps=1, every input column a "
+                          f"target and horizon 1). Set config['output_steps']={steps} (direct multi-step), or "
+                          f"steps <= {k}.")
     if train_size is not None and train_size > start:
         raise ConfigError(f"train_size={train_size} rows, but the first origin (row {start}) has only {start} rows "
                           "before it; lower train_size or start later.")
