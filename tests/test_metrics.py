@@ -148,6 +148,21 @@ def test_the_report_is_a_dict_whose_repr_is_the_table(capsys):
     assert res["baselines"]["persistence"]["rmse"] > 0 and res["units"] == "MW"
 
 
+def test_the_table_keeps_its_columns_apart_whatever_the_numbers():
+    """A value wider than its column (an R2 of -121) widens it instead of running into the next one; usual values
+    keep the usual layout."""
+    usual = {"rmse": 106.68, "mae": 75.693, "mape": 1.59, "smape": 1.61, "r2": 0.981, "mase": 0.38}
+    wide = dict(usual, rmse=5.4e12, mae=5.4e12, smape=200.0, r2=-121.134, mase=1234567.0)
+    for rows in ({"LSTM (minilstm)": usual}, {"LSTM (minilstm)": usual, "zero": wide}):
+        lines = R.format_table(rows, "MW").splitlines()
+        for line in lines[1:]:
+            cells = line[26:].split()
+            assert len(cells) == 6, line                       # six numbers, each apart from its neighbours
+        assert len({len(line) for line in lines}) == 1         # aligned
+    assert R.format_table({"LSTM (minilstm)": usual}, "MW").splitlines()[1] == (
+        "LSTM (minilstm)                    106.680          75.693     1.59     1.61   0.981  0.380")
+
+
 def test_units_come_from_pandas_attrs():
     f = datasets.load_electricity().frame.iloc[:900]
     assert M.units_of(f["Demand"]) == "MW" and M.units_of(f[["Temperature"]]) == "deg C"

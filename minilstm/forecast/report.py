@@ -142,11 +142,17 @@ def evaluation_report(truth, pred, y, n, L, horizon, steps, scale, ar_pred, seas
 
 
 def format_table(results, units=""):
-    """A plain-text table: one row per method (model first), RMSE, MAE, MAPE, sMAPE, R2, MASE."""
+    """A plain-text table: one row per method (model first), RMSE, MAE, MAPE, sMAPE, R2, MASE; a column widens where
+    a value needs it, so that a large number never runs into its neighbour."""
     u = f" ({units})" if units else ""
+    heads = ("RMSE" + u, "MAE" + u, "MAPE %", "sMAPE %", "R2", "MASE")
+    formats = (".3f", ".3f", ".2f", ".2f", ".3f", ".3f")
+    cells = [[format(m[k], f) for k, f in zip(("rmse", "mae", "mape", "smape", "r2", "mase"), formats)]
+             for m in results.values()]
+    widths = [max([least, len(h) + 1] + [len(r[j]) + 1 for r in cells])
+              for j, (h, least) in enumerate(zip(heads, (16, 16, 9, 9, 8, 7)))]
     w = max([26] + [len(k) + 2 for k in results])
-    lines = [f"{'method':<{w}}{'RMSE' + u:>16}{'MAE' + u:>16}{'MAPE %':>9}{'sMAPE %':>9}{'R2':>8}{'MASE':>7}"]
-    for name, m in results.items():
-        lines.append(f"{name:<{w}}{m['rmse']:>16.3f}{m['mae']:>16.3f}{m['mape']:>9.2f}{m['smape']:>9.2f}"
-                     f"{m['r2']:>8.3f}{m['mase']:>7.3f}")
+    lines = [f"{'method':<{w}}" + "".join(f"{h:>{cw}}" for h, cw in zip(heads, widths))]
+    for name, row in zip(results, cells):
+        lines.append(f"{name:<{w}}" + "".join(f"{c:>{cw}}" for c, cw in zip(row, widths)))
     return "\n".join(lines)
