@@ -5,6 +5,7 @@
     python benchmarks/bench_peers.py --series nottem victoria --seeds 0 --sides minilstm stats
     python benchmarks/bench_peers.py --sides minilstm --minilstm-config '{"hidden_size": 32}' --label h32
     python benchmarks/bench_peers.py --csv my_series.csv --season 12 --horizon 6 --label mine
+    python benchmarks/bench_peers.py --csv half_hourly.csv --season 48 336 --horizon 48 --sides minilstm stats
 
 The peers are benchmark-only dependencies (the extra ``minilstm[peers]``; minilstm never imports them). Give
 them their own environment, since statsforecast needs pandas < 3 (minilstm works with both):
@@ -252,7 +253,8 @@ def dev_calendar(path, freq):
 
 
 def load_series(name, default_length=20, horizon=None, season=None):
-    """A Series for a dev series name, 'victoria', 'weather', or a CSV path."""
+    """A Series for a dev series name, 'victoria', 'weather', or a CSV path; season: None (from the frequency) or a
+    list of seasons, the shortest first (a dev series or a CSV file)."""
     from minilstm import datasets
     if name == "victoria":
         ds = datasets.load_electricity()
@@ -270,11 +272,11 @@ def load_series(name, default_length=20, horizon=None, season=None):
     if name in DEV_SERIES:
         freq = DEV_SERIES[name]
         path = os.path.join(DATA, f"{name}.csv")
-        return Series(name, read_dev_csv(path), freq, [season or SEASON[freq]], horizon or HORIZON[freq],
+        return Series(name, read_dev_csv(path), freq, list(season or [SEASON[freq]]), horizon or HORIZON[freq],
                       default_length=default_length, index=dev_calendar(path, freq))
     if os.path.isfile(name):
         stem = os.path.splitext(os.path.basename(name))[0]
-        return Series(stem, read_dev_csv(name), "other", [season or 1], horizon or HORIZON["other"],
+        return Series(stem, read_dev_csv(name), "other", list(season or [1]), horizon or HORIZON["other"],
                       default_length=default_length)
     raise SystemExit(f"unknown series {name!r}: choose from {SERIES}, or pass a CSV file with --csv")
 
@@ -310,7 +312,7 @@ def run_minilstm(sp, seed, overrides):
     return pred, sec, {"best_epoch": int(model.info["best_epoch"]), "epochs_run": len(hist),
                        "n_train_windows": model.info["n_train_windows"], "n_val_windows": model.info["n_val_windows"],
                        "best_val_loss": min(h["val_loss"] for h in hist) if hist and hist[0].get("val_loss") is not None
-                       else None}
+                       else None, "network_kept": model.info.get("network_kept")}
 
 
 def run_darts(sp, seed, epochs):
@@ -571,6 +573,9 @@ def report(results):
                 extra = "best epoch " + "/".join(str(p["best_epoch"]) for p in e["per_seed"]) + " of " + \
                     "/".join(str(p["epochs_run"]) for p in e["per_seed"]) + \
                     f" run; {e['per_seed'][0]['n_train_windows']} training windows"
+                kept = [p.get("network_kept") for p in e["per_seed"]]
+                if any(k is not None for k in kept):            # results from before the key: not said
+                    extra += f"; network kept on {sum(bool(k) for k in kept)} of {len(kept)} seeds"
             rows.append([s["series"], m, _cell(e, "rmse", 4), _cell(e, "mae", 4), _cell(e, "mase"),
                          _cell(e, "bias", 4), _cell(e, "seconds", 2), extra])
     lines.append(markdown_table(["series", "method", "RMSE", "MAE", "MASE", "bias", "seconds", "notes"], rows))
@@ -680,7 +685,8 @@ def parse_args(argv=None):
     ap.add_argument("--series", nargs="*", default=None, help=f"default: all of {SERIES}")
     ap.add_argument("--skip", nargs="*", default=[], help="series to leave out (e.g. --skip victoria)")
     ap.add_argument("--csv", nargs="*", default=[], help="CSV files (last column = the values) to add as series")
-    ap.add_argument("--season", type=int, default=None, help="season m for dev and CSV series (default: from the "
+    ap.add_argument("--season", type=int, nargs="+", default=None, help="season m for dev and CSV series, then any "
+                    "longer ones (MSTL gets them all: --season 48 336 for half-hourly demand; default: from the "
                     "frequency; 1 for CSV files)")
     ap.add_argument("--horizon", type=int, default=None, help="H for every series run (default: the rule above)")
     ap.add_argument("--seeds", nargs="*", type=int, default=None, help="default 0 1 2 (--quick: 0)")
@@ -708,8 +714,8 @@ def parse_args(argv=None):
         ap.error(f"--epochs must be >= 1, got {args.epochs}")
     if args.horizon is not None and args.horizon < 1:
         ap.error(f"--horizon must be >= 1, got {args.horizon}")
-    if args.season is not None and args.season < 1:
-        ap.error(f"--season must be >= 1, got {args.season}")
+    if args.season is not None and (min(args.season) < 1 or args.season != sorted(set(args.season))):
+        ap.error(f"--season takes seasons >= 1, shortest first and each once, got {args.season}")
     if args.skip:
         args.series = [s for s in (args.series or SERIES) if s not in args.skip]
     if args.series:

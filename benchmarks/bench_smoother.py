@@ -1,7 +1,7 @@
 """The 'ets' smoother alone, by each ``baseline_criterion`` and without its long season, on the peer benchmark's
 series and on others.
 
-    python benchmarks/bench_smoother.py            # 13 + 17 series, three variants (about three minutes)
+    python benchmarks/bench_smoother.py            # 13 + 18 series, three variants (about three minutes)
     python benchmarks/bench_smoother.py --set heldout
 
 What ``LSTMModel`` forecasts when its network is set aside (most short series, ``info['network_kept']`` False) is
@@ -17,14 +17,16 @@ same frequency.
 Two sets:
 
 - ``peers``: the 13 series of ``bench_peers.py`` (the set the default was chosen on);
-- ``heldout``: 17 real series that ``bench_peers.py`` does not use, so that a criterion chosen there is also judged
+- ``heldout``: 18 real series that ``bench_peers.py`` does not use, so that a criterion chosen there is also judged
   elsewhere: Victoria's hourly temperature (the same 16 + 2 weeks as its demand there; season 24, a day ahead),
   Victoria's daily demand (the bundled hours summed per day; season 7, 14 days ahead), Seattle's daily minimum
   temperature, wind and precipitation (train 2012-2014, test 2015, 14 days ahead from every 7th day), the four
   bundled stocks (daily closes, 10 days ahead), the four indices of ``data/heldout/EuStockMarkets.csv`` (the
   last 600 business days, 10 days ahead), Victoria's half-hourly demand in the winter of 2013 (16 + 2 weeks, a day
-  ahead: its week, a long season, is tried) and JFK airport's hourly temperature, humidity and wind speed in
-  March-July 2013 (16 + 2 weeks, a day ahead; the week is tried and should not be kept) from ``data/heldout/``.
+  ahead: its week, a long season, is tried), England and Wales' half-hourly demand in the summer of 2000 (Taylor's
+  series: 10 + 2 weeks, a day ahead from every midnight; a week whose shape moves) and JFK airport's hourly
+  temperature, humidity and wind speed in March-July 2013 (16 + 2 weeks, a day ahead; the week is tried and should
+  not be kept) from ``data/heldout/``.
 
 Where statsforecast is installed (the peers' environment, see ``bench_peers.py``), AutoETS fitted once on the
 training span and forecasting from every origin is given beside them, and MSTL with both seasons where a series has
@@ -73,6 +75,9 @@ def heldout_series():
     half = pd.read_csv(os.path.join(HELDOUT, "vic_elec_halfhourly_2013.csv"), parse_dates=["Time"])
     out.append(bp.Series("victoria half-hourly demand", half["Demand"].to_numpy(), "half-hourly", [48, 336], 48,
                          n_train=16 * 336, stride=48, index=pd.DatetimeIndex(half["Time"])))
+    taylor = pd.read_csv(os.path.join(HELDOUT, "taylor_halfhourly_2000.csv"), parse_dates=["Time"])
+    out.append(bp.Series("England-Wales half-hourly demand", taylor["Demand"].to_numpy(), "half-hourly", [48, 336], 48,
+                         n_train=10 * 336, stride=48, index=pd.DatetimeIndex(taylor["Time"])))
     nyc = pd.read_csv(os.path.join(HELDOUT, "nyc_jfk_weather_hourly_2013.csv"), parse_dates=["time_hour"])
     for col in ("temp", "humid", "wind_speed"):
         out.append(bp.Series(f"JFK hourly {col}", nyc[col].to_numpy(), "hourly", [24, 168], 24, n_train=16 * 168,
@@ -116,7 +121,8 @@ def best_stat(row):
 def describe(p):
     form = ("damped trend" if p["phi"] < 1 else "trend") if p["trend"] else "no trend"
     season = ("season" if p["gamma"] > 0 else "fixed season") if p["season"] else "no season"
-    season += ", long season" if p.get("long") else ""
+    season += (f", long season (moving, gamma_long {p['gamma_long']:g})" if p.get("gamma_long") else ", long season"
+               ) if p.get("long") else ""
     return f"{form}, {season}{', logs' if p['log'] else ''}, alpha {p['alpha']:g}"
 
 

@@ -273,9 +273,9 @@ def test_smoother_benchmark_scores_what_the_model_forecasts_with_its_network_set
 
     from minilstm import LSTMModel
     held = bs.heldout_series()
-    assert len(held) == 17 and not {s.name for s in held} & set(bp.SERIES)        # none of the peers' series
+    assert len(held) == 18 and not {s.name for s in held} & set(bp.SERIES)        # none of the peers' series
     assert all(s.origins and s.W >= 2 for s in held)
-    assert [s.m for s in held if "half-hourly" in s.name] == [48]
+    assert [s.m for s in held if "half-hourly" in s.name] == [48, 48]
     here = os.path.join(HERE, "data", "heldout")
     with open(os.path.join(here, "SHA256SUMS")) as f:                              # the files are those described
         for line in f:

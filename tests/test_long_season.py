@@ -13,12 +13,11 @@ from minilstm import LSTMModel
 from minilstm.errors import ConfigError, ModelFileError
 from minilstm.forecast import backtest
 from minilstm.forecast.seasons import long_season
-from minilstm.forecast.smoothing import (
-    ExponentialSmoothing,
+from minilstm.forecast.smoothing import ExponentialSmoothing, n_parameters
+from minilstm.forecast.smoothing_filter import (
     as_states,
     expanding_forecasts,
     least_squares_states,
-    n_parameters,
     prior_states,
     run,
 )
@@ -36,7 +35,7 @@ def weekly(n, m=24, seed=0, week=1.0, noise=0.3):
 def hand_filter(x, p, m, m2, x0, d):
     """The equations one scalar at a time from the initial states x0 = (level, trend, m season, m2 long phases):
     the forecast d rows after each origin t >= 1."""
-    lev, b, s, w = x0[0], x0[1], x0[2:2 + m].copy(), x0[2 + m:]
+    lev, b, s, w = x0[0], x0[1], x0[2:2 + m].copy(), x0[2 + m:].copy()
     out = []
     for t in range(len(x) + 1):
         if t:
@@ -45,20 +44,23 @@ def hand_filter(x, p, m, m2, x0, d):
             return np.array(out)
         e = x[t] - (lev + p["phi"] * b + s[t % m] + w[t % m2])
         lev, b = lev + p["phi"] * b + p["alpha"] * e, p["phi"] * b + p["beta"] * e
-        s[t % m] += p["gamma"] * e                                  # the long season is not smoothed
+        s[t % m] += p["gamma"] * e
+        w[t % m2] += p.get("gamma_long", 0.0) * e                   # 0: fixed phases
 
 
 P = {"alpha": 0.2, "beta": 0.05, "phi": 0.9, "gamma": 0.1, "trend": 1.0, "season": 1.0, "long": 1.0}
 
 
-def test_the_filter_with_a_long_season_is_the_equations():
+@pytest.mark.parametrize("gamma_long", [None, 0.0, 0.3, 1.0])
+def test_the_filter_with_a_long_season_is_the_equations(gamma_long):
     x = weekly(200, m=4)
-    params = {k: np.array([v]) for k, v in P.items()}
+    p = dict(P) if gamma_long is None else dict(P, gamma_long=gamma_long)     # None: a file saved before it
+    params = {k: np.array([v]) for k, v in p.items()}
     x0 = np.random.default_rng(1).standard_normal(2 + 4 + 28)
     init = tuple(v[None] for v in as_states(x0[None]))
     for d in (1, 3, 30):
         got = run(x[None], params, 4, 8, [d], origins=range(1, 201), init=init, m2=28)[0, :, 0, 0]
-        np.testing.assert_allclose(got, hand_filter(x, P, 4, 28, x0, d), rtol=1e-12)
+        np.testing.assert_allclose(got, hand_filter(x, p, 4, 28, x0, d), rtol=1e-12)
 
 
 def test_expanding_forecasts_are_the_least_squares_at_every_origin():
@@ -66,6 +68,7 @@ def test_expanding_forecasts_are_the_least_squares_at_every_origin():
     across refreshes; two candidates at once."""
     x = weekly(700, m=4, seed=2)
     params = {k: np.array([v, w]) for (k, v), w in zip(P.items(), (0.05, 0.0, 1.0, 0.3, 0.0, 1.0, 1.0))}
+    params["gamma_long"] = np.array([0.0, 0.5])                   # fixed and moving phases
     ds = np.arange(1, 6)
     got = expanding_forecasts(x, params, 4, 8, ds, range(8, 701), m2=28)
     prior = prior_states(x, params, 4, 8, 28)
@@ -113,6 +116,53 @@ def test_the_long_season_is_kept_where_it_earns_its_phases():
         truth = np.stack([z[o:o + 24] for o in origins])
         err[name] = np.abs(f[origins - 48] - truth).mean()
     assert err["kept"] < 0.8 * err["off"]
+
+
+def drifting_week(n, m=24, seed=3):
+    """A daily cycle and a weekly one whose shape changes from week to week (a random walk per weekday), as
+    demand's does over a season: last week is a better guide than the average week."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    day = t // m
+    walk = np.cumsum(rng.standard_normal((n // (7 * m) + 1, 7)), axis=0)      # each weekday's own walk
+    return 20 + 3 * np.sin(2 * np.pi * t / m) + 1.5 * walk[day // 7, day % 7] + 0.1 * rng.standard_normal(n)
+
+
+def fit_and_next_weeks_error(full):
+    """The smoother fitted on the first ten weeks of the hourly series full (thirteen weeks), and the mean absolute
+    error of its day-ahead forecasts over the three weeks after them (states from rows before each origin only),
+    with its long season as chosen and with its phases fixed."""
+    y = full[:24 * 7 * 10]
+    s = smoother(y)
+    z = (full - y.mean()) / y.std()
+    origins = np.arange(len(y), len(full) - 24, 24)
+    truth = np.stack([z[o:o + 24] for o in origins])
+    fixed = ExponentialSmoothing(24, [dict(s.params[0], gamma_long=0.0)], s.to_raw, m2=168)
+    errors = []
+    for model in (s, fixed):
+        f = model.row_forecasts(z[:, None], 48, np.arange(1, 25))[:, :, 0]
+        errors.append(np.abs(f[origins - 48] - truth).mean())
+    return s.params[0], errors
+
+
+def test_the_long_season_moves_where_that_forecasts_clearly_better():
+    """A week whose shape wanders gets moving phases and forecasts the weeks after much better than with fixed
+    ones; on a steady week whatever is chosen forecasts them as well as fixed phases."""
+    p, (chosen, fixed) = fit_and_next_weeks_error(drifting_week(24 * 7 * 13))
+    assert p["long"] == 1.0 and p["gamma_long"] > 0 and chosen < 0.6 * fixed
+    p, (chosen, fixed) = fit_and_next_weeks_error(weekly(24 * 7 * 13))
+    assert p["long"] == 1.0 and p["gamma_long"] < 0.5 and chosen < 1.02 * fixed
+
+
+def test_too_few_origins_keep_the_long_season_fixed():
+    """With fewer than MIN_ORIGINS origins after two long seasons there is nothing to compare: fixed phases."""
+    from minilstm.forecast.smoothing import MIN_ORIGINS
+    es = ExponentialSmoothing(24, m2=168)
+    fixed = {"alpha": 0.02, "beta": 0.0, "phi": 1.0, "gamma": 0.0, "trend": 0.0, "season": 1.0, "long": 1.0}
+    z = drifting_week(24 * 7 * 10)
+    short = es.moving_long_season(fixed, z[:2 * 168 + MIN_ORIGINS - 1], 24, 48, np.arange(1, 25))
+    assert short == dict(fixed, gamma_long=0.0)
+    assert es.moving_long_season(fixed, z, 24, 48, np.arange(1, 25))["gamma_long"] > 0        # enough: it moves
 
 
 def test_too_few_rows_to_judge_the_long_season_keep_it_out():
@@ -166,8 +216,31 @@ def strip_long(meta):
         p.pop("long")
 
 
+def test_a_model_with_moving_phases_keeps_them_in_its_file(tmp_path):
+    """A model whose week wanders: the file holds gamma_long and the loaded model forecasts bitwise the same; a file
+    saved before gamma_long existed (no key) forecasts with fixed phases."""
+    v = drifting_week(24 * 7 * 10)
+    y = pd.Series(v, index=pd.date_range("2024-01-01", periods=len(v), freq="h"))
+    m = LSTMModel({**QUICK, "sequence_length": 48, "output_steps": 24}).fit(y, verbose=False)
+    p = m.info["baseline_ets"]["params"][0]
+    assert p["long"] == 1.0 and p["gamma_long"] > 0
+    path = m.save(tmp_path / "m.minilstm")
+    np.testing.assert_array_equal(LSTMModel.load(path).predict(v), m.predict(v))
+
+    def strip_gamma_long(meta):
+        meta["info"]["baseline_ets"]["params"][0].pop("gamma_long")
+
+    def fix_phases(meta):
+        meta["info"]["baseline_ets"]["params"][0]["gamma_long"] = 0.0
+    old = LSTMModel.load(rewrite_metadata(path, strip_gamma_long, tmp_path / "old.minilstm"))
+    fixed = LSTMModel.load(rewrite_metadata(path, fix_phases, tmp_path / "fixed.minilstm"))
+    np.testing.assert_array_equal(old.predict(v), fixed.predict(v))
+    assert not np.array_equal(old.predict(v), m.predict(v))
+
+
 @pytest.mark.parametrize("bad", [{"long_season": 10 ** 6}, {"long_season": 0}, {"long_season": 2.5}, {"long": 2.0},
-                                 {"long": float("nan")}, {"long": True}])
+                                 {"long": float("nan")}, {"long": True}, {"gamma_long": 1.5}, {"gamma_long": -0.1},
+                                 {"gamma_long": "0.5"}, {"gamma_long": float("inf")}])
 def test_a_tampered_long_season_in_a_file_is_refused(bad, hourly, tmp_path):
     _, m = hourly
 
@@ -200,12 +273,15 @@ def test_a_long_season_no_longer_than_the_season_is_refused_at_fit(value, season
     LSTMModel(dict(cfg, long_season=24)).fit(y, verbose=False)        # a multiple above it is tried
 
 
-def test_no_fold_sees_a_row_at_or_after_its_origin_with_a_long_season():
-    """The backtest poison check of test_backtest, on a series whose long season the smoother keeps."""
-    y = weekly(4 * 7 * 16, m=4, seed=3)
+@pytest.mark.parametrize("moving", [False, True])
+def test_no_fold_sees_a_row_at_or_after_its_origin_with_a_long_season(moving):
+    """The backtest poison check of test_backtest, on a series whose long season the smoother keeps, with fixed
+    phases and with moving ones (chosen from forecasts over the training rows: the fold's rows only)."""
+    y = drifting_week(4 * 7 * 16, m=4) if moving else weekly(4 * 7 * 16, m=4, seed=3, noise=1.0)
     X = y[:, None]
     cfg = {**QUICK, "sequence_length": 8, "output_steps": 2, "season": 4, "long_season": 28}
-    assert LSTMModel(cfg).fit(y[:300], verbose=False).info["baseline_ets"]["params"][0]["long"] == 1.0   # it runs
+    p = LSTMModel(cfg).fit(y[:300], verbose=False).info["baseline_ets"]["params"][0]
+    assert p["long"] == 1.0 and (p["gamma_long"] > 0) == moving                            # it runs as meant
     settings = dict(start=300, step=40, refit=True, window="expanding", steps=2, verbose=False)
     clean = backtest(cfg, X, y, **settings)
     assert len(clean.origins) >= 4

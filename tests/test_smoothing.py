@@ -10,17 +10,12 @@ from conftest import rewrite_metadata
 
 from minilstm import LSTMModel
 from minilstm.errors import ConfigError, ModelFileError
-from minilstm.forecast.smoothing import (
-    FIRST_WINDOW,
-    MAE,
-    ExponentialSmoothing,
+from minilstm.forecast.smoothing import FIRST_WINDOW, MAE, ExponentialSmoothing, criterion, grid, n_parameters
+from minilstm.forecast.smoothing_filter import (
     as_states,
-    criterion,
     fitted_run,
-    grid,
     initial_states,
     least_squares_states,
-    n_parameters,
     prior_states,
     run,
 )

@@ -106,6 +106,9 @@ DEFAULTS = {
 #   Victoria's hourly demand 0.77 -> 0.59 MASE (1.33x -> 1.02x MSTL's; now better than Darts' LSTM), no other series
 #   changed (--label no_long_season). The smoother alone off that set (bench_smoother.py): Victoria's half-hourly
 #   demand in winter 2013 0.93 -> 0.44 (MSTL 0.44); not kept, so unchanged, on four hourly weather series.
+#   Its phases also follow the errors (gamma_long) where the smoother's own forecasts over the second half of the
+#   training rows beat fixed phases by two standard errors (smoothing.moving_long_season): half-hourly demand 0.441
+#   -> 0.403 (Victoria, 2013) and 0.242 -> 0.207 (England and Wales, 2000; MSTL 0.147); the peer set unchanged.
 # - quantile_calibration 'conformal' (was as trained): the 80% interval of a quantile model on Victoria's demand
 #   (benchmarks/bench_quantiles.py, seeds 0-2) covered 80.0% of 2014's hours (74.4% as trained; fitted on
 #   2012-2013), 69.7% (66.6%) and 75.9% (75.6%) of June-August 2014 fitted on the 150 and 365 days before.

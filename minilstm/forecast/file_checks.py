@@ -125,7 +125,8 @@ def _check_widening(w, cfg, n_targets, path):
 
 def _check_ets(ets, n_columns, path):
     """info's baseline_ets: {'season': int >= 1, 'params': per history column a dict of smoothing parameters in
-    [0, 1], a log flag, a finite floor >= 0 and a long-season flag (absent in files saved before it: none),
+    [0, 1], a log flag, a finite floor >= 0, a long-season flag (absent in files saved before it: none) and its
+    gamma_long in [0, 1] (absent in files saved before it: fixed phases, 0),
     'to_raw': per column [a, c] (finite, a != 0) or null, 'init': how the initial states are found,
     'least_squares' or 'first_window' (absent in files saved before: the latter), and 'long_season': an int in
     1..MAX_LONG_SEASON (absent in files saved before: 1)}."""
@@ -141,16 +142,17 @@ def _check_ets(ets, n_columns, path):
         count(ets.get("long_season", 1), MAX_LONG_SEASON) and \
         isinstance(ets["params"], list) and len(ets["params"]) == n_columns and \
         isinstance(ets["to_raw"], list) and len(ets["to_raw"]) == n_columns
-    ok = ok and all(isinstance(p, dict) and set(p) - {"long"} == set(unit) | {"floor"} and number(p["floor"], 0)
-                    and all(number(p[k], 0, 1) for k in unit + ("long",) if k in p) and p.get("long", 0) in (0, 1)
-                    for p in ets["params"])
+    ok = ok and all(isinstance(p, dict) and set(p) - {"long", "gamma_long"} == set(unit) | {"floor"} and
+                    number(p["floor"], 0) and all(number(p[k], 0, 1) for k in unit + ("long", "gamma_long") if k in p)
+                    and p.get("long", 0) in (0, 1) for p in ets["params"])
     ok = ok and all(r is None or isinstance(r, list) and len(r) == 2 and all(number(v) for v in r) and r[0] != 0
                     for r in ets["to_raw"])
     ok = ok and all(not p["log"] or r is not None for p, r in zip(ets["params"], ets["to_raw"]))
     if not ok:
         raise _bad(path, "info's baseline_ets must be {'season': an integer >= 1, 'params': one dict per target "
                          "history column of alpha, beta, phi, gamma, trend, season, log in [0, 1], floor >= 0 and "
-                         "optionally long (0 or 1), 'to_raw': one [a, c] or null per column (null only without log), "
+                         "optionally long (0 or 1) and gamma_long in [0, 1], 'to_raw': one [a, c] or null per "
+                         "column (null only without log), "
                          "optionally 'init': 'least_squares' or 'first_window' and 'long_season': an integer in 1.."
                          f"{MAX_LONG_SEASON}}}, got {ets!r}")
 
