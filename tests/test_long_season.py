@@ -160,8 +160,11 @@ def test_too_few_origins_keep_the_long_season_fixed():
     es = ExponentialSmoothing(24, m2=168)
     fixed = {"alpha": 0.02, "beta": 0.0, "phi": 1.0, "gamma": 0.0, "trend": 0.0, "season": 1.0, "long": 1.0}
     z = drifting_week(24 * 7 * 10)
-    short = es.moving_long_season(fixed, z[:2 * 168 + MIN_ORIGINS - 1], 24, 48, np.arange(1, 25))
-    assert short == dict(fixed, gamma_long=0.0)
+    for n in (2 * 168, 2 * 168 + MIN_ORIGINS - 1):                  # no origin with a scored row, or too few
+        short = es.moving_long_season(fixed, z[:n], 24, 48, np.arange(1, 25))
+        assert short == dict(fixed, gamma_long=0.0)
+    far = es.moving_long_season(fixed, z[:2 * 168 + 20], 24, 48, np.arange(30, 31))      # a horizon past the rows
+    assert far == dict(fixed, gamma_long=0.0)
     assert es.moving_long_season(fixed, z, 24, 48, np.arange(1, 25))["gamma_long"] > 0        # enough: it moves
 
 

@@ -156,3 +156,29 @@ def test_the_threading_backend_gives_the_numbers_of_n_jobs_1(two_blas_threads):
     threaded = backtest(cfg, y, start=200, step=20, steps=6, refit=2, n_jobs=2, backend="threading",
                         verbose=False).forecasts
     np.testing.assert_array_equal(serial_run, threaded)
+
+
+def test_a_users_own_blas_limit_stands_beside_the_tasks_holds(two_blas_threads):
+    """The hold gives threadpoolctl's control back after each use: a user's threadpool_limits block around tasks on
+    a long-lived worker thread is restored when it ends, and a limit the user sets later on the main thread holds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    from minilstm.kernels import blas
+    from minilstm.kernels.threads import single_threaded
+
+    def task():
+        with single_threaded():
+            return blas.get_threads()
+
+    with ThreadPoolExecutor(1) as pool:                   # a worker that outlives its tasks, as Dask's do
+        with threadpool_limits(limits=1, user_api="blas"):
+            assert pool.submit(task).result() == 1
+        assert blas.get_threads() == 2                    # the user's block restored its count
+        with single_threaded():                           # the main thread holds first (an n_jobs=1 run)
+            pass
+        assert pool.submit(task).result() == 1 and blas.get_threads() == 2
+        with threadpool_limits(limits=1, user_api="blas"):
+            assert blas.get_threads() == 1                # the user's own limit is not ignored
+        assert blas.get_threads() == 2

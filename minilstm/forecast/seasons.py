@@ -230,8 +230,9 @@ def long_season(y, m, index=None, configured=None):
 
 def check_long_season(m2, m):
     """A configured long season m2 must be 1 (none) or longer than the season m it rides on (m > 1): a cycle of at
-    most m rows adds no phase the season lacks (its criterion would count it as free). Checked when a model is
-    fitted, where the season is known (a file saved with such a value still loads and forecasts as before)."""
+    most m rows adds no phase the season lacks (its criterion would count it as free). Checked when the 'ets'
+    baseline, the only reader of long_season, is fitted and the season is known (a file saved with such a value
+    still loads and forecasts as before)."""
     if m is not None and m > 1 and 1 < m2 <= m:
         raise ConfigError(f"config['long_season'] = {m2} is not longer than the season ({m}): a long season is a cycle "
                           f"over several seasons (168 for hourly data with season 24: the week). Use a multiple of "

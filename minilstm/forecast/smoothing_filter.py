@@ -66,9 +66,8 @@ def damping(params, ds):
 
 
 def plus_long_season(f, s, rows, m, m2):
-    """f (forecasts of ``rows``, an int or (k,) array) plus the long season's phase of each row, s[..., m + row % m2]:
-    fixed, as the initial states left it (only the season's phases are updated by the errors); f itself when
-    m2 <= 1."""
+    """f (forecasts of ``rows``, an int or (k,) array) plus the long season's phase of each row, s[..., m + row % m2]
+    (as the initial states left it, or as the errors moved it since with gamma_long > 0); f itself when m2 <= 1."""
     return f + s[:, :, m + rows % m2] if m2 > 1 else f
 
 
@@ -266,6 +265,8 @@ def origin_errors(x, params, m, L, ds, m2):
     ds = np.asarray(ds, dtype=np.int64)
     origins = np.arange(max(2 * m2, L, len(x) // 2), len(x) - int(ds.min()) + 1)     # each scores a row
     origins = origins[::max(1, len(origins) // OOS_ORIGINS)]
+    if len(origins) == 0:                             # too few rows after two long seasons for one forecast
+        return np.zeros((0, len(params["alpha"])))
     f = expanding_forecasts(x, params, m, L, ds, origins, m2=m2)              # (n, P, k)
     rows = origins[:, None] - 1 + ds[None, :]                                 # (n, k)
     ok = rows < len(x)

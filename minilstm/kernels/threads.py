@@ -21,7 +21,7 @@ workqueue need nothing (a user's ``NUMBA_THREADING_LAYER`` is honoured as it is)
 One hold. ``one_thread_blas`` is the only place NumPy's BLAS thread count is lowered: a layer's threaded
 region, a small step's loop (``step_blas_threads``) and a multi-fit task (``single_threaded``) all enter
 it, and it is counted, so overlapping holds from several Python threads restore the count once, when the
-last one leaves; the thread that sets or restores it takes control of the limit (``_take_control``).
+last one leaves; the thread that sets or restores it gives threadpoolctl's control back (``_release_control``).
 """
 import contextlib
 import functools
@@ -147,25 +147,26 @@ def _limit_blas_to_one(every_library):
     ctl = _blas_controller(fresh=every_library)
     if ctl is None:
         return None
-    _take_control(ctl)
     limiter = ctl.limit(limits=1)
+    _release_control(ctl)
 
     def restore():
-        _take_control(ctl)
         limiter.restore_original_limits()
+        _release_control(ctl)
     return restore
 
 
-def _take_control(ctl):
-    """Let the calling thread set the limits of ``ctl``'s libraries. threadpoolctl 3.8 lets only one Python thread
-    (the first to set it, usually the main one) set a process-wide OpenBLAS pool's size and silently ignores the
-    others, so a multi-fit task on a worker thread (joblib's 'threading', a Dask worker thread) would keep every
-    BLAS thread and get other numbers than n_jobs=1. The hold is already arbitrated by ``_HOLD_LOCK`` (entered and
-    left under it), so it hands that control to the thread that sets or restores the count."""
+def _release_control(ctl):
+    """Give up the calling thread's control of ``ctl``'s libraries' limits, if it has it. threadpoolctl 3.8 lets only
+    one Python thread set a process-wide (pthreads) OpenBLAS pool's size, the first to set it, until it gives the
+    control up, and silently ignores the others; ``limit()`` called as a function (the hold is entered and left in
+    different calls) never gives it up, so a main thread that had run one fit kept it and a multi-fit task on a
+    worker thread (joblib's 'threading', Dask's threads) ran with every BLAS thread, and other numbers than
+    n_jobs=1. A user's own ``threadpool_limits`` block in another thread keeps its control (its limit stands)."""
     for lib in ctl.lib_controllers:
         clear = getattr(type(lib), "clear_controlling_thread", None)
         if clear is not None:
-            clear(force=True)
+            clear()
 
 
 class one_thread_blas:
