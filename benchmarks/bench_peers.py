@@ -2,6 +2,7 @@
 
     python benchmarks/bench_peers.py                  # every series, seeds 0 1 2, every side (about 9 min on 2 cores)
     python benchmarks/bench_peers.py --quick          # 3 short series, seed 0, 3 epochs, no Darts (the tests run it)
+    python benchmarks/bench_peers.py --set classic    # 11 series the defaults were never chosen on (about 12 min)
     python benchmarks/bench_peers.py --series nottem victoria --seeds 0 --sides minilstm stats
     python benchmarks/bench_peers.py --sides minilstm --minilstm-config '{"hidden_size": 32}' --label h32
     python benchmarks/bench_peers.py --csv my_series.csv --season 12 --horizon 6 --label mine
@@ -29,6 +30,13 @@ Series (one fixed split each, rows in time order):
   season 365 (a year: temperature has a yearly cycle and no weekly one, so season 7 would only be a worse
   naive), train 2012-2014 (1096 days), test 2015 (365 days), an origin every 7 days from 2015-01-01 (51
   origins: with one every day MSTL alone took over 4 minutes, re-decomposing each origin's 3-4 years).
+
+``--set classic`` runs, instead, eleven series the defaults were never chosen on (``data/heldout/classic/README.md``),
+the same protocol, each with the dates of its rows: airpassengers, wineind, the last 600 months of sunspots and
+elnino (monthly: m = 12, H = 12); woolyrnq, US real GDP and unemployment (quarterly: 4, 8); yearly sunspots (1, 10);
+heartrate (no calendar: 1, 10); the last 780 weeks of Mauna Loa CO2 (weekly: 52, 13; AutoARIMA is not run above a
+season of 24, as for Victoria); and England and Wales' half-hourly demand in the summer of 2000 (Taylor's series,
+``data/heldout/``: seasons 48 and 336, H = 48, train 10 weeks, test 2, an origin each midnight).
 
 Protocol (every method alike): fit once on the training span; from each origin o (the first target's row)
 forecast rows o..o+H-1 using only rows before o; every origin in the test span whose H targets lie inside it
@@ -113,6 +121,15 @@ DEV_SERIES = {
 }
 BUNDLED = ["victoria", "weather"]
 SERIES = list(DEV_SERIES) + BUNDLED
+# --set classic: series the defaults were never chosen on (data/heldout/classic/README.md): name: (frequency,
+# seasons, H); and England and Wales' half-hourly demand (data/heldout/, 10 + 2 weeks, a day ahead from each midnight)
+CLASSIC_DATA = os.path.join(HERE, "data", "heldout", "classic")
+CLASSIC = {
+    "airpassengers": ("monthly", [12], 12), "wineind": ("monthly", [12], 12), "sunspots_monthly": ("monthly", [12], 12),
+    "elnino": ("monthly", [12], 12), "woolyrnq": ("quarterly", [4], 8), "realgdp": ("quarterly", [4], 8),
+    "unemp": ("quarterly", [4], 8), "sunspots_yearly": ("annual", [1], 10), "heartrate": ("other", [1], 10),
+    "co2_weekly": ("weekly", [52], 13), "england_wales_demand": ("half-hourly", [48, 336], 48),
+}
 QUICK_SERIES = ["USAccDeaths", "JohnsonJohnson", "Nile"]
 SEASON = {"quarterly": 4, "monthly": 12, "annual": 1, "other": 1}
 HORIZON = {"monthly": 12, "quarterly": 8, "annual": 10, "other": 10, "hourly": 24, "daily": 14}
@@ -252,6 +269,21 @@ def dev_calendar(path, freq):
     return pd.date_range(pd.Timestamp(year=year, month=month, day=1), periods=n, freq=pandas_freq)
 
 
+def classic_series(name, default_length=20, horizon=None):
+    """A Series of ``--set classic`` (``CLASSIC``), its rows' dates as the index where the file has them."""
+    import pandas as pd
+    freq, seasons, H = CLASSIC[name]
+    if name == "england_wales_demand":
+        f = pd.read_csv(os.path.join(HERE, "data", "heldout", "taylor_halfhourly_2000.csv"), parse_dates=["Time"])
+        return Series(name, f["Demand"].to_numpy(), freq, seasons, horizon or H, n_train=10 * 336, stride=48,
+                      default_length=default_length, index=pd.DatetimeIndex(f["Time"]),
+                      note="Taylor's series, June-August 2000: train 10 weeks, test 2, origins each midnight")
+    f = pd.read_csv(os.path.join(CLASSIC_DATA, f"{name}.csv"))
+    index = None if freq == "other" else pd.DatetimeIndex(pd.to_datetime(f["time"]))
+    return Series(name, f["value"].to_numpy(), freq, seasons, horizon or H, default_length=default_length,
+                  index=index)
+
+
 def load_series(name, default_length=20, horizon=None, season=None):
     """A Series for a dev series name, 'victoria', 'weather', or a CSV path; season: None (from the frequency) or a
     list of seasons, the shortest first (a dev series or a CSV file)."""
@@ -269,6 +301,8 @@ def load_series(name, default_length=20, horizon=None, season=None):
         return Series(name, ds.column("temp_max"), "daily", [365], horizon or HORIZON["daily"],
                       n_train=ds.split("2015-01-01"), stride=7, default_length=default_length, index=ds.frame.index,
                       note="temp_max, train 2012-2014, test 2015, season 365, an origin every 7 days")
+    if name in CLASSIC:
+        return classic_series(name, default_length, horizon)
     if name in DEV_SERIES:
         freq = DEV_SERIES[name]
         path = os.path.join(DATA, f"{name}.csv")
@@ -682,6 +716,9 @@ def available_sides(sides, log=print):
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--set", default="peers", choices=["peers", "classic"], dest="series_set",
+                    help="peers: the 13 series the defaults were chosen on (default); classic: 11 others they were "
+                         f"never chosen on ({', '.join(CLASSIC)}), results/peers_classic.*")
     ap.add_argument("--series", nargs="*", default=None, help=f"default: all of {SERIES}")
     ap.add_argument("--skip", nargs="*", default=[], help="series to leave out (e.g. --skip victoria)")
     ap.add_argument("--csv", nargs="*", default=[], help="CSV files (last column = the values) to add as series")
@@ -716,10 +753,13 @@ def parse_args(argv=None):
         ap.error(f"--horizon must be >= 1, got {args.horizon}")
     if args.season is not None and (min(args.season) < 1 or args.season != sorted(set(args.season))):
         ap.error(f"--season takes seasons >= 1, shortest first and each once, got {args.season}")
+    if args.series_set == "classic" and args.compare_with == "peers":       # its own earlier run, not the peers'
+        args.compare_with = "peers_classic"
     if args.skip:
-        args.series = [s for s in (args.series or SERIES) if s not in args.skip]
+        args.series = [s for s in (args.series or (list(CLASSIC) if args.series_set == "classic" else SERIES))
+                       if s not in args.skip]
     if args.series:
-        bad = [s for s in args.series + args.skip if s not in SERIES]
+        bad = [s for s in args.series + args.skip if s not in SERIES and s not in CLASSIC]
         if bad:
             ap.error(f"unknown series {bad}: choose from {SERIES} (or --csv FILE)")
     if args.label is not None and not args.label.replace("_", "").replace("-", "").isalnum():
@@ -747,7 +787,8 @@ def main(argv=None):
     except Exception as e:
         raise SystemExit(f"--minilstm-config: {e}")
     overrides = dict(args.minilstm_config)
-    names = args.series if args.series is not None else ([] if args.csv else (QUICK_SERIES if args.quick else SERIES))
+    default_set = list(CLASSIC) if args.series_set == "classic" else QUICK_SERIES if args.quick else SERIES
+    names = args.series if args.series is not None else ([] if args.csv else default_set)
     seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
     sides = args.sides or (["minilstm", "stats"] if args.quick else list(SIDES))
     epochs = args.epochs or (3 if args.quick else DEFAULTS["epochs"])
@@ -756,8 +797,8 @@ def main(argv=None):
     sides = available_sides(sides)
     full = not (args.series or args.csv or args.seeds or args.sides or args.quick or args.epochs or args.horizon
                 or args.season or args.minilstm_config)
-    stem = (f"peers_{args.label}" if args.label else "peers" if full else "peers_quick" if args.quick else
-            "peers_partial")
+    stem = (f"peers_{args.label}" if args.label else ("peers_classic" if args.series_set == "classic" else "peers")
+            if full else "peers_quick" if args.quick else "peers_partial")
     specs = []
     for name in list(names) + list(args.csv):
         try:

@@ -267,6 +267,24 @@ def test_future_benchmark_quick_run_writes_its_tables(tmp_path):
 
 
 # ---- bench_smoother: the 'ets' smoother alone by each criterion, on the peers' series and on held-out ones ----
+def test_the_classic_set_loads_the_files_described_with_their_calendars():
+    import bench_peers as bp
+    here = os.path.join(HERE, "data", "heldout", "classic")
+    with open(os.path.join(here, "SHA256SUMS")) as f:
+        names = []
+        for line in f:
+            digest, name = line.split()
+            names.append(name[:-4])
+            with open(os.path.join(here, name), "rb") as data:
+                assert hashlib.sha256(data.read()).hexdigest() == digest, name
+    assert set(bp.CLASSIC) == set(names) | {"england_wales_demand"} and not set(bp.CLASSIC) & set(bp.SERIES)
+    for name, (freq, seasons, H) in bp.CLASSIC.items():
+        sp = bp.load_series(name)
+        assert (sp.seasons, sp.H, sp.freq) == (seasons, H, freq) and len(sp.origins) >= 10 and sp.W >= 2, name
+        assert (sp.index is None) == (freq == "other"), name
+    assert bp.parse_args(["--set", "classic"]).compare_with == "peers_classic"
+
+
 def test_smoother_benchmark_scores_what_the_model_forecasts_with_its_network_set_aside():
     import bench_peers as bp
     import bench_smoother as bs
