@@ -755,9 +755,9 @@ def parse_args(argv=None):
         ap.error(f"--season takes seasons >= 1, shortest first and each once, got {args.season}")
     if args.series_set == "classic" and args.compare_with == "peers":       # its own earlier run, not the peers'
         args.compare_with = "peers_classic"
+    args.set_series = list(CLASSIC) if args.series_set == "classic" else SERIES
     if args.skip:
-        args.series = [s for s in (args.series or (list(CLASSIC) if args.series_set == "classic" else SERIES))
-                       if s not in args.skip]
+        args.series = [s for s in (args.series or args.set_series) if s not in args.skip]
     if args.series:
         bad = [s for s in args.series + args.skip if s not in SERIES and s not in CLASSIC]
         if bad:
@@ -787,7 +787,7 @@ def main(argv=None):
     except Exception as e:
         raise SystemExit(f"--minilstm-config: {e}")
     overrides = dict(args.minilstm_config)
-    default_set = list(CLASSIC) if args.series_set == "classic" else QUICK_SERIES if args.quick else SERIES
+    default_set = QUICK_SERIES if args.quick and args.series_set == "peers" else args.set_series
     names = args.series if args.series is not None else ([] if args.csv else default_set)
     seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
     sides = args.sides or (["minilstm", "stats"] if args.quick else list(SIDES))

@@ -75,9 +75,9 @@ def heldout_series():
     half = pd.read_csv(os.path.join(HELDOUT, "vic_elec_halfhourly_2013.csv"), parse_dates=["Time"])
     out.append(bp.Series("victoria half-hourly demand", half["Demand"].to_numpy(), "half-hourly", [48, 336], 48,
                          n_train=16 * 336, stride=48, index=pd.DatetimeIndex(half["Time"])))
-    taylor = pd.read_csv(os.path.join(HELDOUT, "taylor_halfhourly_2000.csv"), parse_dates=["Time"])
-    out.append(bp.Series("England-Wales half-hourly demand", taylor["Demand"].to_numpy(), "half-hourly", [48, 336], 48,
-                         n_train=10 * 336, stride=48, index=pd.DatetimeIndex(taylor["Time"])))
+    taylor = bp.classic_series("england_wales_demand")                  # the same split as bench_peers --set classic
+    taylor.name = "England-Wales half-hourly demand"
+    out.append(taylor)
     nyc = pd.read_csv(os.path.join(HELDOUT, "nyc_jfk_weather_hourly_2013.csv"), parse_dates=["time_hour"])
     for col in ("temp", "humid", "wind_speed"):
         out.append(bp.Series(f"JFK hourly {col}", nyc[col].to_numpy(), "hourly", [24, 168], 24, n_train=16 * 168,
