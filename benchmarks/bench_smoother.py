@@ -1,20 +1,22 @@
-"""The 'ets' smoother alone, by each ``baseline_criterion`` and without its long season, on the peer benchmark's
-series and on others.
+"""The 'ets' smoother alone, by each ``baseline_criterion``, without its error correction and without its long
+season, on the peer benchmark's series and on others.
 
-    python benchmarks/bench_smoother.py            # 13 + 18 series, three variants (about three minutes)
+    python benchmarks/bench_smoother.py            # 13 + 18 + 10 series, four variants (about ten minutes)
     python benchmarks/bench_smoother.py --set heldout
 
 What ``LSTMModel`` forecasts when its network is set aside (most short series, ``info['network_kept']`` False) is
 the smoother of ``minilstm/forecast/smoothing.py``, chosen on every training row. This script fits that smoother
-directly (no network, so no seeds) three ways: ``aicc``, the default (``baseline_criterion='aicc'``, a long season
+directly (no network, so no seeds) four ways: ``aicc``, the default (``baseline_criterion='aicc'``, a long season
 tried where ``LSTMModel`` would try one: ``seasons.long_season``, the week of sub-daily data with dates, else from
-the autocorrelation); ``aicc_no_long``, the same without the long season (``config['long_season'] = 1``); and
+the autocorrelation, and the error correction of ``smoothing_residuals``); ``aicc_no_correction``, the same without
+the error correction (``config['error_correction'] = False``); ``aicc_no_long``, without the long season
+(``config['long_season'] = 1``); and
 ``mae``, the criterion before (no long season). It scores them with ``bench_peers.py``'s protocol: one fixed
 split, rolling origins, each forecast from the rows before its origin only, errors pooled over origins and steps,
 MASE on the training span's seasonal-naive scale. The window and the horizon are ``bench_peers.py``'s for the
 same frequency.
 
-Two sets:
+Three sets:
 
 - ``peers``: the 13 series of ``bench_peers.py`` (the set the default was chosen on);
 - ``heldout``: 18 real series that ``bench_peers.py`` does not use, so that a criterion chosen there is also judged
@@ -26,7 +28,9 @@ Two sets:
   ahead: its week, a long season, is tried), England and Wales' half-hourly demand in the summer of 2000 (Taylor's
   series: 10 + 2 weeks, a day ahead from every midnight; a week whose shape moves) and JFK airport's hourly
   temperature, humidity and wind speed in March-July 2013 (16 + 2 weeks, a day ahead; the week is tried and should
-  not be kept) from ``data/heldout/``.
+  not be kept) from ``data/heldout/``;
+- ``classic``: the series of ``bench_peers.py --set classic`` but England and Wales' demand (in ``heldout``): ten
+  classic monthly, quarterly, weekly and yearly series from ``data/heldout/classic/``.
 
 Where statsforecast is installed (the peers' environment, see ``bench_peers.py``), AutoETS fitted once on the
 training span and forecasting from every origin is given beside them, and MSTL with both seasons where a series has
@@ -45,7 +49,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 import bench_peers as bp  # noqa: E402
 from common import machine_description, markdown_table, write_results  # noqa: E402
 
-VARIANTS = {"aicc": ("aicc", True), "aicc_no_long": ("aicc", False), "mae": ("mae", False)}   # criterion, long season
+VARIANTS = {"aicc": ("aicc", True, True), "aicc_no_correction": ("aicc", True, False),    # criterion, long season,
+            "aicc_no_long": ("aicc", False, True), "mae": ("mae", False, False)}           # error correction
+PAIRS = (("aicc", "mae"), ("aicc", "aicc_no_long"), ("aicc", "aicc_no_correction"))
 STATS = ("AutoETS", "MSTL")
 HELDOUT = os.path.join(HERE, "data", "heldout")
 
@@ -85,7 +91,7 @@ def heldout_series():
     return out
 
 
-def smoother_forecasts(sp, criterion, long=True):
+def smoother_forecasts(sp, criterion, long=True, correct=True):
     """(n_origins, H) forecasts of the 'ets' smoother chosen by ``criterion`` on sp's training rows, in the units
     the model's normalizer gives it (z-scored on the training rows), from every origin."""
     from minilstm.forecast.seasons import long_season
@@ -94,7 +100,7 @@ def smoother_forecasts(sp, criterion, long=True):
     mu, sd = float(x.mean()), float(x.std()) or 1.0
     ds = np.arange(1, sp.H + 1)
     m2 = long_season(x, sp.m, None if sp.index is None else sp.index[:sp.n_train])[0] if long else 1   # as LSTMModel
-    es = ExponentialSmoothing(sp.m, to_raw=[[sd, mu]], criterion=criterion, m2=m2)
+    es = ExponentialSmoothing(sp.m, to_raw=[[sd, mu]], criterion=criterion, m2=m2, correct=correct)
     es.fit(((x - mu) / sd)[:, None], sp.W, ds)
     rows = ((sp.y[:sp.origins[-1]] - mu) / sd)[:, None]
     f = es.row_forecasts(rows, sp.W, ds)[:, :, 0] * sd + mu                 # window j forecasts from origin j + W
@@ -123,16 +129,17 @@ def describe(p):
     season = ("season" if p["gamma"] > 0 else "fixed season") if p["season"] else "no season"
     season += (f", long season (moving, gamma_long {p['gamma_long']:g})" if p.get("gamma_long") else ", long season"
                ) if p.get("long") else ""
-    return f"{form}, {season}{', logs' if p['log'] else ''}, alpha {p['alpha']:g}"
+    correction = f", error correction ({len(p['ar'])} lags)" if "ar" in p else ""
+    return f"{form}, {season}{', logs' if p['log'] else ''}, alpha {p['alpha']:g}{correction}"
 
 
 def run(series, with_ets, log=print):
     rows = []
     for sp in series:
         row = {"series": sp.name, "H": sp.H, "m": sp.m, "W": sp.W, "n_train": sp.n_train, "origins": len(sp.origins)}
-        for c, (criterion, long) in VARIANTS.items():
+        for c, (criterion, long, correct) in VARIANTS.items():
             t = time.perf_counter()
-            pred, params = smoother_forecasts(sp, criterion, long)
+            pred, params = smoother_forecasts(sp, criterion, long, correct)
             row[c] = {"mase": bp.score(pred, sp.truth, sp.scale)["mase"], "params": params, "form": describe(params),
                       "seconds": time.perf_counter() - t}
         if with_ets:
@@ -146,7 +153,7 @@ def run(series, with_ets, log=print):
 
 def summary(rows):
     out = {"n": len(rows)}
-    for a, b in (("aicc", "mae"), ("aicc", "aicc_no_long")):
+    for a, b in PAIRS:
         r = np.array([row[a]["mase"] / row[b]["mase"] for row in rows])
         out[f"{a}_over_{b}"] = {"gmean": float(np.exp(np.log(r).mean())), "better": int((r < 0.995).sum()),
                                 "worse": int((r > 1.005).sum())}
@@ -162,9 +169,11 @@ def report(sets):
     text = []
     for name, rows in sets.items():
         ets = all("AutoETS" in row for row in rows)
-        header = ["series", "H", "m", "W", "MASE aicc", "MASE aicc, no long season", "MASE mae", "aicc / mae",
-                  "form chosen (aicc)", "form chosen (mae)"] + (["AutoETS MASE", "MSTL MASE"] if ets else [])
-        table = [[r["series"], r["H"], r["m"], r["W"], f"{r['aicc']['mase']:.3f}", f"{r['aicc_no_long']['mase']:.3f}",
+        header = ["series", "H", "m", "W", "MASE aicc", "MASE aicc, no error correction", "MASE aicc, no long season",
+                  "MASE mae", "aicc / mae", "form chosen (aicc)", "form chosen (mae)"] + (
+                      ["AutoETS MASE", "MSTL MASE"] if ets else [])
+        table = [[r["series"], r["H"], r["m"], r["W"], f"{r['aicc']['mase']:.3f}",
+                  f"{r['aicc_no_correction']['mase']:.3f}", f"{r['aicc_no_long']['mase']:.3f}",
                   f"{r['mae']['mase']:.3f}", f"{r['aicc']['mase'] / r['mae']['mase']:.3f}", r["aicc"]["form"],
                   r["mae"]["form"]]
                  + ([f"{r['AutoETS']['mase']:.3f}", f"{r['MSTL']['mase']:.3f}" if "MSTL" in r else "-"] if ets else [])
@@ -172,7 +181,7 @@ def report(sets):
         s = summary(rows)
         line = " ".join(f"{a} over {b}: geometric mean **{s[f'{a}_over_{b}']['gmean']:.3f}x**, better (by > 0.5%) "
                         f"on {s[f'{a}_over_{b}']['better']}, worse on {s[f'{a}_over_{b}']['worse']} of {s['n']}."
-                        for a, b in (("aicc", "mae"), ("aicc", "aicc_no_long")))
+                        for a, b in PAIRS)
         if ets:
             line += "".join(f" {c} over the best of AutoETS and MSTL: median {s[f'median_{c}_over_best_stat']:.2f}x, "
                             f"max {s[f'max_{c}_over_best_stat']:.2f}x." for c in VARIANTS)
@@ -182,7 +191,7 @@ def report(sets):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--set", choices=["both", "peers", "heldout"], default="both")
+    ap.add_argument("--set", choices=["all", "peers", "heldout", "classic"], default="all")
     ap.add_argument("--no-autoets", action="store_true", help="skip AutoETS even where statsforecast is installed")
     ap.add_argument("--out", default=None, help="folder for the results (default benchmarks/results)")
     args = ap.parse_args(argv)
@@ -192,12 +201,15 @@ def main(argv=None):
     except ImportError:
         with_ets = False
     sets = {}
-    if args.set in ("both", "peers"):
+    if args.set in ("all", "peers"):
         print("peers' series:")
         sets["peers"] = run([bp.load_series(n) for n in bp.SERIES], with_ets)
-    if args.set in ("both", "heldout"):
+    if args.set in ("all", "heldout"):
         print("held-out series:")
         sets["heldout"] = run(heldout_series(), with_ets)
+    if args.set in ("all", "classic"):                  # bench_peers --set classic's, less England and Wales (held out)
+        print("classic series:")
+        sets["classic"] = run([bp.classic_series(n) for n in bp.CLASSIC if n != "england_wales_demand"], with_ets)
     command = f"python benchmarks/bench_smoother.py --set {args.set}" + (" --no-autoets" if args.no_autoets else "")
     body = (f"Command: `{command}`\n\nMeasured on {machine_description()}. The 'ets' smoother alone (what LSTMModel "
             "forecasts when its network is set aside), chosen on every training row by each baseline_criterion; "

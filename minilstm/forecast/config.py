@@ -50,6 +50,8 @@ DEFAULTS = {
     "baseline_criterion": "aicc",  # 'ets' baseline: its parameters by AICc over the forecasts' errors, or 'mae'
     "long_season": None,       # 'ets' baseline: a second, longer season to try (None: the week of hourly or half-hourly
                                # data, or from the autocorrelation: forecast.seasons.long_season; 1: none)
+    "error_correction": True,  # 'ets' baseline: correct its forecasts by its recent one-step errors where that
+                               # forecasts better on the training rows (forecast.smoothing_residuals; False: never)
     "baseline": "ets_univariate",  # the network learns the residual over it: 'ets' (exponential smoothing) for a series
                                    # forecast from its own past alone, none with other inputs (see below); 'naive',
                                    # 'seasonal_naive', 'auto', 'ets', None (forecast.scaling, forecast.smoothing)
@@ -315,7 +317,7 @@ def validate_config(config):
         raise ConfigError("config['baseline_criterion'] must be 'aicc' (the 'ets' smoother's parameters by AICc over "
                           "the squared errors of the forecasts it serves: the default) or 'mae' (by their mean "
                           f"absolute error with no penalty, as before AICc), got {cfg['baseline_criterion']!r}.")
-    for key in ("shuffle", "restore_best", "bidirectional", "refit_full", "refit_baseline"):
+    for key in ("shuffle", "restore_best", "bidirectional", "refit_full", "refit_baseline", "error_correction"):
         if isinstance(cfg[key], np.bool_):
             cfg[key] = bool(cfg[key])
         if not isinstance(cfg[key], bool):

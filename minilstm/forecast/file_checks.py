@@ -12,6 +12,7 @@ from .future import n_leads
 from .io import _path
 from .seasons import MAX_LONG_SEASON
 from .smoothing import FIRST_WINDOW, FITTED
+from .smoothing_residuals import MAX_AR_ORDER
 
 
 def _bad(path, msg):
@@ -93,7 +94,7 @@ def _check_info(info, path, cfg, n_features, n_targets):
                                  "indices with positive floors")
     _check_widening(info.get("quantile_widening"), cfg, n_targets, path)
     if baseline == "ets":
-        _check_ets(info.get("baseline_ets"), sum(c is not None for c in history), path)
+        _check_ets(info.get("baseline_ets"), sum(c is not None for c in history), path, k)
     elif baseline is not None:
         pos, L = info.get("baseline_positions"), cfg["sequence_length"]
         if not isinstance(pos, list) or len(pos) != cfg["output_steps"] or not all(
@@ -123,10 +124,11 @@ def _check_widening(w, cfg, n_targets, path):
                          f"{m} finite numbers, got {str(w)[:80]!r}")
 
 
-def _check_ets(ets, n_columns, path):
+def _check_ets(ets, n_columns, path, n_steps):
     """info's baseline_ets: {'season': int >= 1, 'params': per history column a dict of smoothing parameters in
     [0, 1], a log flag, a finite floor >= 0, a long-season flag (absent in files saved before it: none) and its
-    gamma_long in [0, 1] (absent in files saved before it: fixed phases, 0),
+    gamma_long in [0, 1] (absent in files saved before it: fixed phases, 0), and optionally ar, the error
+    correction's W: 1..MAX_AR_ORDER rows of n_steps finite numbers (absent: none),
     'to_raw': per column [a, c] (finite, a != 0) or null, 'init': how the initial states are found,
     'least_squares' or 'first_window' (absent in files saved before: the latter), and 'long_season': an int in
     1..MAX_LONG_SEASON (absent in files saved before: 1)}."""
@@ -142,16 +144,21 @@ def _check_ets(ets, n_columns, path):
         count(ets.get("long_season", 1), MAX_LONG_SEASON) and \
         isinstance(ets["params"], list) and len(ets["params"]) == n_columns and \
         isinstance(ets["to_raw"], list) and len(ets["to_raw"]) == n_columns
-    ok = ok and all(isinstance(p, dict) and set(p) - {"long", "gamma_long"} == set(unit) | {"floor"} and
+    def matrix(W):
+        return isinstance(W, list) and 1 <= len(W) <= MAX_AR_ORDER and all(
+            isinstance(row, list) and len(row) == n_steps and all(number(v) for v in row) for row in W)
+
+    ok = ok and all(isinstance(p, dict) and set(p) - {"long", "gamma_long", "ar"} == set(unit) | {"floor"} and
                     number(p["floor"], 0) and all(number(p[k], 0, 1) for k in unit + ("long", "gamma_long") if k in p)
-                    and p.get("long", 0) in (0, 1) for p in ets["params"])
+                    and p.get("long", 0) in (0, 1) and ("ar" not in p or matrix(p["ar"])) for p in ets["params"])
     ok = ok and all(r is None or isinstance(r, list) and len(r) == 2 and all(number(v) for v in r) and r[0] != 0
                     for r in ets["to_raw"])
     ok = ok and all(not p["log"] or r is not None for p, r in zip(ets["params"], ets["to_raw"]))
     if not ok:
         raise _bad(path, "info's baseline_ets must be {'season': an integer >= 1, 'params': one dict per target "
                          "history column of alpha, beta, phi, gamma, trend, season, log in [0, 1], floor >= 0 and "
-                         "optionally long (0 or 1) and gamma_long in [0, 1], 'to_raw': one [a, c] or null per "
+                         "optionally long (0 or 1), gamma_long in [0, 1] and ar (1.."
+                         f"{MAX_AR_ORDER} lists of {n_steps} finite numbers), 'to_raw': one [a, c] or null per "
                          "column (null only without log), "
                          "optionally 'init': 'least_squares' or 'first_window' and 'long_season': an integer in 1.."
                          f"{MAX_LONG_SEASON}}}, got {ets!r}")
@@ -226,6 +233,7 @@ def check_metadata(path, meta, arrays, device=None):
     cfg.setdefault("scaling", None)                # ... and these two
     cfg.setdefault("refit_full", False)
     cfg.setdefault("refit_baseline", False)        # files from before it kept the smoother of the training rows
+    cfg.setdefault("error_correction", False)      # files from before it never corrected the smoother
     cfg.setdefault("baseline_criterion", "mae")    # ... and chose it by the forecasts' mean absolute error
     cfg.setdefault("baseline", None)
     if device is not None and device not in ("cpu", "cuda", "auto"):

@@ -200,17 +200,19 @@ def fitted_smoother(config, history, rows, season, to_raw, m2=1):
     the config trains for, m2 the long season to try -> info['baseline_ets'] (season, params, to_raw, init,
     long_season)."""
     cols = [c for c in history if c is not None]
-    smoother = ExponentialSmoothing(season, to_raw=to_raw, criterion=config["baseline_criterion"], m2=m2)
+    smoother = ExponentialSmoothing(season, to_raw=to_raw, criterion=config["baseline_criterion"], m2=m2,
+                                    correct=config.get("error_correction", True))
     smoother.fit(np.asarray(rows[:, cols], dtype=np.float64), config["sequence_length"],
                  steps_ahead(config["horizon"], config["output_steps"]))
     return {"season": smoother.m, "params": smoother.params, "to_raw": smoother.to_raw, "init": smoother.init,
             "long_season": smoother.m2}
 
 
-def smoother_from_info(ets):
-    """The ExponentialSmoothing info['baseline_ets'] describes (files saved before a key: its old meaning)."""
+def smoother_from_info(ets, steps):
+    """The ExponentialSmoothing info['baseline_ets'] describes (files saved before a key: its old meaning), steps (k,)
+    the model's (``steps_ahead``: what an error correction's columns serve)."""
     return ExponentialSmoothing(ets["season"], ets["params"], ets["to_raw"], ets.get("init", FIRST_WINDOW),
-                                m2=ets.get("long_season", 1))
+                                m2=ets.get("long_season", 1), steps=steps)
 
 
 def window_transform(config, info, X=None, y=None, X_train_normalized=None, labels=None, train_windows=None,
@@ -263,7 +265,7 @@ def window_transform(config, info, X=None, y=None, X_train_normalized=None, labe
     history = info["target_history"]
     floors = {c: f for c, f in zip(history, info["window_floors"]) if c is not None and f is not None}
     if baseline == "ets":
-        smoother = smoother_from_info(info["baseline_ets"])
+        smoother = smoother_from_info(info["baseline_ets"], steps_ahead(h, k))
         return WindowTransform(history, floors or None, smoother=smoother, steps_ahead=steps_ahead(h, k))
     positions = np.array(info["baseline_positions"], dtype=np.int64) if baseline is not None else None
     return WindowTransform(history, floors or None, positions)

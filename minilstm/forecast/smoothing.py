@@ -44,6 +44,10 @@ way a forecast reads rows before its origin only. Where every training value is 
 the logarithm of the series (a season that grows with the level, as in airline passengers), its likelihood taken
 in the original units (less the sum of the log values, the transform's Jacobian), and kept if its criterion is
 lower. A season longer than the window is not modelled (``season_used``).
+Where the smoother's one-step errors forecast its multi-step errors (a cycle it cannot follow), a linear correction
+by the last p of them is added to its forecasts, chosen and fitted on the training rows' out-of-sample errors and
+kept only where it forecasts better there (``error_correction``; the equations in ``smoothing_residuals``;
+``config['error_correction']``).
 ``config['baseline_criterion'] = 'mae'`` chooses as models fitted before AICc did: by the forecasts' mean
 absolute error, with no penalty (``benchmarks/README.md`` compares the two on the peer benchmark's series
 and on 13 others, ``benchmarks/bench_smoother.py``).
@@ -64,6 +68,7 @@ import warnings
 import numpy as np
 
 from .smoothing_filter import expanding_forecasts, fitted_run, long_gamma, origin_errors, run, season_used
+from .smoothing_residuals import choose_correction, corrections
 
 ALPHAS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
 BETAS = (0.01, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
@@ -143,10 +148,15 @@ class ExponentialSmoothing:
     m2: a long season (the week of hourly data; ``seasons.long_season``), or 1 for none: tried on the chosen
     form (``with_long_season``) and kept where its criterion is lower. It is modelled where rows are given
     (``row_forecasts``), not from windows alone, which are shorter than it.
+
+    correct: try the error correction (``error_correction``; criterion AICC only); where kept, a column's params hold
+    its W (p, k) as ``ar``, its k columns the steps ``steps`` (set by ``fit``; default 1..k), and a step asked for that
+    is not among them is not corrected.
     """
 
-    def __init__(self, m, params=None, to_raw=None, init=FITTED, criterion=AICC, m2=1):
-        self.m, self.params, self.m2 = int(m), params, int(m2)
+    def __init__(self, m, params=None, to_raw=None, init=FITTED, criterion=AICC, m2=1, steps=None, correct=True):
+        self.m, self.params, self.m2, self.correct = int(m), params, int(m2), bool(correct)
+        self.steps = None if steps is None else [int(d) for d in steps]   # the steps an error correction serves
         self.to_raw, self.init, self.criterion = to_raw, init, criterion
 
     def _log(self, x, c, floor=None):
@@ -169,7 +179,7 @@ class ExponentialSmoothing:
         """Choose each column's parameters on the training rows x (N, C) for the steps ds: by ``criterion`` (AICC,
         the default) or, with criterion MAE (models fitted before AICc), by the mean absolute error of the
         forecasts with no penalty, the log form's forecasts scored back in the normalizer's units."""
-        x = x[-MAX_FIT_ROWS:]
+        x, self.steps = x[-MAX_FIT_ROWS:], [int(d) for d in ds]
         m = season_used(self.m, L, len(x))                             # 1: a season longer than the window
         self.params, cand = [], grid(m > 1 if self.criterion == AICC else self.m > 1)
         n_params = n_parameters(cand, m)
@@ -194,7 +204,26 @@ class ExponentialSmoothing:
             if self.m2 > 1 and self.criterion == AICC:
                 chosen = self.with_long_season(z[0], chosen, float(score[best]), m, L, ds, first, jacobian)
             self.params.append(dict(chosen, log=float(log is not None), floor=log or 0.0))
+            if self.correct and self.criterion == AICC and self.init == FITTED:
+                W = self.error_correction(x[:, c], c, L, ds)
+                if W is not None:
+                    self.params[c]["ar"] = W.tolist()
         return self
+
+    def error_correction(self, x, c, L, ds):
+        """W (p, k) the correction of column c's forecasts by its recent one-step errors (``smoothing_residuals``),
+        chosen on the training rows x (N,) in the normalizer's units, or None where it does not forecast better."""
+        ds = np.asarray(ds, dtype=np.int64)
+        last = len(x) - int(ds.max())                                # the last origin whose targets are all rows
+        if last <= L:
+            return None
+        f, r = self._forecasts_and_errors(x, c, L, ds, range(L, len(x) + 1))
+        origins = np.arange(L, last + 1)
+        E = x[origins[:, None] - 1 + ds[None, :]] - f[:last + 1 - L]
+        scale = float(np.max(np.abs(E))) if np.isfinite(E).all() else 0.0     # W is the same in any units
+        if not scale > 0 or not np.isfinite(r).all():                  # a perfect or a diverging fit
+            return None
+        return choose_correction(r / scale, E / scale, origins, int(ds.max()))
 
     def with_long_season(self, z, chosen, score, m, L, ds, first, jacobian):
         """The chosen form's parameters (a dict of floats) with the long season m2 added, if one of them has a lower
@@ -271,7 +300,7 @@ class ExponentialSmoothing:
         return aicc + 2 * n * np.log(scale)
 
     def _candidate(self, c):
-        return {k: np.array([v]) for k, v in self.params[c].items() if k not in ("log", "floor")}
+        return {k: np.array([v]) for k, v in self.params[c].items() if k not in ("log", "floor", "ar")}
 
     def _m2(self, c):
         """The long season column c's smoother models: m2, or 1 (none chosen, or a file saved before)."""
@@ -284,6 +313,35 @@ class ExponentialSmoothing:
             return run(z, p, self.m, L, ds, back=back, **kw)
         return run(x, p, self.m, L, ds, **kw)
 
+    def _forecasts_and_errors(self, x, c, L, ds, origins, errors=True):
+        """Column c's forecasts (len(origins), k) of the steps ds from each origin (the states fitted on the rows before
+        it, ``expanding_forecasts``) and the one-step errors r (N,) of the rows of x (N,) (0 before the first origin;
+        None with errors=False), without the error correction."""
+        p = self._candidate(c)
+        z, back = (self._log(x[None], c, self.params[c]["floor"]) if self.params[c]["log"] else (x[None], None))
+        f = expanding_forecasts(z[0], p, self.m, L, np.r_[1, ds] if errors else ds, origins, back=back,
+                                m2=self._m2(c))[:, 0]
+        if not errors:
+            return f, None
+        r = np.zeros(len(x))
+        rows = np.asarray(origins, dtype=np.int64)
+        rows = rows[rows < len(x)]                                        # origin t's one-step forecast is row t's
+        r[rows] = x[rows] - f[:len(rows), 0]
+        return f[:, 1:], r
+
+    def _correction(self, c, ds):
+        """Column c's error correction W (p, len(ds)) for the steps ds (a step it was not fitted for: 0), or None.
+        Its columns are the steps ``steps`` (default 1..k)."""
+        if "ar" not in self.params[c]:
+            return None
+        W = np.asarray(self.params[c]["ar"], dtype=np.float64)
+        steps = self.steps or list(range(1, W.shape[1] + 1))
+        out = np.zeros((len(W), len(ds)))
+        for j, d in enumerate(ds):
+            if int(d) in steps:
+                out[:, j] = W[:, steps.index(int(d))]
+        return out
+
     def row_forecasts(self, x, L, ds):
         origins = range(L, len(x) + 1)
         if self.init == FIRST_WINDOW:                                     # a model saved before FITTED existed
@@ -291,11 +349,22 @@ class ExponentialSmoothing:
                              for c in range(x.shape[1])], axis=-1)
         out = []
         for c in range(x.shape[1]):
-            p = self._candidate(c)
-            z, back = (self._log(x[None, :, c], c, self.params[c]["floor"]) if self.params[c]["log"]
-                       else (x[None, :, c], None))
-            out.append(expanding_forecasts(z[0], p, self.m, L, ds, origins, back=back, m2=self._m2(c))[:, 0])
+            W = self._correction(c, ds)
+            f, r = self._forecasts_and_errors(x[:, c], c, L, ds, origins, errors=W is not None)
+            out.append(f if W is None else f + corrections(r, origins, W))
         return np.stack(out, axis=-1)
 
     def window_forecasts(self, Xw, ds):
-        return np.stack([self._run(Xw[:, :, c], c, Xw.shape[1], ds)[:, 0] for c in range(Xw.shape[2])], axis=-1)
+        """(n, k, C) from each window of Xw (n, L, C) alone; the error correction reads the one-step errors of the
+        window's rows after its first (the filter started on the window's own first-window states)."""
+        n, L, C = Xw.shape
+        out = []
+        for c in range(C):
+            W = self._correction(c, ds)
+            if W is None:
+                out.append(self._run(Xw[:, :, c], c, L, ds)[:, 0])
+                continue
+            f = self._run(Xw[:, :, c], c, L, np.r_[1, ds], origins=range(1, L + 1))[:, :, 0]    # (n, L, 1 + k)
+            r = np.concatenate([np.zeros((n, 1)), Xw[:, 1:, c] - f[:, :-1, 0]], axis=1)           # (n, L)
+            out.append(f[:, -1, 1:] + np.stack([corrections(ri, [L], W)[0] for ri in r]))
+        return np.stack(out, axis=-1)
