@@ -97,6 +97,11 @@ def test_window_forecasts_are_corrected_from_the_window_alone():
     got = es.window_forecasts(np.asarray(Xw), DS)[:, :, 0]
     plain = without_correction(es).window_forecasts(np.asarray(Xw), DS)[:, :, 0]
     assert ((got - truth) ** 2).mean() < 0.85 * ((plain - truth) ** 2).mean()
+    assert len(es.params[0]["ar"]) > 3
+    short = np.asarray(sliding_windows(z[:, None], 3)[200:210])          # fewer rows than lags: the rest read as 0
+    got = es.window_forecasts(short, DS)[:, :, 0]
+    plain = without_correction(es).window_forecasts(short, DS)[:, :, 0]
+    assert np.isfinite(got).all() and not np.array_equal(got, plain)
 
 
 def test_steps_it_was_not_fitted_for_get_no_correction():
