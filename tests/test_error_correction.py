@@ -142,14 +142,49 @@ def test_files_keep_the_correction_and_files_without_it_forecast_as_before(corre
 
 
 @pytest.mark.parametrize("bad", [[], [[0.1] * 5], [[float("nan")] * 6], [["0.1"] * 6], [[0.1] * 6] * 65, "W",
-                                 [[True] * 6], [[0.1] * 6, [0.1] * 7]])
+                                 [[True] * 6], [[0.1] * 6, [0.1] * 7], [[10 ** 400] * 6], [[1e300] * 6],
+                                 {"init": "first_window"}])
 def test_a_tampered_correction_in_a_file_is_refused(bad, corrected_model, tmp_path):
     _, m = corrected_model
 
     def tamper(meta):
-        meta["info"]["baseline_ets"]["params"][0]["ar"] = bad
+        ets = meta["info"]["baseline_ets"]
+        if isinstance(bad, dict):                      # a correction beside first-window states: never written
+            ets.update(bad)
+        else:
+            ets["params"][0]["ar"] = bad
     with pytest.raises(ModelFileError, match="baseline_ets"):
         LSTMModel.load(rewrite_metadata(m.save(tmp_path / "m.minilstm"), tamper))
+
+
+def test_a_huge_integer_anywhere_in_the_smoother_is_a_file_error(corrected_model, tmp_path):
+    _, m = corrected_model
+    for key in ("alpha", "floor"):
+        def tamper(meta):
+            meta["info"]["baseline_ets"]["params"][0][key] = 10 ** 400
+        with pytest.raises(ModelFileError, match="baseline_ets"):
+            LSTMModel.load(rewrite_metadata(m.save(tmp_path / "m.minilstm"), tamper))
+
+
+def test_exact_fits_and_short_series_keep_no_correction():
+    """A noise-free series (its errors rounding) has nothing to correct; a short one has too few blocks of origins
+    to tell a gain from chance (noise was kept on 17 seeds of 100 when 2-4 blocks were allowed)."""
+    t = np.arange(200.0)
+    for y in (3 + 0.5 * t, np.full(200, 7.0), np.zeros(200), 1e-300 * (3 + 0.5 * t)):
+        es = ExponentialSmoothing(12, to_raw=[None]).fit(y[:, None], L, DS)
+        assert "ar" not in es.params[0]
+    kept = sum("ar" in ExponentialSmoothing(12, to_raw=[None]).fit(noisy(70, seed)[:, None], L, DS).params[0]
+               for seed in range(30))
+    assert kept == 0
+
+
+def test_a_horizon_of_zero_fits():
+    """horizon=0 serves step 0 (the smoothed value of the window's last row): one block per origin."""
+    y = cyclic(300, 1)
+    es = ExponentialSmoothing(12, to_raw=[None]).fit(y[:, None], L, np.array([0]))
+    assert np.isfinite(es.row_forecasts(y[:, None], L, np.array([0]))).all()
+    m = LSTMModel({**QUICK, "horizon": 0, "output_steps": 1, "baseline": "ets"}).fit(y[:, None], y, verbose=False)
+    assert np.isfinite(m.predict(y[:, None])).all()
 
 
 def test_no_backtest_fold_reads_a_row_at_or_after_its_origin_with_the_correction():

@@ -12,11 +12,21 @@ from .future import n_leads
 from .io import _path
 from .seasons import MAX_LONG_SEASON
 from .smoothing import FIRST_WINDOW, FITTED
-from .smoothing_residuals import MAX_AR_ORDER
+from .smoothing_residuals import MAX_AR_ORDER, MAX_AR_WEIGHT
 
 
 def _bad(path, msg):
     return ModelFileError(f"{path!r}: {msg}; the file is truncated, edited or foreign (re-save the model).")
+
+
+def _finite(x, lo=-math.inf, hi=math.inf):
+    """Whether x is a finite real number (not a bool) in [lo, hi]; an int too large for a float is not."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:
+        return math.isfinite(x) and lo <= x <= hi
+    except OverflowError:                              # 10 ** 400 in a hostile file
+        return False
 
 
 def _int_field(d, key, path, lo, hi, where="metadata", required=True):
@@ -30,7 +40,7 @@ def _int_field(d, key, path, lo, hi, where="metadata", required=True):
 
 def _numbers(v, n, path, what, lo=-math.inf):
     ok = isinstance(v, list) and len(v) == n and all(
-        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= lo for x in v)
+        _finite(x, lo) for x in v)
     if not ok:
         raise _bad(path, f"{what} must be a list of {n} finite numbers" + (f" >= {lo}" if lo > -math.inf else "") +
                    f", got {str(v)[:60]!r}")
@@ -87,8 +97,7 @@ def _check_info(info, path, cfg, n_features, n_targets):
                              "scaling='window'")
         for c, f in zip(history, floors):
             ok = (c is None and f is None) or (isinstance(c, int) and not isinstance(c, bool) and 0 <= c < n_features
-                                               and (f is None or isinstance(f, (int, float)) and math.isfinite(f)
-                                                    and f > 0))
+                                               and (f is None or _finite(f) and f > 0))
             if not ok:
                 raise _bad(path, f"info's target_history {history} / window_floors {floors} are not column "
                                  "indices with positive floors")
@@ -117,8 +126,7 @@ def _check_widening(w, cfg, n_targets, path):
     keys = {str(nominal) for _, _, nominal in interval_pairs(cfg["quantiles"] or [])}
     m = cfg["output_steps"] * n_targets
     ok = cfg["loss"] == "quantile" and isinstance(w, dict) and set(w) == keys and all(
-        isinstance(v, list) and len(v) == m and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                    and math.isfinite(x) for x in v) for v in w.values())
+        isinstance(v, list) and len(v) == m and all(_finite(x) for x in v) for v in w.values())
     if not ok:
         raise _bad(path, f"info's quantile_widening must map each interval of the quantile levels {sorted(keys)} to "
                          f"{m} finite numbers, got {str(w)[:80]!r}")
@@ -128,12 +136,13 @@ def _check_ets(ets, n_columns, path, n_steps):
     """info's baseline_ets: {'season': int >= 1, 'params': per history column a dict of smoothing parameters in
     [0, 1], a log flag, a finite floor >= 0, a long-season flag (absent in files saved before it: none) and its
     gamma_long in [0, 1] (absent in files saved before it: fixed phases, 0), and optionally ar, the error
-    correction's W: 1..MAX_AR_ORDER rows of n_steps finite numbers (absent: none),
+    correction's W: 1..MAX_AR_ORDER rows of n_steps numbers within MAX_AR_WEIGHT (absent: none; only with the
+    least-squares initial states, which the correction's errors were measured with),
     'to_raw': per column [a, c] (finite, a != 0) or null, 'init': how the initial states are found,
     'least_squares' or 'first_window' (absent in files saved before: the latter), and 'long_season': an int in
     1..MAX_LONG_SEASON (absent in files saved before: 1)}."""
     def number(v, lo=-math.inf, hi=math.inf):
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
+        return _finite(v, lo, hi)
 
     unit = ("alpha", "beta", "phi", "gamma", "trend", "season", "log")
     def count(v, hi):
@@ -146,11 +155,13 @@ def _check_ets(ets, n_columns, path, n_steps):
         isinstance(ets["to_raw"], list) and len(ets["to_raw"]) == n_columns
     def matrix(W):
         return isinstance(W, list) and 1 <= len(W) <= MAX_AR_ORDER and all(
-            isinstance(row, list) and len(row) == n_steps and all(number(v) for v in row) for row in W)
+            isinstance(row, list) and len(row) == n_steps and all(number(v, -MAX_AR_WEIGHT, MAX_AR_WEIGHT) for v in row)
+            for row in W)
 
     ok = ok and all(isinstance(p, dict) and set(p) - {"long", "gamma_long", "ar"} == set(unit) | {"floor"} and
                     number(p["floor"], 0) and all(number(p[k], 0, 1) for k in unit + ("long", "gamma_long") if k in p)
-                    and p.get("long", 0) in (0, 1) and ("ar" not in p or matrix(p["ar"])) for p in ets["params"])
+                    and p.get("long", 0) in (0, 1) and ("ar" not in p or matrix(p["ar"]) and
+                                                        ets.get("init", FIRST_WINDOW) == FITTED) for p in ets["params"])
     ok = ok and all(r is None or isinstance(r, list) and len(r) == 2 and all(number(v) for v in r) and r[0] != 0
                     for r in ets["to_raw"])
     ok = ok and all(not p["log"] or r is not None for p, r in zip(ets["params"], ets["to_raw"]))
@@ -158,7 +169,8 @@ def _check_ets(ets, n_columns, path, n_steps):
         raise _bad(path, "info's baseline_ets must be {'season': an integer >= 1, 'params': one dict per target "
                          "history column of alpha, beta, phi, gamma, trend, season, log in [0, 1], floor >= 0 and "
                          "optionally long (0 or 1), gamma_long in [0, 1] and ar (1.."
-                         f"{MAX_AR_ORDER} lists of {n_steps} finite numbers), 'to_raw': one [a, c] or null per "
+                         f"{MAX_AR_ORDER} lists of {n_steps} numbers in [-{MAX_AR_WEIGHT:g}, {MAX_AR_WEIGHT:g}], "
+                         "with init 'least_squares'), 'to_raw': one [a, c] or null per "
                          "column (null only without log), "
                          "optionally 'init': 'least_squares' or 'first_window' and 'long_season': an integer in 1.."
                          f"{MAX_LONG_SEASON}}}, got {ets!r}")
@@ -187,7 +199,7 @@ def _check_series(d, path, n_columns, n_targets, expected):
         raise _bad(path, f"its 'series' must be a dict of {list(keys)}, one entry per series id (unique strings)")
     def numbers(v):
         return isinstance(v, list) and len(v) == n_targets and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+            _finite(x) for x in v)
     if not all(numbers(v) for v in d["mase_scale"]) or not all(numbers(v) for v in d["y_mean"]) or not all(
             isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in d["season"]):
         raise _bad(path, f"its 'series' scales and means must be {n_targets} finite number(s) each, seasons ints >= 1")

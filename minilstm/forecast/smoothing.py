@@ -78,6 +78,7 @@ LONG_GAMMAS = (0.2, 0.5, 1.0)   # a long season's phases moved by the errors (mo
 LONG_SE = 2.0            # standard errors of gain the moving phases must show over the fixed ones
 MIN_ORIGINS = 10         # origins moving_long_season needs to compare them
 LOG_FLOOR = 0.01        # a raw value <= 0 met after a log form was chosen: read as this x the training minimum
+EXACT = 1e-9             # errors below this x the series' largest value: an exact fit, nothing to correct
 MAX_FIT_ROWS = 2000      # the parameters are chosen on the last rows of a longer training span
 FITTED, FIRST_WINDOW = "least_squares", "first_window"     # how the filter's initial states are found
 AICC, MAE = "aicc", "mae"  # how the parameters are chosen (config['baseline_criterion']; MAE: as before AICc)
@@ -220,10 +221,10 @@ class ExponentialSmoothing:
         f, r = self._forecasts_and_errors(x, c, L, ds, range(L, len(x) + 1))
         origins = np.arange(L, last + 1)
         E = x[origins[:, None] - 1 + ds[None, :]] - f[:last + 1 - L]
-        scale = float(np.max(np.abs(E))) if np.isfinite(E).all() else 0.0     # W is the same in any units
-        if not scale > 0 or not np.isfinite(r).all():                  # a perfect or a diverging fit
+        scale = float(np.max(np.abs(E))) if np.isfinite(E).all() and np.isfinite(r).all() else 0.0
+        if not scale > EXACT * float(np.max(np.abs(x))):              # an exact fit (its errors rounding) or diverging
             return None
-        return choose_correction(r / scale, E / scale, origins, int(ds.max()))
+        return choose_correction(r / scale, E / scale, origins, max(int(ds.max()), 1))   # W: the same in any units
 
     def with_long_season(self, z, chosen, score, m, L, ds, first, jacobian):
         """The chosen form's parameters (a dict of floats) with the long season m2 added, if one of them has a lower
