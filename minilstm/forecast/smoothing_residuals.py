@@ -20,9 +20,10 @@ gain exceeds AR_SE standard errors (``choose_correction``). Neighbouring origins
 are averaged over blocks of H origins before the standard error is taken, and an order with fewer than MIN_BLOCKS
 blocks is not tried (on a short series the correction is not kept: with 2-4 blocks noise was kept on 17 seeds of
 100). W is then refitted on every training origin. On the 41 real series of
-``benchmarks/bench_smoother.py`` the smoother alone kept it on 15 and was better (by > 0.5%) on 10 and worse on 2 (by
-at most 3.2%), 2.4% better in geometric mean: yearly sunspots from 2.80 to 1.53 MASE, lynx 1.29 to 1.05, elnino 0.60
-to 0.58; where the errors are noise (stocks, most weather) it is not kept.
+``benchmarks/bench_smoother.py`` the smoother alone kept it on 10 and was better (by > 0.5%) on 7 and worse on 1 (by
+1.0%), 1.9% better in geometric mean: yearly sunspots from 2.80 to 1.53 MASE, elnino 0.603 to 0.577; where the
+errors are noise (stocks, most weather) or the series is too short to judge (quarterly and yearly ones but
+sunspots), it is not kept.
 
 Shapes: r (N,) the one-step errors of rows 0..N-1 (0 where there is none), origins (n,), E (n, k) the errors of the
 k steps served from each origin, W (p, k).
