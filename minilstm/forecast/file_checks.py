@@ -141,9 +141,6 @@ def _check_ets(ets, n_columns, path, n_steps):
     'to_raw': per column [a, c] (finite, a != 0) or null, 'init': how the initial states are found,
     'least_squares' or 'first_window' (absent in files saved before: the latter), and 'long_season': an int in
     1..MAX_LONG_SEASON (absent in files saved before: 1)}."""
-    def number(v, lo=-math.inf, hi=math.inf):
-        return _finite(v, lo, hi)
-
     unit = ("alpha", "beta", "phi", "gamma", "trend", "season", "log")
     def count(v, hi):
         return isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= hi
@@ -155,14 +152,14 @@ def _check_ets(ets, n_columns, path, n_steps):
         isinstance(ets["to_raw"], list) and len(ets["to_raw"]) == n_columns
     def matrix(W):
         return isinstance(W, list) and 1 <= len(W) <= MAX_AR_ORDER and all(
-            isinstance(row, list) and len(row) == n_steps and all(number(v, -MAX_AR_WEIGHT, MAX_AR_WEIGHT) for v in row)
-            for row in W)
+            isinstance(row, list) and len(row) == n_steps and
+            all(_finite(v, -MAX_AR_WEIGHT, MAX_AR_WEIGHT) for v in row) for row in W)
 
     ok = ok and all(isinstance(p, dict) and set(p) - {"long", "gamma_long", "ar"} == set(unit) | {"floor"} and
-                    number(p["floor"], 0) and all(number(p[k], 0, 1) for k in unit + ("long", "gamma_long") if k in p)
+                    _finite(p["floor"], 0) and all(_finite(p[k], 0, 1) for k in unit + ("long", "gamma_long") if k in p)
                     and p.get("long", 0) in (0, 1) and ("ar" not in p or matrix(p["ar"]) and
                                                         ets.get("init", FIRST_WINDOW) == FITTED) for p in ets["params"])
-    ok = ok and all(r is None or isinstance(r, list) and len(r) == 2 and all(number(v) for v in r) and r[0] != 0
+    ok = ok and all(r is None or isinstance(r, list) and len(r) == 2 and all(_finite(v) for v in r) and r[0] != 0
                     for r in ets["to_raw"])
     ok = ok and all(not p["log"] or r is not None for p, r in zip(ets["params"], ets["to_raw"]))
     if not ok:

@@ -367,6 +367,5 @@ class ExponentialSmoothing:
                 continue
             f = self._run(Xw[:, :, c], c, L, np.r_[1, ds], origins=range(1, L + 1))[:, :, 0]    # (n, L, 1 + k)
             r = np.concatenate([np.zeros((n, 1)), Xw[:, 1:, c] - f[:, :-1, 0]], axis=1)           # (n, L)
-            lags = r[:, ::-1][:, :len(W)]                      # e_{L-1}, e_{L-2}, ...: as ``lagged`` at origin L
-            out.append(f[:, -1, 1:] + lags @ W[:lags.shape[1]])
+            out.append(f[:, -1, 1:] + corrections(r, [L], W)[:, 0])
         return np.stack(out, axis=-1)

@@ -35,13 +35,14 @@ MAX_AR_ORDER = 64       # the most lags a model file may hold
 MAX_AR_WEIGHT = 1e6     # the largest |W| a model file may hold (fitted ones are of the order of 1)
 AR_SE = 2.0             # standard errors of out-of-sample gain the correction must show
 MIN_BLOCKS = 5          # blocks of H origins the second half needs to judge a gain
-MIN_ORIGINS = 20        # training origins an order needs to be tried
+MIN_AR_ORIGINS = 20     # training origins an order needs to be tried
 
 
 def lagged(r, origins, p):
-    """(n, p): the one-step errors r[o-1], r[o-2], ..., r[o-p] before each origin o (0 before row 0)."""
+    """(..., n, p): the one-step errors r[..., o-1], r[..., o-2], ..., r[..., o-p] before each origin o (0 before row
+    0), over r's last axis (r (N,) the rows of a series, or (S, N) of S windows)."""
     idx = np.asarray(origins, dtype=np.int64)[:, None] - 1 - np.arange(p)[None, :]
-    return np.where(idx >= 0, r[np.maximum(idx, 0)], 0.0)
+    return np.where(idx >= 0, r[..., np.maximum(idx, 0)], 0.0)
 
 
 def ridge(X, Y):
@@ -62,13 +63,13 @@ def choose_correction(r, E, origins, H):
     """W (p, k) fitted on every training origin, or None where no order gains AR_SE standard errors out of sample.
 
     r (N,): one-step errors; E (n, k): the smoother's errors from each training origin (origins (n,), ascending);
-    H >= 1: origins per block (the steps' span). An order is tried where MIN_ORIGINS origins have its p lags and the
+    H >= 1: origins per block (the steps' span). An order is tried where MIN_AR_ORIGINS origins have its p lags and the
     second half of them makes MIN_BLOCKS blocks."""
     origins = np.asarray(origins, dtype=np.int64)
     best = None
     for p in AR_ORDERS:
         use = origins >= p + int(origins[0])               # origins with p errors before them (rows 0.. have none)
-        if use.sum() < MIN_ORIGINS:
+        if use.sum() < MIN_AR_ORIGINS:
             break
         X, Y = lagged(r, origins[use], p), E[use]
         half = len(X) // 2
@@ -85,5 +86,6 @@ def choose_correction(r, E, origins, H):
 
 
 def corrections(r, origins, W):
-    """(n, k): c_o = E_o W, the correction of each origin's forecasts from the errors before it."""
+    """(..., n, k): c_o = E_o W, the correction of each origin's forecasts from the errors before it (r as ``lagged``
+    reads it)."""
     return lagged(r, origins, len(W)) @ W
