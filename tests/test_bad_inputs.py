@@ -161,3 +161,22 @@ def test_finite_check_counts_exactly_whatever_the_sum(dtype):
     a[1, 1], a[2, 2] = np.inf, -np.inf                                   # the sum of the two Infs is NaN
     with np.errstate(all="raise"), pytest.raises(DataError, match=r"2 NaN or Inf"):
         check_finite(a, "x")
+
+
+def test_horizon_zero_with_the_target_among_the_inputs_is_refused_not_leaked():
+    """horizon=0 means y is already shifted; where X holds the target itself, a window would hold its own answer."""
+    import pandas as pd
+    from minilstm.errors import ConfigError
+    y = 10 + np.cumsum(np.random.default_rng(0).normal(0, 1, 120))
+    df = pd.DataFrame({"a": y, "b": np.sin(np.arange(120))})
+    cfg = {"sequence_length": 6, "horizon": 0, "epochs": 1, "hidden_size": 4}
+    for fit in (lambda m: m.fit(y, verbose=False),                     # y omitted: the series forecasts itself
+                lambda m: m.fit(df, "a", verbose=False),                # a named column of X
+                lambda m: m.fit(df, y, verbose=False)):                 # a y equal to a column of X
+        m = LSTMModel(cfg)
+        with pytest.raises(ConfigError, match=r"horizon=0 .* column 0 of X holds target 0 .* horizon=1"):
+            fit(m)
+        assert not m.is_fitted
+    shifted = np.r_[y[1:], np.nan][:-1]                                 # y already shifted: allowed
+    m = LSTMModel(cfg).fit(df[:-1], shifted, verbose=False)
+    assert m.is_fitted and m.config["horizon"] == 0

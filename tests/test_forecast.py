@@ -27,9 +27,10 @@ def test_window_contract_on_hand_made_series():
 
 @pytest.mark.parametrize("horizon", [0, 1, 3])
 def test_contract_is_the_one_fit_and_evaluate_use(horizon):
-    """X[t] = z[t + horizon] is a perfect leading indicator of y[t] = z[t] exactly when target = y[j+L-1+horizon]."""
+    """X[t] = 2 z[t + horizon] + 1 is a perfect leading indicator of y[t] = z[t] exactly when target =
+    y[j+L-1+horizon] (an affine copy: with horizon 0 a column equal to y would be refused, a leak)."""
     z = np.cumsum(np.random.default_rng(1).standard_normal(300))
-    X, y = z[horizon:], z[:len(z) - horizon] if horizon else z
+    X, y = 2 * z[horizon:] + 1, z[:len(z) - horizon] if horizon else z
     m = LSTMModel({**SMALL, "sequence_length": 4, "horizon": horizon, "epochs": 1})
     m.fit(X[:200], y[:200], verbose=False)
     res = m.evaluate(X[200:], y[200:], verbose=False)

@@ -49,6 +49,15 @@ def test_a_sine_with_a_long_period_gives_that_period_not_2(period):
     assert s is not None and abs(s - period) <= max(1, period // 50), s
 
 
+def test_three_seasons_of_data_are_enough_the_last_lag_searched_is_tested():
+    profile = np.array([5, 3, 8, -2, -6, -10, -4, 0, 2, 6, -1, -1.0])
+    noise = np.random.default_rng(0).normal(0, 0.5, 42)
+    for n in (36, 37, 38, 42):                   # N // 3 = 12: the season is the last lag searched
+        assert S.infer_season(100 + np.resize(profile, n)) == 12
+        assert S.infer_season(100 + np.resize(profile, n) + noise[:n]) == 12
+    assert S.infer_season(100 + np.resize(profile, 35)) is None       # fewer than three seasons: not searched
+
+
 def test_inference_refuses_short_or_constant_series_and_ignores_scale():
     assert S.infer_season(np.arange(8.0)) is None
     assert S.infer_season(np.full(100, 3.0)) is None

@@ -137,6 +137,14 @@ def fit_arrays(Xt, y, c):
                           f"the y given differs from them (first at row {r}: y = {ya[r].tolist()}, X = "
                           f"{Xa[r, tc].tolist()}). Pass y=None to forecast those columns of X, or leave "
                           "target_columns out to use this y.")
+    if c["horizon"] == 0:
+        held = [(t, h) for t, h in enumerate(target_history(Xa, ya, tc)) if h is not None]
+        if held:
+            t, h = held[0]
+            raise ConfigError(f"horizon=0 makes window [j, j+L) predict y at its own last row, but column {h} of X "
+                              f"holds target {t} there: the model would read the value it predicts. Use horizon=1 "
+                              "(the next row, the default), or pass a y already shifted (y[t] the value to predict "
+                              "from the window ending at row t) that is not a column of X.")
     index = Xt.index if Xt.index is not None else yt.index
     labels = {"columns": Xt.columns if Xt.is_frame else None, "target_names": yt.columns,
               "time_index": is_datetime_index(index), "freq": freq_string(index)}

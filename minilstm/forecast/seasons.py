@@ -32,7 +32,7 @@ def _acf_peak(z, max_lag, first=1):
     """The seasonal lag in the ACF of z (n,), or None: see ``infer_season``. ``first``: the first lag
     whose crossing counts (2 on a differenced series, whose lag 1 differencing alone makes negative)."""
     n = len(z)
-    r = autocorrelation(z, max_lag)
+    r = autocorrelation(z, max_lag + 1)                 # r[max_lag + 1]: a peak at max_lag itself is tested too
     # the search starts after the ACF first crosses zero (a periodic pattern always makes it)
     start = next((k for k in range(first, max_lag) if r[k] <= 0), None)
     if start is None:
@@ -40,7 +40,7 @@ def _acf_peak(z, max_lag, first=1):
     # null: the short memory up to that crossing, MA(start) -> Bartlett se = sqrt((1 + 2 sum r_j^2) / n)
     se = np.sqrt((1 + 2 * np.sum(r[1:start + 1] ** 2)) / n)
     z_crit = NormalDist().inv_cdf(1 - 0.05 / max(max_lag - start, 1))   # Bonferroni over the lags searched
-    k = np.arange(start + 1, max_lag)
+    k = np.arange(start + 1, max_lag + 1)
     peaks = k[(r[k] > r[k - 1]) & (r[k] >= r[k + 1]) & (r[k] > max(0.1, z_crit * se))]
     if len(peaks) == 0:
         return None
