@@ -166,6 +166,7 @@ def test_finite_check_counts_exactly_whatever_the_sum(dtype):
 def test_horizon_zero_with_the_target_among_the_inputs_is_refused_not_leaked():
     """horizon=0 means y is already shifted; where X holds the target itself, a window would hold its own answer."""
     import pandas as pd
+
     from minilstm.errors import ConfigError
     y = 10 + np.cumsum(np.random.default_rng(0).normal(0, 1, 120))
     df = pd.DataFrame({"a": y, "b": np.sin(np.arange(120))})
