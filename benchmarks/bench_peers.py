@@ -50,12 +50,13 @@ JIT compilation is not counted.
 
 Methods:
 
-- ``minilstm``: ``LSTMModel({'output_steps': H, 'sequence_length': W, 'seed': s, 'device': 'cpu'})``, every
-  other key at its default (``DEFAULTS``: 2x64 LSTM, 100 epochs with early stopping on the last 10% of the
+- ``minilstm``: ``LSTMModel({'output_steps': H, 'seed': s, 'device': 'cpu'})``: the user gives the horizon only,
+  every other key at its default (its window chosen by ``fit`` from the season it finds,
+  ``seasons.window_length``: the notes say which, and where it differs from the W below) (``DEFAULTS``: 2x64 LSTM, 100 epochs with early stopping on the last 10% of the
   windows, ...), ``fit(y_train)`` (y omitted: the series forecasts itself; a pandas Series with the rows'
   dates where the series has a calendar: monthly, quarterly, annual, hourly, daily), then ``predict`` on the windows
   [o - W, o). ``--minilstm-config JSON`` merges a dict over that config (ablations).
-  The window W, a user's choice: max(minilstm's default sequence_length 20, H, 2m) with m the shortest season
+  The window W of the other methods, a user's choice: max(20, H, 2m) with m the shortest season
   of at most 52 rows (so the window holds two seasons: 24 monthly, 48 hourly; a yearly season of daily data
   is not put in the window: 20 for the weather), capped so the training span holds the window and its H
   targets twice (W <= n_train // 2 - H: 12 for USAccDeaths). With that cap every series keeps minilstm's
@@ -332,7 +333,7 @@ def minilstm_forecasts(model, y, origins, H):
 
 def run_minilstm(sp, seed, overrides):
     from minilstm import LSTMModel
-    cfg = {"output_steps": sp.H, "sequence_length": sp.W, "seed": seed, "device": "cpu", **overrides}
+    cfg = {"output_steps": sp.H, "seed": seed, "device": "cpu", **overrides}     # the window: minilstm's own choice
     t = time.perf_counter()
     model = LSTMModel(cfg)
     train = sp.y[:sp.n_train]
@@ -346,7 +347,8 @@ def run_minilstm(sp, seed, overrides):
     return pred, sec, {"best_epoch": int(model.info["best_epoch"]), "epochs_run": len(hist),
                        "n_train_windows": model.info["n_train_windows"], "n_val_windows": model.info["n_val_windows"],
                        "best_val_loss": min(h["val_loss"] for h in hist) if hist and hist[0].get("val_loss") is not None
-                       else None, "network_kept": model.info.get("network_kept")}
+                       else None, "network_kept": model.info.get("network_kept"),
+                       "window": int(model.config["sequence_length"])}
 
 
 def run_darts(sp, seed, epochs):
@@ -610,6 +612,10 @@ def report(results):
                 kept = [p.get("network_kept") for p in e["per_seed"]]
                 if any(k is not None for k in kept):            # results from before the key: not said
                     extra += f"; network kept on {sum(bool(k) for k in kept)} of {len(kept)} seeds"
+                windows = sorted({p["window"] for p in e["per_seed"] if "window" in p})
+                if windows:
+                    extra += f"; window {'/'.join(map(str, windows))} chosen by minilstm" + \
+                        ("" if windows == [s["W"]] else f" (the others' W: {s['W']})")
             rows.append([s["series"], m, _cell(e, "rmse", 4), _cell(e, "mae", 4), _cell(e, "mase"),
                          _cell(e, "bias", 4), _cell(e, "seconds", 2), extra])
     lines.append(markdown_table(["series", "method", "RMSE", "MAE", "MASE", "bias", "seconds", "notes"], rows))
@@ -781,6 +787,7 @@ def main(argv=None):
     keep = single_thread()  # noqa: F841  (the limit lasts while this object lives)
     quiet_peers()
     from minilstm.forecast.config import DEFAULTS
+    from minilstm.forecast.seasons import DEFAULT_WINDOW
     from minilstm.forecast.config import validate_config
     try:
         validate_config(args.minilstm_config)
@@ -802,7 +809,7 @@ def main(argv=None):
     specs = []
     for name in list(names) + list(args.csv):
         try:
-            specs.append(load_series(name, DEFAULTS["sequence_length"], args.horizon, args.season))
+            specs.append(load_series(name, DEFAULT_WINDOW, args.horizon, args.season))
         except ValueError as e:
             raise SystemExit(f"error: {e}")
     command = "python benchmarks/bench_peers.py" + ("" if not argv else " " + shlex.join(argv))

@@ -31,6 +31,7 @@ from ..errors import ConfigError, DataError, InputTypeError, ShapeError
 from . import future as future_inputs
 from .baselines import LinearAR, baseline_forecasts, persistence_forecast, seasonal_naive_forecast
 from .config import validate_config
+from .fitting import with_window
 from .inputs import read_table, target_positions, targets_from_y
 from .metrics import naive_scale, regression_metrics, units_of
 from .parallel import run_parallel, task
@@ -311,8 +312,15 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     if index is not None:
         time_index(index, len(Xa))
     idx = idx if index is None else index
-    N, L, h, k = len(Xa), c["sequence_length"], c["horizon"], c["output_steps"]
+    N, h, k = len(Xa), c["horizon"], c["output_steps"]
     start, end = row_of(start, idx, N, "start"), (N if end is None else row_of(end, idx, N, "end"))
+    hint = datetime_hint(y, X) if index is None else index
+    if c["sequence_length"] is None:                  # chosen once, on the first fold's rows, as its fit would choose
+        first = max(start - train_size, 0) if window == "sliding" and train_size is not None else 0
+        split_ok = isinstance(validation_split, (int, float)) and not isinstance(validation_split, bool) and \
+            0.0 <= validation_split < 1.0               # else check_first_fold's error, below
+        c = with_window(c, Xa[first:start], ya[first:start], hint, float(validation_split) if split_ok else 0.0)[0]
+    L = c["sequence_length"]
     extra = future_inputs.extra_rows(c)             # rows after an origin whose known-future columns it reads
     last = min(end - 1, N - h - steps + 1, N - extra)   # the last origin whose targets (and leads) are in the data
     origins = np.arange(start, last + 1, step)
@@ -337,7 +345,6 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     tasks = [task(fit_and_forecast, c, fold_rows(Xa, lo, int(g[-1]), c), ya[lo:int(g[-1])], o - lo, g - lo, steps,
                   validation_split) for lo, o, g in spans]
     results = run_parallel(tasks, n_jobs=n_jobs, backend=backend, progress="backtest fits" if verbose else False)
-    hint = datetime_hint(y, X) if index is None else index
     s, how = (season, "given to backtest") if season else choose_season(
         ya[spans[0][0]:start], index=hint, season=c["season"])
     s = int(s)

@@ -19,7 +19,8 @@ DEFAULTS = {
     "learning_rate": 0.001,    # Adam's step size (AdamW when weight_decay > 0)
     "epochs": 100,             # maximum epochs (early stopping may end sooner)
     "batch_size": 32,          # windows per mini-batch
-    "sequence_length": 20,     # rows per window (L)
+    "sequence_length": None,   # rows per window (L); None: chosen by fit from the season (two seasons of up to 52
+                               # rows, at least 20 and output_steps, capped by the rows; forecast.seasons.window_length)
     "device": "auto",          # 'cpu', 'cuda' or 'auto' (GPU when CuPy sees one; no GPU path run on one yet)
     "seed": 0,                 # seeds weights, dropout and shuffling: same seed, same result on CPU
     "horizon": 1,              # window [j, j+L) predicts y[j+L-1+horizon]; 0 if y is already shifted
@@ -282,8 +283,9 @@ def validate_config(config):
     if unknown:
         raise ConfigError(_unknown_keys_message(unknown))
     cfg = {**DEFAULTS, **config}
-    for key in ("hidden_size", "num_layers", "epochs", "batch_size", "sequence_length", "output_steps"):
+    for key in ("hidden_size", "num_layers", "epochs", "batch_size", "output_steps"):
         _int(cfg, key, 1)
+    _int(cfg, "sequence_length", 1, allow_none=True)
     _int(cfg, "input_size", 1, allow_none=True)
     _int(cfg, "output_size", 1, allow_none=True)
     _int(cfg, "horizon", 0)

@@ -30,10 +30,12 @@ from ..errors import ConfigError, DataError, ModelFileError, NotFittedError
 from . import io as model_io
 from .backtesting import as_arrays, recursive_ok
 from .config import validate_config
+from .fitting import with_window
 from .metrics import regression_metrics
 from .model import LSTMModel
 from .parallel import check_n_jobs, run_parallel, task
 from .report import EvaluationReport
+from .seasons import datetime_hint
 from .windows import n_labeled, window_targets
 
 WINDOWING = ("sequence_length", "horizon", "output_steps", "target_columns")   # members must agree on these
@@ -177,8 +179,14 @@ class LSTMEnsemble:
         output_steps; more needs a model that can forecast recursively). verbose: a progress bar
         over the members. Returns self.
         """
-        c = self.config
-        Xa, ya, _, _ = as_arrays(X, y, c)
+        configs = self.configs
+        Xa, ya, _, _ = as_arrays(X, y, configs[0])
+        if configs[0]["sequence_length"] is None:     # chosen once, as a member's fit would: the members cut one window
+            ok = isinstance(validation_split, (int, float)) and not isinstance(validation_split, bool) and \
+                0.0 <= validation_split < 1.0           # else the members' fit says what is wrong
+            chosen = with_window(configs[0], Xa, ya, datetime_hint(y, X), float(validation_split) if ok else 0.0)[0]
+            configs = [{**cfg, "sequence_length": chosen["sequence_length"]} for cfg in configs]
+        c = configs[0]
         L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
         S = k if interval_steps is None else interval_steps
         if isinstance(S, bool) or not isinstance(S, (int, np.integer)) or S < 1:
@@ -186,7 +194,7 @@ class LSTMEnsemble:
         if S > k and not recursive_ok(Xa, ya, c):
             raise ConfigError(f"interval_steps={S} exceeds output_steps={k} and this model cannot forecast "
                               f"recursively; set config['output_steps']={S}.")
-        tasks = [task(_fit_member, cfg, X, y, validation_split) for cfg in self.configs]
+        tasks = [task(_fit_member, cfg, X, y, validation_split) for cfg in configs]
         files = run_parallel(tasks, n_jobs=self.n_jobs, backend=self.backend,
                              progress="ensemble members" if verbose else False)
         members = [_member_from_bytes(b) for b in files]
@@ -198,7 +206,7 @@ class LSTMEnsemble:
             count = min(n_val, n_labeled(len(Xa) - first, L, h, S))
             pred = self._aggregate([self._values(m, Xa[first:], S) for m in members])[:count]
             residuals = np.abs(window_targets(ya[first:], L, h, S)[:count] - pred)
-        self.members, self.residuals, self.is_fitted = members, residuals, True
+        self.members, self.residuals, self.is_fitted, self.config = members, residuals, True, c
         return self
 
     # ---- predict ------------------------------------------------------------------------------

@@ -77,7 +77,10 @@ def _check_info(info, path, cfg, n_features, n_targets):
             raise _bad(path, f"info field {key!r} must be true or false, got {info[key]!r}")
     if info.get("y_1d") and n_targets != 1:
         raise _bad(path, f"info says y was 1-D but the model has {n_targets} targets")
-    for key in ("freq", "season_how"):
+    if info.get("sequence_length_chosen") is not None and info["sequence_length_chosen"] != cfg["sequence_length"]:
+        raise _bad(path, f"info says fit chose sequence_length {info['sequence_length_chosen']!r}, but the config "
+                         f"holds {cfg['sequence_length']!r}")
+    for key in ("freq", "season_how", "sequence_length_how"):
         if info.get(key) is not None and not isinstance(info[key], str):
             raise _bad(path, f"info field {key!r} must be a string or null, got {info[key]!r}")
     if info.get("y_mean") is not None:
@@ -245,6 +248,7 @@ def check_metadata(path, meta, arrays, device=None):
     cfg.setdefault("error_correction", False)      # files from before it never corrected the smoother
     cfg.setdefault("baseline_criterion", "mae")    # ... and chose it by the forecasts' mean absolute error
     cfg.setdefault("baseline", None)
+    cfg.setdefault("sequence_length", 20)          # the fixed default before fit chose it
     if device is not None and device not in ("cpu", "cuda", "auto"):
         raise ConfigError(f"load(path, device=...) takes 'cpu', 'cuda' or 'auto', got {device!r}.")
     for key, value in zip(("device", "kernels"), loaded_device(cfg.get("device"), cfg.get("kernels"), device)):
@@ -260,6 +264,8 @@ def check_metadata(path, meta, arrays, device=None):
         resolve_kernels(cfg["kernels"], resolve_device(cfg["device"]))
     except ConfigError as e:
         raise _bad(p, f"its config cannot run ({e})") from None
+    if cfg["sequence_length"] is None:
+        raise _bad(p, "its config has no sequence_length (a fitted model's holds the window it was trained on)")
     n_features = _int_field(meta, "n_features", p, 1, 10 ** 7)
     n_targets = _int_field(meta, "n_targets", p, 1, 10 ** 7)
     H, layers, k, L = cfg["hidden_size"], cfg["num_layers"], cfg["output_steps"], cfg["sequence_length"]

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ConfigError, DataError, InputTypeError, ShapeError, TrainingDivergedError
 from . import future, training
 from .baselines import LinearAR
-from .config import normalizer_spec
+from .config import normalizer_spec, validate_config
 from .inputs import (
     align_columns,
     check_same_index,
@@ -24,7 +24,7 @@ from .metrics import naive_scale, training_mean
 from .normalizer import DataNormalizer
 from .quantiles import conformal_widening, sort_levels
 from .scaling import fitted_smoother, target_history, window_transform
-from .seasons import season_info
+from .seasons import choose_season, season_info, window_length
 from .training import build_network
 from .windows import n_labeled, sliding_windows, window_targets
 
@@ -62,6 +62,35 @@ def split(n_rows, L, h, k, validation_split):
         raise DataError(f"validation_split={validation_split} leaves no training window ({n} labeled windows); "
                         "lower validation_split or pass more rows.")
     return n, n_train, n_val
+
+
+def window_to_choose(config, info, settings):
+    """A fitted model's config (a dict) for its next fit: sequence_length None again where an earlier fit chose it
+    (info['sequence_length_chosen']) and neither fit's settings nor an edit of the config set it since."""
+    chosen = info.get("sequence_length_chosen")
+    if "sequence_length" in settings or chosen is None or config["sequence_length"] != chosen:
+        return config
+    return {**config, "sequence_length": None}
+
+
+def with_window(c, Xa, ya, index, validation_split):
+    """(config c with its sequence_length chosen where it is None, how it was chosen or None where it was given).
+
+    The window is ``seasons.window_length`` for the season the model takes (``choose_season``: configured, from the
+    index, or inferred) on the rows that the training targets of the window without a season touch. The window
+    chosen is as long or longer, which only moves the validation tail later, so those rows are training rows either
+    way: no validation row is read."""
+    if c["sequence_length"] is not None:
+        return c, None
+    h, k = c["horizon"], c["output_steps"]
+    L0 = window_length(len(Xa), h, k, 1)[0]            # the window without a season: the season is found on its
+    try:                                              # training rows, which any longer window also trains on
+        _, n_train, _ = split(len(Xa), L0, h, k, validation_split)
+    except DataError:                                 # too few rows even for it: train_run's error says so
+        return validate_config({**c, "sequence_length": L0}), "the default, capped by the rows given"
+    rows = n_train + L0 + h + k - 2                     # the rows a training target touches
+    L, how = window_length(len(Xa), h, k, choose_season(ya[:rows], index, c["season"])[0])
+    return validate_config({**c, "sequence_length": L}), how
 
 
 def keep_network_or_baseline(net, Xv, Yv, c, info, verbose):

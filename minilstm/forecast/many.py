@@ -27,8 +27,9 @@ with its own normalizers by ``series_model``, an ``LSTMModel`` for that series a
 import numpy as np
 
 from ..errors import ConfigError, DataError, InputTypeError, ShapeError
-from .fitting import apply_normalizer, fit_arrays, fitted_normalizers, network_rows, split
+from .fitting import apply_normalizer, fit_arrays, fitted_normalizers, network_rows, split, window_to_choose
 from .inputs import is_pandas, read_table, targets_from_y
+from .seasons import DEFAULT_WINDOW
 from .windows import sliding_windows, window_targets
 
 ONEHOT_BYTES = 2 ** 30  # the one-hot identity columns of every row may take at most this much memory
@@ -258,7 +259,9 @@ def fit(model, X, y, validation_split, verbose, settings):
     from . import training
     from .baselines import LinearAR
     from .config import validate_config
-    c = validate_config({**model.config, **settings})
+    c = validate_config({**window_to_choose(model.config, model.info, settings), **settings})
+    chosen = c["sequence_length"] is None              # the series' seasons may differ: the default window
+    c = {**c, "sequence_length": DEFAULT_WINDOW} if chosen else c
     check_config(c)
     data = train_rows(as_series(X, y, c), c, float(validation_split), verbose)
     parts, Xw, Y, tr, va = data["parts"], data["Xw"], data["Y"], data["tr"], data["va"]
@@ -286,6 +289,8 @@ def fit(model, X, y, validation_split, verbose, settings):
                   "targets_from_fit": data["targets_from_fit"], "y_1d": parts[0]["y_1d"],
                   "mase_scale": parts[0]["mase_scale"], "y_mean": parts[0]["y_mean"], "season": parts[0]["season"],
                   "season_how": "per series"}
+    if chosen:
+        model.info.update(sequence_length_chosen=DEFAULT_WINDOW, sequence_length_how="the default (many series)")
     model.train_history, model._y_1d, model.is_fitted = result.history, parts[0]["y_1d"], True
     model._univariate = False
     if result.diverged:

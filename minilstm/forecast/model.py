@@ -23,7 +23,7 @@ from . import io as model_io
 from . import quantiles as qf
 from .baselines import LinearAR
 from .config import validate_config
-from .fitting import apply_normalizer, fit_arrays, refit, train_run
+from .fitting import apply_normalizer, fit_arrays, refit, train_run, window_to_choose, with_window
 from .gates import window_gates
 from .inputs import (
     align_columns,
@@ -139,6 +139,7 @@ class LSTMModel:
         base = dict(self.config)
         if self.info.get("targets_from_fit") and "target_columns" not in settings:
             base["target_columns"] = None                   # named by an earlier fit's y: this fit's y decides
+        base = window_to_choose(base, self.info, settings)  # chosen by an earlier fit: this fit's data decide
         c = validate_config({**base, **settings})           # a config edited after construction is checked again
         n_cols = Xt.values.shape[1]
         target_columns, y, set_by_y = targets_from_y(c["target_columns"], y, n_cols)
@@ -229,6 +230,9 @@ class LSTMModel:
             validation_split = 0.0
         Xa, ya, y_1d, labels = fit_arrays(Xt, y, c)
         season_hint = datetime_hint(y, X)
+        c, window_how = with_window(c, Xa, ya, season_hint, float(validation_split))
+        if verbose and window_how is not None and "capped" in window_how:
+            print(f"sequence_length {c['sequence_length']}: {window_how} (set sequence_length to choose another)")
         state = train_run(Xa, ya, y_1d, labels, c, float(validation_split), validation_data, season_hint, verbose,
                           self.is_fitted)
         result = state["result"]
@@ -241,6 +245,8 @@ class LSTMModel:
         self._series = None
         self._window_transform = state["transform"]
         self.info["targets_from_fit"] = targets_from_fit
+        if window_how is not None:                    # chosen here: the next fit chooses again
+            self.info.update(sequence_length_chosen=c["sequence_length"], sequence_length_how=window_how)
         self.train_history, self._y_1d, self.is_fitted = result.history, y_1d, True
         self._univariate = Xa.shape[1] == 1 and ya.shape[1] == 1 and np.array_equal(Xa[:, 0], ya[:, 0])
         if result.diverged:

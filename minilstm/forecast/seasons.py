@@ -9,6 +9,10 @@ import numpy as np
 from ..errors import ConfigError
 from .windows import target_rows
 
+DEFAULT_WINDOW = 20     # config['sequence_length'] None: the window without a season to cover, and the least chosen
+WINDOW_SEASON_MAX = 52  # a season of up to this many rows gets a window of two seasons (longer: DEFAULT_WINDOW)
+MIN_WINDOW = 2          # the shortest window chosen for a short series
+
 
 def season_info(y, index=None, season=None):
     """{'season', 'season_how'} for a model's info, from ``choose_season`` on the training targets."""
@@ -151,6 +155,21 @@ def datetime_hint(*objs):
         if _datetime_values(_index_of(o)) is not None:
             return o
     return None
+
+
+def window_length(n_rows, horizon, output_steps, season):
+    """config['sequence_length'] None -> (L, how): the window a forecaster picks for this season.
+
+    Two seasons of rows where the season is 2..WINDOW_SEASON_MAX (the pattern twice over: 24 months, 48 hours, 104
+    weeks), at least DEFAULT_WINDOW and output_steps; capped so that n_rows (the rows given to fit) hold the window
+    and its targets twice (L <= n_rows // 2 - horizon - output_steps + 1, and at least MIN_WINDOW): a short series
+    keeps training windows (12 rows for 49 months forecast 12 ahead). A season longer than WINDOW_SEASON_MAX (the
+    year of daily data) is not covered: such windows would leave few of them to train on."""
+    options = ([(2 * season, f"two seasons of {season} rows")] if 1 < season <= WINDOW_SEASON_MAX else []) + \
+        [(DEFAULT_WINDOW, "the default"), (output_steps, "output_steps")]
+    want, why = max(options, key=lambda o: o[0])                      # the first of equals
+    L = int(max(min(want, n_rows // 2 - horizon - output_steps + 1), MIN_WINDOW))
+    return L, why if L == want else f"{why} ({want}), capped by the {n_rows} rows given"
 
 
 def choose_season(y, index=None, season=None, n_rows=None):
