@@ -1,6 +1,6 @@
 """The season a seasonal-naive baseline uses: given, read from a datetime index's frequency, or inferred from the
-autocorrelation of the training targets; the long season the 'ets' baseline may add (the week of hourly data); and
-how many targets a season reaches back from.
+autocorrelation of the training targets; the window fit chooses from it (``window_length``: two seasons); the long
+season the 'ets' baseline may add (the week of hourly data); and how many targets a season reaches back from.
 """
 from statistics import NormalDist
 
