@@ -112,3 +112,29 @@ def test_backtests_and_ensembles_choose_one_window_for_every_fit():
     assert ens.configs[0]["sequence_length"] is None             # the next fit chooses again
     many = LSTMModel(QUICK, output_steps=4).fit([y[:150], y[100:]], verbose=False)
     assert many.config["sequence_length"] == 20                  # the series' seasons may differ: the default
+
+
+def test_a_loaded_or_unpickled_ensemble_chooses_again_as_a_fitted_one_does(tmp_path):
+    import pickle
+    s = weekly()
+    ens = LSTMEnsemble({**QUICK, "output_steps": 13}, n_members=2).fit(s[:240], verbose=False)
+    other = weekly(160, seed=3).values                          # no dates, too short for the 52-row sine: 20
+    for e in (LSTMEnsemble.load(ens.save(tmp_path / "e.minilstm")), pickle.loads(pickle.dumps(ens)), ens):
+        assert e.config["sequence_length"] == 104
+        assert e.fit(other, verbose=False).config["sequence_length"] == 20
+    given = LSTMEnsemble({**QUICK, "output_steps": 13, "sequence_length": 30}, n_members=2).fit(s[:240],
+                                                                                                verbose=False)
+    back = LSTMEnsemble.load(given.save(tmp_path / "g.minilstm"))
+    assert back.fit(other, verbose=False).config["sequence_length"] == 30
+
+
+def test_a_sweep_scores_the_window_its_best_model_gets():
+    from minilstm.forecast.tuning import sweep
+    s = weekly()
+    for cv in (0.2, {"start": 200, "step": 20}):
+        r = sweep({"hidden_size": [4]}, s, config={**QUICK, "output_steps": 13}, cv=cv, refit=True, verbose=False)
+        assert r.trials[0]["status"] == "ok", r.trials[0]["error"]
+        assert r.best_model.config["sequence_length"] == 104           # the season from the dates, as in the trials
+    given = sweep({"sequence_length": [91]}, s, config={**QUICK, "output_steps": 13}, verbose=False)
+    chosen = sweep({"hidden_size": [4]}, s, config={**QUICK, "output_steps": 13}, verbose=False)
+    assert chosen.trials[0]["score"] == given.trials[0]["score"]      # 208 rows before the holdout: 208 // 2 - 13

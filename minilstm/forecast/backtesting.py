@@ -317,9 +317,7 @@ def backtest(config, X, y=None, *, start, step=1, steps=1, end=None, window="exp
     hint = datetime_hint(y, X) if index is None else index
     if c["sequence_length"] is None:                  # chosen once, on the first fold's rows, as its fit would choose
         first = max(start - train_size, 0) if window == "sliding" and train_size is not None else 0
-        split_ok = isinstance(validation_split, (int, float)) and not isinstance(validation_split, bool) and \
-            0.0 <= validation_split < 1.0               # else check_first_fold's error, below
-        c = with_window(c, Xa[first:start], ya[first:start], hint, float(validation_split) if split_ok else 0.0)[0]
+        c = with_window(c, Xa[first:start], ya[first:start], hint, validation_split)[0]
     L = c["sequence_length"]
     extra = future_inputs.extra_rows(c)             # rows after an origin whose known-future columns it reads
     last = min(end - 1, N - h - steps + 1, N - extra)   # the last origin whose targets (and leads) are in the data

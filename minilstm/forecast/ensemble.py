@@ -30,7 +30,7 @@ from ..errors import ConfigError, DataError, ModelFileError, NotFittedError
 from . import io as model_io
 from .backtesting import as_arrays, recursive_ok
 from .config import validate_config
-from .fitting import with_window
+from .fitting import window_to_choose, with_window
 from .metrics import regression_metrics
 from .model import LSTMModel
 from .parallel import check_n_jobs, run_parallel, task
@@ -179,12 +179,10 @@ class LSTMEnsemble:
         output_steps; more needs a model that can forecast recursively). verbose: a progress bar
         over the members. Returns self.
         """
-        configs = self.configs
+        configs, how = self.configs, None
         Xa, ya, _, _ = as_arrays(X, y, configs[0])
         if configs[0]["sequence_length"] is None:     # chosen once, as a member's fit would: the members cut one window
-            ok = isinstance(validation_split, (int, float)) and not isinstance(validation_split, bool) and \
-                0.0 <= validation_split < 1.0           # else the members' fit says what is wrong
-            chosen = with_window(configs[0], Xa, ya, datetime_hint(y, X), float(validation_split) if ok else 0.0)[0]
+            chosen, how = with_window(configs[0], Xa, ya, datetime_hint(y, X), validation_split)
             configs = [{**cfg, "sequence_length": chosen["sequence_length"]} for cfg in configs]
         c = configs[0]
         L, h, k = c["sequence_length"], c["horizon"], c["output_steps"]
@@ -198,6 +196,9 @@ class LSTMEnsemble:
         files = run_parallel(tasks, n_jobs=self.n_jobs, backend=self.backend,
                              progress="ensemble members" if verbose else False)
         members = [_member_from_bytes(b) for b in files]
+        if how is not None:                           # saved with the members: a loaded ensemble chooses again too
+            for m in members:
+                m.info.update(sequence_length_chosen=c["sequence_length"], sequence_length_how=how)
         n = n_labeled(len(Xa), L, h, k)
         n_val = members[0].info.get("n_val_windows", 0)
         residuals = None
@@ -368,10 +369,10 @@ class LSTMEnsemble:
                     members.append(LSTMModel().load(p, device=device))
                 except ModelFileError as e:
                     raise ModelFileError(f"{path!r}, member {i} of {n}: " + str(e).replace(repr(p), "it")) from None
-        new = LSTMEnsemble(None, member_configs=[m.config for m in members], seeds=[m.config["seed"] for m in
-                                                                                       members],
-                           aggregate=info.get("aggregate", "mean"))
+        new = LSTMEnsemble(None, member_configs=[window_to_choose(m.config, m.info, {}) for m in members],
+                           seeds=[m.config["seed"] for m in members], aggregate=info.get("aggregate", "mean"))
         new.members, new.is_fitted, new.n_jobs, new.backend = members, True, self.n_jobs, self.backend
+        new.config = {**new.configs[0], "sequence_length": members[0].config["sequence_length"]}
         new.residuals = arrays.get("ensemble.abs_residuals")
         self.__dict__.clear()
         self.__dict__.update(new.__dict__)

@@ -83,6 +83,9 @@ def with_window(c, Xa, ya, index, validation_split):
     if c["sequence_length"] is not None:
         return c, None
     h, k = c["horizon"], c["output_steps"]
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) or \
+            not 0.0 <= validation_split < 1.0:
+        validation_split = 0.0                        # not a fraction: the caller's fit says so, in its own words
     L0 = window_length(len(Xa), h, k, 1)[0]            # the window without a season: the season is found on its
     try:                                              # training rows, which any longer window also trains on
         _, n_train, _ = split(len(Xa), L0, h, k, validation_split)

@@ -26,6 +26,8 @@ from ..errors import ConfigError
 from ..validate import check_seed
 from .backtesting import as_arrays, backtest
 from .config import DEFAULTS, validate_config
+from .fitting import with_window
+from .inputs import is_datetime_index
 from .parallel import run_parallel, task
 
 SCORES = {"rmse": False, "mae": False, "mse": False, "mape": False, "smape": False, "mase": False, "r2": True}
@@ -143,17 +145,19 @@ def _seeds(seeds, random_state, n_trials):
     return out
 
 
-def run_trial(config, X, y, cv, validation_split, scoring):
-    """One fit and its score (in a worker); any error is returned as the trial's failure, never raised."""
+def run_trial(config, X, y, cv, validation_split, scoring, index=None):
+    """One fit and its score (in a worker); any error is returned as the trial's failure, never raised. index: X's
+    DatetimeIndex or None (a window left to fit is chosen from the season it implies, as on the user's data)."""
     from .model import LSTMModel
     t0 = time.perf_counter()
     try:
         if isinstance(cv, dict):
-            r = backtest(config, X, y, verbose=False, validation_split=validation_split, **cv)
+            dates = {} if index is None or "index" in cv else {"index": index}
+            r = backtest(config, X, y, verbose=False, validation_split=validation_split, **cv, **dates)
             return {"status": "ok", "score": r.metrics[scoring], "fit_seconds": sum(f["fit_seconds"] for f in r.folds),
                     "fold_scores": [f["metrics"]["model"][scoring] for f in r.folds]}
-        c = validate_config(config)
         cut = len(X) - int(round(cv * len(X)))
+        c = with_window(validate_config(config), X[:cut], y[:cut], index, validation_split)[0]
         first = cut - c["sequence_length"] - c["horizon"] + 1      # the window whose target is row `cut`
         model = LSTMModel(c).fit(X[:cut], y[:cut], validation_split=validation_split, verbose=False)
         seconds = time.perf_counter() - t0
@@ -239,10 +243,11 @@ def sweep(params, X, y=None, *, config=None, scoring="rmse", cv=0.2, n_iter=None
         raise ConfigError(f"cv must be a fraction in (0, 1) (a holdout: the last rows) or a dict of backtest "
                           f"settings such as {{'start': 0.6, 'step': 24}}, got {cv!r}.")
     trials, base = trial_configs(params, config, n_iter, random_state)
-    Xa, ya, _, positional = as_arrays(X, y, base)      # trials fit on arrays: target columns by position
+    Xa, ya, index, positional = as_arrays(X, y, base)  # trials fit on arrays: target columns by position
+    dates = index if is_datetime_index(index) else None
     seeds = _seeds(seeds, random_state, len(trials))
     configs = [{**positional, **t, **({} if s is None else {"seed": int(s)})} for t in trials for s in seeds]
-    tasks = [task(run_trial, c, Xa, ya, cv, validation_split, scoring) for c in configs]
+    tasks = [task(run_trial, c, Xa, ya, cv, validation_split, scoring, dates) for c in configs]
     runs = run_parallel(tasks, n_jobs=n_jobs, backend=backend, progress="sweep fits" if verbose else False)
     rows = []
     for i, t in enumerate(trials):
