@@ -138,3 +138,16 @@ def test_a_sweep_scores_the_window_its_best_model_gets():
     given = sweep({"sequence_length": [91]}, s, config={**QUICK, "output_steps": 13}, verbose=False)
     chosen = sweep({"hidden_size": [4]}, s, config={**QUICK, "output_steps": 13}, verbose=False)
     assert chosen.trials[0]["score"] == given.trials[0]["score"]      # 208 rows before the holdout: 208 // 2 - 13
+
+
+def test_a_short_seasonal_series_keeps_a_window_of_one_season_for_the_smoother():
+    """Capped by the rows below one season, the window would make the smoother drop its season: it is raised to one
+    season where that still leaves a training window (36 to 45 months forecast 12 ahead)."""
+    t = np.arange(60)
+    y = 100 + 10 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 1, 60)
+    s = pd.Series(y, index=pd.date_range("2000-01-01", periods=60, freq="MS"))
+    for n in (36, 40, 45):
+        m = LSTMModel(QUICK, output_steps=12).fit(s[:n], verbose=False)
+        assert m.config["sequence_length"] == 12 and "raised to one season" in m.info["sequence_length_how"]
+        assert m.info["baseline_ets"]["params"][0]["season"] == 1.0
+    assert LSTMModel(QUICK, output_steps=12).fit(s[:60], verbose=False).config["sequence_length"] == 60 // 2 - 12

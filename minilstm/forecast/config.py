@@ -20,7 +20,7 @@ DEFAULTS = {
     "epochs": 100,             # maximum epochs (early stopping may end sooner)
     "batch_size": 32,          # windows per mini-batch
     "sequence_length": None,   # rows per window (L); None: chosen by fit from the season (two seasons of up to 52
-                               # rows, at least 20 and output_steps, capped by the rows; forecast.seasons.window_length)
+                               # rows, at least 20 and output_steps, capped by the rows; forecast.fitting.with_window)
     "device": "auto",          # 'cpu', 'cuda' or 'auto' (GPU when CuPy sees one; no GPU path run on one yet)
     "seed": 0,                 # seeds weights, dropout and shuffling: same seed, same result on CPU
     "horizon": 1,              # window [j, j+L) predicts y[j+L-1+horizon]; 0 if y is already shifted

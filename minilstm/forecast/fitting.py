@@ -24,7 +24,7 @@ from .metrics import naive_scale, training_mean
 from .normalizer import DataNormalizer
 from .quantiles import conformal_widening, sort_levels
 from .scaling import fitted_smoother, target_history, window_transform
-from .seasons import choose_season, season_info, window_length
+from .seasons import WINDOW_SEASON_MAX, choose_season, season_info, window_length
 from .training import build_network
 from .windows import n_labeled, sliding_windows, window_targets
 
@@ -79,7 +79,9 @@ def with_window(c, Xa, ya, index, validation_split):
     The window is ``seasons.window_length`` for the season the model takes (``choose_season``: configured, from the
     index, or inferred) on the rows that the training targets of the window without a season touch. The window
     chosen is as long or longer, which only moves the validation tail later, so those rows are training rows either
-    way: no validation row is read."""
+    way: no validation row is read. Where the rows cap it below one season, it is raised to one season if that still
+    leaves a training window: the smoother models no season longer than the window (48 months forecast 12 ahead:
+    12 rows, not 10)."""
     if c["sequence_length"] is not None:
         return c, None
     h, k = c["horizon"], c["output_steps"]
@@ -92,7 +94,14 @@ def with_window(c, Xa, ya, index, validation_split):
     except DataError:                                 # too few rows even for it: train_run's error says so
         return validate_config({**c, "sequence_length": L0}), "the default, capped by the rows given"
     rows = n_train + L0 + h + k - 2                     # the rows a training target touches
-    L, how = window_length(len(Xa), h, k, choose_season(ya[:rows], index, c["season"])[0])
+    m = choose_season(ya[:rows], index, c["season"])[0]
+    L, how = window_length(len(Xa), h, k, m)
+    if 1 < m <= WINDOW_SEASON_MAX and L < m:          # capped below one season, which the smoother would then drop
+        try:                                          # (smoothing_filter.season_used): one season, where it trains
+            split(len(Xa), m, h, k, validation_split)
+            L, how = m, f"{how}, raised to one season ({m} rows) for the smoother"
+        except DataError:
+            pass
     return validate_config({**c, "sequence_length": L}), how
 
 
