@@ -151,3 +151,11 @@ def test_a_short_seasonal_series_keeps_a_window_of_one_season_for_the_smoother()
         assert m.config["sequence_length"] == 12 and "raised to one season" in m.info["sequence_length_how"]
         assert m.info["baseline_ets"]["params"][0]["season"] == 1.0
     assert LSTMModel(QUICK, output_steps=12).fit(s[:60], verbose=False).config["sequence_length"] == 60 // 2 - 12
+
+
+def test_many_series_too_short_for_the_default_window_say_how_to_fit_them():
+    from minilstm.errors import DataError
+    with pytest.raises(DataError, match="no series has enough rows .*sequence_length=20.*shorter sequence_length"):
+        LSTMModel(QUICK).fit([np.arange(15.0), np.arange(15.0) + 1], verbose=False)
+    m = LSTMModel(QUICK, sequence_length=5).fit([np.arange(15.0), np.arange(15.0) + 1], verbose=False)
+    assert m.is_fitted

@@ -135,7 +135,8 @@ def train_rows(series, c, validation_split, verbose):
     if not parts:
         raise DataError(f"no series has enough rows for one training window (sequence_length={L}, horizon={h}, "
                         f"output_steps={k}: at least {L + h + k - 1} rows, more with a validation split): "
-                        f"{len(skipped)} series skipped.")
+                        f"{len(skipped)} series skipped. Set a shorter sequence_length or output_steps, or pass "
+                        "longer series.")
     if skipped and verbose is not False:
         print(f"{len(skipped)} of {len(series)} series skipped: fewer rows than one training window needs "
               f"({L + h + k - 1}, more with validation_split={validation_split}): {skipped[:10]}"
