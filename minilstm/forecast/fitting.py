@@ -48,6 +48,12 @@ def fitted_normalizers(c, Xin, ya, last_row):
     return xn, yn
 
 
+def valid_fraction(validation_split):
+    """Whether validation_split is one ``LSTMModel.fit`` takes: a real number in [0, 1), not a bool."""
+    return not isinstance(validation_split, bool) and isinstance(validation_split, (int, float, np.floating)) and \
+        0.0 <= validation_split < 1.0
+
+
 def split(n_rows, L, h, k, validation_split):
     """Windows in time order -> (labeled, training, validation) counts; a gap of k-1 windows keeps
     validation targets off training targets."""
@@ -85,8 +91,7 @@ def with_window(c, Xa, ya, index, validation_split):
     if c["sequence_length"] is not None:
         return c, None
     h, k = c["horizon"], c["output_steps"]
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) or \
-            not 0.0 <= validation_split < 1.0:
+    if not valid_fraction(validation_split):
         validation_split = 0.0                        # not a fraction: the caller's fit says so, in its own words
     L0 = window_length(len(Xa), h, k, 1)[0]            # the window without a season: the season is found on its
     try:                                              # training rows, which any longer window also trains on

@@ -23,7 +23,7 @@ from . import io as model_io
 from . import quantiles as qf
 from .baselines import LinearAR
 from .config import validate_config
-from .fitting import apply_normalizer, fit_arrays, refit, train_run, window_to_choose, with_window
+from .fitting import apply_normalizer, fit_arrays, refit, train_run, valid_fraction, window_to_choose, with_window
 from .gates import window_gates
 from .inputs import (
     align_columns,
@@ -223,8 +223,7 @@ class LSTMModel:
             return many.fit(self, X, y, validation_split, verbose, settings)
         Xt = read_table(X, "X")
         c, y, targets_from_fit = self._fit_config(Xt, y, settings)
-        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) or \
-                not 0.0 <= validation_split < 1.0:
+        if not valid_fraction(validation_split):
             raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}.")
         if validation_data is not None:
             validation_split = 0.0
